@@ -1,0 +1,1 @@
+//! Configuration: the TOML contract and the notes' flat JSON.

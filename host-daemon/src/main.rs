@@ -1,0 +1,2 @@
+//! `twinbeat`: the failover daemon and CLI.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Probes of the outside world, each bounded by its timeout.

@@ -1,0 +1,1 @@
+//! The serial link: protocol frames over a serial device.

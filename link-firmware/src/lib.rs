@@ -1,0 +1,3 @@
+//! twinbeat heartbeat bridge logic.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]

@@ -1,0 +1,1 @@
+//! twinbeat lab: a two-node cluster on one machine.
