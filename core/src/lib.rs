@@ -1,3 +1,122 @@
-//! twinbeat decision engine.
+//! # twinbeat-core: the failover decision engine
+//!
+//! A sans-IO, `no_std`, allocation-free state machine that decides when a standby
+//! promotes, when a master fences, and when a node holds back (design §2, rules 1–13).
+//! It never reads a clock, opens a socket or spawns a process: the daemon passes `now`
+//! in, feeds observations as [`Input`]s and carries out the [`Action`]s the engine
+//! queues. The same engine runs unchanged in the deterministic simulation
+//! (`tests/simulation.rs`).
+//!
+//! ## Driving it
+//!
+//! 1. Build it with [`Engine::new`] from the [`Config`], the [`StartFacts`] (the
+//!    persisted state and whether PostgreSQL is in recovery) and `now`.
+//! 2. Loop: drain [`Engine::poll_action`] and carry each action out; sleep until
+//!    [`Engine::poll_timeout`] or until an input arrives; then call
+//!    [`Engine::handle_timeout`] or [`Engine::handle_input`] with the current time.
+//! 3. Every action that expects an answer gets exactly one [`Input`] back:
+//!
+//! | action | answer |
+//! |---|---|
+//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, fresh }` | `ProbeDone { path, attempt, outcome }` |
+//! | `Probe { path: LocalDb, attempt, fresh }` | `LocalDb { attempt, sample }` |
+//! | `SendPing { seq, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
+//! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
+//! | `VipArpProbe { attempt }` | `VipArpProbe { attempt, answered }` |
+//! | `Persist(state)` | `Persisted(state)` / `PersistFailed(state)` |
+//! | `Promote` | `Promoted` / `PromoteFailed` |
+//! | `TakeVip` | `VipTaken` / `VipFailed` |
+//! | `ReleaseVip` | `VipReleased` / `VipReleaseFailed` |
+//! | `RestartDb` | `DbRestarted` / `DbRestartFailed` |
+//! | `StopDb` | `DbStopped` / `DbStopFailed` |
+//! | `RunFenceAction` | `FenceActionDone` |
+//! | `Log(event)` | — |
+//!
+//! Probes run with their path's configured timeout; an answer after the timeout is
+//! harmless (the engine ignores it). Frames from the peer that are not acks of our
+//! pings arrive as `PingReceived`; the daemon decodes frames, the engine never sees
+//! bytes. The status page reads [`Engine::role`], [`Engine::term`], [`Engine::path`],
+//! [`Engine::last_decision`], [`Engine::peer`] and [`Engine::own_state`].
+//!
+//! ```
+//! use twinbeat_core::*;
+//!
+//! // A fake daemon: the peer answers every probe and every ping at once.
+//! let facts = StartFacts { persisted: None, db_in_recovery: true };
+//! let mut now = Instant::from_millis(0);
+//! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
+//! let master = NodeState {
+//!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
+//!     db_healthy: true, gateway_up: true, wal_lsn: 0,
+//! };
+//! let mut inbox: Vec<Input> = Vec::new();
+//! while now < Instant::from_millis(3_000) {
+//!     // 1. carry out every queued action (a real daemon spawns tasks here)
+//!     while let Some(action) = engine.poll_action() {
+//!         match action {
+//!             Action::Probe { path: PathId::LocalDb, attempt, .. } => {
+//!                 let sample = LocalDbSample {
+//!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
+//!                 };
+//!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
+//!             }
+//!             Action::Probe { path, attempt, .. } => inbox.push(Input::ProbeDone {
+//!                 path, attempt, outcome: ProbeOutcome::Ok { rtt: Duration::from_micros(200) },
+//!             }),
+//!             Action::SendPing { seq, state: _ } => {
+//!                 inbox.push(Input::AckReceived { seq, peer: master })
+//!             }
+//!             Action::Log(event) => { let _ = event; } // to the journal and metrics
+//!             _ => {}
+//!         }
+//!     }
+//!     // 2. feed what came back, or wait for the next timer
+//!     if let Some(input) = inbox.pop() {
+//!         engine.handle_input(now, input);
+//!     } else {
+//!         now = engine.poll_timeout().expect("the engine always has a timer");
+//!         engine.handle_timeout(now);
+//!     }
+//! }
+//! assert_eq!(engine.role(), Role::Standby);
+//! assert_eq!(engine.path(PathId::Serial).health, PathHealth::Up);
+//! assert_eq!(engine.peer().map(|p| p.state.role), Some(Role::Primary));
+//! ```
+//!
+//! ## Starting and persisting
+//!
+//! The daemon keeps one small state file (atomic write + fsync + rename) holding the
+//! last [`PersistedState`] the engine asked for — `Standby` with a newly learned term,
+//! `Promoting`, `Primary` or `Fenced` — and hands it back in [`StartFacts`] with
+//! `pg_is_in_recovery()`. From those the engine picks its start role (rule 12): a
+//! replica starts as a standby; a writable database starts in hold (no VIP) until the
+//! peer is heard; a fenced node re-confirms its fence and stays fenced.
+//!
+//! ## Guarantees the daemon relies on
+//!
+//! - The engine never advertises `fenced` before `DbStopped` and `VipReleased` were
+//!   reported for the current fence.
+//! - A node that may hold the VIP after a restart or a pause queues `ReleaseVip` first.
+//! - Side effects on the same resource must be carried out in the order queued (one
+//!   VIP operation at a time, one DB operation at a time): a `ReleaseVip` queued after a
+//!   `TakeVip` must not overtake it. Probes and frames may run concurrently.
+//! - The queue holds [`ACTION_QUEUE`] actions; drain it after every call
+//!   ([`Engine::dropped_actions`] counts overflow, which a correct driver never sees).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+
+mod config;
+mod engine;
+mod io;
+mod time;
+mod types;
+
+pub use config::{Config, ConfigError, PathConfig, RolePin, MAX_DURATION, MIN_DURATION};
+pub use core::time::Duration;
+pub use engine::{Engine, StartError, ACTION_QUEUE};
+pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, Severity};
+pub use time::Instant;
+pub use types::{
+    AttemptId, BridgeStatus, LocalDbSample, NodeId, NodeState, OwnState, PathHealth, PathId,
+    PathStatus, PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Role, StartFacts,
+};

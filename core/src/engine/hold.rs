@@ -1,0 +1,94 @@
+//! Rules 12 and 13: hold after a restart or a pause, and leaving it.
+
+use core::time::Duration;
+
+use super::{Engine, Step, Timer};
+use crate::io::{Action, DecisionKind, Event, Reason};
+use crate::time::Instant;
+use crate::types::{PathHealth, PathId, PeerState, Role};
+
+impl Engine {
+    /// Hold: no VIP, not acting as primary, until the peer is heard (rule 12).
+    pub(super) fn enter_hold(&mut self, now: Instant, reason: Reason) {
+        self.decide(now, DecisionKind::Hold, reason);
+        self.set_step(Step::Idle);
+        self.hold_since = now;
+        self.set_role(now, Role::Hold);
+        self.push(Action::ReleaseVip);
+        self.set_timer(Timer::HoldGrace, now + self.cfg.startup_grace);
+    }
+
+    /// A frame while holding. A winning peer means this node lost: fence and stay
+    /// fenced. Otherwise only the ack of a ping sent after entering hold may end it:
+    /// the peer built that ack after receiving our ping, so if it was about to promote
+    /// it has either aborted (and says standby) or is past `pg_promote` (and says so).
+    pub(super) fn hold_heard(&mut self, now: Instant, peer: PeerState, fresh_round_trip: bool) {
+        if self.peer_wins(&peer) {
+            self.begin_fence(now, Reason::PeerWins);
+        } else if peer.role.claims_primary() && !peer.fenced {
+            // We win, but the peer still claims the primary position: it fences on
+            // hearing our state, and its next frame (fenced) lets us resume. Taking
+            // the VIP now would overlap with its.
+            self.decide_once(now, DecisionKind::Hold, Reason::PeerWins);
+        } else if fresh_round_trip && self.step == Step::Idle {
+            self.resume(
+                now,
+                if peer.fenced {
+                    Reason::PeerFenced
+                } else {
+                    Reason::PeerHeard
+                },
+            );
+        }
+    }
+
+    /// Nothing heard within `startup_grace`: the peer is gone, resume — unless its host
+    /// or database still answers, in which case it is alive but silent and holding on
+    /// is the only safe choice.
+    pub(super) fn on_hold_grace(&mut self, now: Instant) {
+        if self.role != Role::Hold || self.step != Step::Idle {
+            return;
+        }
+        let alive = [PathId::Icmp, PathId::RemoteDb]
+            .iter()
+            .any(|p| self.paths[p.index()].status.health == PathHealth::Up);
+        if alive {
+            self.alarm_once(Reason::PeerAliveButSilent);
+            self.decide_once(now, DecisionKind::Hold, Reason::PeerAliveButSilent);
+            self.set_timer(Timer::HoldGrace, now + self.cfg.startup_grace);
+        } else {
+            self.resume(now, Reason::PeerNotHeard);
+        }
+    }
+
+    /// Leave hold: a replica becomes a standby, a writable DB takes the VIP back.
+    fn resume(&mut self, now: Instant, reason: Reason) {
+        self.clear_timer(Timer::HoldGrace);
+        if self.local.is_some_and(|s| s.in_recovery) {
+            self.decide(now, DecisionKind::Standby, reason);
+            self.set_role(now, Role::Standby);
+            return;
+        }
+        self.decide(now, DecisionKind::Resume, reason);
+        self.set_step(Step::TakeVip);
+        self.push(Action::TakeVip);
+    }
+
+    /// Rule 13: called far later than due. Attempts in flight are void; a node that may
+    /// hold the VIP drops it and holds until it hears the peer.
+    pub(super) fn on_pause(&mut self, now: Instant, gap: Duration) {
+        self.log(Event::PauseDetected { gap });
+        self.restart_attempts(now);
+        self.fresh = None;
+        self.clear_timer(Timer::Fresh);
+        match (self.role, self.step) {
+            (Role::Promoting, Step::PersistPromoting) => {
+                self.abort_promotion(now, Reason::Paused);
+            }
+            (Role::Primary | Role::Promoting, _) | (Role::Hold, Step::TakeVip) => {
+                self.enter_hold(now, Reason::Paused);
+            }
+            _ => {}
+        }
+    }
+}

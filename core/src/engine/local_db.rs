@@ -1,0 +1,133 @@
+//! Rule 2: the local database check on both roles, restart once per incident, then stop.
+
+use core::time::Duration;
+
+use super::{Engine, Timer};
+use crate::io::{Action, DecisionKind, Reason};
+use crate::time::Instant;
+use crate::types::{AttemptId, LocalDbSample, PathHealth, PathId, Role};
+
+/// One local DB incident: from the path going down until the DB has been healthy for
+/// `restart_grace`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Incident {
+    /// Restarts requested in this incident (more than one only on a master that cannot
+    /// hand over, with back-off).
+    restarts: u32,
+    /// Still unhealthy after the restart grace (rule 8's "unrecoverable").
+    pub(super) unrecoverable: bool,
+    healthy_since: Option<Instant>,
+}
+
+impl Engine {
+    pub(super) fn on_local_db(
+        &mut self,
+        now: Instant,
+        id: AttemptId,
+        sample: Option<LocalDbSample>,
+    ) {
+        if self.fresh_local_db(now, id, sample) {
+            return;
+        }
+        let Some(a) = self.paths[PathId::LocalDb.index()]
+            .attempt
+            .filter(|a| a.id == id)
+        else {
+            return;
+        };
+        let healthy = sample.is_some_and(|s| s.healthy());
+        let rtt = now.saturating_duration_since(a.started);
+        let accepted = self.attempt_result(now, PathId::LocalDb, id, healthy.then_some(rtt));
+        if accepted.is_none() {
+            return;
+        }
+        if sample.is_some() {
+            self.local = sample;
+        }
+        self.local_healthy = healthy;
+        self.local_db_sampled(now, healthy);
+    }
+
+    fn local_db_sampled(&mut self, now: Instant, healthy: bool) {
+        if healthy && self.db_stopped && !matches!(self.role, Role::Fencing | Role::Fenced) {
+            // Someone started it again after rule 2 stopped it.
+            self.db_stopped = false;
+        }
+        let Some(inc) = self.incident.as_mut() else {
+            return;
+        };
+        if !healthy {
+            inc.healthy_since = None;
+            return;
+        }
+        let since = *inc.healthy_since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= self.cfg.restart_grace {
+            // Healthy for a whole grace: the incident is over.
+            self.incident = None;
+            self.clear_timer(Timer::RestartGrace);
+            if self.role == Role::Primary {
+                self.evaluate_primary(now);
+            }
+        }
+    }
+
+    /// The local DB path changed health.
+    pub(super) fn local_db_changed(&mut self, now: Instant) {
+        if self.paths[PathId::LocalDb.index()].status.health != PathHealth::Down {
+            return;
+        }
+        self.local_healthy = false;
+        match self.incident {
+            None => {
+                self.incident = Some(Incident {
+                    restarts: 1,
+                    unrecoverable: false,
+                    healthy_since: None,
+                });
+                self.decide(now, DecisionKind::RestartDb, Reason::LocalDbUnhealthy);
+                self.push(Action::RestartDb);
+                self.set_timer(Timer::RestartGrace, now + self.cfg.restart_grace);
+            }
+            // Down again within the same incident and the grace already judged it
+            // healthy once: no second restart, it is unrecoverable now.
+            Some(_) if self.timer(Timer::RestartGrace).is_none() => self.on_restart_grace(now),
+            Some(_) => {}
+        }
+    }
+
+    /// End of a restart grace: still unhealthy means unrecoverable.
+    pub(super) fn on_restart_grace(&mut self, now: Instant) {
+        if self.local_healthy {
+            return;
+        }
+        let Some(inc) = self.incident.as_mut() else {
+            return;
+        };
+        inc.unrecoverable = true;
+        match self.role {
+            Role::Primary => {
+                self.evaluate_primary(now);
+                // Still primary: nobody can take over, keep restarting with back-off.
+                if self.role == Role::Primary {
+                    if let Some(inc) = self.incident.as_mut() {
+                        inc.restarts = inc.restarts.saturating_add(1);
+                        let shift = inc.restarts.saturating_sub(1).min(3);
+                        let backoff = self.cfg.restart_grace.saturating_mul(1 << shift);
+                        self.push(Action::RestartDb);
+                        self.set_timer(
+                            Timer::RestartGrace,
+                            now + backoff.min(Duration::from_secs(3600)),
+                        );
+                    }
+                }
+            }
+            Role::Standby | Role::Hold => {
+                self.decide(now, DecisionKind::StopDb, Reason::OwnDbUnrecoverable);
+                self.alarm_once(Reason::LocalDbStopped);
+                self.db_stopped = true;
+                self.push(Action::StopDb);
+            }
+            Role::Promoting | Role::Fencing | Role::Fenced => {}
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Attempts, path health and the confirmation cascade (design §2 "Paths and attempts").
+
+use core::time::Duration;
+
+use super::{Attempt, Engine, Timer, IDLE_SLOT};
+use crate::io::{Action, Event, Reason, Severity};
+use crate::time::Instant;
+use crate::types::{AttemptId, PathHealth, PathId, PeerState, ProbeOutcome, Role};
+
+impl Engine {
+    /// Which paths run in the current role.
+    pub(super) fn path_active(&self, path: PathId) -> bool {
+        match path {
+            // The peer's host and database are watched while this node may have to
+            // take over (standby) or must judge whether the peer is alive (hold).
+            PathId::Icmp | PathId::RemoteDb => {
+                matches!(self.role, Role::Standby | Role::Promoting | Role::Hold)
+            }
+            // Frames carry the state both ways, fenced included (rule 1).
+            PathId::Serial => true,
+            PathId::Gateway | PathId::LocalDb => !matches!(self.role, Role::Fencing | Role::Fenced),
+        }
+    }
+
+    /// Starts the paths the role needs and forgets those it does not.
+    pub(super) fn sync_paths(&mut self, now: Instant) {
+        for p in PathId::ALL {
+            let active = self.path_active(p);
+            let slot = &mut self.paths[p.index()];
+            if !active {
+                *slot = IDLE_SLOT;
+                self.clear_timer(Timer::Path(p));
+            } else if slot.attempt.is_none() && self.timer(Timer::Path(p)).is_none() {
+                self.start_attempt(now, p);
+            }
+        }
+    }
+
+    pub(super) fn start_attempt(&mut self, now: Instant, path: PathId) {
+        let id = self.new_id();
+        self.paths[path.index()].attempt = Some(Attempt {
+            id,
+            started: now,
+            failed: false,
+        });
+        self.set_timer(Timer::Path(path), now + self.cfg.path(path).timeout);
+        let action = match path {
+            PathId::Serial => Action::SendPing {
+                seq: id.0,
+                state: self.own_state(),
+            },
+            _ => Action::Probe {
+                path,
+                attempt: id,
+                fresh: false,
+            },
+        };
+        self.push(action);
+    }
+
+    /// Timer of a path: either the in-flight attempt's window ended (a failure, unless
+    /// a success already cleared it) or the next attempt is due.
+    pub(super) fn on_path_timer(&mut self, now: Instant, path: PathId) {
+        if !self.path_active(path) {
+            return;
+        }
+        if self.paths[path.index()].attempt.take().is_some() {
+            self.record_failure(now, path);
+            // After a failure the next attempt starts at once.
+            self.start_attempt(now, path);
+            self.cascade(now, path);
+        } else {
+            self.start_attempt(now, path);
+        }
+    }
+
+    /// Standby confirmation cascade, icmp → remote_db → serial: a failed attempt makes
+    /// the later paths that are waiting for their interval try at once.
+    fn cascade(&mut self, now: Instant, failed: PathId) {
+        let Some(pos) = PathId::PEER.iter().position(|p| *p == failed) else {
+            return;
+        };
+        if self.role != Role::Standby {
+            return;
+        }
+        for later in PathId::PEER.into_iter().skip(pos + 1) {
+            if self.path_active(later) && self.paths[later.index()].attempt.is_none() {
+                self.start_attempt(now, later);
+            }
+        }
+    }
+
+    /// Applies an attempt's result. Returns the attempt's start time when the result
+    /// was accepted: the id matches the attempt in flight, no result was taken yet and
+    /// its window has not ended (a late reply does not rescue its attempt).
+    pub(super) fn attempt_result(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        id: AttemptId,
+        ok: Option<Duration>,
+    ) -> Option<Instant> {
+        let timeout = self.cfg.path(path).timeout;
+        let slot = &mut self.paths[path.index()];
+        let attempt = slot.attempt.as_mut()?;
+        if attempt.id != id || attempt.failed || now >= attempt.started + timeout {
+            return None;
+        }
+        let started = attempt.started;
+        match ok {
+            Some(rtt) => {
+                slot.attempt = None;
+                self.record_success(now, path, rtt);
+                self.set_timer(Timer::Path(path), now + self.cfg.path(path).interval);
+            }
+            // A fast failure keeps the attempt: it still owns its whole window.
+            None => attempt.failed = true,
+        }
+        Some(started)
+    }
+
+    fn record_success(&mut self, now: Instant, path: PathId, rtt: Duration) {
+        let st = &mut self.paths[path.index()].status;
+        let was = st.health;
+        st.health = PathHealth::Up;
+        st.consecutive_failures = 0;
+        st.down_since = None;
+        st.last_rtt = Some(rtt);
+        if PathId::PEER.contains(&path) {
+            self.heard_peer = true;
+        }
+        if was != PathHealth::Up {
+            self.log(Event::PathUp(path));
+            self.on_path_change(now, path);
+        }
+    }
+
+    fn record_failure(&mut self, now: Instant, path: PathId) {
+        let retries = self.cfg.path(path).retries;
+        let st = &mut self.paths[path.index()].status;
+        st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+        if st.consecutive_failures >= retries && st.health != PathHealth::Down {
+            st.health = PathHealth::Down;
+            st.down_since = Some(now);
+            self.log(Event::PathDown(path));
+            self.on_path_change(now, path);
+        }
+    }
+
+    fn on_path_change(&mut self, now: Instant, path: PathId) {
+        match path {
+            PathId::Icmp | PathId::RemoteDb | PathId::Serial => self.peer_paths_changed(now),
+            PathId::Gateway => self.gateway_changed(now),
+            PathId::LocalDb => self.local_db_changed(now),
+        }
+    }
+
+    pub(super) fn on_probe(
+        &mut self,
+        now: Instant,
+        path: PathId,
+        id: AttemptId,
+        outcome: ProbeOutcome,
+    ) {
+        if path == PathId::Gateway && self.fresh_gateway(now, id, outcome) {
+            return;
+        }
+        if path == PathId::Serial || path == PathId::LocalDb {
+            // These paths answer through their own inputs.
+            return;
+        }
+        let ok = match outcome {
+            ProbeOutcome::Ok { rtt } => Some(rtt),
+            ProbeOutcome::Failed => None,
+        };
+        self.attempt_result(now, path, id, ok);
+    }
+
+    pub(super) fn on_ack(&mut self, now: Instant, seq: u32, peer: PeerState) {
+        let id = AttemptId(seq);
+        let started = self.paths[PathId::Serial.index()]
+            .attempt
+            .map(|a| a.started)
+            .unwrap_or(now);
+        let rtt = now.saturating_duration_since(started);
+        let accepted = self.attempt_result(now, PathId::Serial, id, Some(rtt));
+        // A stale ack still carries the peer's state; only a fresh round trip started
+        // after entering hold may end a hold (see `hold_heard`).
+        let fresh_round_trip = accepted.is_some_and(|s| s >= self.hold_since);
+        self.on_frame(now, peer, fresh_round_trip);
+    }
+
+    pub(super) fn on_serial_missing(&mut self, now: Instant) {
+        if let Some(a) = self.paths[PathId::Serial.index()].attempt {
+            self.attempt_result(now, PathId::Serial, a.id, None);
+        }
+        self.alarm(Severity::Warning, Reason::SerialDeviceMissing);
+    }
+
+    /// Rule 13 housekeeping: attempts in flight spanned the pause, so their verdicts
+    /// say nothing about the peer; drop them and start over at once.
+    pub(super) fn restart_attempts(&mut self, now: Instant) {
+        for p in PathId::ALL {
+            self.paths[p.index()].attempt = None;
+            if self.path_active(p) {
+                self.set_timer(Timer::Path(p), now);
+            }
+        }
+    }
+}

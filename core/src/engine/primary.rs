@@ -1,0 +1,219 @@
+//! Master rules 8 (when to fence) and 9 (how), plus the results of every side effect.
+
+use super::{Engine, Step, Timer};
+use crate::io::{Action, DecisionKind, Reason, Severity};
+use crate::time::Instant;
+use crate::types::{PathHealth, PathId, PersistedRole, PersistedState, Role};
+
+impl Engine {
+    /// Own gateway changed health. When it goes down the master waits long enough for
+    /// the peer to notice a shared outage and report it before judging (rule 8).
+    pub(super) fn gateway_changed(&mut self, now: Instant) {
+        if self.paths[PathId::Gateway.index()].status.health == PathHealth::Down {
+            if self.role == Role::Primary
+                && self.timer(Timer::GatewaySettle).is_none()
+                && !self.gateway_settled
+            {
+                self.restart_gateway_settle(now);
+            }
+        } else {
+            self.gateway_settled = false;
+            self.clear_timer(Timer::GatewaySettle);
+            self.evaluate_primary(now);
+        }
+    }
+
+    /// Waits long enough for both nodes' gateway checks to agree: a full detection on
+    /// the gateway path plus one serial round for the peer's report.
+    pub(super) fn restart_gateway_settle(&mut self, now: Instant) {
+        if self.paths[PathId::Gateway.index()].status.health != PathHealth::Down {
+            return;
+        }
+        let g = self.cfg.gateway;
+        let s = self.cfg.serial;
+        let settle = g.interval + g.detection_time() + s.interval + s.timeout;
+        self.gateway_settled = false;
+        self.set_timer(Timer::GatewaySettle, now + settle);
+    }
+
+    /// Rule 8: the standby can take over if its state, at most `peer_state_max_age`
+    /// old, says standby, DB healthy, gateway up and not fenced — or if it was never
+    /// heard at all.
+    fn peer_can_take_over(&self, now: Instant) -> Result<(), Reason> {
+        let Some(v) = self.peer else { return Ok(()) };
+        if now.saturating_duration_since(v.heard_at) > self.cfg.peer_state_max_age {
+            return Err(Reason::PeerStateStale);
+        }
+        let s = v.state;
+        if s.fenced {
+            return Err(Reason::PeerFenced);
+        }
+        if s.role != Role::Standby {
+            return Err(Reason::PeerNotStandby);
+        }
+        if !s.gateway_up {
+            return Err(Reason::SharedGatewayOutage);
+        }
+        if !s.db_healthy {
+            return Err(Reason::PeerDbUnhealthy);
+        }
+        Ok(())
+    }
+
+    /// Rule 8: fence on an unrecoverable DB or a lost gateway, when the standby can
+    /// take over; otherwise alarm and keep serving.
+    pub(super) fn evaluate_primary(&mut self, now: Instant) {
+        if self.role != Role::Primary {
+            return;
+        }
+        let db_bad = self.incident.is_some_and(|i| i.unrecoverable);
+        let gw_bad = self.gateway_settled
+            && self.paths[PathId::Gateway.index()].status.health == PathHealth::Down;
+        let cause = if db_bad {
+            Reason::OwnDbUnrecoverable
+        } else if gw_bad {
+            Reason::OwnGatewayDown
+        } else {
+            return;
+        };
+        match self.peer_can_take_over(now) {
+            Ok(()) => self.begin_fence(now, cause),
+            Err(why) => {
+                self.alarm_once(cause);
+                self.decide_once(now, DecisionKind::NoFence, why);
+            }
+        }
+    }
+
+    /// Rule 9: stop the DB (confirmed), release the VIP, persist "fenced", advertise
+    /// it, then run the fence action. Each step waits for the previous one's result.
+    pub(super) fn begin_fence(&mut self, now: Instant, reason: Reason) {
+        self.decide(now, DecisionKind::Fence, reason);
+        self.fresh = None;
+        self.clear_timer(Timer::Fresh);
+        self.clear_timer(Timer::GatewaySettle);
+        self.clear_timer(Timer::RestartGrace);
+        self.clear_timer(Timer::HoldGrace);
+        self.incident = None;
+        self.set_step(Step::StopDb);
+        self.set_role(now, Role::Fencing);
+        self.push(Action::StopDb);
+    }
+
+    pub(super) fn on_db_stopped(&mut self, now: Instant, ok: bool) {
+        if self.step != Step::StopDb {
+            return;
+        }
+        if ok {
+            self.db_stopped = true;
+            self.local_healthy = false;
+            self.set_step(Step::ReleaseVip);
+            self.push(Action::ReleaseVip);
+        } else {
+            self.alarm(Severity::Critical, Reason::DbStopFailed);
+            self.retry_later(now, Action::StopDb, self.cfg.local_db.timeout);
+        }
+    }
+
+    pub(super) fn on_vip_released(&mut self, now: Instant, ok: bool) {
+        if ok {
+            if self.step == Step::ReleaseVip {
+                self.set_step(Step::PersistFenced);
+                let state = PersistedState {
+                    role: PersistedRole::Fenced,
+                    term: self.term,
+                };
+                self.push(Action::Persist(state));
+            }
+        } else {
+            // Whatever asked for the release (fence or hold), it must happen.
+            self.alarm(Severity::Critical, Reason::VipReleaseFailed);
+            self.retry_later(now, Action::ReleaseVip, self.cfg.gateway.interval);
+        }
+    }
+
+    pub(super) fn on_persisted(&mut self, now: Instant, state: PersistedState, ok: bool) {
+        if state.role == PersistedRole::Standby {
+            // A standby's learned term: keep trying, a restart must not forget it.
+            if !ok && state.term == self.term && self.step == Step::Idle {
+                self.alarm(Severity::Warning, Reason::PersistFailed);
+                self.retry_later(now, Action::Persist(state), self.cfg.gateway.interval);
+            }
+            return;
+        }
+        let expected = match self.step {
+            Step::PersistPromoting => PersistedRole::Promoting,
+            Step::PersistPrimary => PersistedRole::Primary,
+            Step::PersistFenced => PersistedRole::Fenced,
+            _ => return,
+        };
+        if state.role != expected || state.term != self.term {
+            return; // an answer to an earlier, abandoned step
+        }
+        match (self.step, ok) {
+            (Step::PersistPromoting, true) => {
+                self.set_step(Step::AwaitPromoted);
+                self.push(Action::Promote);
+            }
+            (Step::PersistPromoting, false) => self.abort_promotion(now, Reason::PersistFailed),
+            (Step::PersistPrimary, true) => self.set_step(Step::Idle),
+            (Step::PersistPrimary, false) => {
+                self.alarm(Severity::Critical, Reason::PersistFailed);
+                self.retry_later(now, Action::Persist(state), self.cfg.gateway.interval);
+            }
+            (Step::PersistFenced, _) => {
+                if !ok {
+                    // The DB is stopped and the VIP gone: advertise the fence anyway so
+                    // the standby can take over, and keep trying to persist it.
+                    self.alarm(Severity::Critical, Reason::PersistFailed);
+                }
+                self.fenced = true;
+                self.set_role(now, Role::Fenced);
+                if self.run_fence_action {
+                    self.set_step(Step::FenceAction);
+                    self.push(Action::RunFenceAction);
+                } else {
+                    self.set_step(Step::Idle);
+                }
+                if !ok {
+                    self.retry_later(now, Action::Persist(state), self.cfg.gateway.interval);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_promoted(&mut self, now: Instant, ok: bool) {
+        if self.step != Step::AwaitPromoted {
+            return;
+        }
+        if ok {
+            self.set_step(Step::TakeVip);
+            self.push(Action::TakeVip);
+        } else {
+            self.abort_promotion(now, Reason::PromoteFailed);
+        }
+    }
+
+    pub(super) fn on_vip_taken(&mut self, now: Instant, ok: bool) {
+        if self.step != Step::TakeVip {
+            if ok {
+                // Taken for a step since abandoned (fence, hold): give it back.
+                self.push(Action::ReleaseVip);
+            }
+            return;
+        }
+        if ok {
+            self.set_role(now, Role::Primary);
+            self.set_step(Step::PersistPrimary);
+            self.push(Action::Persist(PersistedState {
+                role: PersistedRole::Primary,
+                term: self.term,
+            }));
+            self.evaluate_primary(now);
+        } else {
+            self.alarm(Severity::Critical, Reason::VipFailed);
+            self.retry_later(now, Action::TakeVip, self.cfg.gateway.interval);
+        }
+    }
+}

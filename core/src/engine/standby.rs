@@ -1,0 +1,320 @@
+//! Standby rules 3–7: when to promote, the fresh checks, and starting rule 10's order.
+
+use super::{Engine, Step, Timer};
+use crate::io::{Action, DecisionKind, Event, Reason};
+use crate::time::Instant;
+use crate::types::{
+    AttemptId, LocalDbSample, PathHealth, PathId, PeerState, PersistedRole, PersistedState,
+    ProbeOutcome, Role,
+};
+
+/// Pre-promotion fresh checks in flight (rule 5).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Fresh {
+    trigger: Reason,
+    db_id: AttemptId,
+    /// `Some(None)`: the check answered with an error.
+    db: Option<Option<LocalDbSample>>,
+    gw_id: AttemptId,
+    gw: Option<bool>,
+    arp_id: AttemptId,
+    arp_answered: Option<bool>,
+}
+
+impl Engine {
+    /// Rule 3 logging and rule 4 arming, then a promotion check.
+    pub(super) fn peer_paths_changed(&mut self, now: Instant) {
+        if self.role != Role::Standby {
+            return;
+        }
+        let down = PathId::PEER
+            .iter()
+            .filter(|p| self.paths[p.index()].status.health == PathHealth::Down)
+            .count();
+        let down = u8::try_from(down).unwrap_or(u8::MAX);
+        if down != self.degraded_logged {
+            self.degraded_logged = down;
+            if down > 0 && down < 3 {
+                self.log(Event::Degraded { paths_down: down });
+            }
+        }
+        if down == 0 && self.disarm_alarmed {
+            self.disarm_alarmed = false;
+            self.log(Event::Rearmed);
+        }
+        self.evaluate_standby(now);
+    }
+
+    /// Why the standby would promote now (`Ok(Some)`), why not (`Ok(None)`: nothing to
+    /// do), or the reason a wanted promotion is refused before any fresh check.
+    fn promotion_trigger(&self, now: Instant) -> Result<Option<Reason>, Reason> {
+        if self.peer.is_some_and(|v| v.state.fenced) {
+            return Ok(Some(Reason::PeerFenced)); // rule 6
+        }
+        let mut first: Option<Instant> = None;
+        let mut last: Option<Instant> = None;
+        for p in PathId::PEER {
+            let st = self.paths[p.index()].status;
+            let Some(since) = st.down_since.filter(|_| st.health == PathHealth::Down) else {
+                return Ok(None); // rule 3: some path still up
+            };
+            first = Some(first.map_or(since, |f| f.min(since)));
+            last = Some(last.map_or(since, |l| l.max(since)));
+        }
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(None);
+        };
+        if self.frame_block_until(now).is_some() {
+            return Ok(None);
+        }
+        if last.saturating_duration_since(first) <= self.failure_window {
+            Ok(Some(Reason::AllPathsDownTogether))
+        } else if self.cfg.promote_when_degraded {
+            Ok(Some(Reason::AllPathsDownDegraded))
+        } else {
+            Err(Reason::DegradedPair)
+        }
+    }
+
+    /// A frame from an unfenced peer within the last `serial.retries × serial.timeout`
+    /// proves its daemon alive whatever the paths say (pings can get through while our
+    /// acks are lost). Until when that proof holds.
+    fn frame_block_until(&self, now: Instant) -> Option<Instant> {
+        let v = self.peer.filter(|v| !v.state.fenced)?;
+        let until = v.heard_at + self.cfg.serial.detection_time();
+        (now < until).then_some(until)
+    }
+
+    fn all_peer_paths_down(&self) -> bool {
+        PathId::PEER
+            .iter()
+            .all(|p| self.paths[p.index()].status.health == PathHealth::Down)
+    }
+
+    fn startup_grace_pending(&self, now: Instant) -> bool {
+        !self.heard_peer && now < self.started_at + self.cfg.startup_grace
+    }
+
+    /// Rules 4–7: decide whether to start the fresh checks.
+    pub(super) fn evaluate_standby(&mut self, now: Instant) {
+        if self.role != Role::Standby || self.fresh.is_some() {
+            return;
+        }
+        if self.all_peer_paths_down() {
+            if let Some(until) = self.frame_block_until(now) {
+                // Look again once the last frame is too old to prove anything.
+                self.decide_once(now, DecisionKind::NoPromotion, Reason::PeerHeard);
+                if self.timer(Timer::FreshRetry).is_none_or(|t| t > until) {
+                    self.set_timer(Timer::FreshRetry, until);
+                }
+                return;
+            }
+        }
+        let trigger = match self.promotion_trigger(now) {
+            Ok(Some(t)) => t,
+            Ok(None) => return,
+            Err(reason) => {
+                if !self.disarm_alarmed {
+                    self.disarm_alarmed = true;
+                    self.log(Event::Disarmed(reason));
+                    self.alarm_once(reason);
+                }
+                self.decide_once(now, DecisionKind::NoPromotion, reason);
+                return;
+            }
+        };
+        if self.startup_grace_pending(now) {
+            self.decide_once(now, DecisionKind::NoPromotion, Reason::StartupGrace);
+            return;
+        }
+        if self.db_stopped {
+            self.alarm_once(Reason::LocalDbStopped);
+            self.decide_once(now, DecisionKind::NoPromotion, Reason::LocalDbStopped);
+            return;
+        }
+        if self.timer(Timer::FreshRetry).is_some() {
+            return;
+        }
+        self.start_fresh(now, trigger);
+    }
+
+    fn start_fresh(&mut self, now: Instant, trigger: Reason) {
+        let db_id = self.new_id();
+        let gw_id = self.new_id();
+        let arp_id = self.new_id();
+        self.push(Action::Probe {
+            path: PathId::LocalDb,
+            attempt: db_id,
+            fresh: true,
+        });
+        self.push(Action::Probe {
+            path: PathId::Gateway,
+            attempt: gw_id,
+            fresh: true,
+        });
+        self.push(Action::VipArpProbe { attempt: arp_id });
+        self.fresh = Some(Fresh {
+            trigger,
+            db_id,
+            db: None,
+            gw_id,
+            gw: None,
+            arp_id,
+            arp_answered: None,
+        });
+        let deadline = self
+            .cfg
+            .local_db
+            .timeout
+            .max(self.cfg.gateway.timeout)
+            .max(self.cfg.arp_probe_timeout);
+        self.set_timer(Timer::Fresh, now + deadline);
+    }
+
+    /// Takes a gateway result if it answers the fresh check; true when consumed.
+    pub(super) fn fresh_gateway(
+        &mut self,
+        now: Instant,
+        id: AttemptId,
+        outcome: ProbeOutcome,
+    ) -> bool {
+        let Some(f) = self
+            .fresh
+            .as_mut()
+            .filter(|f| f.gw_id == id && f.gw.is_none())
+        else {
+            return false;
+        };
+        f.gw = Some(matches!(outcome, ProbeOutcome::Ok { .. }));
+        self.maybe_conclude_fresh(now);
+        true
+    }
+
+    /// Takes a local DB result if it answers the fresh check; true when consumed.
+    pub(super) fn fresh_local_db(
+        &mut self,
+        now: Instant,
+        id: AttemptId,
+        sample: Option<LocalDbSample>,
+    ) -> bool {
+        let Some(f) = self
+            .fresh
+            .as_mut()
+            .filter(|f| f.db_id == id && f.db.is_none())
+        else {
+            return false;
+        };
+        f.db = Some(sample);
+        if sample.is_some() {
+            self.local = sample;
+        }
+        self.maybe_conclude_fresh(now);
+        true
+    }
+
+    pub(super) fn on_arp(&mut self, now: Instant, id: AttemptId, answered: bool) {
+        if let Some(f) = self
+            .fresh
+            .as_mut()
+            .filter(|f| f.arp_id == id && f.arp_answered.is_none())
+        {
+            f.arp_answered = Some(answered);
+            self.maybe_conclude_fresh(now);
+        }
+    }
+
+    fn maybe_conclude_fresh(&mut self, now: Instant) {
+        if self
+            .fresh
+            .is_some_and(|f| f.db.is_some() && f.gw.is_some() && f.arp_answered.is_some())
+        {
+            self.conclude_fresh(now);
+        }
+    }
+
+    /// Rule 5's verdict on the fresh checks (missing answers count as failures).
+    fn fresh_verdict(&self, f: &Fresh) -> Result<(), Reason> {
+        let sample =
+            f.db.ok_or(Reason::FreshCheckTimeout)?
+                .ok_or(Reason::LocalDbUnhealthy)?;
+        if !sample.healthy() {
+            return Err(Reason::LocalDbUnhealthy);
+        }
+        if !sample.in_recovery {
+            return Err(Reason::LocalDbNotInRecovery);
+        }
+        if !f.gw.ok_or(Reason::FreshCheckTimeout)? {
+            return Err(Reason::GatewayDown);
+        }
+        if let Some(v) = self.peer {
+            let lag = v.state.wal_lsn.saturating_sub(sample.wal_lsn);
+            if lag > self.cfg.max_lag_on_failover {
+                return Err(Reason::LagTooHigh { lag });
+            }
+        }
+        if f.arp_answered.ok_or(Reason::FreshCheckTimeout)? {
+            return Err(Reason::VipAnswered);
+        }
+        Ok(())
+    }
+
+    pub(super) fn conclude_fresh(&mut self, now: Instant) {
+        let Some(f) = self.fresh.take() else { return };
+        self.clear_timer(Timer::Fresh);
+        if self.role != Role::Standby {
+            return;
+        }
+        match self.fresh_verdict(&f) {
+            Err(reason) => {
+                self.alarm_once(reason);
+                self.decide_once(now, DecisionKind::NoPromotion, reason);
+                // Re-evaluated continuously, at the gateway's pace.
+                self.set_timer(Timer::FreshRetry, now + self.cfg.gateway.interval);
+            }
+            Ok(()) => {
+                // The world may have changed while the checks ran.
+                if self.promotion_trigger(now) == Ok(Some(f.trigger))
+                    && !self.startup_grace_pending(now)
+                {
+                    self.begin_promotion(now, f.trigger);
+                } else {
+                    self.evaluate_standby(now);
+                }
+            }
+        }
+    }
+
+    /// Rule 10, first step: persist "promoting to term t+1".
+    fn begin_promotion(&mut self, now: Instant, trigger: Reason) {
+        let target = self.term.max(self.peer_max_term).saturating_add(1);
+        self.term = target;
+        self.decide(now, DecisionKind::Promote, trigger);
+        self.set_step(Step::PersistPromoting);
+        self.set_role(now, Role::Promoting);
+        self.push(Action::Persist(PersistedState {
+            role: PersistedRole::Promoting,
+            term: target,
+        }));
+    }
+
+    /// Back to standby after a refused or failed promotion step.
+    pub(super) fn abort_promotion(&mut self, now: Instant, reason: Reason) {
+        self.alarm_once(reason);
+        self.decide(now, DecisionKind::Standby, reason);
+        self.set_step(Step::Idle);
+        self.set_role(now, Role::Standby);
+        self.set_timer(Timer::FreshRetry, now + self.cfg.gateway.interval);
+    }
+
+    /// A frame while promoting: before `pg_promote` any live, unfenced peer aborts the
+    /// promotion; afterwards only rule 11 can stop it.
+    pub(super) fn promoting_heard(&mut self, now: Instant, peer: PeerState) {
+        if self.step == Step::PersistPromoting {
+            if !peer.fenced {
+                self.abort_promotion(now, Reason::PeerHeard);
+            }
+        } else if self.peer_wins(&peer) {
+            self.begin_fence(now, Reason::PeerWins);
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! What goes into the engine ([`Input`]) and what comes out ([`Action`], [`Event`]).
+
+use core::time::Duration;
+
+use crate::time::Instant;
+use crate::types::{
+    AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerState, PersistedState,
+    ProbeOutcome, Role,
+};
+
+/// Something the daemon observed. Every action that expects an answer gets exactly one
+/// of these back (see each [`Action`] variant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Answer to [`Action::Probe`] for icmp, remote_db or gateway.
+    ProbeDone {
+        /// The probed path.
+        path: PathId,
+        /// The attempt from the action.
+        attempt: AttemptId,
+        /// What happened.
+        outcome: ProbeOutcome,
+    },
+    /// Answer to [`Action::Probe`] for local_db: `None` on a connection error/timeout.
+    LocalDb {
+        /// The attempt from the action.
+        attempt: AttemptId,
+        /// What the check found.
+        sample: Option<LocalDbSample>,
+    },
+    /// An `Ack` frame answering our ping `seq` (from [`Action::SendPing`]).
+    AckReceived {
+        /// Sequence number echoed by the peer.
+        seq: u32,
+        /// The peer's state carried in the frame.
+        peer: PeerState,
+    },
+    /// A `Ping` frame from the peer; the engine answers with [`Action::SendAck`].
+    PingReceived {
+        /// The peer's sequence number.
+        seq: u32,
+        /// The peer's state carried in the frame.
+        peer: PeerState,
+    },
+    /// The serial device is missing or failed; the serial attempt in flight fails.
+    SerialDeviceMissing,
+    /// A `BridgeStatus` frame from the serial bridge.
+    BridgeStatus(BridgeStatus),
+    /// Answer to [`Action::VipArpProbe`].
+    VipArpProbe {
+        /// The attempt from the action.
+        attempt: AttemptId,
+        /// Somebody answered ARP for the VIP.
+        answered: bool,
+    },
+    /// [`Action::Persist`] succeeded (write + fsync) for this state.
+    Persisted(PersistedState),
+    /// [`Action::Persist`] failed for this state.
+    PersistFailed(PersistedState),
+    /// [`Action::Promote`] done and the DB confirmed out of recovery.
+    Promoted,
+    /// [`Action::Promote`] failed or the DB is still in recovery.
+    PromoteFailed,
+    /// [`Action::TakeVip`] done (address added, gratuitous ARP sent).
+    VipTaken,
+    /// [`Action::TakeVip`] failed.
+    VipFailed,
+    /// [`Action::ReleaseVip`] done (or the VIP was not held).
+    VipReleased,
+    /// [`Action::ReleaseVip`] failed.
+    VipReleaseFailed,
+    /// [`Action::RestartDb`] done.
+    DbRestarted,
+    /// [`Action::RestartDb`] failed.
+    DbRestartFailed,
+    /// [`Action::StopDb`] done and the postmaster confirmed gone.
+    DbStopped,
+    /// [`Action::StopDb`] could not confirm the postmaster gone.
+    DbStopFailed,
+    /// [`Action::RunFenceAction`] finished (whatever its outcome).
+    FenceActionDone,
+}
+
+/// Something the engine wants the daemon to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Run one probe on `path` with that path's timeout; answer with
+    /// [`Input::ProbeDone`] (or [`Input::LocalDb`] for local_db). `fresh`: a
+    /// pre-promotion check, which must not use cached samples.
+    Probe {
+        /// Which path.
+        path: PathId,
+        /// Echo this in the answer.
+        attempt: AttemptId,
+        /// Pre-promotion fresh check (rule 5).
+        fresh: bool,
+    },
+    /// Send a `Ping` frame; the peer's `Ack` comes back as [`Input::AckReceived`].
+    SendPing {
+        /// Sequence number to put in the frame.
+        seq: u32,
+        /// Our state, to put in the frame.
+        state: OwnState,
+    },
+    /// Send an `Ack` frame answering the peer's ping `seq`. No answer expected.
+    SendAck {
+        /// The peer's sequence number.
+        seq: u32,
+        /// Our state, to put in the frame.
+        state: OwnState,
+    },
+    /// Probe ARP for the VIP (a few probes tens of ms apart, within
+    /// `arp_probe_timeout`); answer with [`Input::VipArpProbe`].
+    VipArpProbe {
+        /// Echo this in the answer.
+        attempt: AttemptId,
+    },
+    /// Restart the local DB; answer [`Input::DbRestarted`] / [`Input::DbRestartFailed`].
+    RestartDb,
+    /// Stop the local DB and confirm the postmaster exited (SIGKILL after a bound);
+    /// answer [`Input::DbStopped`] / [`Input::DbStopFailed`].
+    StopDb,
+    /// `pg_promote` and confirm out of recovery; answer [`Input::Promoted`] /
+    /// [`Input::PromoteFailed`].
+    Promote,
+    /// Add the VIP and send gratuitous ARP; answer [`Input::VipTaken`] / [`Input::VipFailed`].
+    TakeVip,
+    /// Remove the VIP (fine if not held); answer [`Input::VipReleased`] /
+    /// [`Input::VipReleaseFailed`].
+    ReleaseVip,
+    /// Persist this state atomically (write, fsync, rename); answer
+    /// [`Input::Persisted`] / [`Input::PersistFailed`] with the same state.
+    Persist(PersistedState),
+    /// Run the configured `fence.action`; answer [`Input::FenceActionDone`].
+    RunFenceAction,
+    /// Log this event (and count it in metrics). No answer expected.
+    Log(Event),
+}
+
+/// How bad an alarm is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// Degraded but safe.
+    Warning,
+    /// Needs an operator, or failover is impossible.
+    Critical,
+}
+
+/// Why something was decided or alarmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// All three peer paths went down within `failure_window` (rule 4).
+    AllPathsDownTogether,
+    /// All three peer paths down, one long before the others, and
+    /// `promote_when_degraded` is set (rule 4).
+    AllPathsDownDegraded,
+    /// A peer path had been down long before the others: promotion disarmed (rule 4).
+    DegradedPair,
+    /// The peer's state says fenced (rule 6).
+    PeerFenced,
+    /// `startup_grace` pending and the master never heard (rule 7).
+    StartupGrace,
+    /// Local DB unhealthy (fresh check or rule 2).
+    LocalDbUnhealthy,
+    /// Local DB not in recovery where a replica was expected.
+    LocalDbNotInRecovery,
+    /// Local DB stopped by rule 2.
+    LocalDbStopped,
+    /// Own gateway down.
+    GatewayDown,
+    /// Replication lag over `max_lag_on_failover`.
+    LagTooHigh {
+        /// Lag in bytes.
+        lag: u64,
+    },
+    /// Somebody answered ARP for the VIP.
+    VipAnswered,
+    /// A fresh check got no answer in time.
+    FreshCheckTimeout,
+    /// Own DB unrecoverable after a restart (rule 8).
+    OwnDbUnrecoverable,
+    /// Own gateway down (rule 8).
+    OwnGatewayDown,
+    /// The peer's gateway is down too: a shared outage (rule 8).
+    SharedGatewayOutage,
+    /// The peer's DB is unhealthy, so it cannot take over (rule 8).
+    PeerDbUnhealthy,
+    /// The peer is not a standby that could take over (rule 8).
+    PeerNotStandby,
+    /// The peer's state is older than `peer_state_max_age` (rule 8).
+    PeerStateStale,
+    /// The peer is primary in a higher term, or wins the tie on node id (rules 11, 12).
+    PeerWins,
+    /// The peer was heard and does not win (rule 12).
+    PeerHeard,
+    /// Nothing heard from the peer within `startup_grace` (rule 12).
+    PeerNotHeard,
+    /// Peer paths are up but no frame carries its state: holding (rule 12).
+    PeerAliveButSilent,
+    /// Started from the persisted state (rule 12).
+    Restarted,
+    /// This node's timers fired far too late (rule 13).
+    Paused,
+    /// A persist failed.
+    PersistFailed,
+    /// `pg_promote` failed.
+    PromoteFailed,
+    /// Taking the VIP failed.
+    VipFailed,
+    /// Releasing the VIP failed.
+    VipReleaseFailed,
+    /// Stopping the DB could not be confirmed.
+    DbStopFailed,
+    /// Restarting the DB failed.
+    DbRestartFailed,
+    /// The serial device is missing.
+    SerialDeviceMissing,
+    /// A frame carried our own node id: both nodes are configured alike.
+    DuplicateNodeId,
+}
+
+/// The kind of a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecisionKind {
+    /// Promotion started.
+    Promote,
+    /// Promotion wanted but refused (the reason says why).
+    NoPromotion,
+    /// Fence started.
+    Fence,
+    /// Fence wanted but refused (the reason says why).
+    NoFence,
+    /// Entered hold.
+    Hold,
+    /// Left hold to serve again.
+    Resume,
+    /// Became (or stayed) standby.
+    Standby,
+    /// Restarted the local DB.
+    RestartDb,
+    /// Stopped the local DB.
+    StopDb,
+}
+
+/// A decision and its reason, as shown on the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// What was decided.
+    pub kind: DecisionKind,
+    /// Why.
+    pub reason: Reason,
+    /// When.
+    pub at: Instant,
+}
+
+/// An event to log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A path went down.
+    PathDown(PathId),
+    /// A path came up.
+    PathUp(PathId),
+    /// Some peer paths are down but not all: no promotion (rule 3).
+    Degraded {
+        /// Number of peer paths down.
+        paths_down: u8,
+    },
+    /// Automatic promotion disarmed (rule 4).
+    Disarmed(Reason),
+    /// Automatic promotion armed again (every peer path up).
+    Rearmed,
+    /// A decision (also kept in `last_decision()`).
+    Decision(Decision),
+    /// An alarm.
+    Alarm {
+        /// Severity.
+        severity: Severity,
+        /// Cause.
+        reason: Reason,
+    },
+    /// The role changed.
+    RoleChanged {
+        /// Previous role.
+        from: Role,
+        /// New role.
+        to: Role,
+    },
+    /// The engine was called far later than due (rule 13).
+    PauseDetected {
+        /// Gap since the previous call.
+        gap: Duration,
+    },
+}

@@ -1,0 +1,223 @@
+//! Plain data shared by the engine's inputs, actions and getters.
+
+use core::time::Duration;
+
+use crate::time::Instant;
+
+/// A node's id. On an equal term the smaller id wins (rule 11).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+/// The role of a node as its engine sees it. Every frame carries the sender's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Replica; watches the master and may promote (rules 3–7).
+    Standby,
+    /// Promotion in progress (rule 10): persisted "promoting", then `pg_promote`, then VIP.
+    Promoting,
+    /// Serving: database out of recovery and the VIP held (or being taken).
+    Primary,
+    /// Not acting and no VIP until the peer is heard (rules 12, 13).
+    Hold,
+    /// Fence in progress (rule 9): stopping the DB and releasing the VIP. Not serving.
+    Fencing,
+    /// Fenced: DB stopped, VIP released, `fenced` in every frame. Sticky.
+    Fenced,
+}
+
+impl Role {
+    /// Whether this role claims the primary position (rule 11 compares such peers).
+    pub fn claims_primary(self) -> bool {
+        matches!(self, Role::Primary | Role::Promoting | Role::Hold)
+    }
+}
+
+/// The ways of checking something; the first three see the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PathId {
+    /// ICMP echo to the peer host.
+    Icmp,
+    /// `SELECT 1` on the peer's database.
+    RemoteDb,
+    /// Serial ping/ack with the peer's daemon.
+    Serial,
+    /// The node's own gateway.
+    Gateway,
+    /// The node's own database.
+    LocalDb,
+}
+
+impl PathId {
+    /// Every path, in table order.
+    pub const ALL: [PathId; 5] = [
+        PathId::Icmp,
+        PathId::RemoteDb,
+        PathId::Serial,
+        PathId::Gateway,
+        PathId::LocalDb,
+    ];
+    /// The paths that see the peer, in the cascade order of the notes.
+    pub const PEER: [PathId; 3] = [PathId::Icmp, PathId::RemoteDb, PathId::Serial];
+
+    /// Position in [`PathId::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            PathId::Icmp => 0,
+            PathId::RemoteDb => 1,
+            PathId::Serial => 2,
+            PathId::Gateway => 3,
+            PathId::LocalDb => 4,
+        }
+    }
+
+    /// The name used in the config file and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PathId::Icmp => "icmp",
+            PathId::RemoteDb => "remote_db",
+            PathId::Serial => "serial",
+            PathId::Gateway => "gateway",
+            PathId::LocalDb => "local_db",
+        }
+    }
+}
+
+/// Identifies one attempt (one probe run, one serial ping, one ARP probe). Unique per
+/// engine; a result carrying an id the engine no longer waits for is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttemptId(pub u32);
+
+/// A node's state as carried in every frame (rule 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NodeState {
+    /// The sender's id.
+    pub node_id: NodeId,
+    /// The sender's role.
+    pub role: Role,
+    /// The sender's term.
+    pub term: u64,
+    /// The sender is fenced (DB stopped and VIP released, confirmed).
+    pub fenced: bool,
+    /// The sender's local DB is healthy (and not stopped).
+    pub db_healthy: bool,
+    /// The sender's own gateway is not down.
+    pub gateway_up: bool,
+    /// WAL position: current on a primary, received on a standby.
+    pub wal_lsn: u64,
+}
+
+/// The peer's state as received in a frame.
+pub type PeerState = NodeState;
+/// This node's state, to put in every frame sent.
+pub type OwnState = NodeState;
+
+/// The last peer state heard and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerView {
+    /// The state.
+    pub state: PeerState,
+    /// When the frame carrying it was received.
+    pub heard_at: Instant,
+}
+
+/// What the daemon persists (atomic write + fsync) and hands back at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PersistedState {
+    /// Persisted role.
+    pub role: PersistedRole,
+    /// Persisted term.
+    pub term: u64,
+}
+
+/// The roles worth persisting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PersistedRole {
+    /// Replica.
+    Standby,
+    /// "promoting to `term`" (rule 10).
+    Promoting,
+    /// Primary in `term`.
+    Primary,
+    /// Fenced; sticky until an operator rejoins the node.
+    Fenced,
+}
+
+/// What the daemon knows when it starts the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartFacts {
+    /// The persisted state, if any.
+    pub persisted: Option<PersistedState>,
+    /// Whether PostgreSQL is in recovery. Pass `true` when the DB cannot be asked:
+    /// a node that believes it is a replica is the one that never acts on its own.
+    pub db_in_recovery: bool,
+}
+
+/// One local database check's findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalDbSample {
+    /// The server accepts connections.
+    pub accepting: bool,
+    /// `SELECT 1` answered.
+    pub select_ok: bool,
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
+    /// Current (primary) or received (standby) WAL position, in bytes.
+    pub wal_lsn: u64,
+}
+
+impl LocalDbSample {
+    /// Accepting connections and answering queries.
+    pub fn healthy(&self) -> bool {
+        self.accepting && self.select_ok
+    }
+}
+
+/// Result of one probe attempt on icmp, remote_db or gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// Answered, with its round-trip time.
+    Ok {
+        /// Round-trip time measured by the daemon.
+        rtt: Duration,
+    },
+    /// Error or no answer within the timeout.
+    Failed,
+}
+
+/// Health of a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathHealth {
+    /// No attempt has concluded yet (or the path is not checked in this role).
+    Unknown,
+    /// Last attempt succeeded.
+    Up,
+    /// `retries` consecutive attempts failed.
+    Down,
+}
+
+/// A path's status for the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathStatus {
+    /// Up, down or unknown.
+    pub health: PathHealth,
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// When it went down, while down.
+    pub down_since: Option<Instant>,
+    /// Round-trip time of the last successful attempt.
+    pub last_rtt: Option<Duration>,
+}
+
+/// Status reported by the optional serial bridge (stored and exposed, not yet used by
+/// any rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BridgeStatus {
+    /// Bridge uptime.
+    pub uptime: Duration,
+    /// Time since the bridge last heard this node, if ever.
+    pub since_heard_us: Option<Duration>,
+    /// Time since the bridge last heard the peer, if ever.
+    pub since_heard_peer: Option<Duration>,
+    /// Corrupt frames the bridge dropped.
+    pub frames_dropped: u32,
+}

@@ -1,0 +1,16 @@
+//! One named test (or more) per decision rule of design §2. The rule → test map is in
+//! `core/RULES.md`; keep both in step.
+//!
+//! These tests run the engine on a virtual clock (no sleeping, no wall-clock timing):
+//! every assertion about time is about the virtual instants the engine chose.
+
+#[path = "rules/attempts.rs"]
+mod attempts;
+#[path = "rules/harness.rs"]
+mod harness;
+#[path = "rules/master.rs"]
+mod master;
+#[path = "rules/standby.rs"]
+mod standby;
+#[path = "rules/terms.rs"]
+mod terms;

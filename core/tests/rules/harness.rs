@@ -1,0 +1,299 @@
+//! A one-engine harness: a scripted peer and world that answer the engine's actions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use twinbeat_core::{
+    Action, Config, Engine, Input, Instant, LocalDbSample, NodeId, NodeState, PathId,
+    PersistedState, ProbeOutcome, Role, StartFacts,
+};
+
+/// How one probed thing answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Answers after `LATENCY`.
+    Ok,
+    /// Reports a failure after `LATENCY` (connection refused).
+    FailFast,
+    /// Never answers.
+    Silent,
+    /// Answers after this long.
+    After(Duration),
+}
+
+pub(crate) const LATENCY: Duration = Duration::from_millis(1);
+
+/// The scripted world around the engine.
+#[derive(Clone, Debug)]
+pub(crate) struct World {
+    pub(crate) icmp: Answer,
+    pub(crate) remote_db: Answer,
+    pub(crate) serial: Answer,
+    pub(crate) gateway: Answer,
+    pub(crate) local_db: Option<LocalDbSample>,
+    pub(crate) peer: NodeState,
+    pub(crate) arp_answered: bool,
+    /// Answer to effects (promote, VIP, persist, DB stop).
+    pub(crate) effects_ok: bool,
+}
+
+pub(crate) fn replica(wal: u64) -> LocalDbSample {
+    LocalDbSample {
+        accepting: true,
+        select_ok: true,
+        in_recovery: true,
+        wal_lsn: wal,
+    }
+}
+
+pub(crate) fn writable(wal: u64) -> LocalDbSample {
+    LocalDbSample {
+        accepting: true,
+        select_ok: true,
+        in_recovery: false,
+        wal_lsn: wal,
+    }
+}
+
+pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
+    NodeState {
+        node_id: NodeId(2),
+        role,
+        term,
+        fenced: false,
+        db_healthy: true,
+        gateway_up: true,
+        wal_lsn: 1000,
+    }
+}
+
+impl World {
+    /// Healthy standby side: master alive on every path.
+    pub(crate) fn standby_side() -> World {
+        World {
+            icmp: Answer::Ok,
+            remote_db: Answer::Ok,
+            serial: Answer::Ok,
+            gateway: Answer::Ok,
+            local_db: Some(replica(1000)),
+            peer: peer_state(Role::Primary, 1),
+            arp_answered: false,
+            effects_ok: true,
+        }
+    }
+
+    /// Healthy master side: standby alive.
+    pub(crate) fn master_side() -> World {
+        World {
+            local_db: Some(writable(1000)),
+            peer: peer_state(Role::Standby, 1),
+            ..World::standby_side()
+        }
+    }
+}
+
+pub(crate) struct Harness {
+    pub(crate) e: Engine,
+    pub(crate) now: Instant,
+    pub(crate) world: World,
+    /// Every action seen, with its time.
+    pub(crate) log: Vec<(Instant, Action)>,
+    pending: BTreeMap<(Instant, u64), Input>,
+    seq: u64,
+}
+
+pub(crate) fn cfg() -> Config {
+    Config {
+        node_id: NodeId(1),
+        ..Config::default()
+    }
+}
+
+pub(crate) fn standby_facts() -> StartFacts {
+    StartFacts {
+        persisted: None,
+        db_in_recovery: true,
+    }
+}
+
+impl Harness {
+    pub(crate) fn new(cfg: Config, facts: StartFacts, world: World) -> Harness {
+        let now = Instant::from_millis(1_000_000);
+        let e = Engine::new(cfg, facts, now).expect("valid config");
+        let mut h = Harness {
+            e,
+            now,
+            world,
+            log: Vec::new(),
+            pending: BTreeMap::new(),
+            seq: 0,
+        };
+        h.drain();
+        h
+    }
+
+    pub(crate) fn standby(world: World) -> Harness {
+        Harness::new(cfg(), standby_facts(), world)
+    }
+
+    /// A master that has been serving for a while (resumed from hold on hearing the peer).
+    pub(crate) fn master(world: World) -> Harness {
+        let facts = StartFacts {
+            persisted: Some(PersistedState {
+                role: twinbeat_core::PersistedRole::Primary,
+                term: 1,
+            }),
+            db_in_recovery: false,
+        };
+        let mut h = Harness::new(cfg(), facts, world);
+        h.run_for(Duration::from_secs(3));
+        assert_eq!(
+            h.e.role(),
+            Role::Primary,
+            "master harness must reach primary"
+        );
+        h
+    }
+
+    fn schedule(&mut self, after: Duration, input: Input) {
+        self.seq += 1;
+        self.pending.insert((self.now + after, self.seq), input);
+    }
+
+    /// Injects an input now (and drains the resulting actions).
+    pub(crate) fn input(&mut self, input: Input) {
+        self.e.handle_input(self.now, input);
+        self.drain();
+    }
+
+    fn answer(&mut self, a: Answer, ok: Input, failed: Input) {
+        match a {
+            Answer::Ok => self.schedule(LATENCY, ok),
+            Answer::After(d) => self.schedule(d, ok),
+            Answer::FailFast => self.schedule(LATENCY, failed),
+            Answer::Silent => {}
+        }
+    }
+
+    pub(crate) fn drain(&mut self) {
+        while let Some(a) = self.e.poll_action() {
+            self.log.push((self.now, a));
+            self.respond(a);
+        }
+    }
+
+    fn respond(&mut self, a: Action) {
+        let w = self.world.clone();
+        let ok_if = |b: bool, yes: Input, no: Input| if b { yes } else { no };
+        match a {
+            Action::Probe {
+                path,
+                attempt,
+                fresh: _,
+            } => match path {
+                PathId::LocalDb => {
+                    let input = Input::LocalDb {
+                        attempt,
+                        sample: w.local_db,
+                    };
+                    if w.local_db.is_some() {
+                        self.schedule(LATENCY, input);
+                    }
+                }
+                _ => {
+                    let ans = match path {
+                        PathId::Icmp => w.icmp,
+                        PathId::RemoteDb => w.remote_db,
+                        _ => w.gateway,
+                    };
+                    let ok = Input::ProbeDone {
+                        path,
+                        attempt,
+                        outcome: ProbeOutcome::Ok { rtt: LATENCY },
+                    };
+                    let failed = Input::ProbeDone {
+                        path,
+                        attempt,
+                        outcome: ProbeOutcome::Failed,
+                    };
+                    self.answer(ans, ok, failed);
+                }
+            },
+            Action::SendPing { seq, .. } => {
+                let ack = Input::AckReceived { seq, peer: w.peer };
+                self.answer(w.serial, ack, Input::SerialDeviceMissing);
+            }
+            Action::VipArpProbe { attempt } => self.schedule(
+                LATENCY,
+                Input::VipArpProbe {
+                    attempt,
+                    answered: w.arp_answered,
+                },
+            ),
+            Action::Persist(s) => {
+                let i = ok_if(w.effects_ok, Input::Persisted(s), Input::PersistFailed(s));
+                self.schedule(LATENCY, i)
+            }
+            Action::Promote => self.schedule(
+                LATENCY,
+                ok_if(w.effects_ok, Input::Promoted, Input::PromoteFailed),
+            ),
+            Action::TakeVip => self.schedule(
+                LATENCY,
+                ok_if(w.effects_ok, Input::VipTaken, Input::VipFailed),
+            ),
+            Action::ReleaseVip => self.schedule(LATENCY, Input::VipReleased),
+            Action::StopDb => self.schedule(
+                LATENCY,
+                ok_if(w.effects_ok, Input::DbStopped, Input::DbStopFailed),
+            ),
+            Action::RestartDb => self.schedule(LATENCY, Input::DbRestarted),
+            Action::RunFenceAction => self.schedule(LATENCY, Input::FenceActionDone),
+            Action::SendAck { .. } | Action::Log(_) => {}
+        }
+    }
+
+    /// Runs the driver loop until `now + d`.
+    pub(crate) fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next_input = self.pending.keys().next().map(|k| k.0);
+            let next_timer = self.e.poll_timeout();
+            let next = match (next_input, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).expect("the watchdog is always armed"),
+            };
+            if next > end {
+                self.now = end;
+                return;
+            }
+            self.now = next;
+            if next_input == Some(next) {
+                let key = *self.pending.keys().next().expect("present");
+                let input = self.pending.remove(&key).expect("present");
+                self.e.handle_input(self.now, input);
+            } else {
+                self.e.handle_timeout(self.now);
+            }
+            self.drain();
+        }
+    }
+
+    /// Actions seen since `since` matching `f`.
+    pub(crate) fn count_since(&self, since: Instant, f: impl Fn(&Action) -> bool) -> usize {
+        self.log.iter().filter(|(t, a)| *t >= since && f(a)).count()
+    }
+
+    pub(crate) fn promoted(&self) -> bool {
+        self.log.iter().any(|(_, a)| matches!(a, Action::Promote))
+    }
+
+    pub(crate) fn fenced_started(&self) -> bool {
+        self.log.iter().any(|(_, a)| matches!(a, Action::StopDb))
+    }
+
+    /// Lets the standby hear the master so startup grace is over, then settles.
+    pub(crate) fn settle(&mut self) {
+        self.run_for(Duration::from_secs(2));
+    }
+}

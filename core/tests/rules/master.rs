@@ -1,0 +1,194 @@
+//! Master rules 8 and 9, and rule 2 on a master.
+
+use std::time::Duration;
+
+use crate::harness::{peer_state, Answer, Harness, World};
+use twinbeat_core::{Action, DecisionKind, Event, Input, Instant, Reason, Role};
+
+fn actions_after(h: &Harness, since: Instant) -> Vec<Action> {
+    h.log
+        .iter()
+        .filter(|(t, a)| {
+            *t >= since
+                && !matches!(
+                    a,
+                    Action::Log(_) | Action::Probe { .. } | Action::SendPing { .. }
+                )
+        })
+        .map(|(_, a)| *a)
+        .collect()
+}
+
+fn no_fence_with(h: &Harness, reason: Reason) -> bool {
+    h.log.iter().any(|(_, a)| {
+        matches!(a, Action::Log(Event::Decision(d)) if d.kind == DecisionKind::NoFence && d.reason == reason)
+    })
+}
+
+#[test]
+fn master_fences_when_gateway_down_and_standby_can_take_over() {
+    let mut h = Harness::master(World::master_side());
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(15));
+    assert!(h.fenced_started());
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(h.e.is_fenced());
+}
+
+#[test]
+fn master_does_not_fence_on_shared_gateway_outage() {
+    let mut w = World::master_side();
+    w.peer.gateway_up = false;
+    let mut h = Harness::master(w);
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.fenced_started());
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(no_fence_with(&h, Reason::SharedGatewayOutage));
+}
+
+#[test]
+fn master_does_not_fence_when_standby_is_dead() {
+    let mut h = Harness::master(World::master_side());
+    h.world.serial = Answer::Silent;
+    h.run_for(Duration::from_secs(10));
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.fenced_started());
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(no_fence_with(&h, Reason::PeerStateStale));
+}
+
+#[test]
+fn master_does_not_fence_when_standby_is_fenced_or_unhealthy() {
+    let mut w = World::master_side();
+    w.peer.db_healthy = false;
+    let mut h = Harness::master(w);
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.fenced_started());
+    assert!(no_fence_with(&h, Reason::PeerDbUnhealthy));
+}
+
+#[test]
+fn master_fences_when_standby_never_heard() {
+    // Nothing heard from the standby at all: the notes' behaviour is to fence.
+    let mut w = World::master_side();
+    w.serial = Answer::Silent;
+    w.icmp = Answer::Silent;
+    w.remote_db = Answer::Silent;
+    let facts = twinbeat_core::StartFacts {
+        persisted: Some(twinbeat_core::PersistedState {
+            role: twinbeat_core::PersistedRole::Primary,
+            term: 1,
+        }),
+        db_in_recovery: false,
+    };
+    let mut h = Harness::new(crate::harness::cfg(), facts, w);
+    h.run_for(Duration::from_secs(61));
+    assert_eq!(h.e.role(), Role::Primary, "resumed after startup grace");
+    assert!(h.e.peer().is_none());
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(15));
+    assert!(h.fenced_started());
+}
+
+#[test]
+fn master_fences_on_unrecoverable_db() {
+    let mut h = Harness::master(World::master_side());
+    h.world.local_db = None;
+    h.run_for(Duration::from_secs(30));
+    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb));
+    assert_eq!(restarts, 1, "restart once per incident");
+    assert!(h.fenced_started());
+    assert_eq!(h.e.role(), Role::Fenced);
+}
+
+#[test]
+fn master_keeps_restarting_db_when_standby_cannot_take_over() {
+    let mut w = World::master_side();
+    w.peer.gateway_up = false;
+    let mut h = Harness::master(w);
+    h.world.local_db = None;
+    h.run_for(Duration::from_secs(120));
+    assert!(!h.fenced_started());
+    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb));
+    assert!(
+        (3..=6).contains(&restarts),
+        "{restarts} restarts with back-off"
+    );
+}
+
+#[test]
+fn fence_order_stop_db_then_release_vip_then_persist_then_advertise() {
+    let mut h = Harness::master(World::master_side());
+    h.world.effects_ok = true;
+    let t0 = h.now;
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(15));
+    let seq: Vec<Action> = actions_after(&h, t0)
+        .into_iter()
+        .filter(|a| !matches!(a, Action::SendAck { .. }))
+        .collect();
+    let pos = |f: &dyn Fn(&Action) -> bool| seq.iter().position(f).expect("present");
+    let stop = pos(&|a| matches!(a, Action::StopDb));
+    let release = pos(&|a| matches!(a, Action::ReleaseVip));
+    let persist =
+        pos(&|a| matches!(a, Action::Persist(s) if s.role == twinbeat_core::PersistedRole::Fenced));
+    let action = pos(&|a| matches!(a, Action::RunFenceAction));
+    assert!(
+        stop < release && release < persist && persist < action,
+        "{seq:?}"
+    );
+    // Not advertised before the stop and the release are confirmed.
+    let first_fenced_ping = h
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, Action::SendPing { state, .. } if state.fenced))
+        .map(|(t, _)| *t)
+        .expect("fenced pings");
+    let persisted_at = h
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, Action::RunFenceAction))
+        .map(|(t, _)| *t)
+        .expect("fence action");
+    assert!(first_fenced_ping >= persisted_at);
+}
+
+#[test]
+fn fencing_waits_for_db_stop_confirmation() {
+    let mut h = Harness::master(World::master_side());
+    h.world.effects_ok = false; // StopDb cannot confirm the postmaster gone
+    h.world.gateway = Answer::Silent;
+    let t0 = h.now;
+    h.run_for(Duration::from_secs(20));
+    assert_eq!(h.e.role(), Role::Fencing);
+    assert!(!h.e.is_fenced());
+    assert!(!h.e.own_state().fenced);
+    assert_eq!(h.count_since(t0, |a| matches!(a, Action::ReleaseVip)), 0);
+    assert!(
+        h.count_since(Instant::ZERO, |a| matches!(a, Action::StopDb)) > 1,
+        "retried"
+    );
+}
+
+#[test]
+fn fenced_is_sticky() {
+    let mut h = Harness::master(World::master_side());
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(15));
+    assert_eq!(h.e.role(), Role::Fenced);
+    let t0 = h.now;
+    h.world.gateway = Answer::Ok;
+    h.input(Input::PingReceived {
+        seq: 5,
+        peer: peer_state(Role::Standby, 1),
+    });
+    h.run_for(Duration::from_secs(120));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert_eq!(
+        h.count_since(t0, |a| matches!(a, Action::TakeVip | Action::Promote)),
+        0
+    );
+}

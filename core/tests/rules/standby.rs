@@ -1,0 +1,349 @@
+//! Standby rules 3–7 and the local DB rule 2 on a standby.
+
+use std::time::Duration;
+
+use crate::harness::{cfg, peer_state, replica, standby_facts, Answer, Harness, World};
+use twinbeat_core::{
+    Action, Config, DecisionKind, Event, Input, PersistedRole, Reason, Role, Severity,
+};
+
+fn cut(h: &mut Harness, icmp: bool, remote_db: bool, serial: bool) {
+    if icmp {
+        h.world.icmp = Answer::Silent;
+    }
+    if remote_db {
+        h.world.remote_db = Answer::Silent;
+    }
+    if serial {
+        h.world.serial = Answer::Silent;
+    }
+}
+
+fn refused_with(h: &Harness, reason: Reason) -> bool {
+    h.log.iter().any(|(_, a)| {
+        matches!(a, Action::Log(Event::Decision(d)) if d.kind == DecisionKind::NoPromotion && d.reason == reason)
+    })
+}
+
+/// Standby that has heard its master and then lost it on every path at once.
+fn master_dies(world: World) -> Harness {
+    let mut h = Harness::standby(world);
+    h.settle();
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    h
+}
+
+#[test]
+fn standby_does_not_promote_when_only_serial_is_down() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    cut(&mut h, false, false, true);
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.promoted());
+    assert_eq!(h.e.role(), Role::Standby);
+    assert!(h
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Log(Event::Degraded { paths_down: 1 }))));
+}
+
+#[test]
+fn standby_does_not_promote_when_two_paths_are_down() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    cut(&mut h, true, true, false);
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.promoted());
+    assert!(h
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Log(Event::Degraded { paths_down: 2 }))));
+}
+
+#[test]
+fn standby_promotes_when_all_paths_fail_together() {
+    let h = master_dies(World::standby_side());
+    assert!(h.promoted());
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(h.e.term(), 2);
+    let d = h.e.last_decision().expect("decided");
+    assert_eq!(d.reason, Reason::AllPathsDownTogether);
+}
+
+#[test]
+fn standby_does_not_promote_when_a_path_was_already_down() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    cut(&mut h, false, false, true);
+    h.run_for(Duration::from_secs(60));
+    cut(&mut h, true, true, false);
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.promoted());
+    assert!(h
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::Log(Event::Disarmed(Reason::DegradedPair)))));
+    assert!(h.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Log(Event::Alarm {
+            severity: Severity::Critical,
+            reason: Reason::DegradedPair
+        })
+    )));
+    assert!(refused_with(&h, Reason::DegradedPair));
+}
+
+#[test]
+fn promote_when_degraded_gives_the_notes_literal_rule() {
+    let config = Config {
+        promote_when_degraded: true,
+        ..cfg()
+    };
+    let mut h = Harness::new(config, standby_facts(), World::standby_side());
+    h.settle();
+    cut(&mut h, false, false, true);
+    h.run_for(Duration::from_secs(60));
+    cut(&mut h, true, true, false);
+    h.run_for(Duration::from_secs(5));
+    assert!(h.promoted());
+    assert_eq!(
+        h.e.last_decision().map(|d| d.reason),
+        Some(Reason::AllPathsDownDegraded)
+    );
+}
+
+#[test]
+fn fresh_check_local_db_unhealthy_blocks_promotion() {
+    let mut w = World::standby_side();
+    let mut h = Harness::standby(w.clone());
+    h.settle();
+    w.local_db = Some(twinbeat_core::LocalDbSample {
+        select_ok: false,
+        ..replica(1000)
+    });
+    h.world = w;
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::LocalDbUnhealthy));
+}
+
+#[test]
+fn fresh_check_db_not_in_recovery_blocks_promotion() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.local_db = Some(crate::harness::writable(1000));
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::LocalDbNotInRecovery));
+}
+
+#[test]
+fn fresh_check_gateway_down_blocks_promotion() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.gateway = Answer::FailFast;
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::GatewayDown));
+}
+
+#[test]
+fn fresh_check_lag_over_bound_blocks_promotion() {
+    let mut w = World::standby_side();
+    w.peer.wal_lsn = 10 * 1024 * 1024;
+    let mut h = Harness::standby(w);
+    h.settle();
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(h.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Log(Event::Decision(d)) if matches!(d.reason, Reason::LagTooHigh { .. })
+    )));
+}
+
+#[test]
+fn fresh_check_vip_answering_arp_blocks_promotion() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.arp_answered = true;
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::VipAnswered));
+    // Re-evaluated continuously: once nobody answers, it promotes.
+    h.world.arp_answered = false;
+    h.run_for(Duration::from_secs(3));
+    assert!(h.promoted());
+}
+
+#[test]
+fn fresh_checks_are_fresh_probes() {
+    let h = master_dies(World::standby_side());
+    let fresh: Vec<_> = h
+        .log
+        .iter()
+        .filter(|(_, a)| {
+            matches!(
+                a,
+                Action::Probe { fresh: true, .. } | Action::VipArpProbe { .. }
+            )
+        })
+        .collect();
+    assert_eq!(fresh.len(), 3, "local_db, gateway, ARP");
+}
+
+#[test]
+fn fenced_peer_allows_immediate_promotion() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    let t0 = h.now;
+    let mut peer = peer_state(Role::Fenced, 1);
+    peer.fenced = true;
+    h.input(Input::PingReceived { seq: 1, peer });
+    h.run_for(Duration::from_millis(50));
+    assert!(h.promoted(), "paths are all up, the fenced flag suffices");
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(h.now.saturating_duration_since(t0) <= Duration::from_millis(50));
+    assert_eq!(
+        h.log.iter().find_map(|(_, a)| match a {
+            Action::Log(Event::Decision(d)) if d.kind == DecisionKind::Promote => Some(d.reason),
+            _ => None,
+        }),
+        Some(Reason::PeerFenced)
+    );
+}
+
+#[test]
+fn startup_grace_blocks_promotion() {
+    let mut w = World::standby_side();
+    w.icmp = Answer::Silent;
+    w.remote_db = Answer::Silent;
+    w.serial = Answer::Silent;
+    let mut h = Harness::standby(w);
+    h.run_for(Duration::from_secs(59));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::StartupGrace));
+    // Grace over, master never heard: the pair needs a primary.
+    h.run_for(Duration::from_secs(3));
+    assert!(h.promoted());
+}
+
+#[test]
+fn startup_grace_ends_when_master_heard() {
+    let h = master_dies(World::standby_side());
+    assert!(h.promoted(), "heard the master once: no grace wait");
+}
+
+#[test]
+fn local_db_restarted_once_then_stopped() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.local_db = None;
+    h.run_for(Duration::from_secs(60));
+    let restarts = h.count_since(twinbeat_core::Instant::ZERO, |a| {
+        matches!(a, Action::RestartDb)
+    });
+    let stops = h.count_since(twinbeat_core::Instant::ZERO, |a| {
+        matches!(a, Action::StopDb)
+    });
+    assert_eq!((restarts, stops), (1, 1));
+    assert!(!h.e.own_state().db_healthy);
+    // A standby with its DB stopped cannot promote.
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_with(&h, Reason::LocalDbStopped));
+}
+
+#[test]
+fn local_db_incident_ends_after_healthy_grace() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.local_db = None;
+    h.run_for(Duration::from_secs(11));
+    h.world.local_db = Some(replica(1000));
+    h.run_for(Duration::from_secs(30));
+    // A new incident gets its own restart.
+    h.world.local_db = None;
+    h.run_for(Duration::from_secs(11));
+    let restarts = h.count_since(twinbeat_core::Instant::ZERO, |a| {
+        matches!(a, Action::RestartDb)
+    });
+    assert_eq!(restarts, 2);
+    assert_eq!(
+        h.count_since(twinbeat_core::Instant::ZERO, |a| matches!(
+            a,
+            Action::StopDb
+        )),
+        0
+    );
+}
+
+#[test]
+fn liveness_bound_with_default_config() {
+    // Promotion is requested within (icmp interval + timeout) + the largest
+    // retries × timeout + a small constant of the master's last sign of life.
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    let died = h.now;
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(3));
+    let asked = h
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting))
+        .map(|(t, _)| *t)
+        .expect("promotion requested");
+    let bound = Duration::from_millis(1 + 100 + 1000 + 50);
+    assert!(
+        asked.saturating_duration_since(died) <= bound,
+        "{:?}",
+        asked.saturating_duration_since(died)
+    );
+}
+
+#[test]
+fn frame_heard_after_serial_down_blocks_promotion() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    cut(&mut h, true, true, true);
+    // The master's daemon is alive: its pings get through although our pings' acks
+    // are lost.
+    for _ in 0..40 {
+        h.run_for(Duration::from_millis(100));
+        h.input(Input::PingReceived {
+            seq: 1,
+            peer: peer_state(Role::Primary, 1),
+        });
+    }
+    assert!(!h.promoted());
+}
+
+#[test]
+fn promotion_aborts_when_the_peer_is_heard_before_pg_promote() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.world.effects_ok = true;
+    cut(&mut h, true, true, true);
+    // Stop right after the Persist(Promoting) request, before its answer.
+    let mut guard = 0;
+    let promoting =
+        |a: &Action| matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting);
+    while !h.log.iter().any(|(_, a)| promoting(a)) && guard < 5000 {
+        h.run_for(Duration::from_millis(1));
+        guard += 1;
+    }
+    assert_eq!(h.e.role(), Role::Promoting);
+    h.input(Input::PingReceived {
+        seq: 9,
+        peer: peer_state(Role::Primary, 1),
+    });
+    assert_eq!(h.e.role(), Role::Standby);
+    h.run_for(Duration::from_millis(50));
+    assert!(!h.promoted(), "no pg_promote after the abort");
+}

@@ -1,0 +1,393 @@
+//! The invariants of issue 3, checked after every step of the simulation.
+
+use std::time::Duration;
+
+use twinbeat_core::{
+    Action, Config, DecisionKind, Input, Instant, PathHealth, PathId, PersistedRole, Reason, Role,
+};
+
+use crate::world::{Fault, Node, N};
+
+/// A pending liveness promise: the standby must request promotion by `deadline`.
+#[derive(Clone, Copy, Debug)]
+struct Liveness {
+    id: u32,
+    standby: N,
+    promoted: bool,
+    disturbed: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Checks {
+    cfg: Config,
+    violation: Option<String>,
+    /// Per node, per peer path (icmp, remote_db, serial): truly usable since.
+    up_since: [[Option<Instant>; 3]; 2],
+    /// How stale a standby's view of a path may be when it decides.
+    slack: Duration,
+    /// Liveness bound after a master's death.
+    pub(crate) bound: Duration,
+    fenced_sent: [bool; 2],
+    ever_fenced: [bool; 2],
+    liveness: Option<Liveness>,
+    next_id: u32,
+    /// A fenced frame reached a healthy standby: (standby, when).
+    fenced_seen: Option<(N, Instant)>,
+    fenced_disturbed: bool,
+    promoted_after_fenced: bool,
+    /// Shared gateway outage scenario: nobody may fence.
+    pub(crate) shared_gateway: bool,
+    pub(crate) promotions: u32,
+    pub(crate) fences: u32,
+    pub(crate) liveness_checked: u32,
+}
+
+impl Checks {
+    pub(crate) fn new(cfg: &Config) -> Checks {
+        let max_timeout = PathId::PEER
+            .iter()
+            .map(|p| cfg.path(*p).timeout)
+            .max()
+            .expect("3");
+        let fresh = cfg
+            .local_db
+            .timeout
+            .max(cfg.gateway.timeout)
+            .max(cfg.arp_probe_timeout);
+        Checks {
+            cfg: *cfg,
+            violation: None,
+            up_since: [[None; 3]; 2],
+            slack: max_timeout * 2 + fresh + Duration::from_millis(20),
+            bound: cfg.icmp.interval
+                + cfg.icmp.timeout
+                + cfg.slowest_peer_detection()
+                + Duration::from_millis(50),
+            fenced_sent: [false; 2],
+            ever_fenced: [false; 2],
+            liveness: None,
+            next_id: 0,
+            fenced_seen: None,
+            fenced_disturbed: false,
+            promoted_after_fenced: false,
+            shared_gateway: false,
+            promotions: 0,
+            fences: 0,
+            liveness_checked: 0,
+        }
+    }
+
+    fn fail(&mut self, now: Instant, msg: String) {
+        if self.violation.is_none() {
+            self.violation = Some(format!("at t={} us: {msg}", now.as_micros()));
+        }
+    }
+
+    pub(crate) fn take_violation(&mut self) -> Option<String> {
+        self.violation.take()
+    }
+
+    pub(crate) fn update_paths(&mut self, now: Instant, _nodes: &[Node; 2], view: [[bool; 3]; 2]) {
+        for (n, row) in view.iter().enumerate() {
+            for (p, up) in row.iter().enumerate() {
+                let slot = &mut self.up_since[n][p];
+                if *up {
+                    slot.get_or_insert(now);
+                } else {
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    /// After every step: never two active primaries holding the VIP.
+    pub(crate) fn step(&mut self, now: Instant, nodes: &[Node; 2]) -> Result<(), String> {
+        if nodes.iter().all(|n| n.active() && n.vip) {
+            self.fail(
+                now,
+                format!(
+                    "both nodes active with the VIP: roles {:?} / {:?}",
+                    nodes[0].role(),
+                    nodes[1].role()
+                ),
+            );
+        }
+        self.violation.take().map_or(Ok(()), Err)
+    }
+
+    pub(crate) fn on_start(&mut self, _now: Instant, _n: N) {}
+
+    pub(crate) fn on_input(&mut self, now: Instant, n: N, input: &Input, nodes: &[Node; 2]) {
+        let peer = match input {
+            Input::PingReceived { peer, .. } | Input::AckReceived { peer, .. } => peer,
+            _ => return,
+        };
+        let me = &nodes[n];
+        let healthy = me.role() == Some(Role::Standby)
+            && me.db_running
+            && me.in_recovery
+            && me.gateway_ok
+            && nodes[1 - n].wal.saturating_sub(me.wal) <= self.cfg.max_lag_on_failover;
+        if peer.fenced && healthy && self.fenced_seen.is_none() {
+            self.fenced_seen = Some((n, now));
+        }
+    }
+
+    pub(crate) fn on_action(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
+        let me = &nodes[n];
+        match a {
+            Action::SendPing { state, .. } | Action::SendAck { state, .. } if state.fenced => {
+                if me.db_running || me.vip {
+                    self.fail(
+                        now,
+                        format!(
+                            "node {n} advertises fenced with DB running={} VIP={}",
+                            me.db_running, me.vip
+                        ),
+                    );
+                }
+                self.fenced_sent[n] = true;
+            }
+            Action::Persist(s) if s.role == PersistedRole::Promoting && self.ever_fenced[n] => {
+                self.fail(now, format!("fenced node {n} promotes"));
+            }
+            Action::Promote | Action::TakeVip if self.ever_fenced[n] => {
+                self.fail(now, format!("fenced node {n} emits {a:?}"));
+            }
+            Action::Persist(s) if s.role == PersistedRole::Primary && self.ever_fenced[n] => {
+                self.fail(now, format!("fenced node {n} persists primary"));
+            }
+            Action::Persist(s) if s.role == PersistedRole::Fenced => {
+                self.ever_fenced[n] = true;
+                self.fences += 1;
+                if self.shared_gateway {
+                    self.fail(
+                        now,
+                        format!("node {n} fenced during a shared gateway outage"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every action the engine requests, applied or not (the world may crash the
+    /// daemon before carrying it out): the decision itself is what is checked.
+    pub(crate) fn on_request(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
+        if matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting) {
+            self.check_promotion(now, n, nodes);
+            self.promotions += 1;
+            if let Some(l) = self.liveness.as_mut().filter(|l| l.standby == n) {
+                l.promoted = true;
+            }
+            if self.fenced_seen.is_some_and(|(s, _)| s == n) {
+                self.promoted_after_fenced = true;
+            }
+        }
+    }
+
+    /// A daemon crashed: pending liveness promises no longer apply.
+    pub(crate) fn disturb(&mut self) {
+        if let Some(l) = self.liveness.as_mut() {
+            l.disturbed = true;
+        }
+        if self.fenced_seen.is_some() {
+            self.fenced_disturbed = true;
+        }
+    }
+
+    /// Rules 4–7 at the moment a promotion is requested.
+    fn check_promotion(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
+        let me = &nodes[n];
+        let Some(e) = me.engine.as_ref() else { return };
+        let Some(d) = e
+            .last_decision()
+            .filter(|d| d.kind == DecisionKind::Promote)
+        else {
+            self.fail(now, "promotion without a Promote decision".into());
+            return;
+        };
+        let o = 1 - n;
+        match d.reason {
+            Reason::PeerFenced => {
+                if !self.fenced_sent[o] {
+                    self.fail(
+                        now,
+                        format!("node {n} promotes on a fenced flag never sent"),
+                    );
+                }
+            }
+            Reason::AllPathsDownTogether | Reason::AllPathsDownDegraded => {
+                let mut first = None::<Instant>;
+                let mut last = None::<Instant>;
+                for (i, p) in PathId::PEER.iter().enumerate() {
+                    let st = e.path(*p);
+                    if st.health != PathHealth::Down {
+                        self.fail(
+                            now,
+                            format!("node {n} promotes while {} is {:?}", p.name(), st.health),
+                        );
+                    }
+                    if let Some(s) = st.down_since {
+                        first = Some(first.map_or(s, |f| f.min(s)));
+                        last = Some(last.map_or(s, |l| l.max(s)));
+                    }
+                    if let Some(s) = self.up_since[n][i] {
+                        if now.saturating_duration_since(s) > self.slack {
+                            self.fail(
+                                now,
+                                format!(
+                                    "node {n} promotes while {} has truly been up since {}",
+                                    p.name(),
+                                    s.as_micros()
+                                ),
+                            );
+                        }
+                    }
+                }
+                if let (Some(f), Some(l)) = (first, last) {
+                    let spread = l.saturating_duration_since(f);
+                    if spread > self.cfg.effective_failure_window()
+                        && !self.cfg.promote_when_degraded
+                    {
+                        self.fail(
+                            now,
+                            format!("node {n} promotes on a degraded pair (spread {spread:?})"),
+                        );
+                    }
+                }
+            }
+            r => self.fail(now, format!("promotion with reason {r:?}")),
+        }
+        let tolerance = self.slack;
+        let db_settled = now.saturating_duration_since(me.db_changed_at) > tolerance;
+        if db_settled && !(me.db_running && me.in_recovery) {
+            self.fail(
+                now,
+                format!(
+                    "node {n} promotes with DB running={} in_recovery={}",
+                    me.db_running, me.in_recovery
+                ),
+            );
+        }
+        let gw_settled = now.saturating_duration_since(me.gateway_changed_at) > tolerance;
+        if gw_settled && !me.gateway_ok {
+            self.fail(now, format!("node {n} promotes with its gateway down"));
+        }
+        if let Some(v) = e.peer() {
+            let lag = v.state.wal_lsn.saturating_sub(me.wal);
+            if lag > self.cfg.max_lag_on_failover {
+                self.fail(now, format!("node {n} promotes with lag {lag}"));
+            }
+        }
+        if !me.heard_peer && now < me.started_at + self.cfg.startup_grace {
+            self.fail(
+                now,
+                format!("node {n} promotes within startup grace without hearing the master"),
+            );
+        }
+    }
+
+    /// Faults disturb pending liveness promises; a master's death starts one.
+    pub(crate) fn on_fault(
+        &mut self,
+        now: Instant,
+        f: &Fault,
+        nodes: &[Node; 2],
+    ) -> Option<(Instant, u32)> {
+        // Frames lost or late after the deciding moment change nothing the checks
+        // promise; anything else may legitimately change the outcome.
+        if !matches!(
+            f,
+            Fault::Write(_) | Fault::SerialLoss(_) | Fault::SerialDelay(_)
+        ) {
+            if let Some(l) = self.liveness.as_mut() {
+                l.disturbed = true;
+            }
+            if self.fenced_seen.is_some() {
+                self.fenced_disturbed = true;
+            }
+        }
+        let m = match *f {
+            Fault::HostDeath(m) => m,
+            Fault::NodeFreeze(m, d) if d > self.bound * 2 => m,
+            _ => return None,
+        };
+        let s = 1 - m;
+        let (master, standby) = (&nodes[m], &nodes[s]);
+        let e = standby.engine.as_ref()?;
+        let healthy = master.active()
+            && master.role() == Some(Role::Primary)
+            && standby.active()
+            && e.role() == Role::Standby
+            && standby.heard_peer
+            && standby.db_running
+            && standby.in_recovery
+            && standby.gateway_ok
+            && now.saturating_duration_since(standby.db_changed_at) > self.slack
+            && now.saturating_duration_since(standby.gateway_changed_at) > self.slack
+            && master.wal.saturating_sub(standby.wal) <= self.cfg.max_lag_on_failover
+            && PathId::PEER
+                .iter()
+                .all(|p| e.path(*p).health == PathHealth::Up)
+            && e.peer().is_some_and(|v| !v.state.fenced);
+        if !healthy {
+            return None;
+        }
+        self.next_id += 1;
+        self.liveness = Some(Liveness {
+            id: self.next_id,
+            standby: s,
+            promoted: false,
+            disturbed: false,
+        });
+        Some((now + self.bound, self.next_id))
+    }
+
+    pub(crate) fn liveness_due(&mut self, id: u32, now: Instant, nodes: &[Node; 2]) {
+        let Some(l) = self.liveness.filter(|l| l.id == id) else {
+            return;
+        };
+        self.liveness = None;
+        if l.disturbed || !nodes[l.standby].active() {
+            return;
+        }
+        self.liveness_checked += 1;
+        if !l.promoted {
+            self.fail(
+                now,
+                format!(
+                    "liveness: node {} did not request promotion within {:?} of the master's death",
+                    l.standby, self.bound
+                ),
+            );
+        }
+    }
+
+    /// End of a schedule: promises that must have been kept.
+    pub(crate) fn end(&mut self, now: Instant, nodes: &[Node; 2]) -> Result<(), String> {
+        if let Some((s, t)) = self.fenced_seen {
+            let settle = self.slack + self.cfg.gateway.interval;
+            if !self.fenced_disturbed
+                && now >= t + settle
+                && !self.promoted_after_fenced
+                && nodes[s].active()
+            {
+                self.fail(
+                    now,
+                    format!(
+                        "node {s} heard a fenced peer at {} but never promoted",
+                        t.as_micros()
+                    ),
+                );
+            }
+        }
+        if self.shared_gateway && !nodes.iter().any(|n| n.active() && n.vip) {
+            self.fail(
+                now,
+                "shared gateway outage left the pair without a primary".into(),
+            );
+        }
+        self.violation.take().map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,267 @@
+//! How the world carries out each engine action and each scheduled fault.
+
+use std::time::Duration;
+
+use twinbeat_core::{Action, Input, LocalDbSample, PathId, ProbeOutcome};
+
+use crate::world::{Ev, Fault, World, BOOT, N};
+
+impl World {
+    pub(crate) fn apply(&mut self, n: N, a: Action) {
+        let o = 1 - n;
+        self.checks.on_action(self.now, n, &a, &self.nodes);
+        let lat = self.latency();
+        match a {
+            Action::Probe { path, attempt, .. } => {
+                let view = self.path_view()[n];
+                let other = &self.nodes[o];
+                match path {
+                    PathId::Icmp | PathId::RemoteDb => {
+                        let ok = if path == PathId::Icmp {
+                            view[0]
+                        } else {
+                            view[1]
+                        };
+                        let refused = path == PathId::RemoteDb
+                            && other.alive
+                            && !other.node_frozen
+                            && !self.cut_db
+                            && !other.db_running;
+                        if ok {
+                            let outcome = ProbeOutcome::Ok { rtt: lat };
+                            self.deliver(
+                                n,
+                                lat,
+                                Input::ProbeDone {
+                                    path,
+                                    attempt,
+                                    outcome,
+                                },
+                            );
+                        } else if refused || self.rng.u8(0..4) == 0 {
+                            let outcome = ProbeOutcome::Failed;
+                            self.deliver(
+                                n,
+                                lat,
+                                Input::ProbeDone {
+                                    path,
+                                    attempt,
+                                    outcome,
+                                },
+                            );
+                        }
+                    }
+                    PathId::Gateway => {
+                        let outcome = if self.nodes[n].gateway_ok {
+                            ProbeOutcome::Ok { rtt: lat }
+                        } else {
+                            ProbeOutcome::Failed
+                        };
+                        if self.nodes[n].gateway_ok || self.rng.bool() {
+                            self.deliver(
+                                n,
+                                lat,
+                                Input::ProbeDone {
+                                    path,
+                                    attempt,
+                                    outcome,
+                                },
+                            );
+                        }
+                    }
+                    PathId::LocalDb => {
+                        let me = &self.nodes[n];
+                        let sample = me.db_running.then_some(LocalDbSample {
+                            accepting: true,
+                            select_ok: true,
+                            in_recovery: me.in_recovery,
+                            wal_lsn: me.wal,
+                        });
+                        self.deliver(n, lat, Input::LocalDb { attempt, sample });
+                    }
+                    PathId::Serial => {}
+                }
+            }
+            Action::SendPing { seq, state } => {
+                self.serial(o, Input::PingReceived { seq, peer: state })
+            }
+            Action::SendAck { seq, state } => {
+                self.serial(o, Input::AckReceived { seq, peer: state })
+            }
+            Action::VipArpProbe { attempt } => {
+                let other = &self.nodes[o];
+                let answered = other.vip && other.alive && !other.node_frozen && !self.cut_icmp;
+                let d = Duration::from_millis(self.rng.u64(5..20));
+                self.deliver(n, d, Input::VipArpProbe { attempt, answered });
+            }
+            Action::RestartDb => {
+                let nd = &mut self.nodes[n];
+                let ok = !nd.db_broken;
+                if ok && !nd.db_running {
+                    nd.db_running = true;
+                    nd.db_changed_at = self.now;
+                }
+                let d = Duration::from_millis(50);
+                self.deliver(
+                    n,
+                    d,
+                    if ok {
+                        Input::DbRestarted
+                    } else {
+                        Input::DbRestartFailed
+                    },
+                );
+            }
+            Action::StopDb if self.effect_fails() => {
+                self.deliver(n, Duration::from_millis(20), Input::DbStopFailed);
+            }
+            Action::StopDb => {
+                let nd = &mut self.nodes[n];
+                if nd.db_running {
+                    nd.db_running = false;
+                    nd.db_changed_at = self.now;
+                }
+                self.deliver(n, Duration::from_millis(20), Input::DbStopped);
+            }
+            Action::Promote => {
+                let fails = self.effect_fails();
+                let nd = &mut self.nodes[n];
+                let ok = nd.db_running && !fails;
+                if ok {
+                    nd.in_recovery = false;
+                }
+                self.deliver(
+                    n,
+                    lat * 4,
+                    if ok {
+                        Input::Promoted
+                    } else {
+                        Input::PromoteFailed
+                    },
+                );
+            }
+            Action::TakeVip if self.effect_fails() => self.deliver(n, lat, Input::VipFailed),
+            Action::TakeVip => {
+                self.nodes[n].vip = true;
+                self.deliver(n, lat, Input::VipTaken);
+            }
+            Action::ReleaseVip => {
+                self.nodes[n].vip = false;
+                self.deliver(n, lat, Input::VipReleased);
+            }
+            Action::Persist(s) if self.effect_fails() => {
+                self.deliver(n, lat, Input::PersistFailed(s))
+            }
+            Action::Persist(s) => {
+                self.nodes[n].persisted = Some(s);
+                self.deliver(n, lat, Input::Persisted(s));
+            }
+            Action::RunFenceAction => self.deliver(n, lat, Input::FenceActionDone),
+            Action::Log(_) => {}
+        }
+    }
+
+    /// Whether this side effect fails (never `ReleaseVip`: a VIP that cannot be
+    /// removed defeats any failover design, and the engine only retries it).
+    fn effect_fails(&mut self) -> bool {
+        self.effect_fail_pct > 0 && self.rng.u8(0..100) < self.effect_fail_pct
+    }
+
+    fn serial(&mut self, to: N, input: Input) {
+        if self.cut_serial || self.rng.u8(0..100) < self.serial_loss {
+            return;
+        }
+        let d = self.serial_delay + Duration::from_micros(self.rng.u64(1_000..5_000));
+        self.deliver(to, d, input);
+    }
+
+    pub(crate) fn fault(&mut self, f: Fault) {
+        let now = self.now;
+        if let Some((at, id)) = self.checks.on_fault(now, &f, &self.nodes) {
+            self.at(at, Ev::Liveness(id));
+        }
+        match f {
+            Fault::StartDaemon(n) => self.start_daemon(n),
+            Fault::HostDeath(n) => {
+                let nd = &mut self.nodes[n];
+                nd.alive = false;
+                nd.engine = None;
+                nd.inc += 1;
+                nd.db_running = false;
+                nd.db_changed_at = now;
+                nd.vip = false; // the address dies with the host
+                nd.node_frozen = false;
+                nd.proc_frozen = false;
+                nd.deferred.clear();
+            }
+            Fault::HostRevive(n) => {
+                let nd = &mut self.nodes[n];
+                if !nd.alive {
+                    nd.alive = true;
+                    nd.db_running = !nd.db_broken;
+                    nd.db_changed_at = now;
+                    self.after(BOOT, Ev::Restart(n));
+                }
+            }
+            Fault::NodeFreeze(n, d) | Fault::ProcFreeze(n, d) => {
+                let nd = &mut self.nodes[n];
+                if nd.alive && !nd.node_frozen && !nd.proc_frozen {
+                    if matches!(f, Fault::NodeFreeze(..)) {
+                        nd.node_frozen = true;
+                    } else {
+                        nd.proc_frozen = true;
+                    }
+                    nd.frozen_until = now + d;
+                    self.after(d, Ev::Resume(n));
+                }
+            }
+            Fault::DaemonCrash(n, d) => self.crash_daemon(n, d),
+            Fault::CrashOnStep(n, step, before, d) => {
+                self.nodes[n].crash_on = Some((step, before, d))
+            }
+            Fault::CutIcmp(c) => self.cut_icmp = c,
+            Fault::CutDb(c) => self.cut_db = c,
+            Fault::CutSerial(c) => self.cut_serial = c,
+            Fault::SerialLoss(p) => self.serial_loss = p,
+            Fault::SerialDelay(d) => self.serial_delay = d,
+            Fault::Gateway(n, up) => {
+                self.nodes[n].gateway_ok = up;
+                self.nodes[n].gateway_changed_at = now;
+            }
+            Fault::DbBroken(n, broken) => {
+                let nd = &mut self.nodes[n];
+                nd.db_broken = broken;
+                if broken && nd.db_running {
+                    nd.db_running = false;
+                    nd.db_changed_at = now;
+                }
+            }
+            Fault::DbCrash(n) => {
+                let nd = &mut self.nodes[n];
+                if nd.db_running {
+                    nd.db_running = false;
+                    nd.db_changed_at = now;
+                }
+            }
+            Fault::ReplicationStall(s) => self.repl_stalled = s,
+            Fault::Write(bytes) => {
+                for n in 0..2 {
+                    let nd = &self.nodes[n];
+                    if nd.alive && nd.db_running && !nd.in_recovery && nd.vip {
+                        self.nodes[n].wal += bytes;
+                        let o = &self.nodes[1 - n];
+                        let streams = !self.repl_stalled
+                            && !self.cut_db
+                            && o.alive
+                            && o.db_running
+                            && o.in_recovery;
+                        if streams {
+                            let wal = self.nodes[n].wal;
+                            self.nodes[1 - n].wal = wal;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

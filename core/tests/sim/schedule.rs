@@ -1,0 +1,256 @@
+//! Random fault schedules: one scenario family per schedule plus background noise.
+
+use std::time::Duration;
+
+use crate::world::{Fault, Step, World, A, B};
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// The scenario families; every schedule draws one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Family {
+    MasterDeath,
+    SingleCut,
+    DoubleCut,
+    CutLongBeforePartition,
+    SharedGateway,
+    OneSidedGateway,
+    MasterDbFailure,
+    Freeze,
+    SerialNoise,
+    StandbyUnfitThenMasterDeath,
+    ColdStart,
+    DaemonCrash,
+}
+
+const FAMILIES: [Family; 12] = [
+    Family::MasterDeath,
+    Family::SingleCut,
+    Family::DoubleCut,
+    Family::CutLongBeforePartition,
+    Family::SharedGateway,
+    Family::OneSidedGateway,
+    Family::MasterDbFailure,
+    Family::Freeze,
+    Family::SerialNoise,
+    Family::StandbyUnfitThenMasterDeath,
+    Family::ColdStart,
+    Family::DaemonCrash,
+];
+
+pub(crate) const LENGTH: Duration = Duration::from_secs(6);
+
+/// Fills the world's queue with one schedule; returns the family drawn.
+pub(crate) fn generate(w: &mut World) -> Family {
+    let family = FAMILIES[w.rng.usize(0..FAMILIES.len())];
+    if w.rng.u8(0..3) == 0 {
+        w.effect_fail_pct = w.rng.u8(5..30);
+    }
+    // Starts: usually the master first; cold starts in either order.
+    if family == Family::ColdStart {
+        w.nodes[A].persisted = None;
+        let (first, second) = if w.rng.bool() { (A, B) } else { (B, A) };
+        w.fault_in(ms(0), Fault::StartDaemon(first));
+        let gap = ms(w.rng.u64(0..3_000));
+        if w.rng.u8(0..4) == 0 {
+            // The other host is down at power-on and stays so for a while.
+            w.fault_in(ms(0), Fault::HostDeath(second));
+            let back = gap + ms(w.rng.u64(0..4_000));
+            w.fault_in(back, Fault::HostRevive(second));
+        } else {
+            w.fault_in(gap, Fault::StartDaemon(second));
+        }
+    } else {
+        w.fault_in(ms(0), Fault::StartDaemon(A));
+        let d = ms(w.rng.u64(0..300));
+        w.fault_in(d, Fault::StartDaemon(B));
+    }
+    // The primary writes all along; sometimes a lot.
+    let mut t = ms(100);
+    while t < LENGTH {
+        let bytes = if w.rng.u8(0..50) == 0 {
+            w.rng.u64(0..2 << 20)
+        } else {
+            w.rng.u64(0..20_000)
+        };
+        w.fault_in(t, Fault::Write(bytes));
+        t += ms(100);
+    }
+    let f = ms(w.rng.u64(1_500..3_000)); // first fault, after warm-up
+    match family {
+        Family::MasterDeath => {
+            if w.rng.bool() {
+                let crash = [
+                    Step::PersistPromoting,
+                    Step::Promote,
+                    Step::TakeVip,
+                    Step::PersistPrimary,
+                ][w.rng.usize(0..4)];
+                let before = w.rng.bool();
+                let back = ms(w.rng.u64(50..1_000));
+                w.fault_in(ms(500), Fault::CrashOnStep(B, crash, before, back));
+            }
+            if w.rng.u8(0..3) == 0 {
+                let loss = w.rng.u8(10..60);
+                w.fault_in(f - ms(300), Fault::SerialLoss(loss));
+            }
+            w.fault_in(f, Fault::HostDeath(A));
+            if w.rng.bool() {
+                let back = f + ms(w.rng.u64(200..3_000));
+                w.fault_in(back, Fault::HostRevive(A));
+            }
+        }
+        Family::SingleCut | Family::DoubleCut => {
+            let mut paths = [0u8, 1, 2];
+            w.rng.shuffle(&mut paths);
+            let n = if family == Family::SingleCut { 1 } else { 2 };
+            for p in &paths[..n] {
+                let d = f + ms(w.rng.u64(0..200));
+                w.fault_in(d, cut(*p, true));
+                if w.rng.bool() {
+                    let heal = d + ms(w.rng.u64(100..2_500));
+                    w.fault_in(heal, cut(*p, false));
+                }
+            }
+            if family == Family::SingleCut {
+                // One more fault that hides the peer on one more path at most.
+                match w.rng.u8(0..4) {
+                    0 => {
+                        let d = ms(w.rng.u64(50..1_500));
+                        w.fault_in(f + ms(500), Fault::DaemonCrash(A, d));
+                    }
+                    1 => {
+                        let d = ms(w.rng.u64(20..1_500));
+                        w.fault_in(f + ms(500), Fault::ProcFreeze(A, d));
+                    }
+                    2 => {
+                        let loss = w.rng.u8(10..70);
+                        w.fault_in(f + ms(300), Fault::SerialLoss(loss));
+                    }
+                    _ => {}
+                }
+            }
+            standby_noise(w, f);
+        }
+        Family::CutLongBeforePartition => {
+            let mut paths = [0u8, 1, 2];
+            w.rng.shuffle(&mut paths);
+            w.fault_in(f - ms(1_000), cut(paths[0], true));
+            let window = w.nodes[A].cfg.effective_failure_window();
+            let later = f + window * 2 + ms(w.rng.u64(0..1_000));
+            w.fault_in(later, cut(paths[1], true));
+            let skew = ms(w.rng.u64(0..50));
+            w.fault_in(later + skew, cut(paths[2], true));
+        }
+        Family::SharedGateway => {
+            w.checks.shared_gateway = true;
+            let skew = ms(w.rng.u64(0..150));
+            let (first, second) = if w.rng.bool() { (A, B) } else { (B, A) };
+            w.fault_in(f, Fault::Gateway(first, false));
+            w.fault_in(f + skew, Fault::Gateway(second, false));
+            if w.rng.bool() {
+                let up = f + ms(w.rng.u64(500..2_500));
+                w.fault_in(up, Fault::Gateway(first, true));
+                w.fault_in(up + skew, Fault::Gateway(second, true));
+            }
+        }
+        Family::OneSidedGateway => {
+            let node = if w.rng.u8(0..4) == 0 { B } else { A };
+            w.fault_in(f, Fault::Gateway(node, false));
+            if node == A {
+                fence_noise(w, f);
+            }
+        }
+        Family::MasterDbFailure => {
+            if w.rng.bool() {
+                w.fault_in(f, Fault::DbBroken(A, true));
+                fence_noise(w, f);
+            } else {
+                w.fault_in(f, Fault::DbCrash(A));
+            }
+        }
+        Family::Freeze => {
+            let node = if w.rng.bool() { A } else { B };
+            let d = ms(w.rng.u64(20..2_000));
+            let fault = if w.rng.bool() {
+                Fault::NodeFreeze(node, d)
+            } else {
+                Fault::ProcFreeze(node, d)
+            };
+            w.fault_in(f, fault);
+            if w.rng.bool() {
+                let d2 = ms(w.rng.u64(20..1_000));
+                let gap = ms(w.rng.u64(0..1_000));
+                w.fault_in(f + d + gap, Fault::NodeFreeze(node, d2));
+            }
+        }
+        Family::SerialNoise => {
+            let mut t = f;
+            for _ in 0..w.rng.u8(1..6) {
+                let loss = w.rng.u8(0..100);
+                let delay = ms(w.rng.u64(0..80));
+                w.fault_in(t, Fault::SerialLoss(loss));
+                w.fault_in(t, Fault::SerialDelay(delay));
+                t += ms(w.rng.u64(100..800));
+            }
+            w.fault_in(t, Fault::SerialLoss(0));
+            w.fault_in(t, Fault::SerialDelay(ms(0)));
+        }
+        Family::StandbyUnfitThenMasterDeath => {
+            match w.rng.u8(0..3) {
+                0 => w.fault_in(f - ms(1_000), Fault::DbBroken(B, true)),
+                1 => w.fault_in(f - ms(1_000), Fault::Gateway(B, false)),
+                _ => {
+                    w.fault_in(f - ms(1_200), Fault::ReplicationStall(true));
+                    w.fault_in(f - ms(1_100), Fault::Write(3 << 20));
+                }
+            }
+            w.fault_in(f, Fault::HostDeath(A));
+        }
+        Family::ColdStart => {}
+        Family::DaemonCrash => {
+            let node = if w.rng.bool() { A } else { B };
+            let d = ms(w.rng.u64(20..2_000));
+            w.fault_in(f, Fault::DaemonCrash(node, d));
+        }
+    }
+    family
+}
+
+fn cut(path: u8, c: bool) -> Fault {
+    match path {
+        0 => Fault::CutIcmp(c),
+        1 => Fault::CutDb(c),
+        _ => Fault::CutSerial(c),
+    }
+}
+
+/// Standby-side trouble that never hides the master.
+fn standby_noise(w: &mut World, f: Duration) {
+    let d = f + Duration::from_millis(w.rng.u64(0..2_000));
+    let fault = match w.rng.u8(0..5) {
+        0 => Fault::DaemonCrash(B, ms(w.rng.u64(20..1_000))),
+        1 => Fault::NodeFreeze(B, ms(w.rng.u64(20..1_000))),
+        2 => Fault::Gateway(B, false),
+        _ => return,
+    };
+    w.fault_in(d, fault);
+}
+
+/// Around a fence: lost fenced frames and crashes at each fencing step.
+fn fence_noise(w: &mut World, f: Duration) {
+    if w.rng.bool() {
+        let loss = w.rng.u8(30..95);
+        w.fault_in(f, Fault::SerialLoss(loss));
+        let heal = f + ms(w.rng.u64(1_000..3_000));
+        w.fault_in(heal, Fault::SerialLoss(0));
+    }
+    if w.rng.u8(0..3) == 0 {
+        let step = [Step::StopDb, Step::ReleaseVip, Step::PersistFenced][w.rng.usize(0..3)];
+        let before = w.rng.bool();
+        let back = ms(w.rng.u64(50..1_000));
+        w.fault_in(ms(500), Fault::CrashOnStep(A, step, before, back));
+    }
+}
