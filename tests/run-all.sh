@@ -29,6 +29,8 @@ install_deps() {
     command -v ping >/dev/null || pkgs+=(iputils-ping)
     command -v runuser >/dev/null || pkgs+=(util-linux)
     command -v arm-none-eabi-size >/dev/null || pkgs+=(binutils-arm-none-eabi)
+    command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
+    command -v systemd-analyze >/dev/null || pkgs+=(systemd)
     if [ "${#pkgs[@]}" -gt 0 ]; then
         echo "apt-get install ${pkgs[*]}"
         apt-get update -qq
@@ -47,7 +49,12 @@ cargo fmt --all -- --check
 section "clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
-section "tests (unit, simulation, real parts)"
+section "firmware: boards linted, built and sized"
+link-firmware/ci.sh
+# The QEMU tests of twinbeat-link boot the ELFs just built.
+while IFS= read -r assignment; do export "${assignment?}"; done < <(link-firmware/ci.sh elf-paths)
+
+section "tests (unit, simulation, real parts, firmware under QEMU)"
 cargo test --workspace --release
 
 section "no_std builds (Cortex-M0+ and Cortex-M3)"
@@ -57,10 +64,5 @@ done
 
 section "fuzz smoke"
 tests/fuzz-smoke.sh "${TWINBEAT_FUZZ_SECONDS:-20}"
-
-if [ -x link-firmware/ci.sh ]; then
-    section "firmware"
-    link-firmware/ci.sh
-fi
 
 section "done in $(( $(date +%s) - start ))s"

@@ -1,0 +1,5 @@
+//! Host unit tests of the bridge with in-memory ports.
+
+mod forwarding;
+mod mock;
+mod status;
