@@ -1,2 +1,4 @@
 //! `twinbeat`: the failover daemon and CLI.
-fn main() {}
+fn main() -> std::process::ExitCode {
+    twinbeat::cli::main()
+}

@@ -1,1 +1,383 @@
-//! The serial link: protocol frames over a serial device.
+//! The serial link: `twinbeat-protocol` frames over a serial device.
+//!
+//! ```text
+//! let (link, mut events) = SerialLink::spawn(SerialConfig::new("/dev/ttyS0", 115200, cluster));
+//! link.send(&frame)?;                 // non-blocking; NotOpen while the device is away
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         LinkEvent::Up => ..,                              // device (re)opened
+//!         LinkEvent::Down { reason } => ..,                 // missing, unplugged, hung up
+//!         LinkEvent::Frame { frame, received } => ..,       // a valid frame of our cluster
+//!         LinkEvent::Rejected { error } => ..,              // corrupt / foreign frame, dropped
+//!     }
+//! }
+//! link.counters()                     // frames ok, each error kind, sent, reopen counts
+//! ```
+//!
+//! The device is opened raw 8N1 without flow control (`serialport`; a pty works
+//! too). A reader thread owns the open/read/reopen cycle and feeds a
+//! [`Deframer`]; a writer thread writes encoded frames (each already starts with
+//! 0x00, so the receiver resyncs after line noise) through a clone of the same
+//! port. Blocking threads rather than tokio tasks because `serialport` is a
+//! blocking API; both wake at least every [`SerialConfig::poll`] to notice a
+//! shutdown. A device that is missing at start, or that disappears (a USB
+//! adapter unplugged, the far end of a pty hung up), is reported once as
+//! [`LinkEvent::Down`] and reopened with exponential back-off; the path counts
+//! as down meanwhile. Dropping the [`SerialLink`] stops both threads.
+
+use std::io::{ErrorKind, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serialport::{DataBits, FlowControl, Parity, StopBits, TTYPort};
+use tokio::sync::mpsc;
+use twinbeat_protocol::{
+    encode, ClusterFilter, ClusterId, Counters, DecodeError, Deframer, EncodeError, Feed, Frame,
+    MAX_FRAME_LEN,
+};
+
+/// Frames waiting for the writer thread; more than this means the line is stuck.
+const SEND_QUEUE: usize = 32;
+/// Events waiting for the driver.
+const EVENT_QUEUE: usize = 256;
+
+/// How to reach the serial device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialConfig {
+    /// Device path, e.g. `/dev/ttyS0` or a pty link.
+    pub device: PathBuf,
+    /// Baud rate (ignored by ptys).
+    pub baud: u32,
+    /// Only frames of this cluster are accepted; others are counted and dropped.
+    pub cluster: ClusterId,
+    /// First delay before retrying a failed open; doubles up to `reopen_max`.
+    pub reopen_min: Duration,
+    /// Longest delay between two open attempts.
+    pub reopen_max: Duration,
+    /// Longest a thread blocks before it checks for shutdown; also the write timeout.
+    pub poll: Duration,
+}
+
+impl SerialConfig {
+    /// Defaults: reopen back-off 50 ms doubling to 2 s, poll 100 ms.
+    pub fn new(device: impl Into<PathBuf>, baud: u32, cluster: ClusterId) -> Self {
+        Self {
+            device: device.into(),
+            baud,
+            cluster,
+            reopen_min: Duration::from_millis(50),
+            reopen_max: Duration::from_secs(2),
+            poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// What the link reports to the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// The device was opened (at start or after it came back).
+    Up,
+    /// The device could not be opened, or was lost; it is being retried.
+    Down {
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A valid frame of our cluster arrived.
+    Frame {
+        /// The frame.
+        frame: Frame,
+        /// When the bytes that completed it were read.
+        received: Instant,
+    },
+    /// A frame was rejected (corrupt, foreign cluster, ...) and dropped.
+    Rejected {
+        /// Why.
+        error: DecodeError,
+    },
+}
+
+/// Counters of the link since it was spawned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkCounters {
+    /// Frames decoded, and rejected frames per reason (`wrong_cluster` counts
+    /// foreign-cluster frames).
+    pub decode: Counters,
+    /// Frames written to the device.
+    pub frames_sent: u64,
+    /// Frames refused by [`SerialLink::send`] because the device was not open.
+    pub dropped_not_open: u64,
+    /// Frames dropped because the write did not finish within `poll`.
+    pub write_timeouts: u64,
+    /// Writes that failed otherwise (the device is then reopened).
+    pub write_errors: u64,
+    /// Successful opens (1 + reopens).
+    pub opens: u64,
+    /// Failed open attempts.
+    pub open_failures: u64,
+}
+
+/// Why [`SerialLink::send`] did not queue a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The device is not open (missing, unplugged): the frame was dropped.
+    #[error("the serial device is not open")]
+    NotOpen,
+    /// The writer is more than [`SEND_QUEUE`] frames behind.
+    #[error("the serial send queue is full")]
+    QueueFull,
+    /// The frame could not be encoded.
+    #[error("cannot encode the frame: {0:?}")]
+    Encode(EncodeError),
+    /// The link has shut down.
+    #[error("the serial link has shut down")]
+    Closed,
+}
+
+struct Shared {
+    config: SerialConfig,
+    stop: AtomicBool,
+    open: AtomicBool,
+    /// The writer's clone of the open port; `None` while the device is away.
+    port: Mutex<Option<TTYPort>>,
+    counters: Mutex<LinkCounters>,
+}
+
+impl Shared {
+    fn counters(&self) -> MutexGuard<'_, LinkCounters> {
+        // Counters stay meaningful even if a thread panicked while holding them.
+        self.counters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn port(&self) -> MutexGuard<'_, Option<TTYPort>> {
+        self.port.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running serial link; see the module documentation.
+pub struct SerialLink {
+    shared: Arc<Shared>,
+    outgoing: std_mpsc::SyncSender<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SerialLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SerialLink")
+            .field("device", &self.shared.config.device)
+            .field("open", &self.is_open())
+            .finish()
+    }
+}
+
+impl Drop for SerialLink {
+    fn drop(&mut self) {
+        // The writer ends when `outgoing` is dropped; the reader within `poll`.
+        self.shared.stop.store(true, Ordering::Release);
+    }
+}
+
+impl SerialLink {
+    /// Starts the reader and writer threads; the device is opened (and retried)
+    /// by the reader. Needs no tokio runtime.
+    pub fn spawn(config: SerialConfig) -> (SerialLink, mpsc::Receiver<LinkEvent>) {
+        let shared = Arc::new(Shared {
+            config,
+            stop: AtomicBool::new(false),
+            open: AtomicBool::new(false),
+            port: Mutex::new(None),
+            counters: Mutex::new(LinkCounters::default()),
+        });
+        let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (outgoing, outgoing_rx) = std_mpsc::sync_channel(SEND_QUEUE);
+        let reader_shared = shared.clone();
+        thread::Builder::new()
+            .name("serial-reader".into())
+            .spawn(move || reader(&reader_shared, &events))
+            .map(drop)
+            .unwrap_or_else(|error| tracing::error!(%error, "cannot start the serial reader"));
+        let writer_shared = shared.clone();
+        thread::Builder::new()
+            .name("serial-writer".into())
+            .spawn(move || writer(&writer_shared, &outgoing_rx))
+            .map(drop)
+            .unwrap_or_else(|error| tracing::error!(%error, "cannot start the serial writer"));
+        (SerialLink { shared, outgoing }, events_rx)
+    }
+
+    /// Encodes `frame` and queues it for the writer. Never blocks.
+    pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
+        if !self.is_open() {
+            self.shared.counters().dropped_not_open += 1;
+            return Err(SendError::NotOpen);
+        }
+        let mut bytes = vec![0; MAX_FRAME_LEN];
+        let len = encode(frame, &mut bytes).map_err(SendError::Encode)?;
+        bytes.truncate(len);
+        self.send_raw(bytes)
+    }
+
+    /// Queues bytes as they are (tests inject line noise with it).
+    pub fn send_raw(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+        self.outgoing.try_send(bytes).map_err(|error| match error {
+            std_mpsc::TrySendError::Full(_) => SendError::QueueFull,
+            std_mpsc::TrySendError::Disconnected(_) => SendError::Closed,
+        })
+    }
+
+    /// True while the device is open.
+    pub fn is_open(&self) -> bool {
+        self.shared.open.load(Ordering::Acquire)
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> LinkCounters {
+        *self.shared.counters()
+    }
+
+    /// The configuration the link runs with.
+    pub fn config(&self) -> &SerialConfig {
+        &self.shared.config
+    }
+}
+
+fn open(config: &SerialConfig) -> Result<TTYPort, serialport::Error> {
+    serialport::new(config.device.to_string_lossy(), config.baud)
+        .data_bits(DataBits::Eight)
+        .parity(Parity::None)
+        .stop_bits(StopBits::One)
+        .flow_control(FlowControl::None)
+        .timeout(config.poll)
+        .open_native()
+}
+
+/// Sleeps `total` in `poll`-sized steps; false if a shutdown was asked meanwhile.
+fn sleep_unless_stopped(shared: &Shared, total: Duration) -> bool {
+    let until = Instant::now() + total;
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        thread::sleep((until - now).min(shared.config.poll));
+    }
+}
+
+fn reader(shared: &Shared, events: &mpsc::Sender<LinkEvent>) {
+    let config = &shared.config;
+    let mut deframer = Deframer::<MAX_FRAME_LEN>::new(ClusterFilter::Only(config.cluster));
+    let mut backoff = config.reopen_min;
+    let mut announced_down = false;
+    while !shared.stop.load(Ordering::Acquire) {
+        let port = match open(config).and_then(|port| {
+            let clone = port.try_clone_native()?;
+            Ok((port, clone))
+        }) {
+            Ok(pair) => pair,
+            Err(error) => {
+                shared.counters().open_failures += 1;
+                if !announced_down {
+                    announced_down = true;
+                    let reason = format!("cannot open {}: {error}", config.device.display());
+                    if events.blocking_send(LinkEvent::Down { reason }).is_err() {
+                        return;
+                    }
+                }
+                if !sleep_unless_stopped(shared, backoff) {
+                    return;
+                }
+                backoff = (backoff * 2).min(config.reopen_max);
+                continue;
+            }
+        };
+        let (mut port, clone) = port;
+        backoff = config.reopen_min;
+        deframer.reset();
+        *shared.port() = Some(clone);
+        shared.open.store(true, Ordering::Release);
+        shared.counters().opens += 1;
+        if events.blocking_send(LinkEvent::Up).is_err() {
+            return;
+        }
+        let reason = read_until_lost(shared, &mut port, &mut deframer, events);
+        shared.open.store(false, Ordering::Release);
+        *shared.port() = None;
+        drop(port);
+        match reason {
+            // Shutdown or the driver is gone.
+            None => return,
+            Some(reason) => {
+                announced_down = true;
+                if events.blocking_send(LinkEvent::Down { reason }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Reads and decodes until the device is lost (returns why) or the link stops
+/// (returns `None`).
+fn read_until_lost<const N: usize>(
+    shared: &Shared,
+    port: &mut TTYPort,
+    deframer: &mut Deframer<N>,
+    events: &mpsc::Sender<LinkEvent>,
+) -> Option<String> {
+    let mut buf = [0u8; 256];
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            return None;
+        }
+        let n = match port.read(&mut buf) {
+            Ok(0) => return Some("end of file on the serial device".into()),
+            Ok(n) => n,
+            Err(error) if matches!(error.kind(), ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                continue
+            }
+            Err(error) => return Some(format!("serial read failed: {error}")),
+        };
+        let received = Instant::now();
+        let mut window = &buf[..n];
+        while !window.is_empty() {
+            let (event, rest) = match deframer.feed(window) {
+                Feed::Consumed => break,
+                Feed::Frame {
+                    frame, remaining, ..
+                } => (LinkEvent::Frame { frame, received }, remaining),
+                Feed::Error { error, remaining } => (LinkEvent::Rejected { error }, remaining),
+            };
+            window = rest;
+            if events.blocking_send(event).is_err() {
+                return None;
+            }
+        }
+        shared.counters().decode = *deframer.counters();
+    }
+}
+
+fn writer(shared: &Shared, outgoing: &std_mpsc::Receiver<Vec<u8>>) {
+    while let Ok(bytes) = outgoing.recv() {
+        let mut slot = shared.port();
+        let Some(port) = slot.as_mut() else {
+            shared.counters().dropped_not_open += 1;
+            continue;
+        };
+        match port.write_all(&bytes) {
+            Ok(()) => shared.counters().frames_sent += 1,
+            Err(error) if error.kind() == ErrorKind::TimedOut => {
+                shared.counters().write_timeouts += 1;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "serial write failed");
+                shared.counters().write_errors += 1;
+                // The reader notices the loss too and reopens; stop writing to it.
+                *slot = None;
+            }
+        }
+    }
+}

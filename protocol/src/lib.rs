@@ -1,3 +1,67 @@
-//! twinbeat wire protocol.
+//! twinbeat wire protocol: the frames two twinbeat nodes (and an optional
+//! heartbeat bridge between them) exchange over a serial line.
+//!
+//! A frame is `0x00 · COBS(header · postcard body · CRC-32C LE) · 0x00`; the
+//! byte layout, versioning rule and golden vectors are in `WIRE.md` beside
+//! this crate and in [`vectors`]. The crate is `no_std`, never allocates,
+//! has no `unsafe`, and its decoder never panics.
+//!
+//! ```
+//! use twinbeat_protocol::*;
+//!
+//! let cluster = ClusterId::from_name("recordings");
+//! let frame = Frame {
+//!     cluster,
+//!     sender: NodeId(1),
+//!     message: Message::Ack(Ack {
+//!         seq: 7,
+//!         state: NodeState { role: Role::Primary, term: 3, fenced: false,
+//!                            db_healthy: true, gateway_up: true, wal_lsn: 0x0300_0060 },
+//!     }),
+//! };
+//! let mut wire = [0u8; MAX_FRAME_LEN];
+//! let n = encode(&frame, &mut wire).unwrap();
+//!
+//! let mut deframer = Deframer::<MAX_FRAME_LEN>::new(ClusterFilter::Only(cluster));
+//! let mut window = &wire[..n];
+//! let mut got = None;
+//! while !window.is_empty() {
+//!     match deframer.feed(window) {
+//!         Feed::Consumed => break,
+//!         Feed::Frame { frame, remaining, .. } => { got = Some(frame); window = remaining; }
+//!         Feed::Error { remaining, .. } => window = remaining,
+//!     }
+//! }
+//! assert_eq!(got, Some(frame));
+//! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+
+mod decode;
+mod deframer;
+mod encode;
+mod types;
+pub mod vectors;
+mod wire;
+
+pub use decode::{ClusterFilter, DecodeError};
+pub use deframer::{Counters, Deframer, Feed};
+pub use encode::{encode, EncodeError};
+pub use types::{
+    Ack, BridgeStatus, ClusterId, Frame, Message, NodeId, NodeState, Ping, Role, Side,
+};
+pub use wire::{CRC_LEN, HEADER_LEN};
+
+/// The protocol version this crate speaks (the header's first byte).
+pub const VERSION: u8 = 1;
+
+/// Longest postcard body of any message: a `Ping`/`Ack` with every varint at
+/// its widest (seq 5 + role 1 + term 10 + three bools 3 + wal_lsn 10 bytes).
+pub const MAX_BODY_LEN: usize = 5 + 1 + 10 + 3 + 10;
+
+/// Longest un-stuffed frame: header, body, CRC.
+pub const MAX_RAW_LEN: usize = HEADER_LEN + MAX_BODY_LEN + CRC_LEN;
+
+/// Longest encoded frame in bytes, including its leading and trailing 0x00.
+/// Also the right `N` for a [`Deframer`] (it buffers only the COBS bytes).
+pub const MAX_FRAME_LEN: usize = 2 + cobs::max_encoding_length(MAX_RAW_LEN);

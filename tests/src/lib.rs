@@ -1,1 +1,32 @@
-//! twinbeat lab: a two-node cluster on one machine.
+//! twinbeat lab: a real two-node PostgreSQL cluster on one machine.
+//!
+//! Network namespaces make a switch, node a, node b, a gateway and a client on one private
+//! /24 that exists only inside them ([`netns`]); nftables inside a namespace drops chosen
+//! traffic ([`faults`]); PostgreSQL 15 runs as a primary on a and a `pg_basebackup -R`
+//! standby on b ([`pg`]); a pty relay is the serial cable ([`relay`]); each node runs
+//! `twinbeat run` in its namespace ([`daemon`]); an invariant sampler watches for two
+//! writable primaries or the VIP on both nodes ([`sampler`]). [`Lab`] ties it together and
+//! removes all of it when dropped. [`scenarios`] holds the fault scenarios.
+//!
+//! Everything needs root; [`lab::preflight`] says what is missing.
+
+pub mod cmd;
+pub mod daemon;
+pub mod error;
+pub mod faults;
+pub mod foreign;
+pub mod keeper;
+pub mod lab;
+pub mod netns;
+pub mod pg;
+pub mod pgq;
+pub mod procs;
+pub mod relay;
+pub mod sampler;
+pub mod scenarios;
+pub mod state;
+pub mod writer;
+
+pub use error::{LabError, Result};
+pub use lab::{exclusive, Freeze, Lab, LabOptions};
+pub use netns::{Host, Node, Topology};

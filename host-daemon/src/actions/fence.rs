@@ -1,0 +1,284 @@
+//! The fence sequence (design rule 9), in order:
+//! 1. stop PostgreSQL (`-m immediate` / StopUnit / stop command) and confirm the
+//!    postmaster exited (its PID from `postmaster.pid` gone or a zombie); if it has
+//!    not within `stop_bound` (a SIGSTOPped postmaster ignores the request), SIGKILL
+//!    it and its children (systemd: KillUnit SIGKILL) and wait `kill_bound` more;
+//! 2. release the VIP;
+//! 3. persist "fenced" with the term and the reason;
+//! 4. (the caller starts carrying `fenced` in every frame: [`fence_local`] returns
+//!    before the action for that) the configured action: stop-db (nothing more),
+//!    poweroff (systemd PowerOff over D-Bus), or a command.
+//!
+//! A failed step does not stop the sequence: every later step still runs (a node
+//! being fenced must shed as much as it can), and the report says what failed.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::postmaster;
+use super::service::{run_shell, ServiceControl, ServiceError, StopMode};
+use super::state_file::{NodeState, PersistedState, StateError, StateStore};
+use super::systemd::{Bus, SystemdError, SystemdManager};
+use super::vip::{Vip, VipError};
+
+/// What to do once the node is fenced (`fence.action`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FenceAction {
+    /// Nothing more: the daemon stays up, the DB stays stopped (default).
+    StopDb,
+    /// systemd's PowerOff over D-Bus.
+    Poweroff {
+        /// The bus ([`Bus::System`] in production).
+        bus: Bus,
+    },
+    /// `sh -c` this command.
+    Command(String),
+}
+
+/// Everything the sequence needs.
+#[derive(Debug)]
+pub struct FencePlan<'a> {
+    /// The local DB's manager.
+    pub service: &'a ServiceControl,
+    /// Where `postmaster.pid` is (default: the pg_ctl manager's data directory).
+    /// Without it a systemd/command stop cannot be confirmed by PID.
+    pub data_dir: Option<PathBuf>,
+    /// The VIP, if this node may hold it.
+    pub vip: Option<&'a Vip>,
+    /// The state file.
+    pub store: &'a StateStore,
+    /// The term the node is fenced in.
+    pub term: u64,
+    /// Why (persisted; shown by `twinbeat status`).
+    pub reason: String,
+    /// The configured action.
+    pub action: FenceAction,
+    /// Grace for the stop request before SIGKILL.
+    pub stop_bound: Duration,
+    /// Grace after SIGKILL.
+    pub kill_bound: Duration,
+    /// Bound for the action (D-Bus call or command).
+    pub action_timeout: Duration,
+}
+
+impl<'a> FencePlan<'a> {
+    /// A plan with the default bounds (1 s stop grace, 2 s after SIGKILL, 30 s action).
+    pub fn new(
+        service: &'a ServiceControl,
+        store: &'a StateStore,
+        term: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            service,
+            data_dir: service.data_dir().map(PathBuf::from),
+            vip: None,
+            store,
+            term,
+            reason: reason.into(),
+            action: FenceAction::StopDb,
+            stop_bound: Duration::from_secs(1),
+            kill_bound: Duration::from_secs(2),
+            action_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One step of the sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FenceStep {
+    /// Stop the DB and confirm the postmaster exited.
+    StopDb,
+    /// Release the VIP.
+    ReleaseVip,
+    /// Persist "fenced".
+    PersistFenced,
+    /// The configured action.
+    Action,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    /// The stop or kill request failed.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The postmaster was still alive after SIGKILL and `kill_bound`.
+    #[error("postmaster {0} still alive after SIGKILL")]
+    PostmasterSurvived(i32),
+    /// The VIP could not be released.
+    #[error(transparent)]
+    Vip(#[from] VipError),
+    /// The fenced state could not be persisted.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// PowerOff failed.
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+}
+
+/// What a step did.
+#[derive(Debug)]
+pub struct StepReport {
+    /// The step.
+    pub step: FenceStep,
+    /// Its duration.
+    pub elapsed: Duration,
+    /// A short description of what happened, or why it failed.
+    pub result: Result<String, FenceError>,
+}
+
+/// The whole sequence's report.
+#[derive(Debug, Default)]
+pub struct FenceReport {
+    /// The steps, in the order they ran.
+    pub steps: Vec<StepReport>,
+    /// Whether the postmaster had to be SIGKILLed.
+    pub killed: bool,
+    /// From the start of the sequence to the end of the last step.
+    pub total: Duration,
+}
+
+impl FenceReport {
+    /// Whether every step succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.steps.iter().all(|s| s.result.is_ok())
+    }
+}
+
+async fn timed<F>(step: FenceStep, f: F) -> StepReport
+where
+    F: std::future::Future<Output = Result<String, FenceError>>,
+{
+    let start = Instant::now();
+    let result = f.await;
+    StepReport {
+        step,
+        elapsed: start.elapsed(),
+        result,
+    }
+}
+
+/// Steps 1–3 (stop + confirm, release VIP, persist fenced). The caller marks the
+/// node fenced in its frames, then calls [`run_action`].
+pub async fn fence_local(plan: &FencePlan<'_>) -> FenceReport {
+    let start = Instant::now();
+    let mut report = FenceReport::default();
+    let mut killed = false;
+    report
+        .steps
+        .push(timed(FenceStep::StopDb, stop_db(plan, &mut killed)).await);
+    report.killed = killed;
+    report
+        .steps
+        .push(timed(FenceStep::ReleaseVip, release_vip(plan)).await);
+    report
+        .steps
+        .push(timed(FenceStep::PersistFenced, persist(plan)).await);
+    report.total = start.elapsed();
+    report
+}
+
+/// Step 4, the configured action.
+pub async fn run_action(plan: &FencePlan<'_>) -> StepReport {
+    timed(FenceStep::Action, async {
+        match &plan.action {
+            FenceAction::StopDb => Ok("stop-db: nothing more to do".to_owned()),
+            FenceAction::Poweroff { bus } => {
+                let m = SystemdManager::connect(bus, plan.action_timeout).await?;
+                m.power_off().await?;
+                Ok("poweroff requested".to_owned())
+            }
+            FenceAction::Command(c) => {
+                run_shell(c, plan.action_timeout).await?;
+                Ok(format!("command {c:?} done"))
+            }
+        }
+    })
+    .await
+}
+
+/// Step 1 alone: stop the DB and confirm the postmaster exited (SIGKILL after
+/// `stop_bound`). The daemon's `StopDb` (rules 2 and 9) uses it; `killed` in the
+/// result says whether SIGKILL was needed.
+pub async fn stop_confirmed(plan: &FencePlan<'_>) -> (StepReport, bool) {
+    let mut killed = false;
+    let report = timed(FenceStep::StopDb, stop_db(plan, &mut killed)).await;
+    (report, killed)
+}
+
+/// The whole sequence: [`fence_local`] then [`run_action`].
+pub async fn fence(plan: &FencePlan<'_>) -> FenceReport {
+    let start = Instant::now();
+    let mut report = fence_local(plan).await;
+    report.steps.push(run_action(plan).await);
+    report.total = start.elapsed();
+    report
+}
+
+async fn stop_db(plan: &FencePlan<'_>, killed: &mut bool) -> Result<String, FenceError> {
+    // An unreadable PID file must not prevent the stop: it only costs the
+    // confirmation (reported below).
+    let pid = plan
+        .data_dir
+        .as_deref()
+        .and_then(|d| postmaster::read_pid(d).ok().flatten());
+    let stop = plan
+        .service
+        .stop(StopMode::Immediate, plan.stop_bound)
+        .await;
+    let Some(pid) = pid else {
+        stop?;
+        return Ok(
+            if plan
+                .data_dir
+                .as_deref()
+                .is_some_and(|d| !d.join("postmaster.pid").exists())
+            {
+                "not running (no postmaster.pid)".to_owned()
+            } else {
+                "stop requested (no readable postmaster.pid: exit not confirmed by PID)".to_owned()
+            },
+        );
+    };
+    // The request may have failed (e.g. timed out on a frozen postmaster): the PID
+    // decides, and SIGKILL is the fallback either way.
+    // pg_ctl's stop already waited `stop_bound` for the PID; the others only asked.
+    let grace = match plan.service {
+        ServiceControl::PgCtl(_) => Duration::ZERO,
+        _ => plan.stop_bound,
+    };
+    if postmaster::wait_dead(pid, grace).await {
+        return Ok(format!("postmaster {pid} exited"));
+    }
+    *killed = true;
+    // Both ways: KillUnit may not reach a postmaster outside the unit, and a D-Bus
+    // failure must not spare the postmaster its SIGKILL.
+    let manager_kill = plan
+        .service
+        .kill(plan.data_dir.as_deref(), plan.action_timeout)
+        .await;
+    postmaster::kill_tree(pid);
+    if postmaster::wait_dead(pid, plan.kill_bound).await {
+        Ok(format!(
+            "postmaster {pid} SIGKILLed after {:?}",
+            plan.stop_bound
+        ))
+    } else {
+        manager_kill?;
+        Err(FenceError::PostmasterSurvived(pid))
+    }
+}
+
+async fn release_vip(plan: &FencePlan<'_>) -> Result<String, FenceError> {
+    match plan.vip {
+        None => Ok("no VIP configured".to_owned()),
+        Some(v) => Ok(format!("{:?}", v.remove().await?)),
+    }
+}
+
+async fn persist(plan: &FencePlan<'_>) -> Result<String, FenceError> {
+    let state = PersistedState::new(NodeState::Fenced, plan.term, plan.reason.clone());
+    plan.store.save_async(state).await?;
+    Ok(format!("fenced in term {} persisted", plan.term))
+}

@@ -1,0 +1,38 @@
+//! Side effects the engine asks for: promote, the VIP over netlink, ARP, service
+//! control, fencing, persisted state, systemd notifications.
+//!
+//! # For the driver: which call answers which engine action
+//!
+//! | engine action / moment | call |
+//! |---|---|
+//! | daemon start (before anything spawns PostgreSQL) | [`postmaster::become_subreaper`], then [`postmaster::spawn_reaper`] inside the runtime |
+//! | start-up role (rule 12) | [`state_file::StateStore::load`] (missing → [`state_file::PersistedState::default_missing`]; corrupt → refuse to start) with [`promote::in_recovery`] |
+//! | start-up / pause while not an active primary (rules 12, 13) | [`vip::Vip::is_present`] then [`vip::Vip::remove`] |
+//! | fresh check "nobody holds the VIP" (rule 5) | [`arp_probe::probe_vip`] → [`arp_probe::ProbeOutcome`] |
+//! | promote (rule 10) | `store.save_async(PersistedState::new(Promoting, t+1, ..))` → [`promote::promote_with_config`] (or [`promote::promote`] on an open client) → [`vip::Vip::take`] → `store.save_async(PersistedState::new(Primary, t+1, ..))` |
+//! | take VIP (a failure: retry with back-off, node stays primary) | [`vip::Vip::take`] (add + gratuitous ARP; cancel the [`arp::GarpHandle`] on release) |
+//! | release VIP | [`vip::Vip::remove`] |
+//! | restart / stop the local DB (rule 2) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
+//! | fence (rules 9, 11, 12) | [`fence::fence_local`] → mark fenced in frames → [`fence::run_action`] (or [`fence::fence`] for both) |
+//! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |
+//!
+//! Config mapping: `local_db.service.manager` → [`service::ServiceControl`]
+//! (`pg_ctl` → [`service::PgCtl`], `systemd` → `Systemd { unit, bus: Bus::System }`,
+//! `command` → `Command { restart, stop }`); `fence.action` → [`fence::FenceAction`];
+//! `vip.address`/`vip.interface` → [`vip::VipSpec`]; `vip.gratuitous_arp` → the count
+//! given to [`vip::Vip::take`] (interval 200 ms, as IPaddr2).
+//!
+//! Every call is async with its own bound, and every module has one error enum.
+//! Network calls act in the network namespace the runtime's threads live in.
+
+pub mod arp;
+pub mod arp_probe;
+pub mod fence;
+pub mod ndp;
+pub mod notify;
+pub mod postmaster;
+pub mod promote;
+pub mod service;
+pub mod state_file;
+pub mod systemd;
+pub mod vip;

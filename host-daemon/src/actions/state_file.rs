@@ -1,0 +1,237 @@
+//! The persisted term and state (design rules 10 and 12).
+//!
+//! One small JSON file, `state.json` in `state_dir`, replaced atomically: the new
+//! content goes to a temporary file in the same directory, is fsynced, renamed over
+//! the old file, and the directory is fsynced so the rename itself is durable. A crash
+//! at any point leaves either the old or the new file, never a mix.
+//!
+//! Reading: a missing file is `Ok(None)` (see [`StateStore::load`] for the safe
+//! default); a file that does not parse is [`StateError::Corrupt`], which the daemon
+//! must treat as fatal: it never guesses a role from a damaged file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The file name inside `state_dir`.
+pub const STATE_FILE_NAME: &str = "state.json";
+/// The version written in the file; a file with another version is refused.
+const FORMAT_VERSION: u32 = 1;
+
+/// What this node last committed to doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeState {
+    /// A standby (or a node that never promoted).
+    Standby,
+    /// "Promoting to term t": written before `pg_promote` runs (rule 10).
+    Promoting,
+    /// A primary in its term.
+    Primary,
+    /// Fenced: sticky until an operator rejoins the node (rule 9).
+    Fenced,
+}
+
+/// The persisted record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersistedState {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub version: u32,
+    /// The state.
+    pub state: NodeState,
+    /// The term this state belongs to.
+    pub term: u64,
+    /// Why the node entered this state (shown by `twinbeat status`).
+    pub reason: String,
+    /// When it was written, in milliseconds since the Unix epoch.
+    pub since_unix_ms: u64,
+}
+
+impl PersistedState {
+    /// A record stamped with the current wall-clock time.
+    pub fn new(state: NodeState, term: u64, reason: impl Into<String>) -> Self {
+        let since_unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        Self {
+            version: FORMAT_VERSION,
+            state,
+            term,
+            reason: reason.into(),
+            since_unix_ms,
+        }
+    }
+
+    /// The documented default for a node without a state file: standby, term 0.
+    ///
+    /// This is safe because the role at start-up comes from PostgreSQL (rule 12): a
+    /// node whose PostgreSQL is out of recovery is a primary whatever this says, and
+    /// term 0 is below any term a promotion ever wrote, so a node with no file never
+    /// wins a term comparison against a node that promoted.
+    pub fn default_missing() -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            state: NodeState::Standby,
+            term: 0,
+            reason: "no state file (never promoted by twinbeat)".to_owned(),
+            since_unix_ms: 0,
+        }
+    }
+}
+
+/// Errors of the state file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file or directory could not be read, written, synced or renamed.
+    #[error("state file {path}: {op}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file exists but is not a valid state record: refuse to guess.
+    #[error("state file {path} is corrupt ({reason}); refusing to start: inspect it, then fix or remove it")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The state file of one node.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+impl StateStore {
+    /// A store in `state_dir` (created on the first save if missing).
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: state_dir.into(),
+        }
+    }
+
+    /// The path of the state file.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(STATE_FILE_NAME)
+    }
+
+    /// Reads the state. `Ok(None)` when there is no file: the caller then uses
+    /// [`PersistedState::default_missing`] together with what PostgreSQL says.
+    pub fn load(&self) -> Result<Option<PersistedState>, StateError> {
+        let path = self.path();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path,
+                    op: "read",
+                    source,
+                })
+            }
+        };
+        let state: PersistedState =
+            serde_json::from_slice(&bytes).map_err(|e| StateError::Corrupt {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+        if state.version != FORMAT_VERSION {
+            return Err(StateError::Corrupt {
+                path,
+                reason: format!(
+                    "format version {} (this twinbeat reads {FORMAT_VERSION})",
+                    state.version
+                ),
+            });
+        }
+        Ok(Some(state))
+    }
+
+    /// [`load`](Self::load), with the documented default for a missing file.
+    pub fn load_or_default(&self) -> Result<PersistedState, StateError> {
+        Ok(self.load()?.unwrap_or_else(PersistedState::default_missing))
+    }
+
+    /// Writes `state` atomically and durably (temp file, fsync, rename, fsync dir).
+    ///
+    /// Blocking: a few milliseconds for the two fsyncs. Rule 10 needs it on disk
+    /// before the next step, so the caller awaits it (e.g. in `spawn_blocking`).
+    pub fn save(&self, state: &PersistedState) -> Result<(), StateError> {
+        let io_err = |path: &Path, op: &'static str| {
+            let path = path.to_path_buf();
+            move |source| StateError::Io { path, op, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir, "create directory"))?;
+        let mut body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
+            path: self.path(),
+            reason: format!("cannot serialise: {e}"),
+        })?;
+        body.push(b'\n');
+        // A per-process temp name: two writers never share a half-written file.
+        let tmp = self
+            .dir
+            .join(format!(".{STATE_FILE_NAME}.tmp-{}", std::process::id()));
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)
+                .map_err(io_err(&tmp, "create temp file"))?;
+            f.write_all(&body)
+                .map_err(io_err(&tmp, "write temp file"))?;
+            f.sync_all().map_err(io_err(&tmp, "fsync temp file"))?;
+        }
+        let path = self.path();
+        fs::rename(&tmp, &path).map_err(io_err(&path, "rename"))?;
+        self.remove_stale_temp_files(&tmp);
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(&self.dir, "fsync directory"))?;
+        Ok(())
+    }
+
+    /// Removes temp files left by a writer that died mid-write (one daemon owns a
+    /// state directory, so any other temp file is stale). Best effort.
+    fn remove_stale_temp_files(&self, ours: &Path) {
+        let prefix = format!(".{STATE_FILE_NAME}.tmp-");
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let stale = p != ours
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix));
+            if stale {
+                let _ = fs::remove_file(p);
+            }
+        }
+    }
+
+    /// [`save`](Self::save) on tokio's blocking pool.
+    pub async fn save_async(&self, state: PersistedState) -> Result<(), StateError> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.save(&state)).await {
+            Ok(r) => r,
+            Err(join) => Err(StateError::Io {
+                path: self.path(),
+                op: "save task",
+                source: io::Error::other(join.to_string()),
+            }),
+        }
+    }
+}

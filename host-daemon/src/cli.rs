@@ -1,0 +1,184 @@
+//! The command line: `run`, `check-config`, `status` (clap derive).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, HostChecks};
+use crate::status;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a failure at run time (status server cannot bind, engine refused to
+/// start, a fatal I/O error).
+pub const EXIT_RUNTIME: u8 = 1;
+/// Exit code: bad configuration or bad usage.
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit code: `status` could not reach the daemon.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  runtime failure (cannot listen, the engine refused to start, fatal I/O error)
+  2  bad configuration or bad usage (one line on stderr names the field, the value
+     and what is expected)
+  3  `status`: the daemon is not reachable";
+
+/// twinbeat: failover daemon for a two-server PostgreSQL pair.
+#[derive(Debug, Parser)]
+#[command(name = "twinbeat", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon in the foreground (systemd Type=notify; logs to stderr).
+    #[command(after_help = EXIT_CODES)]
+    Run(ConfigArg),
+    /// Check a configuration file and print the effective configuration (every
+    /// default filled in, passwords redacted) as TOML.
+    #[command(name = "check-config", after_help = EXIT_CODES)]
+    CheckConfig {
+        /// The file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Also fail (exit 2) on the checks `run` makes against this host: VIP in a
+        /// local subnet, VIP interface present, password file readable, peer and
+        /// gateway not this host. Without it they are warnings, so a file can be
+        /// checked on another machine.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Ask a running daemon for its status and print it as a table.
+    #[command(after_help = EXIT_CODES)]
+    Status {
+        /// Print the raw JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Find the daemon from this config file's `status.listen`.
+        #[arg(long, short, value_name = "FILE", conflicts_with = "url")]
+        config: Option<PathBuf>,
+        /// The daemon's status URL (default http://127.0.0.1:8432).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// How long to wait for an answer.
+        #[arg(long, default_value = "2s", value_parser = parse_timeout)]
+        timeout: Duration,
+    },
+}
+
+/// `--config FILE`.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file (TOML, or the notes' flat JSON).
+    #[arg(long, short, value_name = "FILE", default_value_os_t = config::default_path())]
+    pub config: PathBuf,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    config::units::parse_duration(s)
+}
+
+/// Parses the process arguments and runs the command; returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(match cli.command {
+        Command::Run(arg) => crate::driver::run_from_file(&arg.config),
+        Command::CheckConfig { config, strict } => check_config(&config.config, strict),
+        Command::Status {
+            json,
+            config,
+            url,
+            timeout,
+        } => status_cmd(json, config, url, timeout),
+    })
+}
+
+/// `check-config`: prints warnings to stderr and the effective config to stdout.
+pub fn check_config(path: &std::path::Path, strict: bool) -> u8 {
+    let mode = if strict {
+        HostChecks::Enforce
+    } else {
+        HostChecks::Warn
+    };
+    match config::load(path, mode) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            print!("{}", config::render_toml(&loaded.config));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+    }
+}
+
+fn status_cmd(
+    json: bool,
+    config_path: Option<PathBuf>,
+    url: Option<String>,
+    timeout: Duration,
+) -> u8 {
+    let target = match (config_path, url) {
+        (Some(p), _) => match config::load(&p, HostChecks::Warn) {
+            Ok(l) => status::Target::from_listen(l.config.status.listen),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
+        },
+        (None, Some(u)) => match status::Target::from_url(&u) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
+        },
+        (None, None) => status::Target {
+            authority: config::defaults::LISTEN.to_owned(),
+        },
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    match rt.block_on(status::fetch(&target, timeout)) {
+        Ok(snap) => {
+            if json {
+                match serde_json::to_string_pretty(&snap) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return EXIT_RUNTIME;
+                    }
+                }
+            } else {
+                print!("{}", status::render_table(&snap));
+            }
+            EXIT_OK
+        }
+        Err(e @ status::FetchError::BadUrl(_)) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_UNREACHABLE
+        }
+    }
+}

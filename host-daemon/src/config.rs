@@ -1,1 +1,0 @@
-//! Configuration: the TOML contract and the notes' flat JSON.

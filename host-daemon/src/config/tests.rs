@@ -1,0 +1,141 @@
+//! Loading against injected host facts: interface and prefix inference, and the
+//! checks `run` enforces on the target host.
+
+use std::path::Path;
+
+use super::host::{parse_proc_route, HostFacts, LocalAddr};
+use super::*;
+
+fn host() -> HostFacts {
+    HostFacts {
+        hostname: Some("node-a".into()),
+        addrs: vec![
+            LocalAddr {
+                interface: "lo".into(),
+                net: "127.0.0.1/8".parse().unwrap(),
+            },
+            LocalAddr {
+                interface: "eth1".into(),
+                net: "172.31.144.7/20".parse().unwrap(),
+            },
+        ],
+        routes: parse_proc_route(
+            "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+             eth1\t00000000\t01901FAC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n",
+        ),
+        interfaces: vec!["eth1".into(), "lo".into()],
+    }
+}
+
+const FLAT: &str = r#"{
+    //"role":"master",
+    "dblclhost":"localhost",
+    "dblcluser":"postgres",
+    "dblclpass":"pass",
+    "dblclname":"recordings",
+    "dblclport":"5433",
+    "dbrmthost":"localhost",
+    "dbrmtport":"5434",
+    "vip":"172.31.148.155",
+}"#;
+
+fn load(text: &str, name: &str, mode: HostChecks) -> Result<Loaded, ConfigError> {
+    load_str(Path::new(name), text, &host(), mode, None)
+}
+
+#[test]
+fn flat_file_maps_and_infers_from_the_host() {
+    let l = load(FLAT, "notes.json", HostChecks::Warn).unwrap();
+    assert!(l.flat);
+    let c = &l.config;
+    assert_eq!(c.local_db.conn.port, 5433);
+    assert_eq!(c.local_db.conn.dbname, "recordings");
+    assert_eq!(
+        c.local_db.conn.password,
+        PasswordSource::Inline(Secret("pass".into()))
+    );
+    assert_eq!(c.peer.db.port, 5434);
+    assert_eq!(c.peer.db.user, "postgres");
+    // Prefix and interface from the subnet that holds the VIP.
+    assert_eq!(c.vip.address.to_string(), "172.31.148.155/20");
+    assert_eq!(c.vip.interface.as_deref(), Some("eth1"));
+    // Gateway from the default route; cluster id from the VIP; node id from the host.
+    assert_eq!(
+        c.checks.gateway_address,
+        Some("172.31.144.1".parse().unwrap())
+    );
+    assert_eq!(c.cluster_id, "172.31.148.155");
+    assert!(c.cluster_id_derived);
+    assert_eq!(c.node_id, "node-a");
+    // "localhost" as the peer: a loud warning, named by the flat key.
+    assert!(l
+        .warnings
+        .iter()
+        .any(|w| w.field.starts_with("dbrmthost") && w.message.contains("LOUD")));
+}
+
+#[test]
+fn run_refuses_a_peer_on_this_host_unless_the_role_is_pinned() {
+    let e = load(FLAT, "notes.json", HostChecks::Enforce).unwrap_err();
+    assert!(e.to_string().starts_with("dbrmthost (peer.address)"), "{e}");
+    let pinned = FLAT.replace("//\"role\":\"master\",", "\"role\":\"master\",");
+    let l = load(&pinned, "notes.json", HostChecks::Enforce).unwrap();
+    assert_eq!(l.config.role, RolePin::Master);
+}
+
+#[test]
+fn run_refuses_a_vip_in_no_local_subnet_and_a_missing_interface() {
+    let toml = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"10.9.9.9/24\"\n";
+    assert!(load(toml, "c.toml", HostChecks::Warn).is_ok());
+    let e = load(toml, "c.toml", HostChecks::Enforce).unwrap_err();
+    assert_eq!(e.field(), Some("vip.address"));
+    let toml = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\ninterface = \"eth7\"\n";
+    let e = load(toml, "c.toml", HostChecks::Enforce).unwrap_err();
+    assert_eq!(e.field(), Some("vip.interface"));
+}
+
+#[test]
+fn password_from_the_environment_when_the_file_has_none() {
+    let toml = "[peer]\naddress = \"10.0.0.12\"\n[vip]\naddress = \"10.0.0.100/24\"\n";
+    let l = load_str(
+        Path::new("c.toml"),
+        toml,
+        &host(),
+        HostChecks::Warn,
+        Some("s3cret".into()),
+    )
+    .unwrap();
+    assert_eq!(
+        l.config.local_db.conn.password,
+        PasswordSource::Env(Secret("s3cret".into()))
+    );
+    // The peer inherits the local credentials.
+    assert_eq!(l.config.peer.db.password, l.config.local_db.conn.password);
+    let shown = render_toml(&l.config);
+    assert!(!shown.contains("s3cret"), "{shown}");
+}
+
+#[test]
+fn rendered_config_loads_back_to_the_same_config() {
+    let l = load(FLAT, "notes.json", HostChecks::Warn).unwrap();
+    let text = render_toml(&l.config).replace("<redacted>", "pass");
+    let again = load(&text, "again.toml", HostChecks::Warn).unwrap();
+    let mut expected = l.config.clone();
+    // The rendered file states the derived cluster id and the window explicitly.
+    expected.cluster_id_derived = false;
+    expected.failover.failure_window_auto = false;
+    assert_eq!(again.config, expected);
+}
+
+#[test]
+fn engine_config_gets_every_timing() {
+    let l = load(FLAT, "notes.json", HostChecks::Warn).unwrap();
+    let core = to_core(&l.config).unwrap();
+    assert_eq!(core.icmp.interval, std::time::Duration::from_millis(1));
+    assert_eq!(core.local_db.interval, std::time::Duration::from_secs(2));
+    assert_eq!(core.failure_window, None);
+    assert_eq!(
+        core.effective_failure_window(),
+        l.config.failover.failure_window
+    );
+}

@@ -1,0 +1,257 @@
+//! The effective configuration: every default filled in, every value checked.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+/// The whole effective configuration of one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Cluster name; frames carry a hash of it. Given, or derived from the VIP.
+    pub cluster_id: String,
+    /// True when `cluster_id` was derived from the VIP (no `cluster_id` in the file).
+    pub cluster_id_derived: bool,
+    /// This node's name (default: the host name). The smaller id wins a term tie.
+    pub node_id: String,
+    /// Role pin.
+    pub role: RolePin,
+    /// Where the persisted state (term, fenced, promoting) lives.
+    pub state_dir: PathBuf,
+    /// The local PostgreSQL.
+    pub local_db: LocalDb,
+    /// The other node.
+    pub peer: Peer,
+    /// The paths and the gateway check.
+    pub checks: Checks,
+    /// The virtual IP.
+    pub vip: Vip,
+    /// Promotion settings.
+    pub failover: Failover,
+    /// What fencing does.
+    pub fence: FenceAction,
+    /// Status HTTP listener.
+    pub status: StatusListen,
+}
+
+/// `role`: `auto` asks PostgreSQL; the others pin the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolePin {
+    /// Role from PostgreSQL and the persisted state.
+    Auto,
+    /// Pinned master.
+    Master,
+    /// Pinned standby.
+    Standby,
+}
+
+impl RolePin {
+    /// The spelling used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolePin::Auto => "auto",
+            RolePin::Master => "master",
+            RolePin::Standby => "standby",
+        }
+    }
+}
+
+/// A password; its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Where a database password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// No password (trust, peer or `.pgpass` authentication).
+    None,
+    /// Written in the config file.
+    Inline(Secret),
+    /// Read from this file when connecting.
+    File(PathBuf),
+    /// Taken from `TWINBEAT_PG_PASSWORD`.
+    Env(Secret),
+}
+
+impl PasswordSource {
+    /// The password itself. A file is read now (its content up to the first newline).
+    pub fn resolve(&self) -> std::io::Result<Option<String>> {
+        Ok(match self {
+            PasswordSource::None => None,
+            PasswordSource::Inline(s) | PasswordSource::Env(s) => Some(s.0.clone()),
+            PasswordSource::File(p) => {
+                let text = std::fs::read_to_string(p)?;
+                Some(text.lines().next().unwrap_or("").to_owned())
+            }
+        })
+    }
+}
+
+/// Credentials and address of one PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DbConn {
+    /// Host name, IP, or unix socket directory.
+    pub host: String,
+    /// TCP port (also the socket's port number).
+    pub port: u16,
+    /// User.
+    pub user: String,
+    /// Password.
+    pub password: PasswordSource,
+    /// Database name.
+    pub dbname: String,
+}
+
+/// `[local_db]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalDb {
+    /// How to reach it.
+    pub conn: DbConn,
+    /// Check period.
+    pub check_interval: Duration,
+    /// Per-check timeout.
+    pub timeout: Duration,
+    /// Failed checks before it counts as down.
+    pub retries: u32,
+    /// How it is restarted and stopped.
+    pub service: Service,
+}
+
+/// `[local_db.service]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// The manager and its settings.
+    pub manager: ServiceManager,
+    /// How long a restarted DB may take to become healthy.
+    pub restart_grace: Duration,
+}
+
+/// The service manager of the local PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceManager {
+    /// `pg_ctl -D data_dir`.
+    PgCtl {
+        /// The pg_ctl binary.
+        pg_ctl: PathBuf,
+        /// The cluster's data directory.
+        data_dir: PathBuf,
+    },
+    /// A systemd unit (over D-Bus).
+    Systemd {
+        /// Unit name.
+        unit: String,
+    },
+    /// Shell commands.
+    Command {
+        /// Restarts the DB.
+        restart_command: String,
+        /// Stops the DB.
+        stop_command: String,
+    },
+}
+
+/// `[peer]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peer {
+    /// The peer's address as written (a host name or an IP).
+    pub host: String,
+    /// What `host` resolved to; ICMP goes here.
+    pub address: IpAddr,
+    /// The peer's database (user/password/dbname default to `[local_db]`'s).
+    pub db: DbConn,
+}
+
+/// Attempt settings of one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathTiming {
+    /// Time between a success and the next attempt.
+    pub interval: Duration,
+    /// Window of one attempt.
+    pub timeout: Duration,
+    /// Consecutive failures before the path is down.
+    pub retries: u32,
+}
+
+impl PathTiming {
+    /// How long `retries` failed attempts take: the path's detection time.
+    pub fn detection_time(&self) -> Duration {
+        self.timeout.saturating_mul(self.retries)
+    }
+}
+
+/// `[checks]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checks {
+    /// ICMP to the peer.
+    pub icmp: PathTiming,
+    /// IP TTL of the ICMP probes.
+    pub icmp_ttl: u8,
+    /// `SELECT 1` on the peer's database.
+    pub remote_db: PathTiming,
+    /// Serial ping/ack.
+    pub serial: PathTiming,
+    /// Serial device.
+    pub serial_device: PathBuf,
+    /// Serial speed.
+    pub serial_baud: u32,
+    /// ICMP to the gateway.
+    pub gateway: PathTiming,
+    /// Gateway address: given, or the default route's next hop.
+    pub gateway_address: Option<IpAddr>,
+}
+
+/// `[vip]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vip {
+    /// The VIP with its prefix length.
+    pub address: IpNet,
+    /// Interface it goes on: given, or the one whose subnet holds the VIP.
+    pub interface: Option<String>,
+    /// Gratuitous ARPs sent after taking it.
+    pub gratuitous_arp: u32,
+    /// Bound of the pre-promotion ARP probe for the VIP (rule 5).
+    pub arp_probe_timeout: Duration,
+}
+
+/// `[failover]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failover {
+    /// No promotion before the master was heard once or this has passed.
+    pub startup_grace: Duration,
+    /// All paths must go down within this of the first (rule 4).
+    pub failure_window: Duration,
+    /// True when `failure_window` was computed ("auto").
+    pub failure_window_auto: bool,
+    /// Promote even when a path had been down long before the others.
+    pub promote_when_degraded: bool,
+    /// Largest replication lag, in bytes, at which a promotion may happen.
+    pub max_lag_on_failover: u64,
+    /// Oldest peer state that still counts as current.
+    pub peer_state_max_age: Duration,
+}
+
+/// `[fence] action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FenceAction {
+    /// Stop PostgreSQL (the default).
+    StopDb,
+    /// Stop PostgreSQL, then power the machine off.
+    Poweroff,
+    /// Stop PostgreSQL, then run this command.
+    Command(String),
+}
+
+/// `[status]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusListen {
+    /// Listen address of the status HTTP server.
+    pub listen: SocketAddr,
+}

@@ -1,0 +1,195 @@
+//! Performs the side effects the engine asks for and reports each result back as
+//! the engine input that answers it.
+//!
+//! Each effect runs in its own task. The core's ordering guarantee — one VIP
+//! operation at a time and one DB operation at a time, each in queue order — is kept
+//! by a small FIFO worker per resource: [`workers::vip_worker`] (take, release) and
+//! [`workers::db_worker`] (promote, restart, stop). Persisting has its own FIFO too,
+//! so "promoting" is never overtaken by "primary". The ARP probe and the fence
+//! action run as independent tasks.
+
+pub(crate) mod plan;
+mod workers;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use twinbeat_core::{self as engine, Action, AttemptId, Input, PersistedRole};
+
+use crate::actions::arp_probe::{self, ProbeOutcome};
+use crate::actions::fence;
+use crate::actions::state_file::{self, NodeState};
+pub(crate) use plan::Plan;
+use workers::{DbOp, VipOp};
+
+/// One finished effect.
+#[derive(Debug)]
+pub(crate) struct Report {
+    /// The engine's answer.
+    pub(crate) input: Input,
+    /// The record now on disk, after a successful persist.
+    pub(crate) saved: Option<state_file::PersistedState>,
+}
+
+impl From<Input> for Report {
+    fn from(input: Input) -> Report {
+        Report { input, saved: None }
+    }
+}
+
+/// Sends effects to their workers.
+#[derive(Debug)]
+pub(crate) struct Effects {
+    plan: Arc<Plan>,
+    vip: mpsc::UnboundedSender<VipOp>,
+    db: mpsc::UnboundedSender<DbOp>,
+    persist: mpsc::UnboundedSender<state_file::PersistedState>,
+    done: mpsc::UnboundedSender<Report>,
+}
+
+/// The persisted file's state for the engine's role.
+pub(crate) fn node_state(r: PersistedRole) -> NodeState {
+    match r {
+        PersistedRole::Standby => NodeState::Standby,
+        PersistedRole::Promoting => NodeState::Promoting,
+        PersistedRole::Primary => NodeState::Primary,
+        PersistedRole::Fenced => NodeState::Fenced,
+    }
+}
+
+/// The engine's view of a persisted record.
+pub(crate) fn engine_state(s: &state_file::PersistedState) -> engine::PersistedState {
+    engine::PersistedState {
+        role: match s.state {
+            NodeState::Standby => PersistedRole::Standby,
+            NodeState::Promoting => PersistedRole::Promoting,
+            NodeState::Primary => PersistedRole::Primary,
+            NodeState::Fenced => PersistedRole::Fenced,
+        },
+        term: s.term,
+    }
+}
+
+impl Effects {
+    /// Spawns the workers; results arrive on the returned receiver.
+    pub(crate) fn spawn(plan: Plan) -> (Effects, mpsc::UnboundedReceiver<Report>) {
+        let plan = Arc::new(plan);
+        let (done, done_rx) = mpsc::unbounded_channel();
+        let (vip, vip_rx) = mpsc::unbounded_channel();
+        let (db, db_rx) = mpsc::unbounded_channel();
+        let (persist, persist_rx) = mpsc::unbounded_channel();
+        tokio::spawn(workers::vip_worker(
+            Arc::clone(&plan),
+            vip_rx,
+            done.clone(),
+        ));
+        tokio::spawn(workers::db_worker(Arc::clone(&plan), db_rx, done.clone()));
+        tokio::spawn(workers::persist_worker(
+            Arc::clone(&plan),
+            persist_rx,
+            done.clone(),
+        ));
+        let effects = Effects {
+            plan,
+            vip,
+            db,
+            persist,
+            done,
+        };
+        (effects, done_rx)
+    }
+
+    /// The mapped configuration.
+    pub(crate) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Starts `action`. `reason` is persisted with a new state (shown by
+    /// `twinbeat status`). Returns false for actions that are not side effects.
+    pub(crate) fn perform(&self, action: Action, reason: &str) -> bool {
+        // A send fails only when a worker is gone (the runtime is shutting down):
+        // nothing can be performed then, and the engine's answer no longer matters.
+        match action {
+            Action::Persist(s) => {
+                let record = state_file::PersistedState::new(node_state(s.role), s.term, reason);
+                let _ = self.persist.send(record);
+            }
+            Action::Promote => {
+                let _ = self.db.send(DbOp::Promote);
+            }
+            Action::RestartDb => {
+                let _ = self.db.send(DbOp::Restart);
+            }
+            Action::StopDb => {
+                let _ = self.db.send(DbOp::Stop);
+            }
+            Action::TakeVip => {
+                let _ = self.vip.send(VipOp::Take);
+            }
+            Action::ReleaseVip => {
+                let _ = self.vip.send(VipOp::Release);
+            }
+            Action::RunFenceAction => {
+                let plan = Arc::clone(&self.plan);
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let step = fence::run_action(&plan.fence_plan()).await;
+                    match &step.result {
+                        Ok(what) => tracing::warn!("fence action: {what} ({:?})", step.elapsed),
+                        Err(e) => tracing::error!("CRITICAL: fence action failed: {e}"),
+                    }
+                    let _ = done.send(Input::FenceActionDone.into());
+                });
+            }
+            Action::VipArpProbe { attempt } => {
+                let plan = Arc::clone(&self.plan);
+                let done = self.done.clone();
+                tokio::spawn(async move {
+                    let answered = arp_probe(&plan, attempt).await;
+                    let _ = done.send(Input::VipArpProbe { attempt, answered }.into());
+                });
+            }
+            Action::Probe { .. } | Action::SendPing { .. } | Action::SendAck { .. } | Action::Log(_) => {
+                return false
+            }
+        }
+        true
+    }
+}
+
+/// Whether somebody answers ARP for the VIP. "Could not check" counts as answered:
+/// it is the one answer that can never lead to a second holder (rule 5).
+async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
+    let Some(spec) = &plan.vip else {
+        tracing::error!("VIP ARP probe {attempt:?}: no interface for the VIP: counted as held");
+        return true;
+    };
+    let IpAddr::V4(v4) = spec.address else {
+        // RFC 5227 is IPv4 only; the IPv6 equivalent (DAD) is left to the kernel,
+        // which marks a duplicate address "dadfailed" when it is added.
+        tracing::warn!("VIP ARP probe: {} is IPv6: no ARP probe, counted as free", spec.address);
+        return false;
+    };
+    match arp_probe::probe_vip(&spec.interface, v4, plan.arp_probe).await {
+        Ok(ProbeOutcome::Free) => false,
+        Ok(ProbeOutcome::Held { by, after }) => {
+            tracing::error!(
+                "VIP ARP probe: {v4} answered by {} after {after:?}: somebody holds the VIP",
+                by.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+            );
+            true
+        }
+        Err(e) => {
+            tracing::error!("VIP ARP probe on {}: {e}: counted as held", spec.interface);
+            true
+        }
+    }
+}
+
+/// Whether `vip` is on one of this host's interfaces.
+pub(crate) fn vip_present(vip: IpAddr) -> bool {
+    if_addrs::get_if_addrs()
+        .map(|addrs| addrs.iter().any(|a| a.ip() == vip))
+        .unwrap_or(false)
+}

@@ -1,0 +1,158 @@
+//! The configuration mapped once, at start, into the types the `actions` module
+//! takes: the service manager, the fence action, the VIP, the state file, the
+//! promotion target and the bounds.
+
+use std::time::Duration;
+
+use crate::actions::arp_probe::ProbeOptions;
+use crate::actions::fence::{FenceAction, FencePlan};
+use crate::actions::service::{PgCtl, ServiceControl};
+use crate::actions::state_file::StateStore;
+use crate::actions::systemd::Bus;
+use crate::actions::vip::VipSpec;
+use crate::config::{self, Config, ServiceManager};
+use crate::probe::DbTarget;
+
+/// Gap between two gratuitous ARPs, as IPaddr2.
+pub(crate) const GARP_INTERVAL: Duration = Duration::from_millis(200);
+/// Probes sent by the pre-promotion ARP probe (rule 5).
+const ARP_PROBES: u32 = 3;
+
+/// Everything the effects need, built once from the config.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    /// How the local PostgreSQL is managed.
+    pub(crate) service: ServiceControl,
+    /// `fence.action`.
+    pub(crate) fence_action: FenceAction,
+    /// The VIP, when its interface is known.
+    pub(crate) vip: Option<VipSpec>,
+    /// `vip.gratuitous_arp`.
+    pub(crate) garp_count: u32,
+    /// The state file in `state_dir`.
+    pub(crate) store: StateStore,
+    /// Where `pg_promote` is sent (the local DB's credentials).
+    pub(crate) promote_target: tokio_postgres::Config,
+    /// Bound of a promotion (connect + request + end of recovery).
+    pub(crate) promote_timeout: Duration,
+    /// Bound of a restart (pg_ctl waits for the server to accept connections).
+    pub(crate) restart_timeout: Duration,
+    /// The ARP probe's timing, fitted inside `vip.arp_probe_timeout`.
+    pub(crate) arp_probe: ProbeOptions,
+}
+
+/// `local_db.service.manager` → [`ServiceControl`].
+pub(crate) fn service_control(m: &ServiceManager) -> ServiceControl {
+    match m {
+        ServiceManager::PgCtl { pg_ctl, data_dir } => ServiceControl::PgCtl(PgCtl {
+            pg_ctl: pg_ctl.clone(),
+            data_dir: data_dir.clone(),
+            log_file: None,
+        }),
+        ServiceManager::Systemd { unit } => ServiceControl::Systemd {
+            unit: unit.clone(),
+            bus: Bus::System,
+        },
+        ServiceManager::Command {
+            restart_command,
+            stop_command,
+        } => ServiceControl::Command {
+            restart: restart_command.clone(),
+            stop: stop_command.clone(),
+        },
+    }
+}
+
+/// `fence.action` → [`FenceAction`].
+pub(crate) fn fence_action(a: &config::FenceAction) -> FenceAction {
+    match a {
+        config::FenceAction::StopDb => FenceAction::StopDb,
+        config::FenceAction::Poweroff => FenceAction::Poweroff { bus: Bus::System },
+        config::FenceAction::Command(c) => FenceAction::Command(c.clone()),
+    }
+}
+
+/// `[vip]` → [`VipSpec`], or `None` when no interface was given or found.
+pub(crate) fn vip_spec(cfg: &Config) -> Option<VipSpec> {
+    cfg.vip.interface.as_ref().map(|interface| VipSpec {
+        address: cfg.vip.address.addr(),
+        prefix_len: cfg.vip.address.prefix_len(),
+        interface: interface.clone(),
+    })
+}
+
+/// The connection `pg_promote` goes over.
+pub(crate) fn pg_config(t: &DbTarget, connect_timeout: Duration) -> tokio_postgres::Config {
+    let mut c = tokio_postgres::Config::new();
+    c.host(&t.host)
+        .port(t.port)
+        .user(&t.user)
+        .dbname(&t.dbname)
+        .application_name(&t.application_name)
+        .connect_timeout(connect_timeout);
+    if let Some(p) = &t.password {
+        c.password(p);
+    }
+    c
+}
+
+impl Plan {
+    /// Maps `cfg`; `local` is the local DB target (password already resolved).
+    pub(crate) fn new(cfg: &Config, local: &DbTarget) -> Plan {
+        // The probes go out `interval` apart and the listening lasts one more
+        // interval: count + 1 gaps must fit in the configured bound.
+        let interval = cfg.vip.arp_probe_timeout / (ARP_PROBES + 1);
+        Plan {
+            service: service_control(&cfg.local_db.service.manager),
+            fence_action: fence_action(&cfg.fence),
+            vip: vip_spec(cfg),
+            garp_count: cfg.vip.gratuitous_arp,
+            store: StateStore::new(cfg.state_dir.clone()),
+            promote_target: pg_config(local, cfg.local_db.timeout),
+            promote_timeout: Duration::from_secs(5),
+            restart_timeout: cfg.local_db.service.restart_grace.max(Duration::from_secs(5)),
+            arp_probe: ProbeOptions {
+                count: ARP_PROBES,
+                interval: interval.max(Duration::from_millis(1)),
+            },
+        }
+    }
+
+    /// The fence plan for `StopDb` and `RunFenceAction` (the term and reason are
+    /// not used by those two steps: the engine persists "fenced" itself).
+    pub(crate) fn fence_plan(&self) -> FencePlan<'_> {
+        let mut p = FencePlan::new(&self.service, &self.store, 0, "");
+        p.action = self.fence_action.clone();
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn managers_map_one_to_one() {
+        let m = ServiceManager::PgCtl {
+            pg_ctl: PathBuf::from("/x/pg_ctl"),
+            data_dir: PathBuf::from("/d"),
+        };
+        assert!(matches!(service_control(&m), ServiceControl::PgCtl(p) if p.data_dir == PathBuf::from("/d")));
+        let m = ServiceManager::Command {
+            restart_command: "r".into(),
+            stop_command: "s".into(),
+        };
+        assert_eq!(
+            service_control(&m),
+            ServiceControl::Command {
+                restart: "r".into(),
+                stop: "s".into()
+            }
+        );
+        assert_eq!(
+            fence_action(&config::FenceAction::Poweroff),
+            FenceAction::Poweroff { bus: Bus::System }
+        );
+    }
+}

@@ -1,0 +1,218 @@
+//! The per-resource FIFO workers: each takes one operation at a time, in the order
+//! the engine queued them, and reports its answer.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use twinbeat_core::Input;
+
+use super::plan::{Plan, GARP_INTERVAL};
+use super::{engine_state, Report};
+use crate::actions::arp::GarpHandle;
+use crate::actions::fence;
+use crate::actions::promote::{self, PromoteOptions};
+use crate::actions::state_file;
+use crate::actions::vip::Vip;
+
+/// A VIP operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum VipOp {
+    /// Add the VIP and announce it.
+    Take,
+    /// Remove it.
+    Release,
+}
+
+/// A local DB operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DbOp {
+    /// `pg_promote` and wait until writable.
+    Promote,
+    /// Restart through the service manager.
+    Restart,
+    /// Stop and confirm the postmaster exited.
+    Stop,
+}
+
+pub(crate) async fn vip_worker(
+    plan: Arc<Plan>,
+    mut rx: mpsc::UnboundedReceiver<VipOp>,
+    done: mpsc::UnboundedSender<Report>,
+) {
+    // One netlink connection for the daemon's life, opened in the runtime's
+    // network namespace.
+    let vip = match &plan.vip {
+        Some(spec) => match Vip::new(spec.clone()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!("VIP: cannot open netlink: {e}: every VIP operation fails");
+                None
+            }
+        },
+        None => {
+            tracing::error!("VIP: no interface known for the VIP: every VIP operation fails");
+            None
+        }
+    };
+    let mut announcing: Option<GarpHandle> = None;
+    while let Some(op) = rx.recv().await {
+        let input = match (op, &vip) {
+            (VipOp::Take, Some(vip)) => {
+                let start = Instant::now();
+                match vip.take(plan.garp_count, GARP_INTERVAL).await {
+                    Ok((report, arp_err)) => {
+                        tracing::warn!(
+                            "VIP {} taken on {} ({:?}) in {:?}, first gratuitous ARP after {:?}",
+                            vip.spec().address,
+                            vip.spec().interface,
+                            report.outcome,
+                            start.elapsed(),
+                            report.first_announcement_elapsed
+                        );
+                        if let Some(e) = arp_err {
+                            tracing::error!("VIP held but not announced: {e}");
+                        }
+                        if let Some(old) = std::mem::replace(&mut announcing, report.announcements) {
+                            old.cancel();
+                        }
+                        Input::VipTaken
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: cannot take the VIP: {e}");
+                        Input::VipFailed
+                    }
+                }
+            }
+            (VipOp::Release, Some(vip)) => {
+                if let Some(h) = announcing.take() {
+                    h.cancel();
+                }
+                match vip.remove().await {
+                    Ok(outcome) => {
+                        tracing::warn!("VIP {} released: {outcome:?}", vip.spec().address);
+                        Input::VipReleased
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: cannot release the VIP: {e}");
+                        Input::VipReleaseFailed
+                    }
+                }
+            }
+            (VipOp::Take, None) => Input::VipFailed,
+            (VipOp::Release, None) => {
+                // Without netlink the address can still be looked up: nothing to
+                // release is a release done.
+                if super::vip_present(plan_addr(&plan)) {
+                    Input::VipReleaseFailed
+                } else {
+                    Input::VipReleased
+                }
+            }
+        };
+        if done.send(input.into()).is_err() {
+            return;
+        }
+    }
+}
+
+fn plan_addr(plan: &Plan) -> std::net::IpAddr {
+    plan.vip
+        .as_ref()
+        .map(|s| s.address)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+pub(crate) async fn db_worker(
+    plan: Arc<Plan>,
+    mut rx: mpsc::UnboundedReceiver<DbOp>,
+    done: mpsc::UnboundedSender<Report>,
+) {
+    while let Some(op) = rx.recv().await {
+        let input = match op {
+            DbOp::Promote => {
+                let opts = PromoteOptions {
+                    timeout: plan.promote_timeout,
+                    ..PromoteOptions::default()
+                };
+                match promote::promote_with_config(&plan.promote_target, opts).await {
+                    Ok(r) => {
+                        tracing::warn!(
+                            "promoted: writable {:?} after the request ({} polls, {} requests{})",
+                            r.request_to_writable,
+                            r.polls,
+                            r.requests,
+                            if r.already_primary { ", was already primary" } else { "" }
+                        );
+                        Input::Promoted
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: promotion failed: {e}");
+                        Input::PromoteFailed
+                    }
+                }
+            }
+            DbOp::Restart => match plan.service.restart(plan.restart_timeout).await {
+                Ok(()) => {
+                    tracing::warn!("local DB restarted");
+                    Input::DbRestarted
+                }
+                Err(e) => {
+                    tracing::error!("local DB restart failed: {e}");
+                    Input::DbRestartFailed
+                }
+            },
+            DbOp::Stop => {
+                let (step, killed) = fence::stop_confirmed(&plan.fence_plan()).await;
+                match step.result {
+                    Ok(what) => {
+                        tracing::warn!(
+                            "local DB stopped: {what} in {:?}{}",
+                            step.elapsed,
+                            if killed { " (SIGKILL needed)" } else { "" }
+                        );
+                        Input::DbStopped
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: local DB stop not confirmed: {e}");
+                        Input::DbStopFailed
+                    }
+                }
+            }
+        };
+        if done.send(input.into()).is_err() {
+            return;
+        }
+    }
+}
+
+pub(crate) async fn persist_worker(
+    plan: Arc<Plan>,
+    mut rx: mpsc::UnboundedReceiver<state_file::PersistedState>,
+    done: mpsc::UnboundedSender<Report>,
+) {
+    while let Some(record) = rx.recv().await {
+        let state = engine_state(&record);
+        let report = match plan.store.save_async(record.clone()).await {
+            Ok(()) => {
+                tracing::info!(
+                    "persisted {:?} in term {} ({})",
+                    record.state,
+                    record.term,
+                    record.reason
+                );
+                Report {
+                    input: Input::Persisted(state),
+                    saved: Some(record),
+                }
+            }
+            Err(e) => {
+                tracing::error!("CRITICAL: cannot persist {:?}: {e}", record.state);
+                Input::PersistFailed(state).into()
+            }
+        };
+        if done.send(report).is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! What the engine reports: one log line per state change with its reason, alarms
+//! kept for the status page, counters for the metrics.
+
+use twinbeat_core as engine;
+
+use super::Driver;
+
+impl Driver {
+    pub(super) fn log(&mut self, event: engine::Event) {
+        use engine::{Event, Severity};
+        match event {
+            Event::PathDown(p) => tracing::warn!("path {} down", p.name()),
+            Event::PathUp(p) => tracing::info!("path {} up", p.name()),
+            Event::Degraded { paths_down } => {
+                tracing::warn!("degraded: {paths_down} of 3 peer paths down, no promotion (rule 3)")
+            }
+            Event::Disarmed(r) => {
+                self.alarm(format!("automatic promotion disarmed: {r:?}"));
+                tracing::error!("CRITICAL: automatic promotion disarmed: {r:?} (rule 4)")
+            }
+            Event::Rearmed => tracing::info!("automatic promotion armed again: every peer path up"),
+            Event::Decision(d) => {
+                match d.kind {
+                    engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),
+                    engine::DecisionKind::Fence => self.shared.metrics.fences.inc(),
+                    _ => 0,
+                };
+                tracing::warn!("decision {:?}: {:?}", d.kind, d.reason)
+            }
+            Event::Alarm {
+                severity: Severity::Critical,
+                reason,
+            } => {
+                self.alarm(format!("critical: {reason:?}"));
+                tracing::error!("CRITICAL alarm: {reason:?}")
+            }
+            Event::Alarm {
+                severity: Severity::Warning,
+                reason,
+            } => {
+                self.alarm(format!("warning: {reason:?}"));
+                tracing::warn!("alarm: {reason:?}")
+            }
+            Event::RoleChanged { from, to } => {
+                self.shared
+                    .metrics
+                    .term
+                    .set(i64::try_from(self.engine.term()).unwrap_or(i64::MAX));
+                tracing::warn!("role {from:?} -> {to:?} (term {})", self.engine.term())
+            }
+            Event::PauseDetected { gap } => {
+                tracing::warn!(
+                    "pause detected: timers fired {gap:?} late; treating it as a restart (rule 13)"
+                )
+            }
+        }
+    }
+
+    pub(super) fn alarm(&mut self, text: String) {
+        // The newest few alarms are shown on the status page; a repeat of the newest
+        // one is counted instead of listed again.
+        if let Some((last, count)) = self.alarms.back_mut() {
+            if *last == text {
+                *count += 1;
+                return;
+            }
+        }
+        if self.alarms.len() == 16 {
+            self.alarms.pop_front();
+        }
+        self.alarms.push_back((text, 1));
+    }
+}

@@ -1,0 +1,166 @@
+//! Probe results and serial events, turned into engine inputs.
+
+use std::time::Duration;
+
+use tokio::time::Instant as TokioInstant;
+use twinbeat_core::{self as engine, AttemptId, Input, PathId, ProbeOutcome};
+use twinbeat_protocol as proto;
+
+use super::{failed, Driver, IcmpDone};
+use crate::driver::wire;
+use crate::metrics::DropReason;
+use crate::probe::icmp::IcmpOutcome;
+use crate::probe::local_db::LocalDbSample;
+use crate::probe::remote_db::RemoteDbOutcome;
+use crate::probe::runner::Completed;
+use crate::serial_link::LinkEvent;
+
+impl Driver {
+    /// After a result: feed it, then start what was queued behind it.
+    pub(super) fn result(&mut self, path: PathId, input: Input, rtt: Option<Duration>) {
+        let now = self.now();
+        self.engine.handle_input(now, input);
+        let st = self.engine.path(path);
+        self.path_metrics[path.index()].observe(
+            st.health == engine::PathHealth::Up,
+            st.consecutive_failures,
+            rtt,
+        );
+        if let Some(id) = self.slot(path).finished(TokioInstant::now()) {
+            self.inputs.push_back(failed(path, id));
+        }
+    }
+
+    pub(super) fn on_icmp(&mut self, done: IcmpDone) {
+        let attempt = attempt_id(done.attempt);
+        let (outcome, rtt) = match done.outcome {
+            IcmpOutcome::Reply { rtt, .. } => (ProbeOutcome::Ok { rtt }, Some(rtt)),
+            IcmpOutcome::Failed(e) => {
+                tracing::debug!("{}: {e}", done.key.name());
+                (ProbeOutcome::Failed, None)
+            }
+        };
+        let input = Input::ProbeDone {
+            path: done.key,
+            attempt,
+            outcome,
+        };
+        self.result(done.key, input, rtt);
+    }
+
+    pub(super) fn on_remote(&mut self, done: Completed<PathId, RemoteDbOutcome>) {
+        let attempt = attempt_id(done.attempt);
+        let (outcome, rtt) = match done.outcome {
+            RemoteDbOutcome::Ok { rtt, .. } => (ProbeOutcome::Ok { rtt }, Some(rtt)),
+            RemoteDbOutcome::Failed(e) => {
+                tracing::debug!("remote_db: {e:?}");
+                (ProbeOutcome::Failed, None)
+            }
+        };
+        let input = Input::ProbeDone {
+            path: PathId::RemoteDb,
+            attempt,
+            outcome,
+        };
+        self.result(PathId::RemoteDb, input, rtt);
+    }
+
+    pub(super) fn on_local(&mut self, done: Completed<PathId, LocalDbSample>) {
+        let s = done.outcome;
+        let sample = match s.readiness {
+            crate::probe::Readiness::NoResponse { .. } => None,
+            _ => Some(engine::LocalDbSample {
+                accepting: s.accepting(),
+                select_ok: s.select_ok,
+                // Unknown recovery state reads as "replica": the cautious side.
+                in_recovery: s.in_recovery.unwrap_or(true),
+                wal_lsn: s.wal_lsn.unwrap_or(0),
+            }),
+        };
+        if let Some(err) = &s.error {
+            tracing::debug!("local_db: {err}");
+        }
+        let input = Input::LocalDb {
+            attempt: attempt_id(done.attempt),
+            sample,
+        };
+        let rtt = s.healthy().then_some(s.elapsed);
+        self.result(PathId::LocalDb, input, rtt);
+    }
+
+    pub(super) fn send(&mut self, message: proto::Message) {
+        let frame = proto::Frame {
+            cluster: self.cluster,
+            sender: self.node,
+            message,
+        };
+        match self.serial.send(&frame) {
+            Ok(()) => {
+                self.shared.metrics.serial_sent.inc();
+            }
+            // The device is away: the link reported it once (LinkEvent::Down, fed to
+            // the engine then); this ping's attempt simply times out in its window.
+            Err(crate::serial_link::SendError::NotOpen) => {}
+            Err(e) => tracing::warn!("serial: frame not sent: {e}"),
+        }
+    }
+
+    pub(super) fn on_serial(&mut self, event: LinkEvent) {
+        let input = match event {
+            LinkEvent::Up => {
+                tracing::info!("serial: {} open", self.cfg.checks.serial_device.display());
+                return;
+            }
+            LinkEvent::Down { reason } => {
+                tracing::warn!(
+                    "serial: {} down: {reason}",
+                    self.cfg.checks.serial_device.display()
+                );
+                Input::SerialDeviceMissing
+            }
+            LinkEvent::Rejected { error } => {
+                self.shared.metrics.dropped(drop_reason(&error));
+                tracing::debug!("serial: frame dropped: {error}");
+                return;
+            }
+            LinkEvent::Frame { frame, .. } => {
+                self.shared.metrics.serial_received.inc();
+                if !self.last_frame_seen {
+                    self.last_frame_seen = true;
+                    tracing::info!("serial: first frame from node {}", frame.sender.0);
+                }
+                match frame.message {
+                    proto::Message::Ping(p) => Input::PingReceived {
+                        seq: p.seq,
+                        peer: wire::state_from_wire(frame.sender, p.state),
+                    },
+                    proto::Message::Ack(a) => Input::AckReceived {
+                        seq: a.seq,
+                        peer: wire::state_from_wire(frame.sender, a.state),
+                    },
+                    proto::Message::BridgeStatus(b) => {
+                        Input::BridgeStatus(wire::bridge_from_wire(b))
+                    }
+                    // Only a bridge answers status requests.
+                    proto::Message::BridgeStatusRequest => return,
+                }
+            }
+        };
+        let now = self.now();
+        self.engine.handle_input(now, input);
+    }
+}
+
+fn attempt_id(a: u64) -> AttemptId {
+    // The driver starts attempts with the engine's u32 ids, so this never truncates.
+    AttemptId(u32::try_from(a).unwrap_or(u32::MAX))
+}
+
+fn drop_reason(e: &proto::DecodeError) -> DropReason {
+    match e {
+        proto::DecodeError::BadCrc => DropReason::Corrupt,
+        proto::DecodeError::OverFull => DropReason::Overflow,
+        proto::DecodeError::WrongCluster(_) => DropReason::Foreign,
+        _ => DropReason::Malformed,
+    }
+}

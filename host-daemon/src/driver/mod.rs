@@ -1,0 +1,226 @@
+//! The driver: one task owns the engine and `select!`s over its next timeout, probe
+//! results, serial frames, effect results and signals (quinn's `ConnectionDriver`
+//! shape). Everything with a clock, a socket or a process is here or below; the
+//! engine only decides.
+//!
+//! `twinbeat run` is [`run_from_file`]: load the config (host checks enforced), start
+//! the status server, ask PostgreSQL for the start facts, start the engine (a role pin
+//! that contradicts PostgreSQL is refused here, exit 2), spawn the probes and the
+//! serial link, then loop until SIGTERM or SIGINT.
+//!
+//! Before the runtime starts the process becomes a child subreaper, so a postmaster
+//! it starts through pg_ctl is reaped at once when it dies (a zombie's PID in
+//! `postmaster.pid` would block the next start). The persisted state in `state_dir`
+//! is loaded before the engine starts: missing is the documented default (standby,
+//! term 0), corrupt refuses to start (exit 2) — never a silent promotion.
+
+mod effects;
+mod engine_loop;
+mod slots;
+mod snapshot;
+mod wire;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use twinbeat_core as engine;
+
+use crate::actions::state_file::{PersistedState, StateStore};
+use crate::actions::{notify, postmaster};
+use crate::cli::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
+use crate::config::{self, Config, HostChecks};
+use crate::probe::local_db::LocalDbProbe;
+use crate::probe::DbTarget;
+use crate::status::{self, Shared};
+
+pub use engine_loop::Driver;
+
+/// Why `run` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration was refused (exit 2).
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    /// The engine refused to start: a role pin that PostgreSQL and the persisted state
+    /// contradict, or an engine-level config error (exit 2).
+    #[error("refusing to start: {0}")]
+    Start(engine::StartError),
+    /// The state file in `state_dir` exists but cannot be read or parsed (exit 2):
+    /// guessing a state could make this node a second primary.
+    #[error("refusing to start: {0}")]
+    State(crate::actions::state_file::StateError),
+    /// The status server could not listen (exit 1).
+    #[error("{0}")]
+    Status(#[from] status::ServeError),
+    /// The runtime, a signal handler or another OS facility failed (exit 1).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being set up.
+        what: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl RunError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Config(_) | RunError::Start(_) | RunError::State(_) => EXIT_CONFIG,
+            RunError::Status(_) | RunError::Io { .. } => EXIT_RUNTIME,
+        }
+    }
+}
+
+/// Sets up `tracing` to stderr; `RUST_LOG` overrides the default `info` level.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// `twinbeat run --config FILE`: runs in the foreground until SIGTERM/SIGINT and
+/// returns the exit code.
+pub fn run_from_file(path: &Path) -> u8 {
+    init_logging();
+    let loaded = match config::load(path, HostChecks::Enforce) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("config: {w}");
+    }
+    // Before any thread or child exists: orphaned postgres processes must become
+    // ours to reap.
+    if let Err(e) = postmaster::become_subreaper() {
+        tracing::warn!("cannot become a child subreaper ({e}): PID 1 reaps dead postmasters");
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    match rt.block_on(run(loaded.config)) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// The database target of the local or remote probe.
+pub(crate) fn db_target(
+    conn: &config::DbConn,
+    application_name: &str,
+) -> Result<DbTarget, RunError> {
+    let password = conn.password.resolve().map_err(|source| RunError::Io {
+        what: "reading the password file",
+        source,
+    })?;
+    Ok(DbTarget {
+        host: conn.host.clone(),
+        port: conn.port,
+        user: conn.user.clone(),
+        password,
+        dbname: conn.dbname.clone(),
+        application_name: application_name.to_owned(),
+    })
+}
+
+/// The start facts: whether PostgreSQL is in recovery and the persisted state. A DB
+/// that cannot be asked counts as in recovery: a node that believes it is a replica
+/// is the one that never acts on its own (the engine's documented convention).
+async fn start_facts(
+    cfg: &Config,
+    store: &StateStore,
+) -> Result<(engine::StartFacts, PersistedState), RunError> {
+    let mut probe = LocalDbProbe::new(db_target(&cfg.local_db.conn, "twinbeat-start")?);
+    let sample = probe.check(cfg.local_db.timeout).await;
+    let db_in_recovery = match (sample.healthy(), sample.in_recovery) {
+        (true, Some(r)) => r,
+        _ => {
+            tracing::warn!(
+                "start: local PostgreSQL could not be asked ({}): starting as if in recovery",
+                sample.error.as_deref().unwrap_or("no answer")
+            );
+            true
+        }
+    };
+    let (persisted, record) = match store.load().map_err(RunError::State)? {
+        Some(r) => {
+            tracing::info!(
+                "start: persisted {:?} in term {} ({}) from {}",
+                r.state,
+                r.term,
+                r.reason,
+                store.path().display()
+            );
+            (Some(effects::engine_state(&r)), r)
+        }
+        None => {
+            tracing::info!(
+                "start: no state file at {}: standby, term 0 (the documented default)",
+                store.path().display()
+            );
+            (None, PersistedState::default_missing())
+        }
+    };
+    Ok((
+        engine::StartFacts {
+            persisted,
+            db_in_recovery,
+        },
+        record,
+    ))
+}
+
+/// Runs the daemon on the current tokio runtime until SIGTERM or SIGINT.
+pub async fn run(cfg: Config) -> Result<(), RunError> {
+    let core_cfg = config::to_core(&cfg)?;
+    let store = StateStore::new(cfg.state_dir.clone());
+    let shared = Shared::new(snapshot::initial(&cfg));
+    let server = status::serve(cfg.status.listen, shared.clone()).await?;
+    tracing::info!("status on http://{}/status and /metrics", server.local_addr);
+    let reaper = match postmaster::spawn_reaper() {
+        Ok(h) => Some(h),
+        Err(e) => {
+            tracing::warn!("cannot watch SIGCHLD ({e}): dead postmasters are not reaped at once");
+            None
+        }
+    };
+    let result = async {
+        let (facts, record) = start_facts(&cfg, &store).await?;
+        let mut driver = Driver::start(cfg, core_cfg, facts, record, Arc::clone(&shared)).await?;
+        driver.run_until_signal().await
+    }
+    .await;
+    if let Err(e) = notify::stopping() {
+        tracing::warn!("{e}");
+    }
+    tracing::info!("stopped");
+    if let Some(r) = reaper {
+        r.abort();
+    }
+    server.task.abort();
+    result
+}
+
+/// How often the status snapshot is refreshed besides on every logged event.
+pub(crate) const SNAPSHOT_PERIOD: Duration = Duration::from_millis(250);

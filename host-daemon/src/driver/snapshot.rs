@@ -1,0 +1,163 @@
+//! The status snapshot built from the engine's getters.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use twinbeat_core::{self as engine, Engine, PathHealth, PathId};
+
+use super::effects::vip_present;
+use crate::actions::state_file::{NodeState, PersistedState};
+use crate::config::Config;
+use crate::serial_link::LinkCounters;
+use crate::status::{
+    BridgeStatus, PathStatus, PeerStatus, PersistedStatus, SerialCounters, StatusSnapshot,
+    VipStatus,
+};
+
+fn role_name(r: engine::Role) -> &'static str {
+    match r {
+        engine::Role::Standby => "standby",
+        engine::Role::Promoting => "promoting",
+        engine::Role::Primary => "primary",
+        engine::Role::Hold => "hold",
+        engine::Role::Fencing => "fencing",
+        engine::Role::Fenced => "fenced",
+    }
+}
+
+/// The snapshot before the engine has run: identity only, every path unknown.
+pub(crate) fn initial(cfg: &Config) -> StatusSnapshot {
+    StatusSnapshot {
+        node: cfg.node_id.clone(),
+        cluster: cfg.cluster_id.clone(),
+        role: "starting".into(),
+        local_db: "unknown".into(),
+        vip: VipStatus {
+            address: cfg.vip.address.to_string(),
+            holder: "unknown".into(),
+        },
+        paths: PathId::ALL
+            .iter()
+            .map(|p| PathStatus {
+                name: p.name().into(),
+                state: "unknown".into(),
+                ..PathStatus::default()
+            })
+            .collect(),
+        ..StatusSnapshot::default()
+    }
+}
+
+/// The snapshot of a running engine.
+pub(crate) fn build(
+    e: &Engine,
+    now: engine::Instant,
+    cfg: &Config,
+    uptime: Duration,
+    serial: &LinkCounters,
+    alarms: &VecDeque<(String, u64)>,
+    persisted: &PersistedState,
+) -> StatusSnapshot {
+    let paths = PathId::ALL
+        .iter()
+        .map(|&p| {
+            let st = e.path(p);
+            PathStatus {
+                name: p.name().into(),
+                state: match st.health {
+                    PathHealth::Up => "up",
+                    PathHealth::Down => "down",
+                    PathHealth::Unknown => "unknown",
+                }
+                .into(),
+                consecutive_failures: st.consecutive_failures,
+                last_rtt_ms: st.last_rtt.map(|d| d.as_secs_f64() * 1000.0),
+            }
+        })
+        .collect();
+    let local_db = match (e.local_db(), e.path(PathId::LocalDb).health) {
+        (_, PathHealth::Down) => "down".to_owned(),
+        (Some(s), _) if s.healthy() && s.in_recovery => "healthy (in recovery)".to_owned(),
+        (Some(s), _) if s.healthy() => "healthy (primary)".to_owned(),
+        (Some(_), _) => "unhealthy".to_owned(),
+        (None, _) => "unknown".to_owned(),
+    };
+    let peer = e.peer().map(|v| PeerStatus {
+        node: v.state.node_id.0.to_string(),
+        role: role_name(v.state.role).into(),
+        term: v.state.term,
+        fenced: v.state.fenced,
+        age_ms: u64::try_from(now.saturating_duration_since(v.heard_at).as_millis())
+            .unwrap_or(u64::MAX),
+    });
+    let holder = if vip_present(cfg.vip.address.addr()) {
+        "this node"
+    } else if peer
+        .as_ref()
+        .is_some_and(|p| p.role == "primary" && !p.fenced)
+    {
+        "peer"
+    } else {
+        "none"
+    };
+    let d = &serial.decode;
+    let bridge = e.bridge().map(|(b, _)| {
+        let ms = |v: Option<Duration>| v.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        BridgeStatus {
+            uptime_secs: b.uptime.as_secs(),
+            heard_a_ms_ago: ms(b.since_heard_us),
+            heard_b_ms_ago: ms(b.since_heard_peer),
+            dropped: u64::from(b.frames_dropped),
+        }
+    });
+    StatusSnapshot {
+        node: cfg.node_id.clone(),
+        cluster: cfg.cluster_id.clone(),
+        role: role_name(e.role()).into(),
+        term: e.term(),
+        fenced: e.is_fenced(),
+        uptime_secs: uptime.as_secs(),
+        paths,
+        local_db,
+        vip: VipStatus {
+            address: cfg.vip.address.to_string(),
+            holder: holder.into(),
+        },
+        peer,
+        serial: SerialCounters {
+            sent: serial.frames_sent,
+            received: u64::from(d.frames_ok),
+            corrupt: u64::from(d.bad_crc),
+            malformed: u64::from(
+                d.bad_cobs
+                    + d.unknown_version
+                    + d.unknown_kind
+                    + d.malformed
+                    + d.trailing_bytes
+                    + d.too_short,
+            ),
+            overflow: u64::from(d.over_full),
+            foreign: u64::from(d.wrong_cluster),
+        },
+        bridge,
+        alarms: alarms
+            .iter()
+            .map(|(text, n)| match n {
+                1 => text.clone(),
+                n => format!("{text} (x{n})"),
+            })
+            .collect(),
+        persisted: Some(PersistedStatus {
+            state: match persisted.state {
+                NodeState::Standby => "standby",
+                NodeState::Promoting => "promoting",
+                NodeState::Primary => "primary",
+                NodeState::Fenced => "fenced",
+            }
+            .into(),
+            term: persisted.term,
+            reason: persisted.reason.clone(),
+            since_unix_ms: persisted.since_unix_ms,
+        }),
+    }
+}

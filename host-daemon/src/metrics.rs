@@ -1,0 +1,198 @@
+//! Prometheus metrics (`GET /metrics`), with the official `prometheus-client` crate.
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Label naming one checked path.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabel {
+    /// `icmp`, `remote_db`, `serial`, `gateway` or `local_db`.
+    pub path: String,
+}
+
+/// Why a serial frame was dropped.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+pub enum DropReason {
+    /// CRC mismatch.
+    Corrupt,
+    /// Bad COBS or a frame that does not decode.
+    Malformed,
+    /// Longer than the receive buffer.
+    Overflow,
+    /// From another cluster.
+    Foreign,
+}
+
+/// Label of [`Metrics::serial_dropped`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabel {
+    /// Why it was dropped.
+    pub reason: DropReason,
+}
+
+type HistogramFamily = Family<PathLabel, Histogram, fn() -> Histogram>;
+
+fn rtt_histogram() -> Histogram {
+    // 100 µs … ~6.5 s: a LAN ICMP RTT sits at the bottom, a serial round trip in the
+    // middle, a slow database at the top.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// The metrics of one path; see [`Metrics::path`].
+#[derive(Debug, Clone)]
+pub struct PathMetrics {
+    up: Gauge,
+    failures: Gauge,
+    rtt: Histogram,
+}
+
+impl PathMetrics {
+    /// Records one probe outcome: up or not, consecutive failures, RTT on success.
+    pub fn observe(&self, up: bool, failures: u32, rtt: Option<std::time::Duration>) {
+        self.up.set(i64::from(up));
+        self.failures.set(i64::from(failures));
+        if let Some(rtt) = rtt {
+            self.rtt.observe(rtt.as_secs_f64());
+        }
+    }
+}
+
+/// Every metric the daemon exports, registered once.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// 1 when the path is up, 0 when down.
+    pub path_up: Family<PathLabel, Gauge>,
+    /// Consecutive failed attempts of each path.
+    pub consecutive_failures: Family<PathLabel, Gauge>,
+    /// Round-trip time of successful probes, in seconds.
+    pub probe_rtt: HistogramFamily,
+    /// Promotions this process performed (or attempted).
+    pub promotions: Counter,
+    /// Fences this process performed (or attempted).
+    pub fences: Counter,
+    /// Serial frames dropped, by reason.
+    pub serial_dropped: Family<DropLabel, Counter>,
+    /// Serial frames sent.
+    pub serial_sent: Counter,
+    /// Valid serial frames received.
+    pub serial_received: Counter,
+    /// Current term.
+    pub term: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric under the `twinbeat_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("twinbeat");
+        let path_up = Family::<PathLabel, Gauge>::default();
+        let consecutive_failures = Family::<PathLabel, Gauge>::default();
+        let probe_rtt: HistogramFamily = Family::new_with_constructor(rtt_histogram);
+        let promotions = Counter::default();
+        let fences = Counter::default();
+        let serial_dropped = Family::<DropLabel, Counter>::default();
+        let serial_sent = Counter::default();
+        let serial_received = Counter::default();
+        let term = Gauge::default();
+        registry.register(
+            "path_up",
+            "1 when the path is up, 0 when down",
+            path_up.clone(),
+        );
+        registry.register(
+            "path_consecutive_failures",
+            "Consecutive failed attempts of the path",
+            consecutive_failures.clone(),
+        );
+        registry.register(
+            "probe_rtt_seconds",
+            "Round-trip time of successful probes",
+            probe_rtt.clone(),
+        );
+        registry.register(
+            "promotions",
+            "Promotions performed or attempted",
+            promotions.clone(),
+        );
+        registry.register("fences", "Fences performed or attempted", fences.clone());
+        registry.register(
+            "serial_frames_dropped",
+            "Serial frames dropped, by reason",
+            serial_dropped.clone(),
+        );
+        registry.register(
+            "serial_frames_sent",
+            "Serial frames sent",
+            serial_sent.clone(),
+        );
+        registry.register(
+            "serial_frames_received",
+            "Valid serial frames received",
+            serial_received.clone(),
+        );
+        registry.register("term", "Current term", term.clone());
+        Metrics {
+            registry,
+            path_up,
+            consecutive_failures,
+            probe_rtt,
+            promotions,
+            fences,
+            serial_dropped,
+            serial_sent,
+            serial_received,
+            term,
+        }
+    }
+
+    /// The metrics of one path, looked up once so that recording a probe (up to a
+    /// thousand a second for ICMP) allocates nothing.
+    pub fn path(&self, path: &str) -> PathMetrics {
+        let label = PathLabel {
+            path: path.to_owned(),
+        };
+        PathMetrics {
+            up: self.path_up.get_or_create(&label).clone(),
+            failures: self.consecutive_failures.get_or_create(&label).clone(),
+            rtt: self.probe_rtt.get_or_create(&label).clone(),
+        }
+    }
+
+    /// Records one probe outcome of `path` (looks the path up each time).
+    pub fn observe_probe(
+        &self,
+        path: &str,
+        up: bool,
+        failures: u32,
+        rtt: Option<std::time::Duration>,
+    ) {
+        self.path(path).observe(up, failures, rtt);
+    }
+
+    /// Counts one dropped serial frame.
+    pub fn dropped(&self, reason: DropReason) {
+        self.serial_dropped
+            .get_or_create(&DropLabel { reason })
+            .inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoder error would be a bug in a label.
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            out.push_str(&format!("# encoding error: {e}\n"));
+        }
+        out
+    }
+}

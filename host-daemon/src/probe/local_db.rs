@@ -1,0 +1,238 @@
+//! The local DB check (design rule 2 and the fresh checks of rule 5).
+//!
+//! ```text
+//! let mut probe = LocalDbProbe::new(target);          // no I/O yet
+//! let sample = probe.check(Duration::from_secs(1)).await;
+//! sample.readiness   // pg_isready: Accepting / Rejecting (57P03) / NoResponse
+//! sample.select_ok   // SELECT 1 answered
+//! sample.in_recovery // pg_is_in_recovery()
+//! sample.wal_lsn     // pg_current_wal_lsn() on a primary; received (else replayed) on a standby
+//! ```
+//!
+//! The probe keeps one connection open between checks and reconnects when it is
+//! broken. The whole check (connect + one query) is bounded by the timeout it is
+//! given: a SIGSTOPped postmaster still completes TCP connects (the kernel
+//! accepts them), so only the bound on the query tells it is hung. A check that
+//! times out drops the connection, because a late answer would otherwise be
+//! read as the next check's.
+
+use std::time::{Duration, Instant};
+
+use tokio::time::timeout_at;
+
+use super::pg::{connect, parse_lsn, Connect, DbTarget, Readiness, Session};
+
+/// The one query of a check: `SELECT 1`, the recovery flag and the WAL
+/// position, in one round trip. `pg_current_wal_lsn()` raises an error in
+/// recovery, so the CASE picks the standby's functions there (volatile
+/// functions are not folded ahead of the CASE).
+const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
+     CASE WHEN pg_is_in_recovery() \
+          THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
+          ELSE pg_current_wal_lsn() END";
+
+/// What one check of the local database found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDbSample {
+    /// `pg_isready`'s answer for the server.
+    pub readiness: Readiness,
+    /// `SELECT 1` returned 1.
+    pub select_ok: bool,
+    /// `pg_is_in_recovery()`, when the query answered.
+    pub in_recovery: Option<bool>,
+    /// WAL position in bytes: current on a primary; last received (or, with
+    /// nothing streamed yet, last replayed) on a standby.
+    pub wal_lsn: Option<u64>,
+    /// Why the check is not fully healthy, for the log (`None` when healthy).
+    pub error: Option<String>,
+    /// Wall time the check took.
+    pub elapsed: Duration,
+}
+
+impl LocalDbSample {
+    /// Accepting connections and `SELECT 1` answered: what rule 2 calls healthy.
+    pub fn healthy(&self) -> bool {
+        self.readiness.is_accepting() && self.select_ok
+    }
+
+    /// The sample's `accepting` flag as the core engine wants it.
+    pub fn accepting(&self) -> bool {
+        self.readiness.is_accepting()
+    }
+}
+
+/// Checks the local PostgreSQL; keeps one connection between checks.
+#[derive(Debug)]
+pub struct LocalDbProbe {
+    target: DbTarget,
+    session: Option<SessionSlot>,
+    connects: u64,
+}
+
+/// Wrapper so the probe can derive `Debug` without exposing the session.
+struct SessionSlot(Session);
+
+impl std::fmt::Debug for SessionSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Session")
+    }
+}
+
+impl LocalDbProbe {
+    /// A probe for `target`; it connects on the first check.
+    pub fn new(target: DbTarget) -> Self {
+        Self {
+            target,
+            session: None,
+            connects: 0,
+        }
+    }
+
+    /// How many connections the probe has opened so far (successful logins).
+    pub fn connects(&self) -> u64 {
+        self.connects
+    }
+
+    /// Runs one check, bounded by `timeout` as a whole.
+    pub async fn check(&mut self, timeout: Duration) -> LocalDbSample {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + timeout);
+        let mut sample = match timeout_at(deadline, self.check_unbounded(timeout)).await {
+            Ok(sample) => sample,
+            Err(_) => {
+                // Hung server (or network): the connection's state is unknown now.
+                self.session = None;
+                LocalDbSample {
+                    readiness: Readiness::NoResponse {
+                        reason: format!("no answer within {timeout:?}"),
+                    },
+                    select_ok: false,
+                    in_recovery: None,
+                    wal_lsn: None,
+                    error: Some(format!("check timed out after {timeout:?}")),
+                    elapsed: Duration::ZERO,
+                }
+            }
+        };
+        sample.elapsed = started.elapsed();
+        sample
+    }
+
+    async fn check_unbounded(&mut self, timeout: Duration) -> LocalDbSample {
+        if let Some(SessionSlot(session)) = &self.session {
+            if !session.is_closed() {
+                if let Ok(row) = session.first_row(CHECK_SQL).await {
+                    return sample_from_row(&row);
+                }
+                // Broken (e.g. the server restarted and terminated us): one
+                // fresh connect below tells the server's state now.
+            }
+            self.session = None;
+        }
+        match connect(&self.target, timeout).await {
+            Connect::Session(session) => {
+                self.connects += 1;
+                let result = session.first_row(CHECK_SQL).await;
+                match result {
+                    Ok(row) => {
+                        self.session = Some(SessionSlot(session));
+                        sample_from_row(&row)
+                    }
+                    Err(error) => LocalDbSample {
+                        readiness: Readiness::Accepting { login_error: None },
+                        select_ok: false,
+                        in_recovery: None,
+                        wal_lsn: None,
+                        error: Some(format!("check query failed: {error}")),
+                        elapsed: Duration::ZERO,
+                    },
+                }
+            }
+            Connect::NoSession(readiness) => {
+                let error = Some(match &readiness {
+                    Readiness::Accepting { login_error } => format!(
+                        "server is up but refused the login: {}",
+                        login_error.as_deref().unwrap_or("unknown reason")
+                    ),
+                    Readiness::Rejecting { message } => {
+                        format!("server rejects connections: {message}")
+                    }
+                    Readiness::NoResponse { reason } => format!("no response: {reason}"),
+                });
+                LocalDbSample {
+                    readiness,
+                    select_ok: false,
+                    in_recovery: None,
+                    wal_lsn: None,
+                    error,
+                    elapsed: Duration::ZERO,
+                }
+            }
+        }
+    }
+}
+
+/// Reads the row of [`CHECK_SQL`].
+fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
+    let column = |i: usize| row.get(i).and_then(|value| value.as_deref());
+    let select_ok = column(0) == Some("1");
+    let in_recovery = match column(1) {
+        Some("t") => Some(true),
+        Some("f") => Some(false),
+        _ => None,
+    };
+    let wal_lsn = column(2).and_then(parse_lsn);
+    let error = if !select_ok {
+        Some(format!("SELECT 1 returned {:?}", column(0)))
+    } else if in_recovery.is_none() || wal_lsn.is_none() {
+        Some(format!(
+            "unexpected recovery/LSN columns: {:?} {:?}",
+            column(1),
+            column(2)
+        ))
+    } else {
+        None
+    };
+    LocalDbSample {
+        readiness: Readiness::Accepting { login_error: None },
+        select_ok,
+        in_recovery,
+        wal_lsn,
+        error,
+        elapsed: Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
+        values.iter().map(|v| v.map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn primary_row_is_healthy_with_its_lsn() {
+        let sample = sample_from_row(&row(&[Some("1"), Some("f"), Some("0/3000148")]));
+        assert!(sample.healthy());
+        assert_eq!(sample.in_recovery, Some(false));
+        assert_eq!(sample.wal_lsn, Some(0x0300_0148));
+        assert_eq!(sample.error, None);
+    }
+
+    #[test]
+    fn standby_without_any_lsn_is_healthy_but_says_why_lsn_is_missing() {
+        let sample = sample_from_row(&row(&[Some("1"), Some("t"), None]));
+        assert!(sample.healthy());
+        assert_eq!(sample.in_recovery, Some(true));
+        assert_eq!(sample.wal_lsn, None);
+        assert!(sample.error.is_some());
+    }
+
+    #[test]
+    fn empty_row_is_not_select_ok() {
+        let sample = sample_from_row(&[]);
+        assert!(!sample.select_ok);
+        assert!(!sample.healthy());
+    }
+}

@@ -1,0 +1,178 @@
+//! `twinbeat status`: fetches `/status` from a running daemon and prints it.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+
+use super::StatusSnapshot;
+
+/// Where the daemon's status server is.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `host:port` to connect to.
+    pub authority: String,
+}
+
+impl Target {
+    /// From a URL such as `http://127.0.0.1:8432` (a path, if any, is ignored).
+    pub fn from_url(url: &str) -> Result<Self, FetchError> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
+        if uri.scheme_str().is_some_and(|s| s != "http") {
+            return Err(FetchError::BadUrl(url.to_owned()));
+        }
+        let host = uri
+            .host()
+            .ok_or_else(|| FetchError::BadUrl(url.to_owned()))?;
+        let port = uri.port_u16().unwrap_or(80);
+        Ok(Target {
+            authority: format!("{host}:{port}"),
+        })
+    }
+
+    /// From the listen address in a config: a wildcard listener is reached on loopback.
+    pub fn from_listen(listen: std::net::SocketAddr) -> Self {
+        let ip = match listen.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+            ip if ip.is_unspecified() => "[::1]".to_owned(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        Target {
+            authority: format!("{ip}:{}", listen.port()),
+        }
+    }
+}
+
+/// Why `twinbeat status` got no status (exit code 3, or 2 for a bad URL).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The URL does not parse as `http://host:port`.
+    #[error("invalid URL {0:?}: expected http://HOST:PORT")]
+    BadUrl(String),
+    /// Nothing answered in time.
+    #[error("daemon not reachable at {0}: {1}")]
+    Unreachable(String, String),
+    /// It answered, but not with a status document.
+    #[error("bad answer from {0}: {1}")]
+    BadAnswer(String, String),
+}
+
+/// Fetches and decodes `/status`, within `timeout`.
+pub async fn fetch(target: &Target, timeout: Duration) -> Result<StatusSnapshot, FetchError> {
+    let unreachable = |e: String| FetchError::Unreachable(target.authority.clone(), e);
+    let bad = |e: String| FetchError::BadAnswer(target.authority.clone(), e);
+    let body = tokio::time::timeout(timeout, async {
+        let stream = tokio::net::TcpStream::connect(&target.authority)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let conn = tokio::spawn(conn);
+        let req = Request::get("/status")
+            .header(hyper::header::HOST, &target.authority)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| bad(e.to_string()))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(bad(format!("HTTP {}", resp.status())));
+        }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| bad(e.to_string()))?
+            .to_bytes();
+        conn.abort();
+        Ok(body)
+    })
+    .await
+    .map_err(|_| unreachable(format!("no answer within {timeout:?}")))??;
+    serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))
+}
+
+/// The snapshot as an operator's table.
+pub fn render_table(s: &StatusSnapshot) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "node      {}  (cluster {})", s.node, s.cluster);
+    let _ = writeln!(
+        o,
+        "role      {}  term {}{}",
+        s.role,
+        s.term,
+        if s.fenced { "  FENCED" } else { "" }
+    );
+    let _ = writeln!(o, "uptime    {}s", s.uptime_secs);
+    let _ = writeln!(o, "local db  {}", s.local_db);
+    let _ = writeln!(o, "vip       {}  held by {}", s.vip.address, s.vip.holder);
+    if let Some(p) = &s.persisted {
+        let _ = writeln!(
+            o,
+            "persisted {}  term {}  ({})",
+            p.state, p.term, p.reason
+        );
+    }
+    match &s.peer {
+        Some(p) => {
+            let _ = writeln!(
+                o,
+                "peer      {}  role {}  term {}{}  heard {} ms ago",
+                p.node,
+                p.role,
+                p.term,
+                if p.fenced { "  FENCED" } else { "" },
+                p.age_ms
+            );
+        }
+        None => {
+            let _ = writeln!(o, "peer      never heard");
+        }
+    }
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "{:<10} {:<8} {:>9} {:>12}",
+        "PATH", "STATE", "FAILURES", "LAST RTT"
+    );
+    for p in &s.paths {
+        let rtt = p
+            .last_rtt_ms
+            .map_or_else(|| "-".to_owned(), |r| format!("{r:.3} ms"));
+        let _ = writeln!(
+            o,
+            "{:<10} {:<8} {:>9} {:>12}",
+            p.name, p.state, p.consecutive_failures, rtt
+        );
+    }
+    let c = &s.serial;
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "serial    sent {}  received {}  dropped: corrupt {}  malformed {}  overflow {}  foreign {}",
+        c.sent, c.received, c.corrupt, c.malformed, c.overflow, c.foreign
+    );
+    if let Some(b) = &s.bridge {
+        let ms = |v: Option<u64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v} ms ago"));
+        let _ = writeln!(
+            o,
+            "bridge    up {}s  heard A {}  heard B {}  dropped {}",
+            b.uptime_secs,
+            ms(b.heard_a_ms_ago),
+            ms(b.heard_b_ms_ago),
+            b.dropped
+        );
+    }
+    for a in &s.alarms {
+        let _ = writeln!(o, "ALARM     {a}");
+    }
+    o
+}

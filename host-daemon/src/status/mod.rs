@@ -1,0 +1,166 @@
+//! What the daemon shows an operator: the `/status` snapshot, the `/metrics` registry,
+//! the HTTP server that serves them and the client behind `twinbeat status`.
+
+mod client;
+mod server;
+
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Metrics;
+
+pub use client::{fetch, render_table, FetchError, Target};
+pub use server::{serve, ServeError, StatusServer};
+
+/// The `/status` document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatusSnapshot {
+    /// This node's id.
+    pub node: String,
+    /// Cluster name.
+    pub cluster: String,
+    /// Current role as the engine sees it (`master`, `standby`, `hold`, `fenced`, …).
+    pub role: String,
+    /// Current term.
+    pub term: u64,
+    /// Whether this node is fenced.
+    pub fenced: bool,
+    /// Seconds since the daemon started.
+    pub uptime_secs: u64,
+    /// Each checked path.
+    pub paths: Vec<PathStatus>,
+    /// Local database state (`healthy`, `down`, `restarting`, `stopped`, `unknown`).
+    pub local_db: String,
+    /// Who holds the VIP.
+    pub vip: VipStatus,
+    /// The peer as last heard over serial.
+    pub peer: Option<PeerStatus>,
+    /// Serial frame counters.
+    pub serial: SerialCounters,
+    /// The link bridge, when one reports.
+    pub bridge: Option<BridgeStatus>,
+    /// Active alarms, newest last.
+    pub alarms: Vec<String>,
+    /// The state persisted in `state_dir` (what a restart starts from); when fenced,
+    /// its `reason` says why.
+    #[serde(default)]
+    pub persisted: Option<PersistedStatus>,
+}
+
+/// The persisted state record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PersistedStatus {
+    /// `standby`, `promoting`, `primary` or `fenced`.
+    pub state: String,
+    /// Its term.
+    pub term: u64,
+    /// Why the node entered it.
+    pub reason: String,
+    /// When it was written, in milliseconds since the Unix epoch (0: never written).
+    pub since_unix_ms: u64,
+}
+
+/// One path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathStatus {
+    /// `icmp`, `remote_db`, `serial`, `gateway`, `local_db`.
+    pub name: String,
+    /// `up`, `down` or `unknown` (no attempt finished yet).
+    pub state: String,
+    /// Consecutive failed attempts.
+    pub consecutive_failures: u32,
+    /// RTT of the last successful attempt, in milliseconds.
+    pub last_rtt_ms: Option<f64>,
+}
+
+/// Who holds the VIP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VipStatus {
+    /// The VIP with its prefix.
+    pub address: String,
+    /// `this node`, `peer`, `none` or `unknown`.
+    pub holder: String,
+}
+
+/// The peer's last state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// Peer node id.
+    pub node: String,
+    /// Peer role.
+    pub role: String,
+    /// Peer term.
+    pub term: u64,
+    /// Peer fenced flag.
+    pub fenced: bool,
+    /// Age of that state, in milliseconds.
+    pub age_ms: u64,
+}
+
+/// Serial frame counters.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SerialCounters {
+    /// Frames sent.
+    pub sent: u64,
+    /// Valid frames received.
+    pub received: u64,
+    /// Frames dropped for a bad CRC.
+    pub corrupt: u64,
+    /// Frames dropped for bad framing or decoding.
+    pub malformed: u64,
+    /// Frames dropped for exceeding the buffer.
+    pub overflow: u64,
+    /// Frames from another cluster.
+    pub foreign: u64,
+}
+
+/// The bridge's own report (`BridgeStatus` frames).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BridgeStatus {
+    /// Bridge uptime, in seconds.
+    pub uptime_secs: u64,
+    /// Milliseconds since the bridge last heard side A.
+    pub heard_a_ms_ago: Option<u64>,
+    /// Milliseconds since the bridge last heard side B.
+    pub heard_b_ms_ago: Option<u64>,
+    /// Frames the bridge dropped.
+    pub dropped: u64,
+}
+
+/// State shared between the driver (writer) and the status server (reader).
+#[derive(Debug, Default)]
+pub struct Shared {
+    snapshot: RwLock<StatusSnapshot>,
+    /// The metrics registry.
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// A shared state starting from `snapshot`.
+    pub fn new(snapshot: StatusSnapshot) -> Arc<Self> {
+        Arc::new(Shared {
+            snapshot: RwLock::new(snapshot),
+            metrics: Metrics::new(),
+        })
+    }
+
+    /// A copy of the current snapshot.
+    pub fn snapshot(&self) -> StatusSnapshot {
+        // A writer that panicked left a complete snapshot behind (updates are
+        // whole-field assignments), so a poisoned lock is still readable.
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes the snapshot in place.
+    pub fn update(&self, f: impl FnOnce(&mut StatusSnapshot)) {
+        let mut guard = self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard);
+    }
+}

@@ -1,0 +1,193 @@
+//! `twinbeat run` end to end on this host: the real binary with the real engine, ICMP
+//! to loopback, a local DB that is not there, a serial device that does not exist.
+//! It must serve its status, report the paths it sees, log the side effects it does
+//! not perform yet, and stop cleanly on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A host address in the subnet of this host's first non-loopback IPv4 interface,
+/// other than the host's own: `run` insists that the VIP is in a local subnet.
+fn vip_in_a_local_subnet() -> Option<String> {
+    let ifs = if_addrs::get_if_addrs().ok()?;
+    ifs.iter().find_map(|i| match &i.addr {
+        if_addrs::IfAddr::V4(a) if !a.ip.is_loopback() && a.prefixlen <= 30 => {
+            let own = u32::from(a.ip);
+            let mask = u32::MAX << (32 - a.prefixlen);
+            let broadcast = (own & mask) | !mask;
+            let mut vip = broadcast - 1;
+            if vip == own {
+                vip -= 1;
+            }
+            Some(format!("{}/{}", Ipv4Addr::from(vip), a.prefixlen))
+        }
+        _ => None,
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let body = out.split_once("\r\n\r\n")?.1.to_owned();
+    Some(body)
+}
+
+fn path_state(status: &serde_json::Value, name: &str) -> Option<String> {
+    status["paths"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["state"].as_str())
+        .map(str::to_owned)
+}
+
+/// A config for this host; nothing listens on the DB port, so the local DB is down.
+fn write_config(
+    dir: &std::path::Path,
+    role: &str,
+    vip: &str,
+    status_port: u16,
+) -> std::path::PathBuf {
+    let db_port = free_port();
+    let config = format!(
+        r#"node_id = "1"
+role = "{role}"            # pinned: peer and gateway on loopback are allowed
+state_dir = "{state}"
+
+[local_db]
+host = "127.0.0.1"
+port = {db_port}
+check_interval = "200ms"
+timeout = "100ms"
+retries = 2
+
+[local_db.service]
+manager = "command"
+restart_command = "true"
+stop_command = "true"
+
+[peer]
+address = "127.0.0.1"
+db_port = {db_port}
+
+[checks.icmp]
+interval = "100ms"
+
+[checks.serial]
+device = "{serial}"
+
+[checks.gateway]
+address = "127.0.0.2"
+
+[vip]
+address = "{vip}"
+
+[status]
+listen = "127.0.0.1:{status_port}"
+"#,
+        state = dir.display(),
+        serial = dir.join("no-such-tty").display(),
+    );
+    let path = dir.join("twinbeat.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[test]
+fn run_refuses_a_role_pin_that_postgresql_contradicts() {
+    let Some(vip) = vip_in_a_local_subnet() else {
+        eprintln!("skipped: no IPv4 interface to put a VIP subnet on");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // No PostgreSQL answers: the start facts say "in recovery", i.e. a standby.
+    let path = write_config(dir.path(), "master", &vip, free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_twinbeat"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refusing to start: role is pinned to Master"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_serves_status_and_stops_on_sigterm() {
+    let Some(vip) = vip_in_a_local_subnet() else {
+        eprintln!("skipped: no IPv4 interface to put a VIP subnet on");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let status_port = free_port();
+    let path = write_config(dir.path(), "standby", &vip, status_port);
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twinbeat"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), status_port);
+    // Generous bound: only a hung daemon gets anywhere near it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = None;
+    let seen = loop {
+        if let Some(body) = get(addr, "/status") {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let icmp_up = path_state(&v, "icmp").as_deref() == Some("up");
+            let db_down = path_state(&v, "local_db").as_deref() == Some("down");
+            if icmp_up && db_down {
+                break Some(v);
+            }
+            last = Some(v);
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let metrics = get(addr, "/metrics").unwrap_or_default();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let code = child.wait().unwrap().code();
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+
+    let status =
+        seen.unwrap_or_else(|| panic!("never saw icmp up and local_db down: {last:?}\n{stderr}"));
+    assert_eq!(status["node"], "1");
+    assert_eq!(status["role"], "standby");
+    assert_ne!(path_state(&status, "serial").as_deref(), Some("up"));
+    assert!(
+        metrics.contains("twinbeat_path_up{path=\"icmp\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("path local_db down"), "{stderr}");
+    assert!(stderr.contains("not yet performed: RestartDb"), "{stderr}");
+    assert!(stderr.contains("SIGTERM: shutting down"), "{stderr}");
+}

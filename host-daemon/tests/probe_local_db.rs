@@ -1,0 +1,151 @@
+//! The local DB probe against real PostgreSQL 15 servers: primary, hot
+//! standby, stopped, starting up (57P03), and hung (SIGSTOP).
+
+mod support;
+
+use std::time::Duration;
+
+use support::pg::PgServer;
+use twinbeat::probe::local_db::LocalDbProbe;
+use twinbeat::probe::Readiness;
+
+/// Generous for a loaded 2-core CI machine; only the hung case waits it out.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+#[test]
+fn primary_is_accepting_not_in_recovery_with_its_lsn_and_reuses_its_connection() {
+    let server = PgServer::primary();
+    let rt = runtime();
+    let mut probe = LocalDbProbe::new(server.target("tb-local-primary"));
+    let first = rt.block_on(probe.check(TIMEOUT));
+    assert!(first.healthy(), "{first:?}\n{}", server.log());
+    assert_eq!(first.readiness, Readiness::Accepting { login_error: None });
+    assert_eq!(first.in_recovery, Some(false));
+    let lsn = first.wal_lsn.expect("a primary has a current WAL position");
+    assert_eq!(first.error, None);
+
+    // The LSN is the server's own, and moves with writes.
+    let text = server.psql("SELECT pg_current_wal_lsn()");
+    let (hi, lo) = text.split_once('/').expect("lsn text");
+    let server_lsn =
+        (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+    assert!(server_lsn >= lsn);
+    server.psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n");
+    let later = rt.block_on(probe.check(TIMEOUT));
+    assert!(later.wal_lsn.expect("lsn") > lsn);
+
+    for _ in 0..10 {
+        assert!(rt.block_on(probe.check(TIMEOUT)).healthy());
+    }
+    assert_eq!(
+        probe.connects(),
+        1,
+        "the probe keeps one connection between checks"
+    );
+    let sessions = server
+        .psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tb-local-primary'");
+    assert_eq!(sessions, "1");
+}
+
+#[test]
+fn unix_socket_directory_works_as_host() {
+    let server = PgServer::primary();
+    let rt = runtime();
+    let mut probe = LocalDbProbe::new(server.socket_target("tb-local-socket"));
+    let sample = rt.block_on(probe.check(TIMEOUT));
+    assert!(sample.healthy(), "{sample:?}");
+    assert_eq!(sample.in_recovery, Some(false));
+}
+
+#[test]
+fn hot_standby_is_in_recovery_with_a_received_lsn() {
+    let primary = PgServer::primary();
+    let standby = PgServer::standby_of(&primary, true);
+    let rt = runtime();
+    let mut probe = LocalDbProbe::new(standby.target("tb-local-standby"));
+    let sample = rt.block_on(probe.check(TIMEOUT));
+    assert!(sample.healthy(), "{sample:?}\n{}", standby.log());
+    assert_eq!(sample.in_recovery, Some(true));
+    assert!(sample.wal_lsn.expect("a standby reports a WAL position") > 0);
+}
+
+#[test]
+fn stopped_server_gives_no_response_and_a_restart_is_seen() {
+    let mut server = PgServer::primary();
+    let rt = runtime();
+    let mut probe = LocalDbProbe::new(server.target("tb-local-stop"));
+    assert!(rt.block_on(probe.check(TIMEOUT)).healthy());
+
+    server.stop();
+    let sample = rt.block_on(probe.check(TIMEOUT));
+    assert!(
+        matches!(sample.readiness, Readiness::NoResponse { .. }),
+        "{sample:?}"
+    );
+    assert!(!sample.select_ok);
+    assert!(!sample.healthy());
+
+    server.start();
+    server.wait_status(&["ready"]);
+    let sample = rt.block_on(probe.check(TIMEOUT));
+    assert!(sample.healthy(), "reconnects after a restart: {sample:?}");
+}
+
+#[test]
+fn standby_without_hot_standby_rejects_with_57p03() {
+    let primary = PgServer::primary();
+    let standby = PgServer::standby_of(&primary, false);
+    let rt = runtime();
+    let mut probe = LocalDbProbe::new(standby.target("tb-local-starting"));
+    let sample = rt.block_on(probe.check(TIMEOUT));
+    match &sample.readiness {
+        Readiness::Rejecting { message } => {
+            assert!(
+                message.contains("not accepting connections") || message.contains("starting up"),
+                "{message}"
+            )
+        }
+        other => panic!("expected Rejecting, got {other:?}\n{}", standby.log()),
+    }
+    assert!(!sample.healthy());
+    assert_eq!(sample.in_recovery, None);
+}
+
+#[test]
+fn hung_server_times_out_with_and_without_an_open_connection() {
+    let mut server = PgServer::primary();
+    let rt = runtime();
+    let mut kept = LocalDbProbe::new(server.target("tb-local-hung"));
+    assert!(rt.block_on(kept.check(TIMEOUT)).healthy());
+
+    server.freeze();
+    let short = Duration::from_millis(300);
+    // An open connection: the query never answers.
+    let sample = rt.block_on(kept.check(short));
+    assert!(
+        matches!(sample.readiness, Readiness::NoResponse { .. }),
+        "{sample:?}"
+    );
+    // A new connection: TCP completes (the kernel accepts), the startup never answers.
+    let mut fresh = LocalDbProbe::new(server.target("tb-local-hung2"));
+    let sample = rt.block_on(fresh.check(short));
+    assert!(
+        matches!(sample.readiness, Readiness::NoResponse { .. }),
+        "{sample:?}"
+    );
+    assert!(!sample.healthy());
+
+    server.thaw();
+    let sample = rt.block_on(kept.check(TIMEOUT));
+    assert!(
+        sample.healthy(),
+        "recovers once the server runs again: {sample:?}"
+    );
+}

@@ -1,0 +1,225 @@
+//! The serial link over a real pty pair made by socat: ping/ack between two
+//! links, line noise and foreign frames counted and dropped without losing the
+//! frames after them, a device unplugged and plugged back, a device missing at
+//! start.
+
+mod support;
+
+use std::time::Duration;
+
+use support::pty::PtyPair;
+use tokio::sync::mpsc::Receiver;
+use twinbeat::serial_link::{LinkEvent, SendError, SerialConfig, SerialLink};
+use twinbeat_protocol::{
+    Ack, ClusterId, DecodeError, Frame, Message, NodeId, NodeState, Ping, Role,
+};
+
+/// Safety net against a hang; never reached when things work.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn cluster() -> ClusterId {
+    ClusterId::from_name("pair-test")
+}
+
+fn state(role: Role) -> NodeState {
+    NodeState {
+        role,
+        term: 3,
+        fenced: false,
+        db_healthy: true,
+        gateway_up: true,
+        wal_lsn: 0x0300_0148,
+    }
+}
+
+fn ping(seq: u32) -> Frame {
+    Frame {
+        cluster: cluster(),
+        sender: NodeId(1),
+        message: Message::Ping(Ping {
+            seq,
+            state: state(Role::Standby),
+        }),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Waits for the first event `pick` accepts, collecting the ones skipped.
+fn wait_for<T>(
+    rt: &tokio::runtime::Runtime,
+    events: &mut Receiver<LinkEvent>,
+    skipped: &mut Vec<LinkEvent>,
+    mut pick: impl FnMut(&LinkEvent) -> Option<T>,
+) -> T {
+    rt.block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                let event = events.recv().await.expect("link alive");
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+                skipped.push(event);
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no matching event; skipped {skipped:?}"))
+    })
+}
+
+fn spawn(path: &std::path::Path) -> (SerialLink, Receiver<LinkEvent>) {
+    SerialLink::spawn(SerialConfig::new(path, 115_200, cluster()))
+}
+
+fn wait_up(rt: &tokio::runtime::Runtime, events: &mut Receiver<LinkEvent>) {
+    wait_for(rt, events, &mut Vec::new(), |e| {
+        (e == &LinkEvent::Up).then_some(())
+    });
+}
+
+/// `a` pings, `b` answers with an ack echoing the seq, `a` receives it.
+fn ping_ack(
+    rt: &tokio::runtime::Runtime,
+    (a, a_events): (&SerialLink, &mut Receiver<LinkEvent>),
+    (b, b_events): (&SerialLink, &mut Receiver<LinkEvent>),
+    seq: u32,
+) {
+    a.send(&ping(seq)).expect("send ping");
+    let got = wait_for(rt, b_events, &mut Vec::new(), |e| match e {
+        LinkEvent::Frame { frame, .. } => Some(*frame),
+        _ => None,
+    });
+    assert_eq!(got, ping(seq));
+    let ack = Frame {
+        cluster: cluster(),
+        sender: NodeId(2),
+        message: Message::Ack(Ack {
+            seq,
+            state: state(Role::Primary),
+        }),
+    };
+    b.send(&ack).expect("send ack");
+    let got = wait_for(rt, a_events, &mut Vec::new(), |e| match e {
+        LinkEvent::Frame { frame, .. } => Some(*frame),
+        _ => None,
+    });
+    assert_eq!(got, ack);
+}
+
+#[test]
+fn ping_and_ack_cross_the_line() {
+    let pair = PtyPair::new();
+    let rt = runtime();
+    let (a, mut a_events) = spawn(&pair.a);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(&rt, &mut a_events);
+    wait_up(&rt, &mut b_events);
+    for seq in 0..20 {
+        ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), seq);
+    }
+    assert_eq!(a.counters().frames_sent, 20);
+    assert_eq!(b.counters().decode.frames_ok, 20);
+    assert_eq!(a.counters().decode.frames_ok, 20);
+    assert_eq!(b.counters().decode.errors(), 0);
+}
+
+#[test]
+fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() {
+    let pair = PtyPair::new();
+    let rt = runtime();
+    let (a, mut a_events) = spawn(&pair.a);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(&rt, &mut a_events);
+    wait_up(&rt, &mut b_events);
+
+    // Noise that ends in a delimiter (a corrupt frame), a valid frame of another
+    // cluster, a corrupted copy of a good frame, then a good frame.
+    a.send_raw(vec![0x00, 0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0x42, 0x00])
+        .expect("noise");
+    let mut foreign = ping(7);
+    foreign.cluster = ClusterId::from_name("another-pair");
+    a.send(&foreign).expect("foreign frame");
+    let mut bytes = vec![0; twinbeat_protocol::MAX_FRAME_LEN];
+    let len = twinbeat_protocol::encode(&ping(8), &mut bytes).expect("encode");
+    bytes.truncate(len);
+    bytes[len / 2] ^= 0x55;
+    a.send_raw(bytes).expect("corrupted frame");
+    a.send(&ping(9)).expect("good frame");
+
+    let mut skipped = Vec::new();
+    let got = wait_for(&rt, &mut b_events, &mut skipped, |e| match e {
+        LinkEvent::Frame { frame, .. } => Some(*frame),
+        _ => None,
+    });
+    assert_eq!(got, ping(9), "the first frame accepted is the good one");
+    let rejected: Vec<DecodeError> = skipped
+        .iter()
+        .filter_map(|e| match e {
+            LinkEvent::Rejected { error } => Some(*error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 3, "{skipped:?}");
+    assert!(
+        rejected.contains(&DecodeError::WrongCluster(foreign.cluster)),
+        "{rejected:?}"
+    );
+    // Counters are published after each read; wait for the good frame's.
+    support::wait_until("counters", LIMIT, || b.counters().decode.frames_ok == 1);
+    let counters = b.counters().decode;
+    assert_eq!(counters.wrong_cluster, 1, "{counters:?}");
+    assert_eq!(counters.errors(), 3, "{counters:?}");
+}
+
+#[test]
+fn unplugged_device_is_reported_and_reopened() {
+    let mut pair = PtyPair::new();
+    let rt = runtime();
+    let (a, mut a_events) = spawn(&pair.a);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(&rt, &mut a_events);
+    wait_up(&rt, &mut b_events);
+    ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 1);
+
+    pair.unplug();
+    for events in [&mut a_events, &mut b_events] {
+        wait_for(&rt, events, &mut Vec::new(), |e| {
+            matches!(e, LinkEvent::Down { .. }).then_some(())
+        });
+    }
+    support::wait_until("link a closed", LIMIT, || !a.is_open());
+    assert!(matches!(a.send(&ping(2)), Err(SendError::NotOpen)));
+
+    pair.plug();
+    wait_up(&rt, &mut a_events);
+    wait_up(&rt, &mut b_events);
+    ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 3);
+    assert_eq!(a.counters().opens, 2);
+    assert_eq!(b.counters().opens, 2);
+}
+
+#[test]
+fn device_missing_at_start_is_down_until_it_appears() {
+    let mut pair = PtyPair::new();
+    pair.unplug();
+    let rt = runtime();
+    let (a, mut a_events) = spawn(&pair.a);
+    let reason = wait_for(&rt, &mut a_events, &mut Vec::new(), |e| match e {
+        LinkEvent::Down { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    assert!(reason.contains("cannot open"), "{reason}");
+    assert!(!a.is_open());
+    support::wait_until("a few retries", LIMIT, || a.counters().open_failures >= 2);
+
+    pair.plug();
+    wait_up(&rt, &mut a_events);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(&rt, &mut b_events);
+    ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 1);
+}

@@ -1,0 +1,152 @@
+//! The systemd service manager and the poweroff fence action over D-Bus, against a
+//! private `dbus-daemon` and a small stand-in for systemd's Manager (the one
+//! stand-in allowed: systemd is not PID 1 on the test machines).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use twinbeat::actions::fence::{run_action, FenceAction, FencePlan};
+use twinbeat::actions::service::{ServiceControl, ServiceError, StopMode};
+use twinbeat::actions::state_file::StateStore;
+use twinbeat::actions::systemd::{Bus, SystemdError};
+use zbus::zvariant::OwnedObjectPath;
+
+struct DbusDaemon {
+    child: Child,
+    address: String,
+}
+
+impl DbusDaemon {
+    fn start() -> Self {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("dbus-daemon (package dbus-daemon) is required");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Self {
+            child,
+            address: line.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for DbusDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Records the calls; answers like systemd (a job path, or NoSuchUnit).
+struct FakeManager {
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeManager {
+    fn job(&self, call: String, name: &str) -> zbus::fdo::Result<OwnedObjectPath> {
+        if name != "postgresql.service" {
+            return Err(zbus::fdo::Error::Failed(format!("Unit {name} not loaded.")));
+        }
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(call);
+        Ok(
+            OwnedObjectPath::try_from(format!("/org/freedesktop/systemd1/job/{}", calls.len()))
+                .unwrap(),
+        )
+    }
+}
+
+#[zbus::interface(name = "org.freedesktop.systemd1.Manager")]
+impl FakeManager {
+    fn restart_unit(&self, name: &str, mode: &str) -> zbus::fdo::Result<OwnedObjectPath> {
+        self.job(format!("RestartUnit {name} {mode}"), name)
+    }
+    fn start_unit(&self, name: &str, mode: &str) -> zbus::fdo::Result<OwnedObjectPath> {
+        self.job(format!("StartUnit {name} {mode}"), name)
+    }
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::fdo::Result<OwnedObjectPath> {
+        self.job(format!("StopUnit {name} {mode}"), name)
+    }
+    fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::fdo::Result<()> {
+        self.job(format!("KillUnit {name} {whom} {signal}"), name)
+            .map(|_| ())
+    }
+    fn power_off(&self) -> zbus::fdo::Result<()> {
+        self.calls.lock().unwrap().push("PowerOff".into());
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn systemd_manager_calls_over_a_private_bus() {
+    let bus = DbusDaemon::start();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let _server = zbus::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .name("org.freedesktop.systemd1")
+        .unwrap()
+        .serve_at(
+            "/org/freedesktop/systemd1",
+            FakeManager {
+                calls: calls.clone(),
+            },
+        )
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+
+    let t = Duration::from_secs(10);
+    let svc = ServiceControl::Systemd {
+        unit: "postgresql.service".into(),
+        bus: Bus::Address(bus.address.clone()),
+    };
+    svc.restart(t).await.unwrap();
+    svc.stop(StopMode::Immediate, t).await.unwrap();
+    svc.start(t).await.unwrap();
+    assert_eq!(svc.kill(None, t).await.unwrap(), 1);
+
+    let store = StateStore::new(tempfile::tempdir().unwrap().path());
+    let mut plan = FencePlan::new(&svc, &store, 2, "test");
+    plan.action = FenceAction::Poweroff {
+        bus: Bus::Address(bus.address.clone()),
+    };
+    let step = run_action(&plan).await;
+    assert!(step.result.is_ok(), "{:?}", step.result);
+
+    assert_eq!(
+        *calls.lock().unwrap(),
+        [
+            "RestartUnit postgresql.service replace",
+            "StopUnit postgresql.service replace",
+            "StartUnit postgresql.service replace",
+            "KillUnit postgresql.service all 9",
+            "PowerOff",
+        ]
+    );
+
+    // systemd's refusal comes back as a clear error naming the method.
+    let unknown = ServiceControl::Systemd {
+        unit: "nope.service".into(),
+        bus: Bus::Address(bus.address.clone()),
+    };
+    let e = unknown.restart(t).await.unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            ServiceError::Systemd(SystemdError::Call {
+                method: "RestartUnit",
+                ..
+            })
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("not loaded"), "{e}");
+}

@@ -1,0 +1,127 @@
+//! Helpers shared by the integration tests (included with `mod common;`).
+#![allow(dead_code, unreachable_pub)]
+
+use proptest::prelude::*;
+use twinbeat_protocol::{
+    encode, Ack, BridgeStatus, ClusterFilter, ClusterId, DecodeError, Deframer, Feed, Frame,
+    Message, NodeId, NodeState, Ping, Role, Side, MAX_FRAME_LEN,
+};
+
+/// One thing a deframer reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A frame and its raw COBS bytes.
+    Frame(Frame, Vec<u8>),
+    /// A rejected frame.
+    Error(DecodeError),
+}
+
+/// Feeds `chunks` in order to one deframer and records every event.
+pub fn events<'c>(
+    chunks: impl IntoIterator<Item = &'c [u8]>,
+    filter: ClusterFilter,
+) -> (Vec<Event>, Deframer<MAX_FRAME_LEN>) {
+    let mut deframer = Deframer::<MAX_FRAME_LEN>::new(filter);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut window = chunk;
+        while !window.is_empty() {
+            match deframer.feed(window) {
+                Feed::Consumed => break,
+                Feed::Frame {
+                    frame,
+                    raw,
+                    remaining,
+                } => {
+                    out.push(Event::Frame(frame, raw.to_vec()));
+                    window = remaining;
+                }
+                Feed::Error { error, remaining } => {
+                    out.push(Event::Error(error));
+                    window = remaining;
+                }
+            }
+        }
+    }
+    (out, deframer)
+}
+
+/// Only the frames of `events`.
+pub fn frames(events: &[Event]) -> Vec<Frame> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame(f, _) => Some(*f),
+            Event::Error(_) => None,
+        })
+        .collect()
+}
+
+/// `encode` into a fresh Vec.
+pub fn encoded(frame: &Frame) -> Vec<u8> {
+    let mut out = [0u8; MAX_FRAME_LEN];
+    let n = encode(frame, &mut out).expect("every frame fits MAX_FRAME_LEN");
+    out[..n].to_vec()
+}
+
+pub fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        Just(Role::Standby),
+        Just(Role::Primary),
+        Just(Role::Promoting),
+        Just(Role::Hold)
+    ]
+}
+
+pub fn node_state() -> impl Strategy<Value = NodeState> {
+    (
+        role(),
+        any::<u64>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |(role, term, fenced, db_healthy, gateway_up, wal_lsn)| NodeState {
+                role,
+                term,
+                fenced,
+                db_healthy,
+                gateway_up,
+                wal_lsn,
+            },
+        )
+}
+
+pub fn message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (any::<u32>(), node_state()).prop_map(|(seq, state)| Message::Ping(Ping { seq, state })),
+        (any::<u32>(), node_state()).prop_map(|(seq, state)| Message::Ack(Ack { seq, state })),
+        (
+            any::<u32>(),
+            any::<Option<u32>>(),
+            any::<Option<u32>>(),
+            any::<u32>(),
+            any::<bool>()
+        )
+            .prop_map(|(uptime_ms, since_a_ms, since_b_ms, frames_dropped, a)| {
+                Message::BridgeStatus(BridgeStatus {
+                    uptime_ms,
+                    since_a_ms,
+                    since_b_ms,
+                    frames_dropped,
+                    to_side: if a { Side::A } else { Side::B },
+                })
+            }),
+        Just(Message::BridgeStatusRequest),
+    ]
+}
+
+pub fn frame() -> impl Strategy<Value = Frame> {
+    (any::<u32>(), any::<u32>(), message()).prop_map(|(cluster, sender, message)| Frame {
+        cluster: ClusterId(cluster),
+        sender: NodeId(sender),
+        message,
+    })
+}

@@ -1,0 +1,643 @@
+//! [`Lab`]: one running lab instance, and the guard that removes all of it — processes by
+//! PID, namespaces, the lab directory — when it is dropped, also when a test panics.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::cmd::{have, wait_child, wait_for};
+use crate::daemon::{self, Profile};
+use crate::error::{io_err, LabError, Result};
+use crate::faults::{self, Fault};
+use crate::keeper::{spawn_kept, Kept};
+use crate::netns::{Host, IfaceState, Node, Topology};
+use crate::pg::{PgNode, PgOptions, PG_BIN};
+use crate::pgq::{self, Rows, Target};
+use crate::procs::{self, ProcId};
+use crate::relay::{Dir, RelayCtl};
+use crate::sampler::Sampler;
+use crate::state::{self, LabState};
+
+/// How a lab is built.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// The `lab` executable (runs the keeper and the relay): `env!("CARGO_BIN_EXE_lab")` in
+    /// tests, the current executable in the `lab` binary.
+    pub lab_exe: PathBuf,
+    /// Start the PostgreSQL pair (a primary, b standby).
+    pub postgres: bool,
+    /// PostgreSQL options.
+    pub pg: PgOptions,
+    /// Start the serial relay.
+    pub relay: bool,
+    /// Start both daemons with this profile (`None`: no daemons).
+    pub daemons: Option<Profile>,
+}
+
+impl LabOptions {
+    /// Network + PostgreSQL pair + relay, no daemons.
+    pub fn new(lab_exe: impl Into<PathBuf>) -> Self {
+        Self {
+            lab_exe: lab_exe.into(),
+            postgres: true,
+            pg: PgOptions::default(),
+            relay: true,
+            daemons: None,
+        }
+    }
+
+    /// Only the network.
+    pub fn network_only(lab_exe: impl Into<PathBuf>) -> Self {
+        Self {
+            postgres: false,
+            relay: false,
+            ..Self::new(lab_exe)
+        }
+    }
+}
+
+/// What can be frozen with SIGSTOP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freeze {
+    /// The node's daemon only.
+    Daemon,
+    /// The node's PostgreSQL (postmaster and children).
+    Postgres,
+    /// Every process in the node's namespace (a paused machine, kernel still up).
+    Everything,
+}
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Serialises labs within a process (they use root-level resources and 2 cores).
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Checks that we are root and that the tools the lab runs exist.
+pub fn preflight() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(LabError::NotRoot(
+            "network namespaces (ip netns), nftables rules and running PostgreSQL as the \
+             `postgres` user need root: run as root (e.g. `sudo -E cargo lab demo`)"
+                .into(),
+        ));
+    }
+    let hint = "run tests/install-deps.sh as root";
+    for tool in ["ip", "nft", "ping", "setpriv"] {
+        if !have(tool) {
+            return Err(LabError::MissingTool {
+                tool: tool.into(),
+                hint: hint.into(),
+            });
+        }
+    }
+    let initdb = format!("{PG_BIN}/initdb");
+    if !have(&initdb) {
+        return Err(LabError::MissingTool {
+            tool: initdb,
+            hint: format!("postgresql-15; {hint}"),
+        });
+    }
+    Ok(())
+}
+
+/// A running lab. Dropping it removes everything it made (unless detached).
+#[derive(Debug)]
+pub struct Lab {
+    /// Names and addresses.
+    pub topo: Topology,
+    /// The lab directory (`/tmp/tblab/<id>`).
+    pub dir: PathBuf,
+    opts: LabOptions,
+    state: Mutex<LabState>,
+    kept: Mutex<Vec<Kept>>,
+    children: Mutex<Vec<Child>>,
+    daemons: Mutex<[Option<ProcId>; 2]>,
+    pg: [PgNode; 2],
+    relay: Option<RelayCtl>,
+    removed: bool,
+}
+
+impl Lab {
+    /// Builds a lab: removes stale labs, claims an id, creates the network, then (as asked)
+    /// the serial relay, the PostgreSQL pair and the daemons. On error everything made so far
+    /// is removed.
+    pub fn start(opts: LabOptions) -> Result<Self> {
+        preflight()?;
+        state::remove_stale(&state::root(), false);
+        let (st, dir) = state::claim(&state::root(), false)?;
+        let topo = Topology::new(st.id);
+        let pg = [
+            PgNode::new(&topo, &dir, Node::A),
+            PgNode::new(&topo, &dir, Node::B),
+        ];
+        let lab = Self {
+            topo,
+            relay: opts.relay.then(|| RelayCtl::new(&dir)),
+            dir,
+            opts: opts.clone(),
+            state: Mutex::new(st),
+            kept: Mutex::new(Vec::new()),
+            children: Mutex::new(Vec::new()),
+            daemons: Mutex::new([None, None]),
+            pg,
+            removed: false,
+        };
+        // A failure below drops `lab`, which removes what was made.
+        lab.topo.create()?;
+        if opts.relay {
+            lab.start_relay()?;
+        }
+        if opts.postgres {
+            lab.start_pair()?;
+        }
+        if let Some(profile) = opts.daemons {
+            lab.write_daemon_configs(profile)?;
+            for n in Node::BOTH {
+                lab.start_daemon(n)?;
+            }
+        }
+        Ok(lab)
+    }
+
+    fn register(&self, p: ProcId) {
+        if let Ok(mut st) = self.state.lock() {
+            st.procs.retain(|q| q.alive());
+            st.procs.push(p);
+            let _ = st.save(&self.dir.join("state.json"));
+        }
+    }
+
+    fn kept(
+        &self,
+        log: &Path,
+        argv: &[String],
+        envs: &[(&str, &str)],
+        label: &str,
+    ) -> Result<ProcId> {
+        let k = spawn_kept(&self.opts.lab_exe, log, argv, envs, label)?;
+        let main = k.main.clone();
+        if let Some(kp) = ProcId::of(k.keeper.id() as i32, &format!("keeper of {label}")) {
+            self.register(kp);
+        }
+        self.register(main.clone());
+        if let Ok(mut v) = self.kept.lock() {
+            // Reap keepers that have finished, so they do not pile up as zombies.
+            v.retain_mut(|k| !matches!(k.keeper.try_wait(), Ok(Some(_))));
+            v.push(k);
+        }
+        Ok(main)
+    }
+
+    // ---------- serial relay ----------
+
+    fn start_relay(&self) -> Result<()> {
+        let log = self.dir.join("relay.log");
+        let logf = std::fs::File::create(&log).map_err(io_err(&log))?;
+        let mut child = Command::new(&self.opts.lab_exe)
+            .args(["relay", "--dir"])
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(logf)
+            .spawn()
+            .map_err(|source| LabError::Spawn {
+                cmd: "lab relay".into(),
+                source,
+            })?;
+        if let Some(p) = ProcId::of(child.id() as i32, "relay") {
+            self.register(p);
+        }
+        let out = child.stdout.take();
+        if let Ok(mut c) = self.children.lock() {
+            c.push(child);
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if let Some(o) = out {
+                let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(o), &mut line);
+            }
+            let _ = tx.send(line);
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(l) if l.trim() == "ready" => Ok(()),
+            other => Err(LabError::Relay(format!(
+                "did not start ({other:?}); see {}",
+                log.display()
+            ))),
+        }
+    }
+
+    /// The serial cable's control handle.
+    pub fn relay(&self) -> Result<&RelayCtl> {
+        self.relay
+            .as_ref()
+            .ok_or_else(|| LabError::Relay("this lab has no relay".into()))
+    }
+
+    // ---------- PostgreSQL ----------
+
+    /// Node `n`'s PostgreSQL layout.
+    pub fn pg(&self, n: Node) -> &PgNode {
+        &self.pg[n as usize]
+    }
+
+    fn start_pair(&self) -> Result<()> {
+        let (a, b) = (self.pg(Node::A), self.pg(Node::B));
+        a.initdb()?;
+        a.configure(&self.topo, self.opts.pg)?;
+        self.start_pg(Node::A)?;
+        b.basebackup_from(a)?;
+        b.configure(&self.topo, self.opts.pg)?;
+        self.start_pg(Node::B)?;
+        Ok(())
+    }
+
+    /// Starts node `n`'s PostgreSQL (under a keeper) and waits until it answers.
+    pub fn start_pg(&self, n: Node) -> Result<()> {
+        let pg = self.pg(n);
+        let argv = pg.postmaster_argv();
+        let main = self.kept(&pg.log, &argv, &[("LC_ALL", "C")], &format!("postgres {n}"))?;
+        pg.wait_ready(Duration::from_secs(30)).map_err(|e| {
+            let state = if main.alive() { "running" } else { "exited" };
+            LabError::Postgres {
+                node: n.to_string(),
+                message: format!("{e}; postmaster {state}; log:\n{}", pg.log_tail(8)),
+            }
+        })
+    }
+
+    /// Stops node `n`'s PostgreSQL at once (`-m immediate`, SIGKILL fallback).
+    pub fn stop_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).stop_immediate()
+    }
+
+    /// Crashes node `n`'s PostgreSQL (SIGKILL of the postmaster). False if it was not running.
+    pub fn kill_pg(&self, n: Node) -> bool {
+        self.pg(n).kill()
+    }
+
+    /// Makes node `n`'s PostgreSQL unable to start (a corrupt `postgresql.conf`).
+    pub fn break_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).break_config()
+    }
+
+    /// Undoes [`break_pg`](Self::break_pg).
+    pub fn repair_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).repair_config()
+    }
+
+    /// Runs `sql` on node `n` over its unix socket.
+    pub fn sql(&self, n: Node, sql: &str) -> Result<Rows> {
+        pgq::block_on(pgq::query(
+            &self.pg(n).socket_target(),
+            sql,
+            Duration::from_secs(5),
+        ))
+    }
+
+    /// `pg_is_in_recovery()` on node `n`.
+    pub fn is_in_recovery(&self, n: Node) -> Result<bool> {
+        let rows = self.sql(n, "SELECT pg_is_in_recovery()")?;
+        Ok(pgq::scalar(&rows) == Some("t"))
+    }
+
+    /// Runs `sql` through the VIP from the client namespace (TCP, the lab password).
+    pub fn sql_via_vip(&self, sql: &str, timeout: Duration) -> Result<Rows> {
+        let target = Target::tcp(self.topo.vip(), "vip");
+        let sql = sql.to_owned();
+        self.topo.in_netns(Host::Client, move || {
+            pgq::block_on(pgq::query(&target, &sql, timeout))
+        })?
+    }
+
+    /// Which node answers on the VIP from the client (by `cluster_name`); `None` if nobody.
+    pub fn vip_answerer(&self, timeout: Duration) -> Option<Node> {
+        let rows = self.sql_via_vip("SHOW cluster_name", timeout).ok()?;
+        let name = pgq::scalar(&rows)?;
+        Node::BOTH
+            .into_iter()
+            .find(|n| self.pg(*n).cluster_name == name)
+    }
+
+    /// Waits until a row written on `from` is visible on `to` (streaming replication works).
+    pub fn check_replication(&self, from: Node, to: Node, deadline: Duration) -> Result<()> {
+        let token = format!("t{}", std::process::id() ^ rand_token());
+        self.sql(
+            from,
+            "CREATE TABLE IF NOT EXISTS lab_probe (token text PRIMARY KEY, at timestamptz DEFAULT now())",
+        )?;
+        self.sql(
+            from,
+            &format!("INSERT INTO lab_probe (token) VALUES ('{token}')"),
+        )?;
+        wait_for(
+            &format!("row {token} to reach {to}"),
+            deadline,
+            Duration::from_millis(20),
+            || {
+                let rows = self
+                    .sql(
+                        to,
+                        &format!("SELECT count(*) FROM lab_probe WHERE token = '{token}'"),
+                    )
+                    .ok()?;
+                (pgq::scalar(&rows) == Some("1")).then_some(())
+            },
+        )
+    }
+
+    // ---------- network ----------
+
+    /// Plugs or unplugs node `n`'s cable at the switch.
+    pub fn set_link(&self, n: Node, up: bool) -> Result<()> {
+        self.topo.set_link(n.host(), up)
+    }
+
+    /// Injects a network fault.
+    pub fn apply(&self, f: Fault) -> Result<()> {
+        faults::apply(&self.topo, f)
+    }
+
+    /// Lifts a network fault.
+    pub fn lift(&self, f: Fault) -> Result<()> {
+        faults::lift(&self.topo, f)
+    }
+
+    /// Lifts every nftables fault on both nodes.
+    pub fn clear_faults(&self) -> Result<()> {
+        for n in Node::BOTH {
+            faults::clear(&self.topo, n.host())?;
+        }
+        Ok(())
+    }
+
+    /// Node `n`'s interface: carrier and addresses.
+    pub fn iface(&self, n: Node) -> Result<IfaceState> {
+        self.topo.iface(n.host())
+    }
+
+    /// Nodes whose interface holds the VIP with carrier.
+    pub fn vip_holders(&self) -> Result<Vec<Node>> {
+        let vip: Ipv4Addr = self.topo.vip();
+        let mut v = Vec::new();
+        for n in Node::BOTH {
+            let i = self.iface(n)?;
+            if i.up() && i.addrs.contains(&vip) {
+                v.push(n);
+            }
+        }
+        Ok(v)
+    }
+
+    /// Starts an invariant sampler on this lab.
+    pub fn sampler(&self) -> Sampler {
+        Sampler::start(
+            &self.topo,
+            [
+                self.pg(Node::A).sock_dir.clone(),
+                self.pg(Node::B).sock_dir.clone(),
+            ],
+        )
+    }
+
+    // ---------- daemons ----------
+
+    /// Node `n`'s daemon configuration file.
+    pub fn daemon_config(&self, n: Node) -> PathBuf {
+        self.dir.join(n.name()).join("twinbeat.toml")
+    }
+
+    /// Node `n`'s daemon log.
+    pub fn daemon_log(&self, n: Node) -> PathBuf {
+        self.dir.join(n.name()).join("twinbeat.log")
+    }
+
+    /// Writes both daemons' configurations for `profile`.
+    pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
+        let pwfile = self.dir.join("pgpass");
+        daemon::write_private(&pwfile, crate::pg::PASSWORD)?;
+        let relay = self.relay()?;
+        for n in Node::BOTH {
+            let state_dir = self.dir.join(n.name()).join("state");
+            std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
+            let text = daemon::config_toml(
+                &self.topo,
+                self.pg(n),
+                profile,
+                &relay.tty(n.name()),
+                &state_dir,
+                &pwfile,
+            );
+            let path = self.daemon_config(n);
+            std::fs::write(&path, text).map_err(io_err(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Starts node `n`'s `twinbeat run` in its namespace (under a keeper, so it and whatever
+    /// PostgreSQL it starts are reaped at once).
+    pub fn start_daemon(&self, n: Node) -> Result<ProcId> {
+        let bin = daemon::binary_or_build()?;
+        let argv = daemon::argv(&self.topo, n, &bin, &self.daemon_config(n));
+        let p = self.kept(
+            &self.daemon_log(n),
+            &argv,
+            &[("RUST_LOG", "info"), ("NO_COLOR", "1")],
+            &format!("daemon {n}"),
+        )?;
+        if let Ok(mut d) = self.daemons.lock() {
+            d[n as usize] = Some(p.clone());
+        }
+        Ok(p)
+    }
+
+    /// Node `n`'s daemon, if it is running.
+    pub fn daemon(&self, n: Node) -> Option<ProcId> {
+        self.daemons.lock().ok()?[n as usize]
+            .clone()
+            .filter(ProcId::alive)
+    }
+
+    /// Sends `sig` to node `n`'s daemon (SIGKILL, SIGTERM, SIGSTOP, SIGCONT).
+    pub fn signal_daemon(&self, n: Node, sig: Signal) -> bool {
+        self.daemon(n).is_some_and(|p| p.signal(sig))
+    }
+
+    /// Stops node `n`'s daemon: SIGTERM, then SIGKILL after `grace`.
+    pub fn stop_daemon(&self, n: Node, grace: Duration) {
+        if let Some(p) = self.daemon(n) {
+            p.signal(Signal::SIGCONT);
+            p.signal(Signal::SIGTERM);
+            if wait_for("daemon exit", grace, Duration::from_millis(10), || {
+                (!p.alive()).then_some(())
+            })
+            .is_err()
+            {
+                procs::kill_all(&[p.pid], Duration::from_secs(5));
+            }
+        }
+    }
+
+    /// Node `n`'s daemon status (`GET /status` inside its namespace), as JSON.
+    pub fn daemon_status(&self, n: Node) -> Result<serde_json::Value> {
+        let body = daemon::http_get(&self.topo, n, "/status")?;
+        serde_json::from_str(&body).map_err(|e| LabError::Parse {
+            what: format!("status of {n}"),
+            detail: e.to_string(),
+        })
+    }
+
+    // ---------- whole-node faults ----------
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) part of node `n`. Returns how many processes.
+    pub fn freeze(&self, n: Node, what: Freeze, frozen: bool) -> usize {
+        let sig = if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        match what {
+            Freeze::Daemon => self
+                .daemon(n)
+                .map(|p| procs::signal_tree(p.pid, sig))
+                .unwrap_or(0),
+            Freeze::Postgres => self.pg(n).signal_all(sig),
+            Freeze::Everything => procs::netns_pids(&self.topo.ns(n.host()))
+                .into_iter()
+                .filter(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), sig).is_ok())
+                .count(),
+        }
+    }
+
+    /// Host death of node `n`: cable out, daemon SIGKILLed, PostgreSQL stopped immediate,
+    /// serial cut.
+    pub fn kill_node(&self, n: Node) -> Result<()> {
+        self.set_link(n, false)?;
+        self.signal_daemon(n, Signal::SIGKILL);
+        if let Some(r) = &self.relay {
+            r.cut(Dir::Both)?;
+        }
+        self.stop_pg(n)
+    }
+
+    /// Brings a dead node back as after a reboot: its VIP is gone (addresses do not survive a
+    /// reboot), cable in, serial restored, PostgreSQL started, daemon started if the lab runs
+    /// daemons.
+    pub fn revive_node(&self, n: Node) -> Result<()> {
+        if self.iface(n)?.addrs.contains(&self.topo.vip()) {
+            self.topo.set_addr(n.host(), self.topo.vip(), false)?;
+        }
+        self.set_link(n, true)?;
+        if let Some(r) = &self.relay {
+            r.restore(Dir::Both)?;
+        }
+        if self.pg(n).postmaster_pid().is_none() {
+            self.start_pg(n)?;
+        }
+        if self.opts.daemons.is_some() && self.daemon(n).is_none() {
+            self.start_daemon(n)?;
+        }
+        Ok(())
+    }
+
+    // ---------- teardown ----------
+
+    /// Removes everything now and says what was done.
+    pub fn teardown(mut self) -> Vec<String> {
+        self.remove()
+    }
+
+    fn remove(&mut self) -> Vec<String> {
+        if self.removed {
+            return Vec::new();
+        }
+        self.removed = true;
+        let mut done = Vec::new();
+        for n in Node::BOTH {
+            if let Some(p) = self.daemon(n) {
+                procs::kill_all(&[p.pid], Duration::from_secs(5));
+                done.push(format!("killed daemon {n} ({})", p.pid));
+            }
+        }
+        for n in Node::BOTH {
+            let pg = &self.pg[n as usize];
+            // Thaw first: a stopped postmaster ignores pg_ctl.
+            pg.signal_all(Signal::SIGCONT);
+            if pg.postmaster_pid().is_some() {
+                match pg.stop_immediate() {
+                    Ok(()) => done.push(format!("stopped PostgreSQL {n}")),
+                    Err(e) => done.push(format!("PostgreSQL {n}: {e}")),
+                }
+            }
+        }
+        let recorded: Vec<i32> = self
+            .state
+            .lock()
+            .map(|s| {
+                s.procs
+                    .iter()
+                    .filter(|p| p.alive())
+                    .map(|p| p.pid)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !recorded.is_empty() {
+            procs::kill_all(&recorded, Duration::from_secs(5));
+            done.push(format!("killed {recorded:?}"));
+        }
+        for mut c in self
+            .children
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+        {
+            let _ = c.kill();
+            let _ = wait_child(&mut c, Duration::from_secs(5));
+        }
+        for mut k in self
+            .kept
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+        {
+            // The keeper exits once its tree is gone; kill it if it does not.
+            if wait_child(&mut k.keeper, Duration::from_secs(5)).is_err() {
+                done.push(format!("keeper of {} did not exit", k.main.label));
+            }
+        }
+        done.extend(state::remove_lab(self.topo.id, None, Some(&self.dir)));
+        done
+    }
+
+    /// Keeps the lab running after this value is dropped (`cargo lab up`); `cargo lab down`
+    /// removes it.
+    pub fn detach(mut self) -> u8 {
+        // `removed` here means "not this value's to remove".
+        self.removed = true;
+        if let Ok(mut st) = self.state.lock() {
+            st.detached = true;
+            let _ = st.save(&self.dir.join("state.json"));
+        }
+        self.topo.id
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
+fn rand_token() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}

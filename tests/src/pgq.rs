@@ -1,0 +1,116 @@
+//! Short-timeout PostgreSQL queries (tokio-postgres). A frozen server still completes
+//! connects, so every step — connect and query — is bounded by a timeout.
+
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
+
+use crate::error::{LabError, Result};
+
+/// Where to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// A label for errors ("a", "b", "vip").
+    pub label: String,
+    config: Config,
+}
+
+impl Target {
+    /// The server whose unix socket is in `dir` (trust auth, no namespace needed).
+    pub fn socket(dir: &Path, label: &str) -> Self {
+        let mut config = Config::new();
+        config
+            .host_path(PathBuf::from(dir))
+            .port(crate::pg::PORT)
+            .user("postgres")
+            .dbname("postgres")
+            .application_name("tblab");
+        Self {
+            label: label.to_owned(),
+            config,
+        }
+    }
+
+    /// A server at `addr` over TCP with the lab password (call it from inside a namespace).
+    pub fn tcp(addr: Ipv4Addr, label: &str) -> Self {
+        let mut config = Config::new();
+        config
+            .host(addr.to_string())
+            .port(crate::pg::PORT)
+            .user("postgres")
+            .password(crate::pg::PASSWORD)
+            .dbname("postgres")
+            .application_name("tblab");
+        Self {
+            label: label.to_owned(),
+            config,
+        }
+    }
+
+    fn err(&self, message: impl ToString) -> LabError {
+        LabError::Postgres {
+            node: self.label.clone(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Connects within `timeout`; the connection task runs on the current runtime.
+    pub async fn connect(&self, timeout: Duration) -> Result<Client> {
+        let fut = self.config.connect(NoTls);
+        let (client, conn) = tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| self.err(format!("connect timed out after {timeout:?}")))?
+            .map_err(|e| self.err(e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+}
+
+/// Rows as text (NULL as `None`).
+pub type Rows = Vec<Vec<Option<String>>>;
+
+/// Runs `sql` (simple protocol) on an open client within `timeout`.
+pub async fn on_client(client: &Client, label: &str, sql: &str, timeout: Duration) -> Result<Rows> {
+    let err = |m: String| LabError::Postgres {
+        node: label.to_owned(),
+        message: m,
+    };
+    let msgs = tokio::time::timeout(timeout, client.simple_query(sql))
+        .await
+        .map_err(|_| err(format!("query timed out after {timeout:?}: {sql}")))?
+        .map_err(|e| err(format!("{e}: {sql}")))?;
+    Ok(msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// Connects, runs `sql` and disconnects; each step within `timeout`.
+pub async fn query(target: &Target, sql: &str, timeout: Duration) -> Result<Rows> {
+    let client = target.connect(timeout).await?;
+    on_client(&client, &target.label, sql, timeout).await
+}
+
+/// The first column of the first row.
+pub fn scalar(rows: &Rows) -> Option<&str> {
+    rows.first()?.first()?.as_deref()
+}
+
+/// Runs a future to completion on a fresh current-thread runtime (the lab's API is blocking).
+pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(crate::error::io_err("tokio runtime"))?
+        .block_on(fut)
+}

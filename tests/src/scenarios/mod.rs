@@ -1,0 +1,220 @@
+//! The fault scenarios of issue 6 §4, one function each, returning what was observed.
+//!
+//! They need daemons that act (promote, move the VIP, fence), so they are library functions
+//! run by `cargo lab demo` / `bench` and, once the daemon can fail over, by tests. Each starts
+//! its own cluster (fresh names), runs the invariant sampler throughout, injects its fault,
+//! and reports whether the expected outcome held — it never assumes it.
+
+mod list;
+mod list2;
+mod watch;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use list::*;
+pub use watch::{watch_takeover, Takeover};
+
+use crate::daemon::Profile;
+use crate::error::{LabError, Result};
+use crate::lab::{Lab, LabOptions};
+use crate::netns::Node;
+use crate::pg::PgOptions;
+use crate::sampler::{DbObs, Sample, Sampler, SamplerReport, VipObs};
+
+/// What a scenario needs to build its cluster.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The `lab` executable (keeper, relay).
+    pub lab_exe: PathBuf,
+    /// The daemons' timing profile.
+    pub profile: Profile,
+}
+
+/// What a scenario saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Scenario number and name.
+    pub scenario: String,
+    /// The outcome the issue expects.
+    pub expected: String,
+    /// Did it hold (including: the sampler saw no violation, unless the scenario measures one)?
+    pub held: bool,
+    /// Observations, in order.
+    pub observed: Vec<String>,
+    /// Fault → b writable / VIP answering on b, when the scenario fails over.
+    pub takeover: Option<Takeover>,
+    /// The invariant sampler's report.
+    pub sampler: SamplerReport,
+}
+
+impl Outcome {
+    fn new(scenario: &str, expected: &str) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            expected: expected.to_owned(),
+            held: true,
+            observed: Vec::new(),
+            takeover: None,
+            sampler: SamplerReport::default(),
+        }
+    }
+
+    /// Records an observation and whether it was what the scenario expects.
+    fn check(&mut self, ok: bool, what: impl Into<String>) {
+        let what = what.into();
+        self.observed
+            .push(format!("{} {what}", if ok { "ok:  " } else { "FAIL:" }));
+        self.held &= ok;
+    }
+
+    fn note(&mut self, what: impl Into<String>) {
+        self.observed.push(format!("      {}", what.into()));
+    }
+
+    /// Closes the outcome with the sampler's report; `allow_violation` for the scenario that
+    /// measures one (12b).
+    fn finish(mut self, sampler: Sampler, allow_violation: bool) -> Self {
+        let report = sampler.stop();
+        if !allow_violation {
+            self.check(
+                report.clean(),
+                format!(
+                    "invariants: {} samples, two primaries in {}, VIP on both in {}",
+                    report.ticks, report.two_primary_samples, report.vip_both_samples
+                ),
+            );
+        }
+        self.sampler = report;
+        self
+    }
+
+    /// A human-readable report.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "scenario {}: {}\nexpected: {}\n",
+            self.scenario,
+            if self.held { "HELD" } else { "DID NOT HOLD" },
+            self.expected
+        );
+        for o in &self.observed {
+            s.push_str(&format!("  {o}\n"));
+        }
+        if let Some(t) = &self.takeover {
+            s.push_str(&format!("  takeover: {}\n", t.text()));
+        }
+        s.push_str("  timeline:\n");
+        for line in self.sampler.timeline_text().lines() {
+            s.push_str(&format!("    {line}\n"));
+        }
+        s
+    }
+}
+
+/// How long "no promotion" is watched: several times the profile's detection time.
+pub fn quiet_window(p: Profile) -> Duration {
+    match p {
+        Profile::Default => Duration::from_secs(8),
+        Profile::Fast => Duration::from_secs(3),
+    }
+}
+
+/// How long a failover may take before the scenario calls it missing (never a timing goal).
+pub fn takeover_deadline(p: Profile) -> Duration {
+    match p {
+        Profile::Default => Duration::from_secs(20),
+        Profile::Fast => Duration::from_secs(10),
+    }
+}
+
+/// Starts a cluster with daemons and waits for a healthy pair: a primary holding the VIP,
+/// b a standby, both daemons running.
+pub fn cluster(ctx: &Ctx, pg: PgOptions) -> Result<(Lab, Sampler)> {
+    let lab = Lab::start(LabOptions {
+        pg,
+        daemons: Some(ctx.profile),
+        ..LabOptions::new(&ctx.lab_exe)
+    })?;
+    let sampler = lab.sampler();
+    let healthy = sampler.wait_for(Duration::from_secs(60), |s| {
+        s.a.db == DbObs::Primary && s.a.vip == VipObs::Held && s.b.db == DbObs::Standby
+    });
+    if healthy.is_none() {
+        let running = Node::BOTH.map(|n| lab.daemon(n).is_some());
+        return Err(LabError::Daemon(format!(
+            "no healthy pair within 60 s (daemons running a/b: {running:?}; latest sample {:?}); \
+             the daemon must take the VIP on the primary at start — see {}",
+            sampler.latest(),
+            lab.daemon_log(Node::A).display()
+        )));
+    }
+    sampler.mark("healthy pair: a primary with the VIP, b standby");
+    Ok((lab, sampler))
+}
+
+/// Waits until b is writable and holds the VIP.
+pub fn b_promoted(sampler: &Sampler, deadline: Duration) -> Option<Sample> {
+    sampler.wait_for(deadline, |s| {
+        s.b.db == DbObs::Primary && s.b.vip == VipObs::Held
+    })
+}
+
+/// Watches for `window`: the first sample where `ok` fails, if any.
+pub fn stays(sampler: &Sampler, window: Duration, ok: impl Fn(&Sample) -> bool) -> Option<Sample> {
+    sampler.wait_for(window, |s| !ok(s))
+}
+
+/// The normal pair: a primary with the VIP, b standby without it.
+pub fn normal(s: &Sample) -> bool {
+    s.a.db == DbObs::Primary
+        && s.a.vip == VipObs::Held
+        && s.b.db == DbObs::Standby
+        && s.b.vip == VipObs::Absent
+}
+
+/// Nobody promoted b (a may be in any state).
+pub fn b_not_promoted(s: &Sample) -> bool {
+    s.b.db != DbObs::Primary && s.b.vip != VipObs::Held
+}
+
+/// Lines of node `n`'s daemon log that contain any of `needles` (case-insensitive).
+pub fn log_lines(lab: &Lab, n: Node, needles: &[&str]) -> Vec<String> {
+    let text = std::fs::read_to_string(lab.daemon_log(n)).unwrap_or_default();
+    text.lines()
+        .filter(|l| {
+            let low = l.to_lowercase();
+            needles.iter().any(|n| low.contains(&n.to_lowercase()))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every scenario, by number, for `cargo lab` and the tests to come.
+pub fn all() -> Vec<(&'static str, fn(&Ctx) -> Result<Outcome>)> {
+    vec![
+        ("1", s01_master_death),
+        ("2", s02_icmp_dropped),
+        ("3", s03_remote_db_dropped),
+        ("4", s04_serial_cut),
+        ("5", s05_ip_partition),
+        ("6", s06_master_network_gone),
+        ("7", s07_master_db_killed_once),
+        ("8", s08_master_db_cannot_start),
+        ("9", s09_standby_db_broken_then_master_death),
+        ("10", s10_standby_gateway_lost_then_master_death),
+        ("11", s11_master_daemon_frozen),
+        ("12", s12_master_frozen_whole),
+        ("12b", s12b_paused_vm),
+        ("13", s13_old_master_returns),
+        ("14", s14_standby_daemon_killed_while_promoting),
+        ("15", s15_serial_corruption),
+        ("16", s16_serial_cross_wired),
+        ("17", s17_sync_no_lost_commit),
+        ("18", s18_degraded_pair_no_promotion),
+        ("19", s19_cold_start),
+        ("20", s20_gateway_down),
+        ("21", s21_fence_with_dropped_frames),
+    ]
+}
