@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs what the twinbeat lab needs on a fresh Debian machine (run as root):
-# PostgreSQL 15, iproute2 (ip netns), iputils-ping, nftables, socat, util-linux (setpriv),
-# qemu-system-arm (the link firmware as the serial cable), and the thumbv7m Rust target.
-# Installs only what is missing; safe to run again. Used by `cargo lab demo` and by
-# tests/run-all.sh.
+# Installs what twinbeat's lab and test suite need on a fresh Debian machine (as root),
+# only what is missing; safe to run again.
+#
+#   tests/install-deps.sh          # the lab (`cargo lab demo`): PostgreSQL 15, iproute2,
+#                                  # iputils-ping, nftables, socat, util-linux, QEMU,
+#                                  # the thumbv7m target
+#   tests/install-deps.sh --tests  # also what tests/run-all.sh needs: dbus-daemon and
+#                                  # systemd (systemd-analyze), the thumbv6m target, the
+#                                  # nightly toolchain and cargo-fuzz
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps.sh: needs root (apt-get install); run it as root." >&2
+    echo "install-deps.sh: needs root (apt-get install, network namespaces); run it as root." >&2
     exit 2
 fi
+for_tests=0
+[ "${1:-}" = --tests ] && for_tests=1
 
 pkgs=()
 [ -x /usr/lib/postgresql/15/bin/initdb ] || pkgs+=(postgresql-15)
@@ -19,17 +25,27 @@ command -v nft >/dev/null || pkgs+=(nftables)
 command -v socat >/dev/null || pkgs+=(socat)
 command -v setpriv >/dev/null || pkgs+=(util-linux)
 command -v qemu-system-arm >/dev/null || pkgs+=(qemu-system-arm)
+command -v python3 >/dev/null || pkgs+=(python3)
+if [ "$for_tests" = 1 ]; then
+    command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
+    command -v systemd-analyze >/dev/null || pkgs+=(systemd)
+fi
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
     echo "install-deps.sh: apt-get install ${pkgs[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
+# Debian's postgresql package may start a "main" cluster on port 5432 in the root
+# namespace; the lab's and the tests' servers use their own ports and namespaces.
 
-# Debian's postgresql package starts a "main" cluster on port 5432 in the root namespace;
-# the lab's servers live in their own namespaces, so it does not conflict.
-
-if command -v rustup >/dev/null; then
-    rustup target list --installed | grep -qx thumbv7m-none-eabi || rustup target add thumbv7m-none-eabi
+targets=(thumbv7m-none-eabi)
+[ "$for_tests" = 1 ] && targets+=(thumbv6m-none-eabi)
+for target in "${targets[@]}"; do
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
+if [ "$for_tests" = 1 ]; then
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 fi
-echo "install-deps.sh: lab dependencies present"
+echo "install-deps.sh: dependencies present"

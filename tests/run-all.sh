@@ -13,35 +13,10 @@ export RUST_BACKTRACE=1
 start=$(date +%s)
 section() { printf '\n=== %s (t=%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
-install_deps() {
+if [ "${TWINBEAT_SKIP_INSTALL:-0}" != 1 ]; then
     section "install"
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "tests/run-all.sh: the install step needs root (apt-get, network namespaces)." >&2
-        echo "Run it as root, or set TWINBEAT_SKIP_INSTALL=1 on a prepared machine." >&2
-        exit 1
-    fi
-    local pkgs=()
-    [ -x /usr/lib/postgresql/15/bin/initdb ] || pkgs+=(postgresql-15)
-    command -v socat >/dev/null || pkgs+=(socat)
-    command -v qemu-system-arm >/dev/null || pkgs+=(qemu-system-arm)
-    command -v ip >/dev/null || pkgs+=(iproute2)
-    command -v nft >/dev/null || pkgs+=(nftables)
-    command -v ping >/dev/null || pkgs+=(iputils-ping)
-    command -v runuser >/dev/null || pkgs+=(util-linux)
-    command -v arm-none-eabi-size >/dev/null || pkgs+=(binutils-arm-none-eabi)
-    command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
-    command -v systemd-analyze >/dev/null || pkgs+=(systemd)
-    if [ "${#pkgs[@]}" -gt 0 ]; then
-        echo "apt-get install ${pkgs[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
-    fi
-    rustup target add thumbv6m-none-eabi thumbv7m-none-eabi
-    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-}
-
-[ "${TWINBEAT_SKIP_INSTALL:-0}" = 1 ] || install_deps
+    tests/install-deps.sh --tests
+fi
 
 section "fmt"
 cargo fmt --all -- --check
@@ -63,6 +38,6 @@ for target in thumbv6m-none-eabi thumbv7m-none-eabi; do
 done
 
 section "fuzz smoke"
-tests/fuzz-smoke.sh "${TWINBEAT_FUZZ_SECONDS:-20}"
+protocol/fuzz/smoke.sh "${TWINBEAT_FUZZ_SECONDS:-20}"
 
 section "done in $(( $(date +%s) - start ))s"

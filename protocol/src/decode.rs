@@ -68,19 +68,43 @@ impl ClusterFilter {
     }
 }
 
-/// Un-stuffs `stuffed` into `scratch` (which must be at least as long) and
-/// checks it, in this order: length, CRC, version, cluster, kind, body. The
-/// CRC is checked before anything is interpreted so corrupt bytes never reach
-/// the deserialiser.
+/// Un-stuffs the COBS bytes `buf[..len]` into `scratch` (at least `len`
+/// long) and checks the frame, in this order: length, CRC, version, cluster,
+/// kind, body. The CRC is checked before anything is interpreted so corrupt
+/// bytes never reach the deserialiser. `buf[len]`, if it exists, is
+/// overwritten; `buf[..len]` is left as it was.
 pub(crate) fn decode_stuffed(
-    stuffed: &[u8],
+    buf: &mut [u8],
+    len: usize,
     filter: ClusterFilter,
     scratch: &mut [u8],
 ) -> Result<Frame, DecodeError> {
-    let report = cobs::decode(stuffed, scratch).map_err(|_| DecodeError::BadCobs)?;
-    let unstuffed = scratch
-        .get(..report.frame_size())
-        .ok_or(DecodeError::BadCobs)?;
+    let unstuffed_len = match buf.get_mut(len) {
+        // `corncobs::decode_buf` wants the closing 0x00: put it back after the
+        // frame, then decode straight into `scratch`. It moves whole runs and
+        // skips empty ones, several times cheaper than `cobs`, which handles
+        // one byte at a time.
+        Some(delimiter) => {
+            *delimiter = 0;
+            let framed = buf.get(..=len).ok_or(DecodeError::BadCobs)?;
+            // The un-stuffed frame is shorter than `framed`, so `scratch`
+            // (checked to be at least `len` long) holds it and
+            // `decode_buf` cannot run out of room.
+            if scratch.len() < len {
+                return Err(DecodeError::BadCobs);
+            }
+            corncobs::decode_buf(framed, scratch)
+        }
+        // The frame fills the whole buffer: decode a copy in place instead.
+        None => {
+            let stuffed = buf.get(..len).ok_or(DecodeError::BadCobs)?;
+            let work = scratch.get_mut(..len).ok_or(DecodeError::BadCobs)?;
+            work.copy_from_slice(stuffed);
+            corncobs::decode_in_place(work)
+        }
+    }
+    .map_err(|_| DecodeError::BadCobs)?;
+    let unstuffed = scratch.get(..unstuffed_len).ok_or(DecodeError::BadCobs)?;
     decode_unstuffed(unstuffed, filter)
 }
 

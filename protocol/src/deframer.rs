@@ -139,7 +139,8 @@ impl<const N: usize> Deframer<N> {
     pub fn feed<'d, 'a>(&'d mut self, bytes: &'a [u8]) -> Feed<'d, 'a> {
         let mut rest = bytes;
         loop {
-            let Some(end) = rest.iter().position(|&b| b == 0) else {
+            // memchr scans a word (or SIMD register) at a time, not byte by byte.
+            let Some(end) = memchr::memchr(0, rest) else {
                 return match self.absorb(rest) {
                     Ok(()) => Feed::Consumed,
                     Err(error) => self.reject(error, &[]),
@@ -209,10 +210,9 @@ impl<const N: usize> Deframer<N> {
 
     /// Decodes the `len` buffered bytes of a frame that just ended.
     fn finish<'d, 'a>(&'d mut self, len: usize, remaining: &'a [u8]) -> Feed<'d, 'a> {
-        let stuffed = self.buf.get(..len).unwrap_or(&[]);
         // Un-stuffing never grows the data, so N bytes of scratch always suffice.
         let mut scratch = [0u8; N];
-        match decode_stuffed(stuffed, self.filter, &mut scratch) {
+        match decode_stuffed(&mut self.buf, len, self.filter, &mut scratch) {
             Ok(frame) => {
                 self.counters.frames_ok = self.counters.frames_ok.wrapping_add(1);
                 Feed::Frame {

@@ -51,7 +51,7 @@ fn no_promotion(
     Ok(out.finish(sampler, false))
 }
 
-/// 1. Master host death (link down, PostgreSQL stopped immediate, serial cut) → b promoted,
+/// Scenario 1: Master host death (link down, PostgreSQL stopped immediate, serial cut) → b promoted,
 /// VIP on b.
 pub fn s01_master_death(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new("1 master host death", "b promoted, VIP on b");
@@ -70,7 +70,7 @@ pub fn s01_master_death(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// 2. Only ICMP from b to a dropped → no promotion, a warning.
+/// Scenario 2: Only ICMP from b to a dropped → no promotion, a warning.
 pub fn s02_icmp_dropped(ctx: &Ctx) -> Result<Outcome> {
     no_promotion(
         ctx,
@@ -85,7 +85,7 @@ pub fn s02_icmp_dropped(ctx: &Ctx) -> Result<Outcome> {
     )
 }
 
-/// 3. Only b's connections to a's PostgreSQL dropped → no promotion.
+/// Scenario 3: Only b's connections to a's PostgreSQL dropped → no promotion.
 pub fn s03_remote_db_dropped(ctx: &Ctx) -> Result<Outcome> {
     no_promotion(
         ctx,
@@ -100,7 +100,7 @@ pub fn s03_remote_db_dropped(ctx: &Ctx) -> Result<Outcome> {
     )
 }
 
-/// 4. Only the serial cable cut → no promotion.
+/// Scenario 4: Only the serial cable cut → no promotion.
 pub fn s04_serial_cut(ctx: &Ctx) -> Result<Outcome> {
     no_promotion(
         ctx,
@@ -110,7 +110,7 @@ pub fn s04_serial_cut(ctx: &Ctx) -> Result<Outcome> {
     )
 }
 
-/// 5. All IP between a and b dropped, both still reach the gateway, serial up → no promotion.
+/// Scenario 5: All IP between a and b dropped, both still reach the gateway, serial up → no promotion.
 pub fn s05_ip_partition(ctx: &Ctx) -> Result<Outcome> {
     no_promotion(
         ctx,
@@ -120,7 +120,7 @@ pub fn s05_ip_partition(ctx: &Ctx) -> Result<Outcome> {
     )
 }
 
-/// 6. a's network gone (link down) → a fences itself (DB stopped, VIP released, `fenced`
+/// Scenario 6: a's network gone (link down) → a fences itself (DB stopped, VIP released, `fenced`
 /// over serial) → b promotes through the fast handover.
 pub fn s06_master_network_gone(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
@@ -150,7 +150,7 @@ pub fn s06_master_network_gone(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// 7. a's PostgreSQL killed once → a restarts it, b does not promote, the VIP stays on a.
+/// Scenario 7: a's PostgreSQL killed once → a restarts it, b does not promote, the VIP stays on a.
 pub fn s07_master_db_killed_once(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "7 master's PostgreSQL killed once",
@@ -176,7 +176,7 @@ pub fn s07_master_db_killed_once(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// 8. a's PostgreSQL cannot start again → a stops it and fences → b promotes.
+/// Scenario 8: a's PostgreSQL cannot start again → a stops it and fences → b promotes.
 pub fn s08_master_db_cannot_start(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "8 master's PostgreSQL cannot start",
@@ -198,7 +198,7 @@ pub fn s08_master_db_cannot_start(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// 9. b's own PostgreSQL broken so that its restart fails, then master death → no promotion,
+/// Scenario 9: b's own PostgreSQL broken so that its restart fails, then master death → no promotion,
 /// a critical log.
 pub fn s09_standby_db_broken_then_master_death(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
@@ -223,7 +223,7 @@ pub fn s09_standby_db_broken_then_master_death(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// 10. b's own gateway unreachable, then master death → no promotion.
+/// Scenario 10: b's own gateway unreachable, then master death → no promotion.
 pub fn s10_standby_gateway_lost_then_master_death(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "10 standby's gateway lost, then master death",
@@ -240,7 +240,7 @@ pub fn s10_standby_gateway_lost_then_master_death(ctx: &Ctx) -> Result<Outcome> 
     Ok(out.finish(sampler, false))
 }
 
-/// 11. a's daemon frozen (SIGSTOP) 10 s → no promotion; it recovers after SIGCONT.
+/// Scenario 11: a's daemon frozen (SIGSTOP) 10 s → no promotion; it recovers after SIGCONT.
 pub fn s11_master_daemon_frozen(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "11 master's daemon frozen 10 s",

@@ -191,8 +191,11 @@ pub fn log_lines(lab: &Lab, n: Node, needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// A scenario function.
+pub type Scenario = fn(&Ctx) -> Result<Outcome>;
+
 /// Every scenario, by number, for `cargo lab` and the tests to come.
-pub fn all() -> Vec<(&'static str, fn(&Ctx) -> Result<Outcome>)> {
+pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("1", s01_master_death),
         ("2", s02_icmp_dropped),

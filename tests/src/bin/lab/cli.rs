@@ -212,11 +212,7 @@ pub(crate) fn bench(runs: usize, write: Option<&Path>) -> i32 {
     if let Err(e) = ensure_deps(false) {
         return fail(&e);
     }
-    let cases: [(
-        &str,
-        Profile,
-        fn(&Ctx) -> twinbeat_lab::Result<scenarios::Outcome>,
-    ); 3] = [
+    let cases: [(&str, Profile, scenarios::Scenario); 3] = [
         (
             "scenario 1, default profile",
             Profile::Default,

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::cmd::{have, wait_child, wait_for};
-use crate::daemon::{self, Profile};
+use crate::cmd::{have, wait_child};
+use crate::daemon::Profile;
 use crate::error::{io_err, LabError, Result};
 use crate::faults::{self, Fault};
 use crate::keeper::{spawn_kept, Kept};
-use crate::netns::{Host, IfaceState, Node, Topology};
+use crate::netns::{IfaceState, Node, Topology};
 use crate::pg::{PgNode, PgOptions, PG_BIN};
-use crate::pgq::{self, Rows, Target};
 use crate::procs::{self, ProcId};
-use crate::relay::{Dir, RelayCtl};
+use crate::relay::RelayCtl;
 use crate::sampler::Sampler;
 use crate::state::{self, LabState};
+
+mod daemons;
+mod postgres;
 
 /// How a lab is built.
 #[derive(Debug, Clone)]
@@ -241,118 +243,6 @@ impl Lab {
             .ok_or_else(|| LabError::Relay("this lab has no relay".into()))
     }
 
-    // ---------- PostgreSQL ----------
-
-    /// Node `n`'s PostgreSQL layout.
-    pub fn pg(&self, n: Node) -> &PgNode {
-        &self.pg[n as usize]
-    }
-
-    fn start_pair(&self) -> Result<()> {
-        let (a, b) = (self.pg(Node::A), self.pg(Node::B));
-        a.initdb()?;
-        a.configure(&self.topo, self.opts.pg)?;
-        self.start_pg(Node::A)?;
-        b.basebackup_from(a)?;
-        b.configure(&self.topo, self.opts.pg)?;
-        self.start_pg(Node::B)?;
-        Ok(())
-    }
-
-    /// Starts node `n`'s PostgreSQL (under a keeper) and waits until it answers.
-    pub fn start_pg(&self, n: Node) -> Result<()> {
-        let pg = self.pg(n);
-        let argv = pg.postmaster_argv();
-        let main = self.kept(&pg.log, &argv, &[("LC_ALL", "C")], &format!("postgres {n}"))?;
-        pg.wait_ready(Duration::from_secs(30)).map_err(|e| {
-            let state = if main.alive() { "running" } else { "exited" };
-            LabError::Postgres {
-                node: n.to_string(),
-                message: format!("{e}; postmaster {state}; log:\n{}", pg.log_tail(8)),
-            }
-        })
-    }
-
-    /// Stops node `n`'s PostgreSQL at once (`-m immediate`, SIGKILL fallback).
-    pub fn stop_pg(&self, n: Node) -> Result<()> {
-        self.pg(n).stop_immediate()
-    }
-
-    /// Crashes node `n`'s PostgreSQL (SIGKILL of the postmaster). False if it was not running.
-    pub fn kill_pg(&self, n: Node) -> bool {
-        self.pg(n).kill()
-    }
-
-    /// Makes node `n`'s PostgreSQL unable to start (a corrupt `postgresql.conf`).
-    pub fn break_pg(&self, n: Node) -> Result<()> {
-        self.pg(n).break_config()
-    }
-
-    /// Undoes [`break_pg`](Self::break_pg).
-    pub fn repair_pg(&self, n: Node) -> Result<()> {
-        self.pg(n).repair_config()
-    }
-
-    /// Runs `sql` on node `n` over its unix socket.
-    pub fn sql(&self, n: Node, sql: &str) -> Result<Rows> {
-        pgq::block_on(pgq::query(
-            &self.pg(n).socket_target(),
-            sql,
-            Duration::from_secs(5),
-        ))
-    }
-
-    /// `pg_is_in_recovery()` on node `n`.
-    pub fn is_in_recovery(&self, n: Node) -> Result<bool> {
-        let rows = self.sql(n, "SELECT pg_is_in_recovery()")?;
-        Ok(pgq::scalar(&rows) == Some("t"))
-    }
-
-    /// Runs `sql` through the VIP from the client namespace (TCP, the lab password).
-    pub fn sql_via_vip(&self, sql: &str, timeout: Duration) -> Result<Rows> {
-        let target = Target::tcp(self.topo.vip(), "vip");
-        let sql = sql.to_owned();
-        self.topo.in_netns(Host::Client, move || {
-            pgq::block_on(pgq::query(&target, &sql, timeout))
-        })?
-    }
-
-    /// Which node answers on the VIP from the client (by `cluster_name`); `None` if nobody.
-    pub fn vip_answerer(&self, timeout: Duration) -> Option<Node> {
-        let rows = self.sql_via_vip("SHOW cluster_name", timeout).ok()?;
-        let name = pgq::scalar(&rows)?;
-        Node::BOTH
-            .into_iter()
-            .find(|n| self.pg(*n).cluster_name == name)
-    }
-
-    /// Waits until a row written on `from` is visible on `to` (streaming replication works).
-    pub fn check_replication(&self, from: Node, to: Node, deadline: Duration) -> Result<()> {
-        let token = format!("t{}", std::process::id() ^ rand_token());
-        self.sql(
-            from,
-            "CREATE TABLE IF NOT EXISTS lab_probe (token text PRIMARY KEY, at timestamptz DEFAULT now())",
-        )?;
-        self.sql(
-            from,
-            &format!("INSERT INTO lab_probe (token) VALUES ('{token}')"),
-        )?;
-        wait_for(
-            &format!("row {token} to reach {to}"),
-            deadline,
-            Duration::from_millis(20),
-            || {
-                let rows = self
-                    .sql(
-                        to,
-                        &format!("SELECT count(*) FROM lab_probe WHERE token = '{token}'"),
-                    )
-                    .ok()?;
-                (pgq::scalar(&rows) == Some("1")).then_some(())
-            },
-        )
-    }
-
     // ---------- network ----------
 
     /// Plugs or unplugs node `n`'s cable at the switch.
@@ -405,146 +295,6 @@ impl Lab {
                 self.pg(Node::B).sock_dir.clone(),
             ],
         )
-    }
-
-    // ---------- daemons ----------
-
-    /// Node `n`'s daemon configuration file.
-    pub fn daemon_config(&self, n: Node) -> PathBuf {
-        self.dir.join(n.name()).join("twinbeat.toml")
-    }
-
-    /// Node `n`'s daemon log.
-    pub fn daemon_log(&self, n: Node) -> PathBuf {
-        self.dir.join(n.name()).join("twinbeat.log")
-    }
-
-    /// Writes both daemons' configurations for `profile`.
-    pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
-        let pwfile = self.dir.join("pgpass");
-        daemon::write_private(&pwfile, crate::pg::PASSWORD)?;
-        let relay = self.relay()?;
-        for n in Node::BOTH {
-            let state_dir = self.dir.join(n.name()).join("state");
-            std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
-            let text = daemon::config_toml(
-                &self.topo,
-                self.pg(n),
-                profile,
-                &relay.tty(n.name()),
-                &state_dir,
-                &pwfile,
-            );
-            let path = self.daemon_config(n);
-            std::fs::write(&path, text).map_err(io_err(&path))?;
-        }
-        Ok(())
-    }
-
-    /// Starts node `n`'s `twinbeat run` in its namespace (under a keeper, so it and whatever
-    /// PostgreSQL it starts are reaped at once).
-    pub fn start_daemon(&self, n: Node) -> Result<ProcId> {
-        let bin = daemon::binary_or_build()?;
-        let argv = daemon::argv(&self.topo, n, &bin, &self.daemon_config(n));
-        let p = self.kept(
-            &self.daemon_log(n),
-            &argv,
-            &[("RUST_LOG", "info"), ("NO_COLOR", "1")],
-            &format!("daemon {n}"),
-        )?;
-        if let Ok(mut d) = self.daemons.lock() {
-            d[n as usize] = Some(p.clone());
-        }
-        Ok(p)
-    }
-
-    /// Node `n`'s daemon, if it is running.
-    pub fn daemon(&self, n: Node) -> Option<ProcId> {
-        self.daemons.lock().ok()?[n as usize]
-            .clone()
-            .filter(ProcId::alive)
-    }
-
-    /// Sends `sig` to node `n`'s daemon (SIGKILL, SIGTERM, SIGSTOP, SIGCONT).
-    pub fn signal_daemon(&self, n: Node, sig: Signal) -> bool {
-        self.daemon(n).is_some_and(|p| p.signal(sig))
-    }
-
-    /// Stops node `n`'s daemon: SIGTERM, then SIGKILL after `grace`.
-    pub fn stop_daemon(&self, n: Node, grace: Duration) {
-        if let Some(p) = self.daemon(n) {
-            p.signal(Signal::SIGCONT);
-            p.signal(Signal::SIGTERM);
-            if wait_for("daemon exit", grace, Duration::from_millis(10), || {
-                (!p.alive()).then_some(())
-            })
-            .is_err()
-            {
-                procs::kill_all(&[p.pid], Duration::from_secs(5));
-            }
-        }
-    }
-
-    /// Node `n`'s daemon status (`GET /status` inside its namespace), as JSON.
-    pub fn daemon_status(&self, n: Node) -> Result<serde_json::Value> {
-        let body = daemon::http_get(&self.topo, n, "/status")?;
-        serde_json::from_str(&body).map_err(|e| LabError::Parse {
-            what: format!("status of {n}"),
-            detail: e.to_string(),
-        })
-    }
-
-    // ---------- whole-node faults ----------
-
-    /// Freezes (SIGSTOP) or thaws (SIGCONT) part of node `n`. Returns how many processes.
-    pub fn freeze(&self, n: Node, what: Freeze, frozen: bool) -> usize {
-        let sig = if frozen {
-            Signal::SIGSTOP
-        } else {
-            Signal::SIGCONT
-        };
-        match what {
-            Freeze::Daemon => self
-                .daemon(n)
-                .map(|p| procs::signal_tree(p.pid, sig))
-                .unwrap_or(0),
-            Freeze::Postgres => self.pg(n).signal_all(sig),
-            Freeze::Everything => procs::netns_pids(&self.topo.ns(n.host()))
-                .into_iter()
-                .filter(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), sig).is_ok())
-                .count(),
-        }
-    }
-
-    /// Host death of node `n`: cable out, daemon SIGKILLed, PostgreSQL stopped immediate,
-    /// serial cut.
-    pub fn kill_node(&self, n: Node) -> Result<()> {
-        self.set_link(n, false)?;
-        self.signal_daemon(n, Signal::SIGKILL);
-        if let Some(r) = &self.relay {
-            r.cut(Dir::Both)?;
-        }
-        self.stop_pg(n)
-    }
-
-    /// Brings a dead node back as after a reboot: its VIP is gone (addresses do not survive a
-    /// reboot), cable in, serial restored, PostgreSQL started, daemon started if the lab runs
-    /// daemons.
-    pub fn revive_node(&self, n: Node) -> Result<()> {
-        if self.iface(n)?.addrs.contains(&self.topo.vip()) {
-            self.topo.set_addr(n.host(), self.topo.vip(), false)?;
-        }
-        self.set_link(n, true)?;
-        if let Some(r) = &self.relay {
-            r.restore(Dir::Both)?;
-        }
-        if self.pg(n).postmaster_pid().is_none() {
-            self.start_pg(n)?;
-        }
-        if self.opts.daemons.is_some() && self.daemon(n).is_none() {
-            self.start_daemon(n)?;
-        }
-        Ok(())
     }
 
     // ---------- teardown ----------
@@ -633,11 +383,4 @@ impl Drop for Lab {
     fn drop(&mut self) {
         self.remove();
     }
-}
-
-fn rand_token() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0)
 }

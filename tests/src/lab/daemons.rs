@@ -1,0 +1,156 @@
+//! The lab's daemons and whole-node faults (kill, revive, freeze).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::{Freeze, Lab};
+use crate::cmd::wait_for;
+use crate::daemon::{self, Profile};
+use crate::error::{io_err, LabError, Result};
+use crate::netns::Node;
+use crate::procs::{self, ProcId};
+use crate::relay::Dir;
+
+impl Lab {
+    // ---------- daemons ----------
+
+    /// Node `n`'s daemon configuration file.
+    pub fn daemon_config(&self, n: Node) -> PathBuf {
+        self.dir.join(n.name()).join("twinbeat.toml")
+    }
+
+    /// Node `n`'s daemon log.
+    pub fn daemon_log(&self, n: Node) -> PathBuf {
+        self.dir.join(n.name()).join("twinbeat.log")
+    }
+
+    /// Writes both daemons' configurations for `profile`.
+    pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
+        let pwfile = self.dir.join("pgpass");
+        daemon::write_private(&pwfile, crate::pg::PASSWORD)?;
+        let relay = self.relay()?;
+        for n in Node::BOTH {
+            let state_dir = self.dir.join(n.name()).join("state");
+            std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
+            let text = daemon::config_toml(
+                &self.topo,
+                self.pg(n),
+                profile,
+                &relay.tty(n.name()),
+                &state_dir,
+                &pwfile,
+            );
+            let path = self.daemon_config(n);
+            std::fs::write(&path, text).map_err(io_err(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Starts node `n`'s `twinbeat run` in its namespace (under a keeper, so it and whatever
+    /// PostgreSQL it starts are reaped at once).
+    pub fn start_daemon(&self, n: Node) -> Result<ProcId> {
+        let bin = daemon::binary_or_build()?;
+        let argv = daemon::argv(&self.topo, n, &bin, &self.daemon_config(n));
+        let p = self.kept(
+            &self.daemon_log(n),
+            &argv,
+            &[("RUST_LOG", "info"), ("NO_COLOR", "1")],
+            &format!("daemon {n}"),
+        )?;
+        if let Ok(mut d) = self.daemons.lock() {
+            d[n as usize] = Some(p.clone());
+        }
+        Ok(p)
+    }
+
+    /// Node `n`'s daemon, if it is running.
+    pub fn daemon(&self, n: Node) -> Option<ProcId> {
+        self.daemons.lock().ok()?[n as usize]
+            .clone()
+            .filter(ProcId::alive)
+    }
+
+    /// Sends `sig` to node `n`'s daemon (SIGKILL, SIGTERM, SIGSTOP, SIGCONT).
+    pub fn signal_daemon(&self, n: Node, sig: Signal) -> bool {
+        self.daemon(n).is_some_and(|p| p.signal(sig))
+    }
+
+    /// Stops node `n`'s daemon: SIGTERM, then SIGKILL after `grace`.
+    pub fn stop_daemon(&self, n: Node, grace: Duration) {
+        if let Some(p) = self.daemon(n) {
+            p.signal(Signal::SIGCONT);
+            p.signal(Signal::SIGTERM);
+            if wait_for("daemon exit", grace, Duration::from_millis(10), || {
+                (!p.alive()).then_some(())
+            })
+            .is_err()
+            {
+                procs::kill_all(&[p.pid], Duration::from_secs(5));
+            }
+        }
+    }
+
+    /// Node `n`'s daemon status (`GET /status` inside its namespace), as JSON.
+    pub fn daemon_status(&self, n: Node) -> Result<serde_json::Value> {
+        let body = daemon::http_get(&self.topo, n, "/status")?;
+        serde_json::from_str(&body).map_err(|e| LabError::Parse {
+            what: format!("status of {n}"),
+            detail: e.to_string(),
+        })
+    }
+
+    // ---------- whole-node faults ----------
+
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) part of node `n`. Returns how many processes.
+    pub fn freeze(&self, n: Node, what: Freeze, frozen: bool) -> usize {
+        let sig = if frozen {
+            Signal::SIGSTOP
+        } else {
+            Signal::SIGCONT
+        };
+        match what {
+            Freeze::Daemon => self
+                .daemon(n)
+                .map(|p| procs::signal_tree(p.pid, sig))
+                .unwrap_or(0),
+            Freeze::Postgres => self.pg(n).signal_all(sig),
+            Freeze::Everything => procs::netns_pids(&self.topo.ns(n.host()))
+                .into_iter()
+                .filter(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(*p), sig).is_ok())
+                .count(),
+        }
+    }
+
+    /// Host death of node `n`: cable out, daemon SIGKILLed, PostgreSQL stopped immediate,
+    /// serial cut.
+    pub fn kill_node(&self, n: Node) -> Result<()> {
+        self.set_link(n, false)?;
+        self.signal_daemon(n, Signal::SIGKILL);
+        if let Some(r) = &self.relay {
+            r.cut(Dir::Both)?;
+        }
+        self.stop_pg(n)
+    }
+
+    /// Brings a dead node back as after a reboot: its VIP is gone (addresses do not survive a
+    /// reboot), cable in, serial restored, PostgreSQL started, daemon started if the lab runs
+    /// daemons.
+    pub fn revive_node(&self, n: Node) -> Result<()> {
+        if self.iface(n)?.addrs.contains(&self.topo.vip()) {
+            self.topo.set_addr(n.host(), self.topo.vip(), false)?;
+        }
+        self.set_link(n, true)?;
+        if let Some(r) = &self.relay {
+            r.restore(Dir::Both)?;
+        }
+        if self.pg(n).postmaster_pid().is_none() {
+            self.start_pg(n)?;
+        }
+        if self.opts.daemons.is_some() && self.daemon(n).is_none() {
+            self.start_daemon(n)?;
+        }
+        Ok(())
+    }
+}

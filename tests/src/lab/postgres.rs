@@ -1,0 +1,131 @@
+//! The lab's PostgreSQL pair: start, stop, crash, break, query, the VIP from the client.
+
+use std::time::Duration;
+
+use super::Lab;
+use crate::cmd::wait_for;
+use crate::error::{LabError, Result};
+use crate::netns::{Host, Node};
+use crate::pg::PgNode;
+use crate::pgq::{self, Rows, Target};
+
+impl Lab {
+    // ---------- PostgreSQL ----------
+
+    /// Node `n`'s PostgreSQL layout.
+    pub fn pg(&self, n: Node) -> &PgNode {
+        &self.pg[n as usize]
+    }
+
+    pub(super) fn start_pair(&self) -> Result<()> {
+        let (a, b) = (self.pg(Node::A), self.pg(Node::B));
+        a.initdb()?;
+        a.configure(&self.topo, self.opts.pg)?;
+        self.start_pg(Node::A)?;
+        b.basebackup_from(a)?;
+        b.configure(&self.topo, self.opts.pg)?;
+        self.start_pg(Node::B)?;
+        Ok(())
+    }
+
+    /// Starts node `n`'s PostgreSQL (under a keeper) and waits until it answers.
+    pub fn start_pg(&self, n: Node) -> Result<()> {
+        let pg = self.pg(n);
+        let argv = pg.postmaster_argv();
+        let main = self.kept(&pg.log, &argv, &[("LC_ALL", "C")], &format!("postgres {n}"))?;
+        pg.wait_ready(Duration::from_secs(30)).map_err(|e| {
+            let state = if main.alive() { "running" } else { "exited" };
+            LabError::Postgres {
+                node: n.to_string(),
+                message: format!("{e}; postmaster {state}; log:\n{}", pg.log_tail(8)),
+            }
+        })
+    }
+
+    /// Stops node `n`'s PostgreSQL at once (`-m immediate`, SIGKILL fallback).
+    pub fn stop_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).stop_immediate()
+    }
+
+    /// Crashes node `n`'s PostgreSQL (SIGKILL of the postmaster). False if it was not running.
+    pub fn kill_pg(&self, n: Node) -> bool {
+        self.pg(n).kill()
+    }
+
+    /// Makes node `n`'s PostgreSQL unable to start (a corrupt `postgresql.conf`).
+    pub fn break_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).break_config()
+    }
+
+    /// Undoes [`break_pg`](Self::break_pg).
+    pub fn repair_pg(&self, n: Node) -> Result<()> {
+        self.pg(n).repair_config()
+    }
+
+    /// Runs `sql` on node `n` over its unix socket.
+    pub fn sql(&self, n: Node, sql: &str) -> Result<Rows> {
+        pgq::block_on(pgq::query(
+            &self.pg(n).socket_target(),
+            sql,
+            Duration::from_secs(5),
+        ))
+    }
+
+    /// `pg_is_in_recovery()` on node `n`.
+    pub fn is_in_recovery(&self, n: Node) -> Result<bool> {
+        let rows = self.sql(n, "SELECT pg_is_in_recovery()")?;
+        Ok(pgq::scalar(&rows) == Some("t"))
+    }
+
+    /// Runs `sql` through the VIP from the client namespace (TCP, the lab password).
+    pub fn sql_via_vip(&self, sql: &str, timeout: Duration) -> Result<Rows> {
+        let target = Target::tcp(self.topo.vip(), "vip");
+        let sql = sql.to_owned();
+        self.topo.in_netns(Host::Client, move || {
+            pgq::block_on(pgq::query(&target, &sql, timeout))
+        })?
+    }
+
+    /// Which node answers on the VIP from the client (by `cluster_name`); `None` if nobody.
+    pub fn vip_answerer(&self, timeout: Duration) -> Option<Node> {
+        let rows = self.sql_via_vip("SHOW cluster_name", timeout).ok()?;
+        let name = pgq::scalar(&rows)?;
+        Node::BOTH
+            .into_iter()
+            .find(|n| self.pg(*n).cluster_name == name)
+    }
+
+    /// Waits until a row written on `from` is visible on `to` (streaming replication works).
+    pub fn check_replication(&self, from: Node, to: Node, deadline: Duration) -> Result<()> {
+        let token = format!("t{}", std::process::id() ^ rand_token());
+        self.sql(
+            from,
+            "CREATE TABLE IF NOT EXISTS lab_probe (token text PRIMARY KEY, at timestamptz DEFAULT now())",
+        )?;
+        self.sql(
+            from,
+            &format!("INSERT INTO lab_probe (token) VALUES ('{token}')"),
+        )?;
+        wait_for(
+            &format!("row {token} to reach {to}"),
+            deadline,
+            Duration::from_millis(20),
+            || {
+                let rows = self
+                    .sql(
+                        to,
+                        &format!("SELECT count(*) FROM lab_probe WHERE token = '{token}'"),
+                    )
+                    .ok()?;
+                (pgq::scalar(&rows) == Some("1")).then_some(())
+            },
+        )
+    }
+}
+
+fn rand_token() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
