@@ -20,7 +20,13 @@ WORK=$(mktemp -d /tmp/tbcost.XXXXXX)
 NS=tbcost-$$
 PGPID=
 cleanup() {
-    [ -n "$PGPID" ] && kill -QUIT "$PGPID" 2>/dev/null && wait "$PGPID" 2>/dev/null || true
+    if [ -n "$PGPID" ]; then
+        # runuser does not pass SIGQUIT on: signal the postmaster itself
+        # (immediate shutdown), then reap runuser.
+        pm=$(head -1 "$WORK/data/postmaster.pid" 2>/dev/null || true)
+        [ -n "$pm" ] && kill -QUIT "$pm" 2>/dev/null || true
+        wait "$PGPID" 2>/dev/null || true
+    fi
     ip netns del "$NS-a" 2>/dev/null || true
     ip netns del "$NS-b" 2>/dev/null || true
     rm -rf "$WORK"

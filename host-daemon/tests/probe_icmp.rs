@@ -1,5 +1,5 @@
 //! ICMP probes inside two network namespaces the test creates: peer up, link
-//! down, link back; two targets on the same address do not steal each other's
+//! down, link back, IPv6; two targets on the same address do not steal each other's
 //! replies.
 
 mod support;
@@ -91,6 +91,32 @@ fn two_targets_on_one_address_each_get_their_own_replies() {
                     }
                     other => panic!("{other:?}"),
                 }
+            }
+        });
+    });
+}
+
+#[test]
+fn ipv6_peer_answers_through_its_own_client() {
+    let pair = NetPair::new();
+    let peer = IpAddr::V6(NetPair::ADDR6_B);
+    pair.run_in_a(|| {
+        runtime().block_on(async {
+            let prober = IcmpProber::new(64);
+            let mut target = prober.target(peer).await.expect("open the ICMPv6 socket");
+            // Just after the link comes up, the first echoes can go unanswered
+            // (IPv6 on a fresh link); once one is answered, all must be.
+            let mut up = false;
+            for _ in 0..50 {
+                if target.attempt(TIMEOUT).await.is_ok() {
+                    up = true;
+                    break;
+                }
+            }
+            assert!(up, "the IPv6 peer never answered");
+            for _ in 0..20 {
+                let outcome = target.attempt(TIMEOUT).await;
+                assert!(outcome.is_ok(), "{outcome:?}");
             }
         });
     });

@@ -56,6 +56,7 @@ fn known() -> StatusSnapshot {
             dropped: 3,
         }),
         alarms: vec!["warning: SerialDeviceMissing".into()],
+        persisted: None,
     }
 }
 

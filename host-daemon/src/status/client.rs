@@ -115,11 +115,7 @@ pub fn render_table(s: &StatusSnapshot) -> String {
     let _ = writeln!(o, "local db  {}", s.local_db);
     let _ = writeln!(o, "vip       {}  held by {}", s.vip.address, s.vip.holder);
     if let Some(p) = &s.persisted {
-        let _ = writeln!(
-            o,
-            "persisted {}  term {}  ({})",
-            p.state, p.term, p.reason
-        );
+        let _ = writeln!(o, "persisted {}  term {}  ({})", p.state, p.term, p.reason);
     }
     match &s.peer {
         Some(p) => {

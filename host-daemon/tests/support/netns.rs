@@ -4,7 +4,7 @@
 //! never collide and nothing leaks to the host.
 
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -27,6 +27,10 @@ impl NetPair {
     pub(crate) const ADDR_A: Ipv4Addr = Ipv4Addr::new(10, 250, 1, 1);
     /// Address of `b`'s end.
     pub(crate) const ADDR_B: Ipv4Addr = Ipv4Addr::new(10, 250, 1, 2);
+    /// IPv6 address of `a`'s end (unique local, only inside the namespace).
+    pub(crate) const ADDR6_A: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x250, 0, 0, 0, 0, 0, 1);
+    /// IPv6 address of `b`'s end.
+    pub(crate) const ADDR6_B: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x250, 0, 0, 0, 0, 0, 2);
 
     /// Builds both namespaces and the link between them (both ends up).
     pub(crate) fn new() -> Self {
@@ -44,7 +48,21 @@ impl NetPair {
             "link", "add", "veth0", "netns", &pair.a, "type", "veth", "peer", "name", "veth0",
             "netns", &pair.b,
         ]));
-        for (ns, addr) in [(&pair.a, Self::ADDR_A), (&pair.b, Self::ADDR_B)] {
+        for (ns, addr, addr6) in [
+            (&pair.a, Self::ADDR_A, Self::ADDR6_A),
+            (&pair.b, Self::ADDR_B, Self::ADDR6_B),
+        ] {
+            // nodad: usable at once, no duplicate address detection delay.
+            run(Command::new("ip").args([
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr6}/64"),
+                "dev",
+                "veth0",
+                "nodad",
+            ]));
             run(Command::new("ip").args([
                 "-n",
                 ns,

@@ -20,6 +20,7 @@ use twinbeat_core::{self as engine, Action, AttemptId, Input, PersistedRole};
 use crate::actions::arp_probe::{self, ProbeOutcome};
 use crate::actions::fence;
 use crate::actions::state_file::{self, NodeState};
+use crate::actions::vip::Vip;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
 
@@ -79,11 +80,7 @@ impl Effects {
         let (vip, vip_rx) = mpsc::unbounded_channel();
         let (db, db_rx) = mpsc::unbounded_channel();
         let (persist, persist_rx) = mpsc::unbounded_channel();
-        tokio::spawn(workers::vip_worker(
-            Arc::clone(&plan),
-            vip_rx,
-            done.clone(),
-        ));
+        tokio::spawn(workers::vip_worker(Arc::clone(&plan), vip_rx, done.clone()));
         tokio::spawn(workers::db_worker(Arc::clone(&plan), db_rx, done.clone()));
         tokio::spawn(workers::persist_worker(
             Arc::clone(&plan),
@@ -98,11 +95,6 @@ impl Effects {
             done,
         };
         (effects, done_rx)
-    }
-
-    /// The mapped configuration.
-    pub(crate) fn plan(&self) -> &Plan {
-        &self.plan
     }
 
     /// Starts `action`. `reason` is persisted with a new state (shown by
@@ -150,9 +142,10 @@ impl Effects {
                     let _ = done.send(Input::VipArpProbe { attempt, answered }.into());
                 });
             }
-            Action::Probe { .. } | Action::SendPing { .. } | Action::SendAck { .. } | Action::Log(_) => {
-                return false
-            }
+            Action::Probe { .. }
+            | Action::SendPing { .. }
+            | Action::SendAck { .. }
+            | Action::Log(_) => return false,
         }
         true
     }
@@ -168,7 +161,10 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
     let IpAddr::V4(v4) = spec.address else {
         // RFC 5227 is IPv4 only; the IPv6 equivalent (DAD) is left to the kernel,
         // which marks a duplicate address "dadfailed" when it is added.
-        tracing::warn!("VIP ARP probe: {} is IPv6: no ARP probe, counted as free", spec.address);
+        tracing::warn!(
+            "VIP ARP probe: {} is IPv6: no ARP probe, counted as free",
+            spec.address
+        );
         return false;
     };
     match arp_probe::probe_vip(&spec.interface, v4, plan.arp_probe).await {
@@ -176,7 +172,10 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
         Ok(ProbeOutcome::Held { by, after }) => {
             tracing::error!(
                 "VIP ARP probe: {v4} answered by {} after {after:?}: somebody holds the VIP",
-                by.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+                by.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
             );
             true
         }
@@ -184,6 +183,32 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
             tracing::error!("VIP ARP probe on {}: {e}: counted as held", spec.interface);
             true
         }
+    }
+}
+
+/// Rule 12: a node that does not start as an active primary must not hold the VIP
+/// (a restarted old master would otherwise answer for it). The engine may queue
+/// `ReleaseVip` too; removing an absent address is a success, so both are safe.
+pub(crate) async fn drop_stale_vip(plan: &Plan) {
+    let Some(spec) = &plan.vip else { return };
+    let vip = match Vip::new(spec.clone()) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!("start: cannot open netlink to check the VIP: {e}");
+            return;
+        }
+    };
+    match vip.is_present().await {
+        Ok(false) => {}
+        Ok(true) => match vip.remove().await {
+            Ok(o) => tracing::warn!(
+                "start: VIP {} was on {} and this node is not an active primary: removed ({o:?}, rule 12)",
+                spec.address,
+                spec.interface
+            ),
+            Err(e) => tracing::error!("CRITICAL: start: cannot remove the stale VIP: {e}"),
+        },
+        Err(e) => tracing::error!("start: cannot check the VIP on {}: {e}", spec.interface),
     }
 }
 

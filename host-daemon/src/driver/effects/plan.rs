@@ -110,7 +110,11 @@ impl Plan {
             store: StateStore::new(cfg.state_dir.clone()),
             promote_target: pg_config(local, cfg.local_db.timeout),
             promote_timeout: Duration::from_secs(5),
-            restart_timeout: cfg.local_db.service.restart_grace.max(Duration::from_secs(5)),
+            restart_timeout: cfg
+                .local_db
+                .service
+                .restart_grace
+                .max(Duration::from_secs(5)),
             arp_probe: ProbeOptions {
                 count: ARP_PROBES,
                 interval: interval.max(Duration::from_millis(1)),
@@ -138,7 +142,9 @@ mod tests {
             pg_ctl: PathBuf::from("/x/pg_ctl"),
             data_dir: PathBuf::from("/d"),
         };
-        assert!(matches!(service_control(&m), ServiceControl::PgCtl(p) if p.data_dir == PathBuf::from("/d")));
+        assert!(
+            matches!(service_control(&m), ServiceControl::PgCtl(p) if p.data_dir.as_path() == std::path::Path::new("/d"))
+        );
         let m = ServiceManager::Command {
             restart_command: "r".into(),
             stop_command: "s".into(),

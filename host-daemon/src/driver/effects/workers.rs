@@ -73,7 +73,8 @@ pub(crate) async fn vip_worker(
                         if let Some(e) = arp_err {
                             tracing::error!("VIP held but not announced: {e}");
                         }
-                        if let Some(old) = std::mem::replace(&mut announcing, report.announcements) {
+                        if let Some(old) = std::mem::replace(&mut announcing, report.announcements)
+                        {
                             old.cancel();
                         }
                         Input::VipTaken
@@ -129,57 +130,58 @@ pub(crate) async fn db_worker(
     done: mpsc::UnboundedSender<Report>,
 ) {
     while let Some(op) = rx.recv().await {
-        let input = match op {
-            DbOp::Promote => {
-                let opts = PromoteOptions {
-                    timeout: plan.promote_timeout,
-                    ..PromoteOptions::default()
-                };
-                match promote::promote_with_config(&plan.promote_target, opts).await {
-                    Ok(r) => {
-                        tracing::warn!(
+        let input =
+            match op {
+                DbOp::Promote => {
+                    let opts = PromoteOptions {
+                        timeout: plan.promote_timeout,
+                        ..PromoteOptions::default()
+                    };
+                    match promote::promote_with_config(&plan.promote_target, opts).await {
+                        Ok(r) => {
+                            tracing::warn!(
                             "promoted: writable {:?} after the request ({} polls, {} requests{})",
                             r.request_to_writable,
                             r.polls,
                             r.requests,
                             if r.already_primary { ", was already primary" } else { "" }
                         );
-                        Input::Promoted
+                            Input::Promoted
+                        }
+                        Err(e) => {
+                            tracing::error!("CRITICAL: promotion failed: {e}");
+                            Input::PromoteFailed
+                        }
+                    }
+                }
+                DbOp::Restart => match plan.service.restart(plan.restart_timeout).await {
+                    Ok(()) => {
+                        tracing::warn!("local DB restarted");
+                        Input::DbRestarted
                     }
                     Err(e) => {
-                        tracing::error!("CRITICAL: promotion failed: {e}");
-                        Input::PromoteFailed
+                        tracing::error!("local DB restart failed: {e}");
+                        Input::DbRestartFailed
+                    }
+                },
+                DbOp::Stop => {
+                    let (step, killed) = fence::stop_confirmed(&plan.fence_plan()).await;
+                    match step.result {
+                        Ok(what) => {
+                            tracing::warn!(
+                                "local DB stopped: {what} in {:?}{}",
+                                step.elapsed,
+                                if killed { " (SIGKILL needed)" } else { "" }
+                            );
+                            Input::DbStopped
+                        }
+                        Err(e) => {
+                            tracing::error!("CRITICAL: local DB stop not confirmed: {e}");
+                            Input::DbStopFailed
+                        }
                     }
                 }
-            }
-            DbOp::Restart => match plan.service.restart(plan.restart_timeout).await {
-                Ok(()) => {
-                    tracing::warn!("local DB restarted");
-                    Input::DbRestarted
-                }
-                Err(e) => {
-                    tracing::error!("local DB restart failed: {e}");
-                    Input::DbRestartFailed
-                }
-            },
-            DbOp::Stop => {
-                let (step, killed) = fence::stop_confirmed(&plan.fence_plan()).await;
-                match step.result {
-                    Ok(what) => {
-                        tracing::warn!(
-                            "local DB stopped: {what} in {:?}{}",
-                            step.elapsed,
-                            if killed { " (SIGKILL needed)" } else { "" }
-                        );
-                        Input::DbStopped
-                    }
-                    Err(e) => {
-                        tracing::error!("CRITICAL: local DB stop not confirmed: {e}");
-                        Input::DbStopFailed
-                    }
-                }
-            }
-        };
+            };
         if done.send(input.into()).is_err() {
             return;
         }

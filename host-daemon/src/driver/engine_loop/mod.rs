@@ -15,12 +15,11 @@ use tokio::time::Instant as TokioInstant;
 use twinbeat_core::{self as engine, Action, AttemptId, Engine, Input, PathId, ProbeOutcome};
 use twinbeat_protocol as proto;
 
+use super::effects::{self, Effects, Plan, Report};
 use super::slots::{Slot, Started};
-use super::effects::{Effects, Plan, Report};
 use super::{db_target, snapshot, wire, RunError, SNAPSHOT_PERIOD};
 use crate::actions::notify;
 use crate::actions::state_file::PersistedState;
-use crate::actions::vip::Vip;
 use crate::config::{self, Config};
 use crate::metrics::PathMetrics;
 use crate::probe::icmp::{IcmpOutcome, IcmpProber};
@@ -125,7 +124,7 @@ impl Driver {
         let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
         let plan = Plan::new(&cfg, &local_target);
         if engine.role() != engine::Role::Primary {
-            drop_stale_vip(&plan).await;
+            effects::drop_stale_vip(&plan).await;
         }
         let (effects, effects_rx) = Effects::spawn(plan);
         let local = LocalDbProbe::new(local_target);
@@ -267,11 +266,7 @@ impl Driver {
                         self.log(event);
                     }
                     other => {
-                        let reason = self
-                            .engine
-                            .last_decision()
-                            .map(|d| format!("{:?}: {:?}", d.kind, d.reason))
-                            .unwrap_or_else(|| "start-up".to_owned());
+                        let reason = self.reason_for(&other);
                         tracing::debug!("effect {other:?}");
                         self.effects.perform(other, &reason);
                     }
@@ -316,10 +311,27 @@ impl Driver {
         }
     }
 
+    /// Why a new state is persisted. Re-persisting the state already on disk (a
+    /// fenced node confirming its fence after a restart) keeps the original reason,
+    /// so `twinbeat status` still says why the node was fenced.
+    fn reason_for(&self, action: &Action) -> String {
+        if let Action::Persist(s) = action {
+            if effects::node_state(s.role) == self.persisted.state && s.term == self.persisted.term
+            {
+                return self.persisted.reason.clone();
+            }
+        }
+        self.engine
+            .last_decision()
+            .map(|d| format!("{:?}: {:?}", d.kind, d.reason))
+            .unwrap_or_else(|| "start-up".to_owned())
+    }
+
     /// A finished side effect: remember what is on disk and feed the answer back.
     fn on_effect(&mut self, report: Report) {
         if let Some(saved) = report.saved {
             self.persisted = saved;
+            self.refresh();
         }
         self.inputs.push_back(report.input);
     }
@@ -341,7 +353,11 @@ impl Driver {
             "{:?} term {}{}; {}",
             self.engine.role(),
             self.engine.term(),
-            if self.engine.is_fenced() { " FENCED" } else { "" },
+            if self.engine.is_fenced() {
+                " FENCED"
+            } else {
+                ""
+            },
             paths.join(", ")
         )
     }
@@ -366,32 +382,6 @@ impl Driver {
             &self.persisted,
         );
         self.shared.update(|s| *s = snap);
-    }
-}
-
-/// Rule 12: a node that does not start as an active primary must not hold the VIP
-/// (a restarted old master would otherwise answer for it). The engine may queue
-/// `ReleaseVip` too; removing an absent address is a success, so both are safe.
-async fn drop_stale_vip(plan: &Plan) {
-    let Some(spec) = &plan.vip else { return };
-    let vip = match Vip::new(spec.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!("start: cannot open netlink to check the VIP: {e}");
-            return;
-        }
-    };
-    match vip.is_present().await {
-        Ok(false) => {}
-        Ok(true) => match vip.remove().await {
-            Ok(o) => tracing::warn!(
-                "start: VIP {} was on {} and this node is not an active primary: removed ({o:?}, rule 12)",
-                spec.address,
-                spec.interface
-            ),
-            Err(e) => tracing::error!("CRITICAL: start: cannot remove the stale VIP: {e}"),
-        },
-        Err(e) => tracing::error!("start: cannot check the VIP on {}: {e}", spec.interface),
     }
 }
 
