@@ -59,7 +59,7 @@ pub fn watch_takeover(lab: &Lab, t0: Instant, deadline: Duration) -> Takeover {
                     a_down = Some(now - t0);
                 }
                 if b_writable.is_none() && writable(&b) {
-                    b_writable = Some(now - t0);
+                    b_writable = Some(t0.elapsed());
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -67,9 +67,10 @@ pub fn watch_takeover(lab: &Lab, t0: Instant, deadline: Duration) -> Takeover {
         });
         let mut vip = None;
         while Instant::now() < end {
-            let now = Instant::now();
+            // Stamped when the answer arrives, not when the query was sent: a query
+            // sent before b holds the VIP can wait on ARP and be answered after.
             if lab.vip_answerer(Duration::from_millis(200)) == Some(Node::B) {
-                vip = Some(now - t0);
+                vip = Some(t0.elapsed());
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
