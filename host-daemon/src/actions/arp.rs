@@ -206,18 +206,6 @@ pub struct GarpHandle {
 }
 
 impl GarpHandle {
-    pub(crate) fn new(
-        first_sent_at: Instant,
-        cancel: Arc<AtomicBool>,
-        task: tokio::task::JoinHandle<Result<u32, ArpError>>,
-    ) -> Self {
-        Self {
-            first_sent_at,
-            cancel,
-            task,
-        }
-    }
-
     /// When the first announcement left.
     pub fn first_sent_at(&self) -> Instant {
         self.first_sent_at
@@ -242,10 +230,25 @@ pub async fn announce(
     count: u32,
     interval: Duration,
 ) -> Result<GarpHandle, ArpError> {
+    announce_frames(interface, count, interval, move |mac| {
+        ArpFrame::gratuitous(mac, ip).encode(BROADCAST).to_vec()
+    })
+    .await
+}
+
+/// Sends `count` copies of the frame `build` makes from the interface's MAC (a
+/// gratuitous ARP, or an IPv6 unsolicited neighbour advertisement): the first before
+/// this returns, the rest `interval` apart in the background until cancelled.
+pub(crate) async fn announce_frames(
+    interface: &str,
+    count: u32,
+    interval: Duration,
+    build: impl FnOnce([u8; 6]) -> Vec<u8> + Send + 'static,
+) -> Result<GarpHandle, ArpError> {
     let iface = interface.to_owned();
     let first = tokio::task::spawn_blocking(move || {
         let mut sock = PacketSocket::open(&iface, Duration::from_millis(10))?;
-        let frame = ArpFrame::gratuitous(sock.mac, ip).encode(BROADCAST);
+        let frame = build(sock.mac);
         sock.send(&frame)?;
         Ok::<_, ArpError>((sock, frame, Instant::now()))
     })

@@ -3,11 +3,9 @@
 //! Override flag, so neighbours replace a cached link-layer address at once.
 
 use std::net::Ipv6Addr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::arp::{ArpError, GarpHandle, PacketSocket};
+use super::arp::{announce_frames, ArpError, GarpHandle};
 
 /// Length of the Ethernet + IPv6 + ICMPv6 NA (+ target link-layer option) frame.
 pub const NA_FRAME_LEN: usize = 14 + 40 + 32;
@@ -71,31 +69,10 @@ pub async fn announce(
     count: u32,
     interval: Duration,
 ) -> Result<GarpHandle, ArpError> {
-    let iface = interface.to_owned();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut sock = PacketSocket::open(&iface, Duration::from_millis(10))?;
-        let frame = unsolicited_na(sock.mac, ip);
-        sock.send(&frame)?;
-        Ok::<_, ArpError>((sock, frame, Instant::now()))
+    announce_frames(interface, count, interval, move |mac| {
+        unsolicited_na(mac, ip).to_vec()
     })
     .await
-    .map_err(|e| ArpError::Task(e.to_string()))?;
-    let (mut sock, frame, first_sent_at) = first?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        let mut sent = 1;
-        while sent < count {
-            std::thread::sleep(interval);
-            if flag.load(Ordering::Relaxed) {
-                break;
-            }
-            sock.send(&frame)?;
-            sent += 1;
-        }
-        Ok(sent)
-    });
-    Ok(GarpHandle::new(first_sent_at, cancel, task))
 }
 
 #[cfg(test)]
