@@ -352,6 +352,9 @@ fn read_until_lost<const N: usize>(
                 Feed::Error { error, remaining } => (LinkEvent::Rejected { error }, remaining),
             };
             window = rest;
+            // Publish the counters before the event, so that whoever sees the
+            // event also sees it counted.
+            shared.counters().decode = *deframer.counters();
             if events.blocking_send(event).is_err() {
                 return None;
             }

@@ -122,7 +122,11 @@ fn ping_and_ack_cross_the_line() {
     for seq in 0..20 {
         ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), seq);
     }
-    assert_eq!(a.counters().frames_sent, 20);
+    // The writer thread counts a frame once its write returns, which can be
+    // after the answer to it has already arrived.
+    support::wait_until("20 frames counted as sent", LIMIT, || {
+        a.counters().frames_sent == 20
+    });
     assert_eq!(b.counters().decode.frames_ok, 20);
     assert_eq!(a.counters().decode.frames_ok, 20);
     assert_eq!(b.counters().decode.errors(), 0);
