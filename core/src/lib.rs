@@ -92,6 +92,19 @@
 //! replica starts as a standby; a writable database starts in hold (no VIP) until the
 //! peer is heard; a fenced node re-confirms its fence and stays fenced.
 //!
+//! The start guard: the daemon keeps `standby.signal` in the data directory of a
+//! running primary (PostgreSQL reads it only at start-up and removes it on promotion),
+//! so a start it did not order (reboot, crash) comes up read-only in recovery instead
+//! of writable next to a peer that may have taken over. A persisted primary whose DB is
+//! in recovery therefore starts in hold too. The peer primary in a higher term: it
+//! fences. Otherwise (the peer heard and not winning, or nothing heard within
+//! `startup_grace` and the peer's host and DB silent) it re-opens the DB in its own
+//! term: `Promote` (nothing persisted first: the term is still its own), then `TakeVip`
+//! and `Persist(Primary)`; a failed `Promote` leaves it a standby with a critical
+//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule 2 restarts
+//! it): the daemon must lift the guard before a `RestartDb` it carries out while
+//! [`Engine::role`] is `Primary`, and keep it for a restart in any other role.
+//!
 //! ## Guarantees the daemon relies on
 //!
 //! - The engine never advertises `fenced` before `DbStopped` and `VipReleased` were

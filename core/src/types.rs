@@ -14,10 +14,14 @@ pub enum Role {
     /// Replica; watches the master and may promote (rules 3–7).
     Standby,
     /// Promotion in progress (rule 10): persisted "promoting", then `pg_promote`, then VIP.
+    /// Also a returning primary re-opening its guarded DB (rule 12): `pg_promote` and the
+    /// VIP in its own term, nothing persisted first.
     Promoting,
     /// Serving: database out of recovery and the VIP held (or being taken).
     Primary,
-    /// Not acting and no VIP until the peer is heard (rules 12, 13).
+    /// Not acting and no VIP until the peer is heard (rules 12, 13). A persisted primary
+    /// whose DB came up read-only (the daemon's start guard) holds too: it fences if the
+    /// peer won, and otherwise re-opens the DB (see [`Role::Promoting`]).
     Hold,
     /// Fence in progress (rule 9): stopping the DB and releasing the VIP. Not serving.
     Fencing,
@@ -147,8 +151,9 @@ pub enum PersistedRole {
 pub struct StartFacts {
     /// The persisted state, if any.
     pub persisted: Option<PersistedState>,
-    /// Whether PostgreSQL is in recovery. Pass `true` when the DB cannot be asked:
-    /// a node that believes it is a replica is the one that never acts on its own.
+    /// Whether PostgreSQL is in recovery. Pass `true` when the DB cannot be asked: a
+    /// node that believes it is a replica never acts on its own, and a persisted primary
+    /// holds either way (its DB may be down or up read-only under the start guard).
     pub db_in_recovery: bool,
 }
 

@@ -6,6 +6,8 @@
 
 #[path = "rules/attempts.rs"]
 mod attempts;
+#[path = "rules/guard.rs"]
+mod guard;
 #[path = "rules/harness.rs"]
 mod harness;
 #[path = "rules/master.rs"]

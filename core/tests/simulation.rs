@@ -53,6 +53,8 @@ struct Outcome {
     family: schedule::Family,
     steps: u64,
     promotions: u32,
+    reopens: u32,
+    read_only_restarts: u32,
     fences: u32,
     liveness_checked: u32,
 }
@@ -73,6 +75,8 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         family,
         steps: w.steps,
         promotions: w.checks.promotions,
+        reopens: w.checks.reopens,
+        read_only_restarts: w.checks.read_only_restarts,
         fences: w.checks.fences,
         liveness_checked: w.checks.liveness_checked,
     })
@@ -103,7 +107,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 12]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 2], [0u64; 12]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -113,7 +117,9 @@ fn schedules() {
                             stats.1 += u64::from(o.promotions);
                             stats.2 += u64::from(o.fences);
                             stats.3 += u64::from(o.liveness_checked);
-                            stats.4[o.family as usize] += 1;
+                            stats.4[0] += u64::from(o.reopens);
+                            stats.4[1] += u64::from(o.read_only_restarts);
+                            stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
                             .push(format!("seed {seed}: {e}\n  replay: {}", replay_line(seed))),
@@ -126,20 +132,23 @@ fn schedules() {
         .collect();
     let mut failures = Vec::new();
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
+    let (mut reopens, mut read_only) = (0, 0);
     let mut families = [0u64; 12];
     for h in handles {
-        let ((s, p, f, l, fam), mut fails) = h.join().expect("simulation thread");
+        let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
         steps += s;
         promotions += p;
         fences += f;
         live += l;
+        reopens += r[0];
+        read_only += r[1];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {fences} fences, {live} liveness checks; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences, {live} liveness checks; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -149,6 +158,8 @@ fn schedules() {
     );
     // The world must actually exercise the rules.
     assert!(promotions > count / 20 && fences > count / 50 && live > count / 50);
+    // ... including the start guard's paths (rules 12 and 2).
+    assert!(reopens > count / 200 && read_only > count / 200);
 }
 
 /// Replays one seed with a trace of every event and action.

@@ -283,6 +283,13 @@ const CASES: &[Case] = &[
         "missing",
     ),
     case(
+        "relative data_dir",
+        "data_dir = \"/var/lib/postgresql/15/main\"",
+        "data_dir = \"15/main\"",
+        "local_db.service.data_dir",
+        "15/main",
+    ),
+    case(
         "systemd without unit",
         "manager = \"pg_ctl\"",
         "manager = \"systemd\"",

@@ -32,6 +32,7 @@ fn known() -> StatusSnapshot {
             },
         ],
         local_db: "healthy (in recovery)".into(),
+        start_guard: "armed".into(),
         vip: VipStatus {
             address: "10.0.0.100/24".into(),
             holder: "peer".into(),

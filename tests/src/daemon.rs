@@ -48,14 +48,15 @@ pub fn config_toml(
     let gw = topo.addr(Host::Gateway);
     // (icmp interval, icmp timeout, remote interval, remote timeout, serial interval,
     //  serial timeout, gateway interval, gateway timeout, local interval, local timeout,
-    //  restart grace, startup grace)
+    //  restart grace, startup grace, VIP ARP probe window)
     let t = match profile {
         Profile::Default => [
-            "1ms", "100ms", "10ms", "200ms", "1s", "200ms", "1s", "500ms", "2s", "1s", "10s", "60s",
+            "1ms", "100ms", "10ms", "200ms", "1s", "200ms", "1s", "500ms", "2s", "1s", "10s",
+            "60s", "300ms",
         ],
         Profile::Fast => [
             "1ms", "20ms", "10ms", "30ms", "50ms", "30ms", "100ms", "100ms", "200ms", "100ms",
-            "2s", "10s",
+            "2s", "10s", "60ms",
         ],
     };
     format!(
@@ -113,6 +114,7 @@ retries = 5
 address = "{vip}/24"
 interface = "{IFACE}"
 gratuitous_arp = 5
+arp_probe_timeout = "{t12}"
 
 [failover]
 startup_grace = "{t11}"
@@ -138,6 +140,7 @@ listen = "{STATUS_LISTEN}"
         t0 = t[0],
         t1 = t[1],
         t2 = t[2],
+        t12 = t[12],
         t3 = t[3],
         t4 = t[4],
         t5 = t[5],

@@ -12,12 +12,14 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod dbwatch;
 pub mod error;
 pub mod faults;
 pub mod foreign;
 pub mod keeper;
 pub mod lab;
 pub mod netns;
+pub mod nlview;
 pub mod pg;
 pub mod pgq;
 pub mod procs;

@@ -131,7 +131,7 @@ impl PgNode {
         let sync = if opts.synchronous {
             // Either node may be primary: name both standbys' cluster names.
             format!(
-                "synchronous_standby_names = 'FIRST 1 (tblab{id}-a, tblab{id}-b)'\n",
+                "synchronous_standby_names = 'FIRST 1 (\"tblab{id}-a\", \"tblab{id}-b\")'\n",
                 id = topo.id
             )
         } else {

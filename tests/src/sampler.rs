@@ -3,6 +3,7 @@
 //! namespace holds the VIP, records a timeline of changes, and flags the two violations:
 //! two writable primaries, and the VIP on both nodes (each with carrier).
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,18 +11,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio_postgres::Client;
 
-use crate::netns::{parse_iface, Node, Topology, IFACE};
-use crate::pgq::{self, Target};
+use crate::dbwatch::DbWatch;
+use crate::netns::{Node, Topology, IFACE};
+use crate::nlview::IfaceView;
 
 /// The sampling period (the bound: every ≤ 50 ms).
 pub const PERIOD: Duration = Duration::from_millis(50);
-/// Bound of one observation (connect, query, `ip`): below the period, so a hung server
-/// cannot stretch the period.
+/// Bound of one VIP read over netlink: below the period, so it cannot stretch the period.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(40);
-/// After a timed-out connect, wait this long before the next (a frozen server queues them).
-const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
 
 /// What a node's PostgreSQL said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -261,26 +259,25 @@ struct Ctx {
     shared: Arc<Mutex<Shared>>,
 }
 
-#[derive(Default)]
-struct Conn {
-    client: Option<Client>,
-    retry_at: Option<Instant>,
-}
-
 impl Ctx {
     async fn run(self) {
-        let mut conns = [Conn::default(), Conn::default()];
+        let watches = [
+            DbWatch::spawn(self.sockets[0].clone(), "a"),
+            DbWatch::spawn(self.sockets[1].clone(), "b"),
+        ];
+        let views = Node::BOTH.map(|n| {
+            IfaceView::open(&format!("/run/netns/{}", self.topo.ns(n.host())), IFACE).ok()
+        });
         let mut prev: Option<(Instant, Sample)> = None;
         let mut next = Instant::now();
         while !self.stop.load(Ordering::SeqCst) {
             let tick = Instant::now();
-            let [ca, cb] = &mut conns;
-            let (da, db, va, vb) = tokio::join!(
-                db_obs(ca, &self.sockets[0], "a"),
-                db_obs(cb, &self.sockets[1], "b"),
-                vip_obs(&self.topo, Node::A),
-                vip_obs(&self.topo, Node::B),
+            let (va, vb) = tokio::join!(
+                vip_obs(&self.topo, views[0].as_ref()),
+                vip_obs(&self.topo, views[1].as_ref()),
             );
+            let now = Instant::now();
+            let (da, db) = (watches[0].observe(now), watches[1].observe(now));
             let sample = Sample {
                 at: tick.duration_since(self.start),
                 a: NodeObs { db: da, vip: va },
@@ -334,71 +331,14 @@ impl Ctx {
     }
 }
 
-async fn db_obs(conn: &mut Conn, sock: &std::path::Path, label: &str) -> DbObs {
-    if conn.client.as_ref().is_some_and(Client::is_closed) {
-        conn.client = None;
-    }
-    if conn.client.is_none() {
-        if conn.retry_at.is_some_and(|t| Instant::now() < t) {
-            return DbObs::Hung;
-        }
-        match Target::socket(sock, label).connect(PROBE_TIMEOUT).await {
-            Ok(c) => {
-                conn.client = Some(c);
-                conn.retry_at = None;
-            }
-            Err(e) => {
-                let hung = e.to_string().contains("timed out");
-                if hung {
-                    conn.retry_at = Some(Instant::now() + RECONNECT_BACKOFF);
-                    return DbObs::Hung;
-                }
-                return DbObs::Down;
-            }
-        }
-    }
-    let Some(client) = conn.client.as_ref() else {
-        return DbObs::Down;
-    };
-    match pgq::on_client(client, label, "SELECT pg_is_in_recovery()", PROBE_TIMEOUT).await {
-        Ok(rows) => match pgq::scalar(&rows) {
-            Some("f") => DbObs::Primary,
-            Some("t") => DbObs::Standby,
-            _ => DbObs::Down,
-        },
-        Err(e) => {
-            // Drop the connection either way; a timed-out one may still be stuck.
-            conn.client = None;
-            if e.to_string().contains("timed out") {
-                conn.retry_at = Some(Instant::now() + RECONNECT_BACKOFF);
-                DbObs::Hung
-            } else {
-                DbObs::Down
-            }
-        }
-    }
-}
-
-async fn vip_obs(topo: &Topology, node: Node) -> VipObs {
-    let mut cmd = tokio::process::Command::new("ip");
-    cmd.args([
-        "-n",
-        &topo.ns(node.host()),
-        "-j",
-        "addr",
-        "show",
-        "dev",
-        IFACE,
-    ])
-    .stdin(std::process::Stdio::null())
-    .kill_on_drop(true);
-    let Ok(Ok(out)) = tokio::time::timeout(PROBE_TIMEOUT, cmd.output()).await else {
+async fn vip_obs(topo: &Topology, view: Option<&IfaceView>) -> VipObs {
+    let Some(view) = view else {
         return VipObs::Unknown;
     };
-    let Ok(iface) = parse_iface(&String::from_utf8_lossy(&out.stdout)) else {
+    let Ok(Ok(iface)) = tokio::time::timeout(PROBE_TIMEOUT, view.read()).await else {
         return VipObs::Unknown;
     };
-    match (iface.addrs.contains(&topo.vip()), iface.up()) {
+    match (iface.addrs.contains(&IpAddr::V4(topo.vip())), iface.up) {
         (true, true) => VipObs::Held,
         (true, false) => VipObs::HeldNoCarrier,
         (false, _) => VipObs::Absent,

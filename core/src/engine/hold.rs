@@ -5,7 +5,7 @@ use core::time::Duration;
 use super::{Engine, Step, Timer};
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
-use crate::types::{PathHealth, PathId, PeerState, Role};
+use crate::types::{PathHealth, PathId, PeerState, PersistedRole, Role, StartFacts};
 
 impl Engine {
     /// Hold: no VIP, not acting as primary, until the peer is heard (rule 12).
@@ -61,10 +61,26 @@ impl Engine {
         }
     }
 
-    /// Leave hold: a replica becomes a standby, a writable DB takes the VIP back.
+    /// Leave hold: a writable DB takes the VIP back; a read-only one is re-opened if
+    /// this node is the primary of its term (the start guard put it in recovery), and
+    /// otherwise makes the node a standby.
     fn resume(&mut self, now: Instant, reason: Reason) {
         self.clear_timer(Timer::HoldGrace);
-        if self.local.is_some_and(|s| s.in_recovery) {
+        // No sample yet (the peer's ack can beat the first local check): trust what the
+        // DB said at start. Should it have left recovery since, `Promote` only confirms.
+        let in_recovery = self.local.map_or(self.start_in_recovery, |s| s.in_recovery);
+        if in_recovery && self.guarded_primary {
+            // The peer has not won (it would have been heard as primary in a higher
+            // term): the term is still ours, so no new term and no "promoting" to
+            // persist. `Role::Promoting` past `pg_promote` lets only rule 11 stop it,
+            // not a live standby peer (`promoting_heard`).
+            self.decide(now, DecisionKind::Resume, reason);
+            self.set_step(Step::AwaitPromoted);
+            self.set_role(now, Role::Promoting);
+            self.push(Action::Promote);
+            return;
+        }
+        if in_recovery {
             self.decide(now, DecisionKind::Standby, reason);
             self.set_role(now, Role::Standby);
             return;
@@ -91,4 +107,30 @@ impl Engine {
             _ => {}
         }
     }
+}
+
+/// Rule 12: the starting role and term from the persisted state and PostgreSQL, and
+/// whether the node starts as a (possibly guarded) primary.
+pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
+    let term = start.persisted.map_or(0, |p| p.term);
+    let persisted = start.persisted.map(|p| p.role);
+    let role = match (persisted, start.db_in_recovery) {
+        (Some(PersistedRole::Fenced), _) => Role::Fencing,
+        // The start guard: a primary's PostgreSQL started by anyone but the daemon
+        // (reboot, crash) comes up in recovery. It is still the primary of its term
+        // until the peer is heard: hold, then fence or re-open it.
+        (Some(PersistedRole::Primary), true) => Role::Hold,
+        // A replica is a standby whatever else was persisted (rule 10: "promoting" that
+        // never left recovery re-evaluates as a standby).
+        (_, true) => Role::Standby,
+        // A writable database without a confirmed, current claim waits for the peer.
+        (_, false) => Role::Hold,
+    };
+    // "Promoting" out of recovery finishes as primary (`Engine::new` persists it).
+    let primary_claim = match persisted {
+        Some(PersistedRole::Primary) => true,
+        Some(PersistedRole::Promoting) => !start.db_in_recovery,
+        _ => false,
+    };
+    (role, term, primary_claim)
 }

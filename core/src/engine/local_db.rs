@@ -35,7 +35,11 @@ impl Engine {
         else {
             return;
         };
-        let healthy = sample.is_some_and(|s| s.healthy());
+        // A primary whose DB is in recovery is not serving (the start guard brought it
+        // up read-only after an unordered start): unhealthy, so rule 2 restarts it, and
+        // the daemon lifts the guard before a restart it orders on a primary.
+        let read_only_primary = self.role == Role::Primary && sample.is_some_and(|s| s.in_recovery);
+        let healthy = sample.is_some_and(|s| s.healthy()) && !read_only_primary;
         let rtt = now.saturating_duration_since(a.started);
         let accepted = self.attempt_result(now, PathId::LocalDb, id, healthy.then_some(rtt));
         if accepted.is_none() {

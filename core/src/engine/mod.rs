@@ -21,6 +21,7 @@ use crate::types::{
     AttemptId, BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId, PathStatus,
     PeerView, PersistedRole, PersistedState, Role, StartFacts,
 };
+use hold::start_role;
 use timers::{Timer, TIMERS};
 
 /// Capacity of the action queue. One call never queues more than a few dozen actions;
@@ -64,7 +65,7 @@ enum Step {
     Idle,
     /// Rule 10: waiting for `Persisted(Promoting, term)`.
     PersistPromoting,
-    /// Rule 10: waiting for `Promoted`.
+    /// Rule 10 (or a guarded primary re-opening its DB, rule 12): waiting for `Promoted`.
     AwaitPromoted,
     /// Rule 10 (or resume from hold): waiting for `VipTaken`.
     TakeVip,
@@ -133,6 +134,13 @@ pub struct Engine {
     incident: Option<local_db::Incident>,
     fresh: Option<standby::Fresh>,
     hold_since: Instant,
+    /// This node claims the primary position in `term` (persisted primary, or serving):
+    /// a read-only DB when it leaves hold is the start guard's doing (the daemon keeps
+    /// `standby.signal` in a running primary's data directory, so an unordered start
+    /// comes up in recovery), and leaving hold re-opens it instead of following.
+    guarded_primary: bool,
+    /// `StartFacts::db_in_recovery`: what the DB is taken to be until it is sampled.
+    start_in_recovery: bool,
     /// Whether the fence action runs after the fence (not when re-fencing at start).
     run_fence_action: bool,
     gateway_settled: bool,
@@ -141,6 +149,8 @@ pub struct Engine {
     disarm_alarmed: bool,
     degraded_logged: u8,
     alarm_latch: Option<Reason>,
+    /// Failed VIP adds in a row (the retry backs off; one alarm per incident).
+    vip_failures: u32,
 }
 
 impl Engine {
@@ -149,7 +159,7 @@ impl Engine {
     /// queued at once: drain [`Engine::poll_action`] after this call.
     pub fn new(config: Config, start: StartFacts, now: Instant) -> Result<Engine, StartError> {
         config.validate().map_err(StartError::Config)?;
-        let (role, term) = start_role(start);
+        let (role, term, guarded_primary) = start_role(start);
         let pin_conflict = match config.role {
             RolePin::Auto => false,
             RolePin::Master => role == Role::Standby,
@@ -186,6 +196,8 @@ impl Engine {
             incident: None,
             fresh: None,
             hold_since: now,
+            guarded_primary,
+            start_in_recovery: start.db_in_recovery,
             run_fence_action: true,
             gateway_settled: false,
             pending_retry: None,
@@ -193,6 +205,7 @@ impl Engine {
             disarm_alarmed: false,
             degraded_logged: 0,
             alarm_latch: None,
+            vip_failures: 0,
         };
         e.arm_watchdog(now);
         match (role, start.persisted) {
@@ -428,18 +441,4 @@ impl Engine {
         self.pending_retry = Some(action);
         self.set_timer(Timer::Retry, now + delay);
     }
-}
-
-/// Rule 12: the starting role and term from the persisted state and PostgreSQL.
-fn start_role(start: StartFacts) -> (Role, u64) {
-    let term = start.persisted.map_or(0, |p| p.term);
-    let role = match (start.persisted.map(|p| p.role), start.db_in_recovery) {
-        (Some(PersistedRole::Fenced), _) => Role::Fencing,
-        // A replica is a standby whatever was persisted (rule 10: "promoting" that
-        // never left recovery re-evaluates as a standby).
-        (_, true) => Role::Standby,
-        // A writable database without a confirmed, current claim waits for the peer.
-        (_, false) => Role::Hold,
-    };
-    (role, term)
 }

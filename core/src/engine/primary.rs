@@ -1,5 +1,7 @@
 //! Master rules 8 (when to fence) and 9 (how), plus the results of every side effect.
 
+use core::time::Duration;
+
 use super::{Engine, Step, Timer};
 use crate::io::{Action, DecisionKind, Reason, Severity};
 use crate::time::Instant;
@@ -95,6 +97,7 @@ impl Engine {
         self.clear_timer(Timer::RestartGrace);
         self.clear_timer(Timer::HoldGrace);
         self.incident = None;
+        self.guarded_primary = false;
         self.set_step(Step::StopDb);
         self.set_role(now, Role::Fencing);
         self.push(Action::StopDb);
@@ -188,6 +191,14 @@ impl Engine {
             return;
         }
         if ok {
+            // The end of recovery is confirmed: a sample taken before it must neither
+            // make a later resume follow as a replica nor count against the primary
+            // (rule 2), so the local DB check starts over.
+            if let Some(s) = self.local.as_mut() {
+                s.in_recovery = false;
+            }
+            self.paths[PathId::LocalDb.index()].attempt = None;
+            self.start_attempt(now, PathId::LocalDb);
             self.set_step(Step::TakeVip);
             self.push(Action::TakeVip);
         } else {
@@ -204,7 +215,9 @@ impl Engine {
             return;
         }
         if ok {
+            self.vip_failures = 0;
             self.set_role(now, Role::Primary);
+            self.guarded_primary = true;
             self.set_step(Step::PersistPrimary);
             self.push(Action::Persist(PersistedState {
                 role: PersistedRole::Primary,
@@ -212,8 +225,24 @@ impl Engine {
             }));
             self.evaluate_primary(now);
         } else {
-            self.alarm(Severity::Critical, Reason::VipFailed);
-            self.retry_later(now, Action::TakeVip, self.cfg.gateway.interval);
+            // The database is already writable: stay, keep trying, and back off so a
+            // lasting fault (a missing interface) is not hammered; one alarm per incident.
+            self.vip_failures = self.vip_failures.saturating_add(1);
+            if self.vip_failures == 1 {
+                self.alarm(Severity::Critical, Reason::VipFailed);
+            }
+            let delay = vip_retry_delay(self.cfg.gateway.interval, self.vip_failures);
+            self.retry_later(now, Action::TakeVip, delay);
         }
     }
+}
+
+/// Longest pause between two VIP add attempts.
+pub(super) const VIP_RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The pause after the `failures`-th failed VIP add in a row: the gateway interval,
+/// doubling each time, capped at [`VIP_RETRY_MAX`].
+fn vip_retry_delay(interval: Duration, failures: u32) -> Duration {
+    let shift = failures.saturating_sub(1).min(16);
+    interval.saturating_mul(1 << shift).min(VIP_RETRY_MAX)
 }

@@ -162,13 +162,16 @@ impl Engine {
             arp_id,
             arp_answered: None,
         });
-        let deadline = self
+        // Each check ends by its own timeout, and the ARP probe always listens for its
+        // whole window, so the slowest answer arrives just after the longest timeout.
+        // The deadline only catches an answer that never comes: half as long again.
+        let slowest = self
             .cfg
             .local_db
             .timeout
             .max(self.cfg.gateway.timeout)
             .max(self.cfg.arp_probe_timeout);
-        self.set_timer(Timer::Fresh, now + deadline);
+        self.set_timer(Timer::Fresh, now + slowest + slowest / 2);
     }
 
     /// Takes a gateway result if it answers the fresh check; true when consumed.
@@ -297,11 +300,13 @@ impl Engine {
         }));
     }
 
-    /// Back to standby after a refused or failed promotion step.
+    /// Back to standby after a refused or failed promotion step (or a guarded primary's
+    /// failed re-open, rule 12).
     pub(super) fn abort_promotion(&mut self, now: Instant, reason: Reason) {
         self.alarm_once(reason);
         self.decide(now, DecisionKind::Standby, reason);
         self.set_step(Step::Idle);
+        self.guarded_primary = false;
         self.set_role(now, Role::Standby);
         self.set_timer(Timer::FreshRetry, now + self.cfg.gateway.interval);
     }

@@ -33,8 +33,14 @@ pub(crate) struct World {
     pub(crate) local_db: Option<LocalDbSample>,
     pub(crate) peer: NodeState,
     pub(crate) arp_answered: bool,
+    /// When the VIP ARP probe reports (the real probe listens for its whole window).
+    pub(crate) arp_after: Duration,
+    /// How many VIP adds fail before one succeeds.
+    pub(crate) vip_add_failures: u32,
     /// Answer to effects (promote, VIP, persist, DB stop).
     pub(crate) effects_ok: bool,
+    /// When `pg_promote` answers (`Silent`: the test answers it).
+    pub(crate) promote: Answer,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -78,7 +84,10 @@ impl World {
             local_db: Some(replica(1000)),
             peer: peer_state(Role::Primary, 1),
             arp_answered: false,
+            arp_after: LATENCY,
+            vip_add_failures: 0,
             effects_ok: true,
+            promote: Answer::Ok,
         }
     }
 
@@ -224,7 +233,7 @@ impl Harness {
                 self.answer(w.serial, ack, Input::SerialDeviceMissing);
             }
             Action::VipArpProbe { attempt } => self.schedule(
-                LATENCY,
+                w.arp_after,
                 Input::VipArpProbe {
                     attempt,
                     answered: w.arp_answered,
@@ -234,20 +243,38 @@ impl Harness {
                 let i = ok_if(w.effects_ok, Input::Persisted(s), Input::PersistFailed(s));
                 self.schedule(LATENCY, i)
             }
-            Action::Promote => self.schedule(
-                LATENCY,
-                ok_if(w.effects_ok, Input::Promoted, Input::PromoteFailed),
-            ),
-            Action::TakeVip => self.schedule(
-                LATENCY,
-                ok_if(w.effects_ok, Input::VipTaken, Input::VipFailed),
-            ),
+            Action::Promote => {
+                let ok = w.effects_ok && !matches!(w.promote, Answer::FailFast | Answer::Silent);
+                if ok {
+                    // pg_promote ends recovery.
+                    if let Some(db) = self.world.local_db.as_mut() {
+                        db.in_recovery = false;
+                    }
+                }
+                let done = ok_if(w.effects_ok, Input::Promoted, Input::PromoteFailed);
+                self.answer(w.promote, done, Input::PromoteFailed);
+            }
+            Action::TakeVip => {
+                let fails = !w.effects_ok || w.vip_add_failures > 0;
+                self.world.vip_add_failures = w.vip_add_failures.saturating_sub(1);
+                self.schedule(LATENCY, ok_if(!fails, Input::VipTaken, Input::VipFailed));
+            }
             Action::ReleaseVip => self.schedule(LATENCY, Input::VipReleased),
             Action::StopDb => self.schedule(
                 LATENCY,
                 ok_if(w.effects_ok, Input::DbStopped, Input::DbStopFailed),
             ),
-            Action::RestartDb => self.schedule(LATENCY, Input::DbRestarted),
+            Action::RestartDb => {
+                // The daemon lifts the start guard before a restart it orders on a
+                // primary, so that restart comes back writable; in any other role the
+                // DB comes back as it was.
+                if self.e.role() == Role::Primary {
+                    if let Some(db) = self.world.local_db.as_mut() {
+                        db.in_recovery = false;
+                    }
+                }
+                self.schedule(LATENCY, Input::DbRestarted)
+            }
             Action::RunFenceAction => self.schedule(LATENCY, Input::FenceActionDone),
             Action::SendAck { .. } | Action::Log(_) => {}
         }

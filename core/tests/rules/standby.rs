@@ -72,6 +72,69 @@ fn standby_promotes_when_all_paths_fail_together() {
 }
 
 #[test]
+fn fresh_checks_wait_for_an_arp_probe_that_listens_its_whole_window() {
+    // The ARP probe reports only once its window has passed; with tight DB and gateway
+    // timeouts that window is the longest fresh check, and its "nobody answered" must
+    // still count (the lab's fast profile never failed over before this).
+    let mut c = cfg();
+    c.local_db.timeout = Duration::from_millis(100);
+    c.gateway.timeout = Duration::from_millis(100);
+    c.arp_probe_timeout = Duration::from_millis(300);
+    let world = World {
+        arp_after: c.arp_probe_timeout + Duration::from_millis(2),
+        ..World::standby_side()
+    };
+    let mut h = Harness::new(c, standby_facts(), world);
+    h.settle();
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(h.promoted(), "{:?}", h.e.last_decision());
+}
+
+#[test]
+fn vip_add_failure_is_retried_with_backoff_and_one_alarm() {
+    let mut h = Harness::standby(World {
+        vip_add_failures: 4,
+        ..World::standby_side()
+    });
+    h.settle();
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(40));
+    let adds: Vec<_> = h
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::TakeVip))
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(adds.len(), 5, "four failures, then the add that holds");
+    let gaps: Vec<Duration> = adds
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]))
+        .collect();
+    let interval = cfg().gateway.interval;
+    for (i, gap) in gaps.iter().enumerate() {
+        // The interval doubles after each failure (plus the answer's latency).
+        let expected = interval * (1 << i);
+        assert!(*gap >= expected && *gap < expected + interval, "{gaps:?}");
+    }
+    let alarms = h
+        .log
+        .iter()
+        .filter(|(_, a)| {
+            matches!(
+                a,
+                Action::Log(Event::Alarm {
+                    reason: Reason::VipFailed,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(alarms, 1, "one alarm per incident");
+    assert_eq!(h.e.role(), Role::Primary);
+}
+
+#[test]
 fn standby_does_not_promote_when_a_path_was_already_down() {
     let mut h = Harness::standby(World::standby_side());
     h.settle();

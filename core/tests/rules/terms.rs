@@ -155,6 +155,7 @@ fn persisted_primary_starts_in_hold() {
     h.world.serial = Answer::Ok;
     h.run_for(Duration::from_secs(2));
     assert_eq!(h.e.role(), Role::Primary);
+    assert!(!h.promoted(), "a writable DB needs no re-opening");
 }
 
 #[test]

@@ -28,6 +28,9 @@ pub(crate) struct Checks {
     /// Liveness bound after a master's death.
     pub(crate) bound: Duration,
     fenced_sent: [bool; 2],
+    /// The node fenced: in this daemon run, or in an earlier one that got "fenced"
+    /// onto disk. (A fence whose persist failed and whose daemon then crashed is lost:
+    /// the restarted engine only knows the older state, as rule 9 implies.)
     ever_fenced: [bool; 2],
     liveness: Option<Liveness>,
     next_id: u32,
@@ -38,6 +41,10 @@ pub(crate) struct Checks {
     /// Shared gateway outage scenario: nobody may fence.
     pub(crate) shared_gateway: bool,
     pub(crate) promotions: u32,
+    /// Guarded primaries that re-opened their DB in their own term (rule 12).
+    pub(crate) reopens: u32,
+    /// Rule 2 restarts of a primary whose DB was up read-only (the guard).
+    pub(crate) read_only_restarts: u32,
     pub(crate) fences: u32,
     pub(crate) liveness_checked: u32,
 }
@@ -72,6 +79,8 @@ impl Checks {
             promoted_after_fenced: false,
             shared_gateway: false,
             promotions: 0,
+            reopens: 0,
+            read_only_restarts: 0,
             fences: 0,
             liveness_checked: 0,
         }
@@ -100,8 +109,24 @@ impl Checks {
         }
     }
 
-    /// After every step: never two active primaries holding the VIP.
+    /// After every step: never two active primaries holding the VIP, and never a
+    /// writable DB that no daemon watches next to another writable DB (the window the
+    /// start guard closes: a rebooted old master up before its daemon).
     pub(crate) fn step(&mut self, now: Instant, nodes: &[Node; 2]) -> Result<(), String> {
+        let writable = |n: &Node| n.alive && !n.node_frozen && n.db_running && !n.in_recovery;
+        if nodes.iter().all(writable) {
+            // A node that never had a state file never ran as primary under the daemon,
+            // so it has no guard yet (a first installation): outside the guard's reach.
+            let unwatched = nodes
+                .iter()
+                .position(|n| n.engine.is_none() && n.persisted.is_some());
+            if let Some(n) = unwatched {
+                self.fail(
+                    now,
+                    format!("two writable DBs, node {n}'s without a daemon to hold it"),
+                );
+            }
+        }
         if nodes.iter().all(|n| n.active() && n.vip) {
             self.fail(
                 now,
@@ -115,7 +140,12 @@ impl Checks {
         self.violation.take().map_or(Ok(()), Err)
     }
 
-    pub(crate) fn on_start(&mut self, _now: Instant, _n: N) {}
+    pub(crate) fn on_start(&mut self, _now: Instant, n: N, nodes: &[Node; 2]) {
+        let on_disk = nodes[n]
+            .persisted
+            .is_some_and(|p| p.role == PersistedRole::Fenced);
+        self.ever_fenced[n] = on_disk;
+    }
 
     pub(crate) fn on_input(&mut self, now: Instant, n: N, input: &Input, nodes: &[Node; 2]) {
         let peer = match input {
@@ -174,6 +204,13 @@ impl Checks {
     /// Every action the engine requests, applied or not (the world may crash the
     /// daemon before carrying it out): the decision itself is what is checked.
     pub(crate) fn on_request(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
+        if matches!(a, Action::Promote) {
+            self.check_promote(now, n, nodes);
+        }
+        let me = &nodes[n];
+        if matches!(a, Action::RestartDb) && me.role() == Some(Role::Primary) && me.in_recovery {
+            self.read_only_restarts += 1;
+        }
         if matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting) {
             self.check_promotion(now, n, nodes);
             self.promotions += 1;
@@ -183,6 +220,23 @@ impl Checks {
             if self.fenced_seen.is_some_and(|(s, _)| s == n) {
                 self.promoted_after_fenced = true;
             }
+        }
+    }
+
+    /// `pg_promote` only after "promoting" was persisted in the engine's term (rule 10),
+    /// or as a guarded primary re-opening its DB in its own persisted term (rule 12).
+    fn check_promote(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
+        let me = &nodes[n];
+        let Some(term) = me.engine.as_ref().map(|e| e.term()) else {
+            return;
+        };
+        match me.persisted {
+            Some(p) if p.term == term && p.role == PersistedRole::Promoting => {}
+            Some(p) if p.term == term && p.role == PersistedRole::Primary => self.reopens += 1,
+            p => self.fail(
+                now,
+                format!("node {n} promotes in term {term} with persisted state {p:?}"),
+            ),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Action, Input, LocalDbSample, PathId, ProbeOutcome};
+use twinbeat_core::{Action, Input, LocalDbSample, PathId, ProbeOutcome, Role};
 
 use crate::world::{Ev, Fault, World, BOOT, N};
 
@@ -97,9 +97,15 @@ impl World {
             Action::RestartDb => {
                 let nd = &mut self.nodes[n];
                 let ok = !nd.db_broken;
-                if ok && !nd.db_running {
+                if ok {
+                    // The daemon lifts the guard around a restart it orders on a
+                    // primary (writable after it); otherwise `standby.signal` decides.
+                    let in_recovery = nd.signal && nd.role() != Some(Role::Primary);
+                    if !nd.db_running || nd.in_recovery != in_recovery {
+                        nd.db_changed_at = self.now;
+                    }
                     nd.db_running = true;
-                    nd.db_changed_at = self.now;
+                    nd.in_recovery = in_recovery;
                 }
                 let d = Duration::from_millis(50);
                 self.deliver(
@@ -128,7 +134,10 @@ impl World {
                 let nd = &mut self.nodes[n];
                 let ok = nd.db_running && !fails;
                 if ok {
+                    // PostgreSQL removes `standby.signal`; the daemon arms the guard
+                    // again after `Promoted` (modelled as one step).
                     nd.in_recovery = false;
+                    nd.signal = true;
                 }
                 self.deliver(
                     n,
@@ -198,8 +207,7 @@ impl World {
                 let nd = &mut self.nodes[n];
                 if !nd.alive {
                     nd.alive = true;
-                    nd.db_running = !nd.db_broken;
-                    nd.db_changed_at = now;
+                    self.unordered_db_start(n);
                     self.after(BOOT, Ev::Restart(n));
                 }
             }
@@ -241,6 +249,11 @@ impl World {
                 if nd.db_running {
                     nd.db_running = false;
                     nd.db_changed_at = now;
+                }
+            }
+            Fault::DbAutoRestart(n) => {
+                if self.nodes[n].alive {
+                    self.unordered_db_start(n);
                 }
             }
             Fault::ReplicationStall(s) => self.repl_stalled = s,

@@ -50,7 +50,9 @@ pub(crate) fn generate(w: &mut World) -> Family {
     }
     // Starts: usually the master first; cold starts in either order.
     if family == Family::ColdStart {
+        // A first start: no state file, so no start guard either.
         w.nodes[A].persisted = None;
+        w.nodes[A].signal = false;
         let (first, second) = if w.rng.bool() { (A, B) } else { (B, A) };
         w.fault_in(ms(0), Fault::StartDaemon(first));
         let gap = ms(w.rng.u64(0..3_000));
@@ -169,6 +171,12 @@ pub(crate) fn generate(w: &mut World) -> Family {
                 fence_noise(w, f);
             } else {
                 w.fault_in(f, Fault::DbCrash(A));
+                if w.rng.bool() {
+                    // The service manager restarts it first: up read-only under the
+                    // start guard, which the primary must treat as unhealthy.
+                    let d = f + ms(w.rng.u64(20..400));
+                    w.fault_in(d, Fault::DbAutoRestart(A));
+                }
             }
         }
         Family::Freeze => {

@@ -67,6 +67,9 @@ pub(crate) enum Fault {
     DbBroken(N, bool),
     /// The DB crashes once; a restart brings it back.
     DbCrash(N),
+    /// The service manager restarts a crashed DB behind the daemon (an unordered start:
+    /// the start guard applies).
+    DbAutoRestart(N),
     ReplicationStall(bool),
     /// The primary writes this many bytes of WAL.
     Write(u64),
@@ -96,6 +99,10 @@ pub(crate) struct Node {
     pub(crate) db_running: bool,
     pub(crate) db_broken: bool,
     pub(crate) in_recovery: bool,
+    /// `standby.signal` in the data directory: a replica's own (`pg_basebackup -R`) or
+    /// the daemon's start guard on a primary. A start the daemon did not order comes up
+    /// in recovery when it is there.
+    pub(crate) signal: bool,
     pub(crate) db_changed_at: Instant,
     pub(crate) wal: u64,
     pub(crate) vip: bool,
@@ -158,6 +165,8 @@ impl World {
             db_running: true,
             db_broken: false,
             in_recovery: !primary,
+            // The master's guard was armed by the daemon's earlier run.
+            signal: true,
             db_changed_at: start,
             wal: 0,
             vip: false,
@@ -365,8 +374,28 @@ impl World {
         nd.heard_peer = false;
         nd.deferred.clear();
         nd.engine = Some(Engine::new(nd.cfg, facts, now).expect("valid sim config"));
-        self.checks.on_start(now, n);
+        self.checks.on_start(now, n, &self.nodes);
         self.drain(n);
+    }
+
+    /// The daemon's side of the start guard: armed while the engine is primary.
+    fn arm_guard(&mut self, n: N) {
+        let nd = &mut self.nodes[n];
+        if nd.role() == Some(Role::Primary) && nd.db_running && !nd.in_recovery {
+            nd.signal = true;
+        }
+    }
+
+    /// PostgreSQL started by anyone but the daemon (boot, service manager).
+    pub(crate) fn unordered_db_start(&mut self, n: N) {
+        let now = self.now;
+        let nd = &mut self.nodes[n];
+        if nd.db_running || nd.db_broken {
+            return;
+        }
+        nd.db_running = true;
+        nd.in_recovery |= nd.signal;
+        nd.db_changed_at = now;
     }
 
     pub(crate) fn crash_daemon(&mut self, n: N, restart_after: Duration) {
@@ -381,6 +410,7 @@ impl World {
     }
 
     fn drain(&mut self, n: N) {
+        self.arm_guard(n);
         loop {
             let Some(a) = self.nodes[n].engine.as_mut().and_then(|e| e.poll_action()) else {
                 return;

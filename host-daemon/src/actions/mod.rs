@@ -14,6 +14,7 @@
 //! | release VIP | [`vip::Vip::remove`] |
 //! | restart / stop the local DB (rule 2) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
 //! | fence (rules 9, 11, 12) | [`fence::fence_local`] → mark fenced in frames → [`fence::run_action`] (or [`fence::fence`] for both) |
+//! | the primary's DB is writable (after `Promoted`, on becoming primary) | [`start_guard::arm`]; around a restart the primary orders: [`start_guard::disarm`], restart, [`start_guard::arm`] |
 //! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |
 //!
 //! Config mapping: `local_db.service.manager` → [`service::ServiceControl`]
@@ -33,6 +34,7 @@ pub mod notify;
 pub mod postmaster;
 pub mod promote;
 pub mod service;
+pub mod start_guard;
 pub mod state_file;
 pub mod systemd;
 pub mod vip;

@@ -165,19 +165,20 @@ fn service(s: &Service) -> ServiceView {
         stop_command: None,
         restart_grace: format_duration(s.restart_grace),
     };
+    v.data_dir = s.manager.data_dir().map(|d| d.display().to_string());
     match &s.manager {
-        ServiceManager::PgCtl { pg_ctl, data_dir } => {
+        ServiceManager::PgCtl { pg_ctl, .. } => {
             v.manager = "pg_ctl";
             v.pg_ctl = Some(pg_ctl.display().to_string());
-            v.data_dir = Some(data_dir.display().to_string());
         }
-        ServiceManager::Systemd { unit } => {
+        ServiceManager::Systemd { unit, .. } => {
             v.manager = "systemd";
             v.unit = Some(unit.clone());
         }
         ServiceManager::Command {
             restart_command,
             stop_command,
+            ..
         } => {
             v.manager = "command";
             v.restart_command = Some(restart_command.clone());

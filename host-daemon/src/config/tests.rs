@@ -139,3 +139,51 @@ fn engine_config_gets_every_timing() {
         l.config.failover.failure_window
     );
 }
+
+#[test]
+fn data_dir_is_accepted_for_every_manager_and_rendered() {
+    let base = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\n";
+    for service in [
+        "manager = \"systemd\"\nunit = \"postgresql@15-main.service\"",
+        "manager = \"command\"\nrestart_command = \"r\"\nstop_command = \"s\"",
+        "manager = \"pg_ctl\"",
+    ] {
+        let text = format!("{base}[local_db.service]\n{service}\ndata_dir = \"/srv/pg/15/main\"\n");
+        let l = load(&text, "c.toml", HostChecks::Warn).unwrap();
+        let dir = l.config.local_db.service.manager.data_dir();
+        assert_eq!(dir, Some(Path::new("/srv/pg/15/main")), "{service}");
+        assert!(
+            !l.warnings
+                .iter()
+                .any(|w| w.field == "local_db.service.data_dir"),
+            "{service}: {:?}",
+            l.warnings
+        );
+        let shown = render_toml(&l.config);
+        assert!(
+            shown.contains("data_dir = \"/srv/pg/15/main\""),
+            "{service}: {shown}"
+        );
+        let again = load(&shown, "again.toml", HostChecks::Warn).unwrap();
+        assert_eq!(
+            again.config.local_db.service.manager,
+            l.config.local_db.service.manager
+        );
+    }
+}
+
+#[test]
+fn without_data_dir_a_systemd_or_command_manager_is_warned_about() {
+    let text = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\n\
+                [local_db.service]\nmanager = \"command\"\nrestart_command = \"r\"\nstop_command = \"s\"\n";
+    let l = load(text, "c.toml", HostChecks::Warn).unwrap();
+    assert_eq!(l.config.local_db.service.manager.data_dir(), None);
+    let w = l
+        .warnings
+        .iter()
+        .find(|w| w.field == "local_db.service.data_dir")
+        .expect("a data_dir warning");
+    assert!(w.message.contains("SHOW data_directory"), "{}", w.message);
+    assert!(w.message.contains("start guard"), "{}", w.message);
+    assert!(w.message.contains("confirmed by PID"), "{}", w.message);
+}

@@ -148,6 +148,9 @@ pub enum ServiceManager {
     Systemd {
         /// Unit name.
         unit: String,
+        /// The cluster's data directory, when given (otherwise learned from the
+        /// local DB with `SHOW data_directory` at start).
+        data_dir: Option<PathBuf>,
     },
     /// Shell commands.
     Command {
@@ -155,7 +158,23 @@ pub enum ServiceManager {
         restart_command: String,
         /// Stops the DB.
         stop_command: String,
+        /// The cluster's data directory, when given (otherwise learned from the
+        /// local DB with `SHOW data_directory` at start).
+        data_dir: Option<PathBuf>,
     },
+}
+
+impl ServiceManager {
+    /// The configured data directory: always for pg_ctl, when given for the others.
+    /// It is where `postmaster.pid` (stop confirmed by PID) and the start guard live.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            ServiceManager::PgCtl { data_dir, .. } => Some(data_dir),
+            ServiceManager::Systemd { data_dir, .. } | ServiceManager::Command { data_dir, .. } => {
+                data_dir.as_deref()
+            }
+        }
+    }
 }
 
 /// `[peer]`.

@@ -32,6 +32,7 @@ pub(crate) fn initial(cfg: &Config) -> StatusSnapshot {
         cluster: cfg.cluster_id.clone(),
         role: "starting".into(),
         local_db: "unknown".into(),
+        start_guard: "unknown".into(),
         vip: VipStatus {
             address: cfg.vip.address.to_string(),
             holder: "unknown".into(),
@@ -119,6 +120,8 @@ pub(crate) fn build(
         uptime_secs: uptime.as_secs(),
         paths,
         local_db,
+        // Filled in by the driver, which knows the data directory.
+        start_guard: "unknown".into(),
         vip: VipStatus {
             address: cfg.vip.address.to_string(),
             holder: holder.into(),

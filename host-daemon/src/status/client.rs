@@ -113,6 +113,9 @@ pub fn render_table(s: &StatusSnapshot) -> String {
     );
     let _ = writeln!(o, "uptime    {}s", s.uptime_secs);
     let _ = writeln!(o, "local db  {}", s.local_db);
+    if !s.start_guard.is_empty() {
+        let _ = writeln!(o, "guard     standby.signal {}", s.start_guard);
+    }
     let _ = writeln!(o, "vip       {}  held by {}", s.vip.address, s.vip.holder);
     if let Some(p) = &s.persisted {
         let _ = writeln!(o, "persisted {}  term {}  ({})", p.state, p.term, p.reason);

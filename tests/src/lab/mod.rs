@@ -310,6 +310,7 @@ impl Lab {
         }
         self.removed = true;
         let mut done = Vec::new();
+        self.keep_logs();
         for n in Node::BOTH {
             if let Some(p) = self.daemon(n) {
                 procs::kill_all(&[p.pid], Duration::from_secs(5));
@@ -364,6 +365,31 @@ impl Lab {
         }
         done.extend(state::remove_lab(self.topo.id, None, Some(&self.dir)));
         done
+    }
+
+    /// With `TWINBEAT_LAB_LOGS=<dir>`, copies both daemons' logs and the PostgreSQL logs
+    /// there (as `<unix time>-lab<id>-<node>-twinbeat.log`, ...) before the lab directory goes.
+    fn keep_logs(&self) {
+        let Some(to) = std::env::var_os("TWINBEAT_LAB_LOGS").map(PathBuf::from) else {
+            return;
+        };
+        let _ = std::fs::create_dir_all(&to);
+        for n in Node::BOTH {
+            let node_dir = self.dir.join(n.name());
+            let Ok(entries) = std::fs::read_dir(&node_dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".log") {
+                    let stamp = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    let dest = to.join(format!("{stamp}-lab{}-{}-{name}", self.topo.id, n.name()));
+                    let _ = std::fs::copy(e.path(), dest);
+                }
+            }
+        }
     }
 
     /// Keeps the lab running after this value is dropped (`cargo lab up`); `cargo lab down`

@@ -121,6 +121,14 @@ pub fn quiet_window(p: Profile) -> Duration {
     }
 }
 
+/// The daemons' `startup_grace` in each profile (see `daemon::config_toml`).
+pub fn startup_grace(p: Profile) -> Duration {
+    match p {
+        Profile::Default => Duration::from_secs(60),
+        Profile::Fast => Duration::from_secs(10),
+    }
+}
+
 /// How long a failover may take before the scenario calls it missing (never a timing goal).
 pub fn takeover_deadline(p: Profile) -> Duration {
     match p {

@@ -55,18 +55,30 @@ impl Resolver<'_> {
     pub(super) fn service(&mut self, raw: Option<RawService>) -> R<Service> {
         let raw = raw.unwrap_or_default();
         let f = |k: &str| format!("local_db.service.{k}");
+        let data_dir = match raw.data_dir {
+            Some(p) if p.starts_with('/') => Some(PathBuf::from(p)),
+            Some(p) => {
+                return Err(ConfigError::invalid(
+                    &f("data_dir"),
+                    format!("{p:?}"),
+                    "an absolute path (the cluster's data directory)",
+                ))
+            }
+            None => None,
+        };
         let manager = match raw.manager.as_deref().unwrap_or(d::MANAGER) {
             "pg_ctl" => ServiceManager::PgCtl {
                 pg_ctl: PathBuf::from(raw.pg_ctl.unwrap_or_else(|| d::PG_CTL.to_owned())),
-                data_dir: PathBuf::from(raw.data_dir.ok_or_else(|| {
+                data_dir: data_dir.ok_or_else(|| {
                     ConfigError::invalid(
                         &f("data_dir"),
                         "(missing)",
                         "the data directory, required with manager = \"pg_ctl\"",
                     )
-                })?),
+                })?,
             },
             "systemd" => ServiceManager::Systemd {
+                data_dir,
                 unit: match raw.unit {
                     Some(u) if !u.trim().is_empty() => u,
                     Some(u) => {
@@ -87,6 +99,7 @@ impl Resolver<'_> {
                 },
             },
             "command" => ServiceManager::Command {
+                data_dir,
                 restart_command: raw
                     .restart_command
                     .filter(|c| !c.trim().is_empty())
@@ -116,6 +129,15 @@ impl Resolver<'_> {
                 ))
             }
         };
+        if manager.data_dir().is_none() {
+            self.warn(
+                &f("data_dir"),
+                "not set: learned at start from the local DB (SHOW data_directory); \
+                 while it is unknown a stop cannot be confirmed by PID and the start \
+                 guard (standby.signal on the primary) is off"
+                    .to_owned(),
+            );
+        }
         let restart_grace = check_interval(
             &f("restart_grace"),
             dur(raw.restart_grace, d::RESTART_GRACE),

@@ -8,6 +8,7 @@
 //! so "promoting" is never overtaken by "primary". The ARP probe and the fence
 //! action run as independent tasks.
 
+mod guard;
 pub(crate) mod plan;
 mod workers;
 
@@ -97,9 +98,28 @@ impl Effects {
         (effects, done_rx)
     }
 
+    /// The start guard's state for the status page: `armed`, `disarmed`, `unknown`.
+    pub(crate) fn start_guard(&self) -> &'static str {
+        guard::state_name(self.plan.data_dir.known())
+    }
+
+    /// The engine's role became `Primary`: arm the start guard, in order with the
+    /// DB operations already queued (a restart or a stop before it finishes first).
+    pub(crate) fn became_primary(&self) {
+        let _ = self.db.send(DbOp::ArmGuard);
+    }
+
+    /// Learns the data directory now if it was not configured (logged either way),
+    /// so the first stop does not have to.
+    pub(crate) async fn learn_data_dir(&self) {
+        self.plan.data_dir.get(&self.plan.promote_target).await;
+    }
+
     /// Starts `action`. `reason` is persisted with a new state (shown by
-    /// `twinbeat status`). Returns false for actions that are not side effects.
-    pub(crate) fn perform(&self, action: Action, reason: &str) -> bool {
+    /// `twinbeat status`). `primary`: the engine's role is `Primary` now (a restart
+    /// it orders then comes back writable). Returns false for actions that are not
+    /// side effects.
+    pub(crate) fn perform(&self, action: Action, reason: &str, primary: bool) -> bool {
         // A send fails only when a worker is gone (the runtime is shutting down):
         // nothing can be performed then, and the engine's answer no longer matters.
         match action {
@@ -111,7 +131,7 @@ impl Effects {
                 let _ = self.db.send(DbOp::Promote);
             }
             Action::RestartDb => {
-                let _ = self.db.send(DbOp::Restart);
+                let _ = self.db.send(DbOp::Restart { primary });
             }
             Action::StopDb => {
                 let _ = self.db.send(DbOp::Stop);
@@ -126,7 +146,7 @@ impl Effects {
                 let plan = Arc::clone(&self.plan);
                 let done = self.done.clone();
                 tokio::spawn(async move {
-                    let step = fence::run_action(&plan.fence_plan()).await;
+                    let step = fence::run_action(&plan.fence_plan(None)).await;
                     match &step.result {
                         Ok(what) => tracing::warn!("fence action: {what} ({:?})", step.elapsed),
                         Err(e) => tracing::error!("CRITICAL: fence action failed: {e}"),

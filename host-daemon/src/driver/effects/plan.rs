@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::guard::DataDir;
 use crate::actions::arp_probe::ProbeOptions;
 use crate::actions::fence::{FenceAction, FencePlan};
 use crate::actions::service::{PgCtl, ServiceControl};
@@ -39,6 +40,8 @@ pub(crate) struct Plan {
     pub(crate) restart_timeout: Duration,
     /// The ARP probe's timing, fitted inside `vip.arp_probe_timeout`.
     pub(crate) arp_probe: ProbeOptions,
+    /// Where `postmaster.pid` and the start guard are.
+    pub(crate) data_dir: DataDir,
 }
 
 /// `local_db.service.manager` → [`ServiceControl`].
@@ -49,13 +52,14 @@ pub(crate) fn service_control(m: &ServiceManager) -> ServiceControl {
             data_dir: data_dir.clone(),
             log_file: None,
         }),
-        ServiceManager::Systemd { unit } => ServiceControl::Systemd {
+        ServiceManager::Systemd { unit, .. } => ServiceControl::Systemd {
             unit: unit.clone(),
             bus: Bus::System,
         },
         ServiceManager::Command {
             restart_command,
             stop_command,
+            ..
         } => ServiceControl::Command {
             restart: restart_command.clone(),
             stop: stop_command.clone(),
@@ -119,14 +123,23 @@ impl Plan {
                 count: ARP_PROBES,
                 interval: interval.max(Duration::from_millis(1)),
             },
+            data_dir: DataDir::new(
+                cfg.local_db
+                    .service
+                    .manager
+                    .data_dir()
+                    .map(std::path::Path::to_path_buf),
+            ),
         }
     }
 
     /// The fence plan for `StopDb` and `RunFenceAction` (the term and reason are
     /// not used by those two steps: the engine persists "fenced" itself).
-    pub(crate) fn fence_plan(&self) -> FencePlan<'_> {
+    /// `data_dir` confirms a stop by PID (issue 5: any manager, when known).
+    pub(crate) fn fence_plan(&self, data_dir: Option<&std::path::Path>) -> FencePlan<'_> {
         let mut p = FencePlan::new(&self.service, &self.store, 0, "");
         p.action = self.fence_action.clone();
+        p.data_dir = data_dir.map(std::path::Path::to_path_buf);
         p
     }
 }
@@ -148,6 +161,7 @@ mod tests {
         let m = ServiceManager::Command {
             restart_command: "r".into(),
             stop_command: "s".into(),
+            data_dir: None,
         };
         assert_eq!(
             service_control(&m),

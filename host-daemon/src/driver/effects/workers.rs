@@ -7,6 +7,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use twinbeat_core::Input;
 
+use super::guard;
 use super::plan::{Plan, GARP_INTERVAL};
 use super::{engine_state, Report};
 use crate::actions::arp::GarpHandle;
@@ -27,12 +28,18 @@ pub(crate) enum VipOp {
 /// A local DB operation.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DbOp {
-    /// `pg_promote` and wait until writable.
+    /// `pg_promote` and wait until writable, then arm the start guard.
     Promote,
-    /// Restart through the service manager.
-    Restart,
+    /// Restart through the service manager. On a primary the start guard is
+    /// disarmed around it, so the primary's own restart comes back writable.
+    Restart {
+        /// The engine's role was `Primary` when it ordered the restart.
+        primary: bool,
+    },
     /// Stop and confirm the postmaster exited.
     Stop,
+    /// Arm the start guard (the role became `Primary`); no answer to the engine.
+    ArmGuard,
 }
 
 pub(crate) async fn vip_worker(
@@ -146,6 +153,8 @@ pub(crate) async fn db_worker(
                             r.requests,
                             if r.already_primary { ", was already primary" } else { "" }
                         );
+                            guard::arm(plan.data_dir.get(&plan.promote_target).await, "promoted")
+                                .await;
                             Input::Promoted
                         }
                         Err(e) => {
@@ -154,18 +163,14 @@ pub(crate) async fn db_worker(
                         }
                     }
                 }
-                DbOp::Restart => match plan.service.restart(plan.restart_timeout).await {
-                    Ok(()) => {
-                        tracing::warn!("local DB restarted");
-                        Input::DbRestarted
-                    }
-                    Err(e) => {
-                        tracing::error!("local DB restart failed: {e}");
-                        Input::DbRestartFailed
-                    }
-                },
+                DbOp::Restart { primary } => restart(&plan, primary).await,
+                DbOp::ArmGuard => {
+                    guard::arm(plan.data_dir.get(&plan.promote_target).await, "primary").await;
+                    continue;
+                }
                 DbOp::Stop => {
-                    let (step, killed) = fence::stop_confirmed(&plan.fence_plan()).await;
+                    let dir = plan.data_dir.get(&plan.promote_target).await;
+                    let (step, killed) = fence::stop_confirmed(&plan.fence_plan(dir)).await;
                     match step.result {
                         Ok(what) => {
                             tracing::warn!(
@@ -186,6 +191,35 @@ pub(crate) async fn db_worker(
             return;
         }
     }
+}
+
+/// A restart. Ordered by a primary: disarm, restart, re-arm whatever the restart's
+/// result (a DB that failed to come back must not come back writable later on an
+/// unordered start). Ordered in any other role: the guard (or a standby's own
+/// `standby.signal`) stays, so it comes back read-only.
+async fn restart(plan: &Plan, primary: bool) -> Input {
+    let dir = if primary {
+        plan.data_dir.get(&plan.promote_target).await
+    } else {
+        None
+    };
+    if let Some(d) = dir {
+        guard::disarm(d, "restart ordered on the primary").await;
+    }
+    let input = match plan.service.restart(plan.restart_timeout).await {
+        Ok(()) => {
+            tracing::warn!("local DB restarted");
+            Input::DbRestarted
+        }
+        Err(e) => {
+            tracing::error!("local DB restart failed: {e}");
+            Input::DbRestartFailed
+        }
+    };
+    if primary {
+        guard::arm(dir, "after the primary's restart").await;
+    }
+    input
 }
 
 pub(crate) async fn persist_worker(

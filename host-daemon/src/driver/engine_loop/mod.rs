@@ -62,6 +62,9 @@ pub struct Driver {
     persisted: PersistedState,
     /// The last STATUS= line sent to systemd.
     notified: String,
+    /// The engine's role was `Primary` at the end of the last drain: a change to
+    /// `Primary` arms the start guard.
+    was_primary: bool,
 }
 
 async fn icmp_slot(
@@ -127,6 +130,11 @@ impl Driver {
             effects::drop_stale_vip(&plan).await;
         }
         let (effects, effects_rx) = Effects::spawn(plan);
+        effects.learn_data_dir().await;
+        tracing::info!(
+            "start guard (standby.signal): {} at start",
+            effects.start_guard()
+        );
         let local = LocalDbProbe::new(local_target);
         let local = Slot::new(
             Some(runner::spawn(PathId::LocalDb, local, local_tx)),
@@ -173,6 +181,7 @@ impl Driver {
             effects_rx,
             persisted,
             notified: String::new(),
+            was_primary: false,
         })
     }
 
@@ -268,10 +277,18 @@ impl Driver {
                     other => {
                         let reason = self.reason_for(&other);
                         tracing::debug!("effect {other:?}");
-                        self.effects.perform(other, &reason);
+                        let primary = self.engine.role() == engine::Role::Primary;
+                        self.effects.perform(other, &reason, primary);
                     }
                 }
             }
+            // Rule 12's start guard: every way into Primary (a promotion's VIP taken,
+            // a resume after the hold) arms it; the engine has no action for it.
+            let primary = self.engine.role() == engine::Role::Primary;
+            if primary && !self.was_primary {
+                self.effects.became_primary();
+            }
+            self.was_primary = primary;
             let Some(input) = self.inputs.pop_front() else {
                 break;
             };
@@ -372,7 +389,7 @@ impl Driver {
             self.notified = line;
         }
         let now = self.now();
-        let snap = snapshot::build(
+        let mut snap = snapshot::build(
             &self.engine,
             now,
             &self.cfg,
@@ -381,6 +398,7 @@ impl Driver {
             &self.alarms,
             &self.persisted,
         );
+        snap.start_guard = self.effects.start_guard().into();
         self.shared.update(|s| *s = snap);
     }
 }

@@ -276,3 +276,51 @@ pub(crate) fn bench(runs: usize, write: Option<&Path>) -> i32 {
     }
     0
 }
+
+pub(crate) fn scenario(ids: &[String], profile: Profile) -> i32 {
+    if let Err(e) = ensure_deps(false) {
+        return fail(&e);
+    }
+    let known = scenarios::all();
+    let chosen: Vec<_> = if ids.iter().any(|i| i == "all") {
+        known
+    } else {
+        let mut chosen = Vec::new();
+        for id in ids {
+            match known.iter().find(|(k, _)| k == id) {
+                Some(s) => chosen.push(*s),
+                None => {
+                    let names: Vec<_> = known.iter().map(|(k, _)| *k).collect();
+                    eprintln!("lab: no scenario {id:?}; known: {}", names.join(", "));
+                    return 2;
+                }
+            }
+        }
+        chosen
+    };
+    let ctx = Ctx {
+        lab_exe: lab_exe(),
+        profile,
+    };
+    let mut failed = Vec::new();
+    for (id, f) in chosen {
+        match f(&ctx) {
+            Ok(outcome) => {
+                println!("{}", outcome.text());
+                if !outcome.held {
+                    failed.push(id);
+                }
+            }
+            Err(e) => {
+                println!("scenario {id}: could not run: {e}\n");
+                failed.push(id);
+            }
+        }
+    }
+    if failed.is_empty() {
+        0
+    } else {
+        println!("did not hold: {}", failed.join(", "));
+        1
+    }
+}

@@ -71,6 +71,16 @@ enum Cmd {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// Run fault scenarios by number (`1`, `12b`, ...; `all` for every one) and print what
+    /// each observed; the exit code is non-zero when one did not hold.
+    Scenario {
+        /// Scenario numbers, or `all`.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Daemon timing profile.
+        #[arg(long, value_enum, default_value = "default")]
+        profile: ProfileArg,
+    },
     /// (internal) Run a command as a child subreaper and reap everything it orphans.
     #[command(hide = true)]
     Keeper {
@@ -107,6 +117,7 @@ fn main() -> ExitCode {
             no_install,
         } => cli::demo(profile.into(), !no_install),
         Cmd::Bench { runs, write } => cli::bench(runs, write.as_deref()),
+        Cmd::Scenario { ids, profile } => cli::scenario(&ids, profile.into()),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

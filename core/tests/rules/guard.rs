@@ -1,0 +1,309 @@
+//! Rule 12 with the start guard: the daemon keeps `standby.signal` in a running
+//! primary's data directory, so a PostgreSQL start it did not order (reboot, crash)
+//! comes up read-only in recovery. A returning primary then holds, and either fences
+//! (the peer won) or re-opens its DB with `pg_promote` in the same term. Rule 2 on a
+//! primary whose DB is read-only.
+
+use std::time::Duration;
+
+use crate::harness::{cfg, peer_state, replica, writable, Answer, Harness, World};
+use twinbeat_core::{
+    Action, Config, DecisionKind, Engine, Event, Input, Instant, PersistedRole, PersistedState,
+    Reason, Role, RolePin, Severity, StartError, StartFacts,
+};
+
+fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
+    StartFacts {
+        persisted: Some(PersistedState { role, term }),
+        db_in_recovery,
+    }
+}
+
+/// The old master of term 1 came back after a reboot: its DB is up in recovery.
+fn returning(peer_role: Role, peer_term: u64) -> World {
+    World {
+        local_db: Some(replica(1000)),
+        peer: peer_state(peer_role, peer_term),
+        ..World::master_side()
+    }
+}
+
+fn start(w: World) -> Harness {
+    Harness::new(cfg(), facts(PersistedRole::Primary, 1, true), w)
+}
+
+/// The side effects, in order (probes, frames and logs left out).
+fn effects(h: &Harness) -> Vec<Action> {
+    h.log
+        .iter()
+        .map(|(_, a)| *a)
+        .filter(|a| {
+            matches!(
+                a,
+                Action::Persist(_)
+                    | Action::Promote
+                    | Action::TakeVip
+                    | Action::ReleaseVip
+                    | Action::StopDb
+                    | Action::RestartDb
+            )
+        })
+        .collect()
+}
+
+fn decided(h: &Harness, kind: DecisionKind, reason: Reason) -> bool {
+    h.log.iter().any(|(_, a)| {
+        matches!(a, Action::Log(Event::Decision(d)) if d.kind == kind && d.reason == reason)
+    })
+}
+
+fn primary(term: u64) -> Action {
+    Action::Persist(PersistedState {
+        role: PersistedRole::Primary,
+        term,
+    })
+}
+
+#[test]
+fn start_role_with_a_db_in_recovery() {
+    let role = |f| Engine::new(cfg(), f, Instant::ZERO).map(|e| e.role());
+    assert_eq!(role(facts(PersistedRole::Primary, 1, true)), Ok(Role::Hold));
+    // Rule 10 unchanged: "promoting" that never left recovery re-evaluates as a standby.
+    assert_eq!(
+        role(facts(PersistedRole::Promoting, 2, true)),
+        Ok(Role::Standby)
+    );
+    assert_eq!(
+        role(facts(PersistedRole::Fenced, 1, true)),
+        Ok(Role::Fencing)
+    );
+    assert_eq!(
+        role(facts(PersistedRole::Standby, 1, true)),
+        Ok(Role::Standby)
+    );
+}
+
+#[test]
+fn returning_primary_with_guarded_db_keeps_the_role_pins() {
+    // A master pin fits a returning primary; a standby pin contradicts its claim.
+    let pinned = |role| Config { role, ..cfg() };
+    let f = facts(PersistedRole::Primary, 1, true);
+    let master = Engine::new(pinned(RolePin::Master), f, Instant::ZERO);
+    assert_eq!(master.map(|e| e.role()), Ok(Role::Hold));
+    let standby = Engine::new(pinned(RolePin::Standby), f, Instant::ZERO);
+    assert!(matches!(
+        standby,
+        Err(StartError::RolePinMismatch {
+            found: Role::Hold,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn returning_primary_with_guarded_db_holds_and_fences_when_peer_won() {
+    let mut h = start(returning(Role::Primary, 2));
+    assert_eq!(h.e.role(), Role::Hold);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(h.e.is_fenced());
+    assert!(decided(&h, DecisionKind::Fence, Reason::PeerWins));
+    let fx = effects(&h);
+    assert!(fx.contains(&Action::StopDb));
+    assert!(
+        !fx.contains(&Action::Promote),
+        "a DB the peer replaced stays shut"
+    );
+    assert!(!fx.contains(&Action::TakeVip));
+}
+
+#[test]
+fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
+    let mut h = start(returning(Role::Standby, 1));
+    assert_eq!(h.e.role(), Role::Hold);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(h.e.term(), 1, "the same term: the peer never won");
+    assert!(decided(&h, DecisionKind::Resume, Reason::PeerHeard));
+    // No "promoting" persisted: the VIP only after the DB is writable again.
+    assert_eq!(
+        effects(&h),
+        vec![
+            Action::ReleaseVip,
+            Action::Promote,
+            Action::TakeVip,
+            primary(1)
+        ]
+    );
+    // Serving with a writable DB: no rule 2 restart follows.
+    h.run_for(Duration::from_secs(30));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(!effects(&h).contains(&Action::RestartDb));
+    assert!(h.e.own_state().db_healthy);
+}
+
+#[test]
+fn returning_primary_with_guarded_db_reopens_when_peer_not_heard() {
+    let mut w = returning(Role::Standby, 1);
+    w.icmp = Answer::Silent;
+    w.remote_db = Answer::Silent;
+    w.serial = Answer::Silent;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(59));
+    assert_eq!(h.e.role(), Role::Hold, "startup_grace (60 s) not over");
+    assert!(!h.promoted());
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(h.e.term(), 1);
+    assert!(decided(&h, DecisionKind::Resume, Reason::PeerNotHeard));
+    assert_eq!(
+        effects(&h),
+        vec![
+            Action::ReleaseVip,
+            Action::Promote,
+            Action::TakeVip,
+            primary(1)
+        ]
+    );
+}
+
+#[test]
+fn returning_primary_with_guarded_db_keeps_holding_when_peer_alive_but_silent() {
+    // The peer's host answers but no frame comes: it may have taken over.
+    let mut w = returning(Role::Primary, 2);
+    w.serial = Answer::Silent;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(200));
+    assert_eq!(h.e.role(), Role::Hold);
+    assert!(!h.promoted());
+    assert!(decided(&h, DecisionKind::Hold, Reason::PeerAliveButSilent));
+}
+
+#[test]
+fn guarded_reopen_is_not_aborted_by_a_live_standby_peer() {
+    let mut w = returning(Role::Standby, 1);
+    w.promote = Answer::Silent; // pg_promote still running
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Promoting);
+    // The standby keeps pinging and acking while pg_promote runs.
+    for seq in 1..=5 {
+        h.input(Input::PingReceived {
+            seq,
+            peer: peer_state(Role::Standby, 1),
+        });
+        h.run_for(Duration::from_secs(1));
+    }
+    assert_eq!(h.e.role(), Role::Promoting);
+    assert_eq!(effects(&h), vec![Action::ReleaseVip, Action::Promote]);
+    h.world.local_db = Some(writable(1000));
+    h.input(Input::Promoted);
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(h.e.term(), 1);
+    assert_eq!(
+        effects(&h),
+        vec![
+            Action::ReleaseVip,
+            Action::Promote,
+            Action::TakeVip,
+            primary(1)
+        ]
+    );
+}
+
+#[test]
+fn guarded_reopen_fences_when_the_peer_wins() {
+    let mut w = returning(Role::Standby, 1);
+    w.promote = Answer::Silent;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Promoting);
+    // Rule 11 still applies while pg_promote runs.
+    h.input(Input::PingReceived {
+        seq: 1,
+        peer: peer_state(Role::Primary, 2),
+    });
+    assert_eq!(h.e.role(), Role::Fencing);
+    h.input(Input::Promoted); // too late: the fence goes on
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(!effects(&h).contains(&Action::TakeVip));
+}
+
+#[test]
+fn guarded_reopen_falls_back_to_standby_when_promote_fails() {
+    let mut w = returning(Role::Standby, 1);
+    w.promote = Answer::FailFast;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Standby);
+    assert!(decided(&h, DecisionKind::Standby, Reason::PromoteFailed));
+    assert!(h.log.iter().any(|(_, a)| matches!(
+        a,
+        Action::Log(Event::Alarm {
+            severity: Severity::Critical,
+            reason: Reason::PromoteFailed
+        })
+    )));
+    assert!(!effects(&h).contains(&Action::TakeVip));
+}
+
+#[test]
+fn returning_primary_whose_guard_was_removed_resumes_without_promote() {
+    // Started in recovery, but writable by the time the hold ends (someone removed the
+    // guard and restarted it): today's hold, the VIP is taken back directly.
+    let w = World {
+        local_db: Some(writable(1000)),
+        // The DB's first sample comes before the peer's first ack. (Without any sample
+        // the engine trusts the start facts and re-opens: `Promote` on a writable DB
+        // only confirms it.)
+        serial: Answer::After(Duration::from_millis(5)),
+        ..returning(Role::Standby, 1)
+    };
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(
+        effects(&h),
+        vec![Action::ReleaseVip, Action::TakeVip, primary(1)]
+    );
+}
+
+#[test]
+fn primary_treats_a_read_only_db_as_unhealthy() {
+    let mut h = Harness::master(World::master_side());
+    let t0 = h.now;
+    // PostgreSQL crashed and was restarted behind the daemon: the guard kept it in
+    // recovery. The harness models the daemon: a restart ordered on a primary lifts
+    // the guard and comes back writable.
+    h.world.local_db = Some(replica(1000));
+    h.run_for(Duration::from_secs(60));
+    assert!(decided(
+        &h,
+        DecisionKind::RestartDb,
+        Reason::LocalDbUnhealthy
+    ));
+    let restarts = h.count_since(t0, |a| matches!(a, Action::RestartDb));
+    assert_eq!(restarts, 1, "restarted once, then healthy");
+    let advertised_unhealthy = h
+        .log
+        .iter()
+        .any(|(t, a)| *t >= t0 && matches!(a, Action::SendPing { state, .. } if !state.db_healthy));
+    assert!(advertised_unhealthy, "frames said the DB was not serving");
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(!h.fenced_started());
+    assert!(h.e.own_state().db_healthy);
+}
+
+#[test]
+fn returning_primary_with_writable_db_takes_the_vip_without_promote() {
+    // Today's rule 12 hold: the peer's first ack comes before the first local DB check,
+    // and the start facts (writable) decide: no `pg_promote`.
+    let h = Harness::master(World::master_side());
+    assert!(!h.promoted());
+    assert_eq!(
+        effects(&h),
+        vec![Action::ReleaseVip, Action::TakeVip, primary(1)]
+    );
+}
