@@ -56,7 +56,7 @@ pub fn config_toml(
         ],
         Profile::Fast => [
             "1ms", "20ms", "10ms", "30ms", "50ms", "30ms", "100ms", "100ms", "200ms", "100ms",
-            "2s", "10s", "60ms",
+            "2s", "10s", "30ms",
         ],
     };
     format!(
