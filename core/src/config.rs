@@ -97,7 +97,7 @@ impl Default for Config {
             promote_when_degraded: false,
             max_lag_on_failover: 1024 * 1024,
             peer_state_max_age: Duration::from_secs(5),
-            arp_probe_timeout: Duration::from_millis(300),
+            arp_probe_timeout: Duration::from_millis(150),
         }
     }
 }

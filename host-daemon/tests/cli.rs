@@ -60,7 +60,7 @@ fn the_contract_example_parses_and_prints_every_default() {
         // "auto" resolved: twice the slowest path's retries × timeout (5 × 200ms).
         "failure_window = \"2s\"",
         "max_lag_on_failover = \"1MiB\"",
-        "arp_probe_timeout = \"300ms\"",
+        "arp_probe_timeout = \"150ms\"",
         "listen = \"127.0.0.1:8432\"",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");

@@ -52,7 +52,7 @@ pub fn config_toml(
     let t = match profile {
         Profile::Default => [
             "1ms", "100ms", "10ms", "200ms", "1s", "200ms", "1s", "500ms", "2s", "1s", "10s",
-            "60s", "300ms",
+            "60s", "150ms",
         ],
         Profile::Fast => [
             "1ms", "20ms", "10ms", "30ms", "50ms", "30ms", "100ms", "100ms", "200ms", "100ms",

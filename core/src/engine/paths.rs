@@ -58,6 +58,16 @@ impl Engine {
         self.push(action);
     }
 
+    /// Sends this node's state at once, outside the serial attempts: a ping whose ack
+    /// belongs to no attempt (a stale ack still carries the peer's state). Used when the
+    /// state the peer acts on changes — a fenced master's handover (rule 6) should not
+    /// wait for the next serial interval (1 s by default).
+    pub(super) fn announce(&mut self) {
+        let id = self.new_id();
+        let state = self.own_state();
+        self.push(Action::SendPing { seq: id.0, state });
+    }
+
     /// Timer of a path: either the in-flight attempt's window ended (a failure, unless
     /// a success already cleared it) or the next attempt is due.
     pub(super) fn on_path_timer(&mut self, now: Instant, path: PathId) {

@@ -172,6 +172,7 @@ impl Engine {
                 }
                 self.fenced = true;
                 self.set_role(now, Role::Fenced);
+                self.announce();
                 if self.run_fence_action {
                     self.set_step(Step::FenceAction);
                     self.push(Action::RunFenceAction);

@@ -157,6 +157,29 @@ fn fence_order_stop_db_then_release_vip_then_persist_then_advertise() {
 }
 
 #[test]
+fn fenced_state_is_announced_at_once() {
+    // Rule 6's fast handover: the standby learns of the fence from the next frame, so
+    // the fenced node sends one as soon as "fenced" is on disk, not a serial interval
+    // (1 s by default) later.
+    let mut h = Harness::master(World::master_side());
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(15));
+    let fenced_at = h
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, Action::RunFenceAction))
+        .map(|(t, _)| *t)
+        .expect("fenced");
+    let first_fenced_ping = h
+        .log
+        .iter()
+        .find(|(_, a)| matches!(a, Action::SendPing { state, .. } if state.fenced))
+        .map(|(t, _)| *t)
+        .expect("fenced pings");
+    assert_eq!(first_fenced_ping, fenced_at);
+}
+
+#[test]
 fn fencing_waits_for_db_stop_confirmation() {
     let mut h = Harness::master(World::master_side());
     h.world.effects_ok = false; // StopDb cannot confirm the postmaster gone

@@ -51,7 +51,7 @@ pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(500);
 /// `vip.gratuitous_arp`.
 pub const GARP: u32 = 5;
 /// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule 5).
-pub const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+pub const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 /// `failover.startup_grace` (heartbeat's `initdead`).
 pub const STARTUP_GRACE: Duration = Duration::from_secs(60);
 /// `failover.max_lag_on_failover`: 1 MiB, as Patroni.
