@@ -10,7 +10,9 @@ use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
-use daemon_support::{config, spawn, spawn_with, status_json, stop, wait_for, Net};
+use daemon_support::{
+    config, pg_ctl_service, spawn, spawn_with, status_json, stop, wait_for, wait_persisted, Net,
+};
 use twinbeat::actions::state_file::{NodeState, PersistedState, StateStore};
 
 #[test]
@@ -107,10 +109,7 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let dir = tempfile::tempdir().unwrap();
     // The daemon lives in the node namespace; PostgreSQL in the test's: the unix
     // socket directory reaches it from both.
-    let service = format!(
-        "manager = \"pg_ctl\"\npg_ctl = \"{PG_BIN}/pg_ctl\"\ndata_dir = \"{}\"",
-        standby.data.display()
-    );
+    let service = pg_ctl_service(&standby.data);
     let cfg = config(
         dir.path(),
         &net,
@@ -121,14 +120,11 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     );
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);
-    let store = StateStore::new(dir.path().join("state"));
-    let persisted = wait_for(Duration::from_secs(40), || {
-        store
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let persisted = wait_persisted(
+        &dir.path().join("state"),
+        NodeState::Primary,
+        Duration::from_secs(40),
+    );
     let vip_held = net.node_has(&net.addr(100, false));
     let status = wait_for(Duration::from_secs(10), || {
         status_json(&net, &cfg).filter(|s| s["persisted"]["state"] == "primary")

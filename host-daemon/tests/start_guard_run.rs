@@ -12,9 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use actions_support::{have_pg, pg_cmd, postgres_ids, PgBase, PgCluster, PG_BIN};
-use daemon_support::{config, spawn, status_json, stop, wait_for, Net};
+use daemon_support::{
+    config, pg_ctl_service, spawn, status_json, stop, wait_for, wait_persisted, Net,
+};
 use twinbeat::actions::postmaster;
-use twinbeat::actions::state_file::{NodeState, StateStore};
+use twinbeat::actions::state_file::NodeState;
 
 /// One statement over the unix socket in `base` (the postmaster may live in the
 /// daemon's network namespace, whose 127.0.0.1 the test cannot reach).
@@ -63,25 +65,19 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     );
     let net = Net::new();
     let dir = tempfile::tempdir().unwrap();
-    let service = format!(
-        "manager = \"pg_ctl\"\npg_ctl = \"{PG_BIN}/pg_ctl\"\ndata_dir = \"{}\"",
-        standby.data.display()
-    );
+    let service = pg_ctl_service(&standby.data);
     let sock = base.path().to_str().unwrap();
     let cfg = config(dir.path(), &net, sock, standby.port, &service, "1s");
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
-    let store = StateStore::new(dir.path().join("state"));
 
     // 1. Promoted: PostgreSQL removed standby.signal, the daemon put it back.
-    let promoted = wait_for(Duration::from_secs(40), || {
-        store
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let promoted = wait_persisted(
+        &dir.path().join("state"),
+        NodeState::Primary,
+        Duration::from_secs(40),
+    );
     assert!(promoted.is_some(), "never persisted primary\n{}", stderr());
     let armed = wait_for(Duration::from_secs(10), || {
         status_json(&net, &cfg).filter(|s| s["role"] == "primary" && s["start_guard"] == "armed")

@@ -13,8 +13,10 @@ mod daemon_support;
 use std::time::Duration;
 
 use actions_support::{have_pg, sh, PgBase, PgCluster, PG_BIN};
-use daemon_support::{config_with_vip, spawn, status_json, stop, wait_for, Net};
-use twinbeat::actions::state_file::{NodeState, StateStore};
+use daemon_support::{
+    config_with_vip, pg_ctl_service, spawn, status_json, stop, wait_for, wait_persisted, Net,
+};
+use twinbeat::actions::state_file::NodeState;
 
 #[test]
 fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() {
@@ -61,10 +63,7 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     let tbv_has_vip =
         || sh(&["ip", "-n", n, "-o", "addr", "show", "dev", "tbv"]).contains(&format!("{vip}/"));
     let dir = tempfile::tempdir().unwrap();
-    let service = format!(
-        "manager = \"pg_ctl\"\npg_ctl = \"{PG_BIN}/pg_ctl\"\ndata_dir = \"{}\"",
-        standby.data.display()
-    );
+    let service = pg_ctl_service(&standby.data);
     let cfg = config_with_vip(
         dir.path(),
         &net,
@@ -104,14 +103,11 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     // The interface accepts addresses again: the next retry holds the VIP.
     sysctl("0");
     let held = wait_for(Duration::from_secs(30), || tbv_has_vip().then_some(()));
-    let store = StateStore::new(dir.path().join("state"));
-    let persisted = wait_for(Duration::from_secs(10), || {
-        store
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let persisted = wait_persisted(
+        &dir.path().join("state"),
+        NodeState::Primary,
+        Duration::from_secs(10),
+    );
     let status = wait_for(Duration::from_secs(10), || {
         status_json(&net, &cfg).filter(|s| s["role"] == "primary")
     });

@@ -51,6 +51,17 @@ fn effects(h: &Harness) -> Vec<Action> {
         .collect()
 }
 
+/// The re-open's side effects: the VIP dropped at start (hold), `Promote` on the guarded
+/// DB, the VIP taken back, "primary" persisted again in the same term.
+fn reopened_in(term: u64) -> Vec<Action> {
+    vec![
+        Action::ReleaseVip,
+        Action::Promote,
+        Action::TakeVip,
+        primary(term),
+    ]
+}
+
 fn decided(h: &Harness, kind: DecisionKind, reason: Reason) -> bool {
     h.log.iter().any(|(_, a)| {
         matches!(a, Action::Log(Event::Decision(d)) if d.kind == kind && d.reason == reason)
@@ -126,15 +137,7 @@ fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
     assert_eq!(h.e.term(), 1, "the same term: the peer never won");
     assert!(decided(&h, DecisionKind::Resume, Reason::PeerHeard));
     // No "promoting" persisted: the VIP only after the DB is writable again.
-    assert_eq!(
-        effects(&h),
-        vec![
-            Action::ReleaseVip,
-            Action::Promote,
-            Action::TakeVip,
-            primary(1)
-        ]
-    );
+    assert_eq!(effects(&h), reopened_in(1));
     // Serving with a writable DB: no rule 2 restart follows.
     h.run_for(Duration::from_secs(30));
     assert_eq!(h.e.role(), Role::Primary);
@@ -156,15 +159,7 @@ fn returning_primary_with_guarded_db_reopens_when_peer_not_heard() {
     assert_eq!(h.e.role(), Role::Primary);
     assert_eq!(h.e.term(), 1);
     assert!(decided(&h, DecisionKind::Resume, Reason::PeerNotHeard));
-    assert_eq!(
-        effects(&h),
-        vec![
-            Action::ReleaseVip,
-            Action::Promote,
-            Action::TakeVip,
-            primary(1)
-        ]
-    );
+    assert_eq!(effects(&h), reopened_in(1));
 }
 
 #[test]
@@ -201,15 +196,7 @@ fn guarded_reopen_is_not_aborted_by_a_live_standby_peer() {
     h.run_for(Duration::from_secs(1));
     assert_eq!(h.e.role(), Role::Primary);
     assert_eq!(h.e.term(), 1);
-    assert_eq!(
-        effects(&h),
-        vec![
-            Action::ReleaseVip,
-            Action::Promote,
-            Action::TakeVip,
-            primary(1)
-        ]
-    );
+    assert_eq!(effects(&h), reopened_in(1));
 }
 
 #[test]

@@ -141,19 +141,24 @@ fn fence_order_stop_db_then_release_vip_then_persist_then_advertise() {
         "{seq:?}"
     );
     // Not advertised before the stop and the release are confirmed.
-    let first_fenced_ping = h
-        .log
-        .iter()
-        .find(|(_, a)| matches!(a, Action::SendPing { state, .. } if state.fenced))
-        .map(|(t, _)| *t)
-        .expect("fenced pings");
-    let persisted_at = h
-        .log
-        .iter()
-        .find(|(_, a)| matches!(a, Action::RunFenceAction))
-        .map(|(t, _)| *t)
-        .expect("fence action");
+    let (persisted_at, first_fenced_ping) = fence_and_first_fenced_ping(&h);
     assert!(first_fenced_ping >= persisted_at);
+}
+
+/// When "fenced" was on disk (the fence action starts then) and when the first ping
+/// saying `fenced` went out.
+fn fence_and_first_fenced_ping(h: &Harness) -> (Instant, Instant) {
+    let first = |f: &dyn Fn(&Action) -> bool| {
+        h.log
+            .iter()
+            .find(|(_, a)| f(a))
+            .map(|(t, _)| *t)
+            .expect("present")
+    };
+    (
+        first(&|a| matches!(a, Action::RunFenceAction)),
+        first(&|a| matches!(a, Action::SendPing { state, .. } if state.fenced)),
+    )
 }
 
 #[test]
@@ -164,18 +169,7 @@ fn fenced_state_is_announced_at_once() {
     let mut h = Harness::master(World::master_side());
     h.world.gateway = Answer::Silent;
     h.run_for(Duration::from_secs(15));
-    let fenced_at = h
-        .log
-        .iter()
-        .find(|(_, a)| matches!(a, Action::RunFenceAction))
-        .map(|(t, _)| *t)
-        .expect("fenced");
-    let first_fenced_ping = h
-        .log
-        .iter()
-        .find(|(_, a)| matches!(a, Action::SendPing { state, .. } if state.fenced))
-        .map(|(t, _)| *t)
-        .expect("fenced pings");
+    let (fenced_at, first_fenced_ping) = fence_and_first_fenced_ping(&h);
     assert_eq!(first_fenced_ping, fenced_at);
 }
 

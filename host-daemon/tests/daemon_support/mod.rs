@@ -224,3 +224,24 @@ pub fn wait_for<T>(bound: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The `[local_db.service]` body for pg_ctl on `data_dir`.
+pub fn pg_ctl_service(data_dir: &Path) -> String {
+    format!(
+        "manager = \"pg_ctl\"\npg_ctl = \"{}/pg_ctl\"\ndata_dir = \"{}\"",
+        crate::actions_support::PG_BIN,
+        data_dir.display()
+    )
+}
+
+/// Waits until the state file in `state_dir` says `state`.
+pub fn wait_persisted(
+    state_dir: &Path,
+    state: twinbeat::actions::state_file::NodeState,
+    bound: Duration,
+) -> Option<twinbeat::actions::state_file::PersistedState> {
+    let store = twinbeat::actions::state_file::StateStore::new(state_dir.to_path_buf());
+    wait_for(bound, || {
+        store.load().ok().flatten().filter(|s| s.state == state)
+    })
+}
