@@ -79,6 +79,9 @@ pub struct Config {
     pub peer_state_max_age: Duration,
     /// How long the daemon's VIP ARP probe may take before it counts as failed (rule 5).
     pub arp_probe_timeout: Duration,
+    /// The serial cable runs through a heartbeat bridge whose `BridgeStatus` reports
+    /// judge the serial path too (`checks.serial.bridge`; see the engine's `bridge`).
+    pub serial_bridge: bool,
 }
 
 impl Default for Config {
@@ -98,9 +101,14 @@ impl Default for Config {
             max_lag_on_failover: 1024 * 1024,
             peer_state_max_age: Duration::from_secs(5),
             arp_probe_timeout: Duration::from_millis(150),
+            serial_bridge: false,
         }
     }
 }
+
+/// Period of the heartbeat bridge's unsolicited `BridgeStatus` on each side: the
+/// firmware's default (`twinbeat-link`, `BridgeConfig::DEFAULT.status_interval_ms`).
+pub const BRIDGE_STATUS_PERIOD: Duration = Duration::from_millis(500);
 
 /// Longest duration any setting accepts: a day. Longer values are typos (a missing
 /// unit) and would also make saturating time arithmetic meaningless.
@@ -193,6 +201,29 @@ impl Config {
             PathId::Gateway => &self.gateway,
             PathId::LocalDb => &self.local_db,
         }
+    }
+
+    /// With a bridge: no `BridgeStatus` for this long means the bridge (or the line to
+    /// it) is silent. `max(serial.retries × serial.interval, 3 × BRIDGE_STATUS_PERIOD)`:
+    /// as patient as the ping/ack judgement at its own pace, and never fewer than three
+    /// missed reports, so one lost or corrupt status frame is not a broken line.
+    pub fn bridge_silence_bound(&self) -> Duration {
+        self.serial
+            .interval
+            .saturating_mul(self.serial.retries)
+            .max(BRIDGE_STATUS_PERIOD.saturating_mul(3))
+    }
+
+    /// With a bridge: the peer's side silent at the bridge for longer than this means
+    /// the peer is silent. `max(serial.retries × serial.timeout, serial.interval +
+    /// serial.timeout)`: the first is the serial path's own detection time; the second
+    /// is the longest gap a healthy peer leaves between its frames (it pings every
+    /// `interval` after a success, and at most `timeout` later after a failure), so a
+    /// slow ping interval cannot make a live peer look silent.
+    pub fn bridge_peer_silence(&self) -> Duration {
+        self.serial
+            .detection_time()
+            .max(self.serial.interval.saturating_add(self.serial.timeout))
     }
 
     /// Slowest peer path's `retries × timeout` (icmp, remote_db, serial).

@@ -5,7 +5,7 @@ use core::time::Duration;
 use crate::time::Instant;
 use crate::types::{
     AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerState, PersistedState,
-    ProbeOutcome, Role,
+    ProbeOutcome, Role, SerialDownCause,
 };
 
 /// Something the daemon observed. Every action that expects an answer gets exactly one
@@ -285,6 +285,8 @@ pub enum Event {
         /// New role.
         to: Role,
     },
+    /// The bridge's verdict on the serial path changed (`None`: it no longer says down).
+    BridgeVerdict(Option<SerialDownCause>),
     /// The engine was called far later than due (rule 13).
     PauseDetected {
         /// Gap since the previous call.

@@ -213,8 +213,8 @@ pub struct PathStatus {
     pub last_rtt: Option<Duration>,
 }
 
-/// Status reported by the optional serial bridge (stored and exposed, not yet used by
-/// any rule).
+/// Status reported by the optional serial bridge (`Config::serial_bridge` lets it judge
+/// the serial path; it never counts as hearing the peer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BridgeStatus {
     /// Bridge uptime.
@@ -225,4 +225,30 @@ pub struct BridgeStatus {
     pub since_heard_peer: Option<Duration>,
     /// Corrupt frames the bridge dropped.
     pub frames_dropped: u32,
+    /// This node is on the bridge's side B (UART1); side A otherwise.
+    pub we_are_side_b: bool,
+}
+
+/// Why the serial path counts as down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SerialDownCause {
+    /// `retries` ping/ack attempts failed in a row (no bridge verdict).
+    NoAck,
+    /// The bridge is alive and has not heard the peer's side for longer than
+    /// `Config::bridge_peer_silence`: strong evidence the peer is down.
+    PeerSilentAtBridge,
+    /// No `BridgeStatus` within `Config::bridge_silence_bound`: the line or the bridge
+    /// is broken.
+    BridgeSilent,
+}
+
+/// What this node knows of the bridge (status page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BridgeState {
+    /// `Config::serial_bridge` is off.
+    NotConfigured,
+    /// A status came within `Config::bridge_silence_bound`: the last one and when.
+    Alive(BridgeStatus, Instant),
+    /// Nothing within that bound; the last status ever heard, if any.
+    Silent(Option<(BridgeStatus, Instant)>),
 }

@@ -6,6 +6,8 @@
 
 #[path = "rules/attempts.rs"]
 mod attempts;
+#[path = "rules/bridge.rs"]
+mod bridge;
 #[path = "rules/guard.rs"]
 mod guard;
 #[path = "rules/harness.rs"]

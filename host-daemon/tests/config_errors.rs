@@ -129,6 +129,13 @@ const CASES: &[Case] = &[
         "five",
     ),
     case(
+        "serial bridge flag of the wrong type",
+        "baud = 115200",
+        "baud = 115200\nbridge = \"yes\"",
+        "checks.serial.bridge",
+        "yes",
+    ),
+    case(
         "port of the wrong type",
         "[local_db]\nport = 5432",
         "[local_db]\nport = true",

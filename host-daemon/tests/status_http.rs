@@ -50,7 +50,10 @@ fn known() -> StatusSnapshot {
             corrupt: 1,
             ..SerialCounters::default()
         },
+        bridge_state: "alive".into(),
+        serial_down_cause: None,
         bridge: Some(BridgeStatus {
+            report_age_ms: 120,
             uptime_secs: 100,
             heard_a_ms_ago: Some(20),
             heard_b_ms_ago: None,
@@ -132,7 +135,15 @@ async fn serves_status_and_metrics() {
     .unwrap();
     assert_eq!(table.status.code(), Some(0), "{table:?}");
     let table = String::from_utf8(table.stdout).unwrap();
-    for needle in ["pair-1", "primary", "serial", "down", "0.125 ms", "ALARM"] {
+    for needle in [
+        "pair-1",
+        "primary",
+        "serial",
+        "down",
+        "0.125 ms",
+        "ALARM",
+        "bridge    alive  up 100s  heard A 20 ms ago  heard B never  dropped 3",
+    ] {
         assert!(table.contains(needle), "missing {needle:?} in\n{table}");
     }
     assert_eq!(json.status.code(), Some(0));

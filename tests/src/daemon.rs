@@ -34,7 +34,7 @@ impl Profile {
     }
 }
 
-/// The TOML configuration of `node`'s daemon.
+/// The TOML configuration of `node`'s daemon, on a plain cable.
 pub fn config_toml(
     topo: &Topology,
     pg: &PgNode,
@@ -42,6 +42,20 @@ pub fn config_toml(
     tty: &Path,
     state_dir: &Path,
     password_file: &Path,
+) -> String {
+    config_toml_with(topo, pg, profile, tty, state_dir, password_file, false)
+}
+
+/// The TOML configuration of `node`'s daemon; `bridge`: the cable runs through the
+/// heartbeat bridge (`checks.serial.bridge`).
+pub fn config_toml_with(
+    topo: &Topology,
+    pg: &PgNode,
+    profile: Profile,
+    tty: &Path,
+    state_dir: &Path,
+    password_file: &Path,
+    bridge: bool,
 ) -> String {
     let node = pg.node;
     let peer = topo.addr(node.peer().host());
@@ -100,6 +114,7 @@ retries = 5
 [checks.serial]
 device = "{tty}"
 baud = 115200
+bridge = {bridge}
 interval = "{t4}"
 timeout = "{t5}"
 retries = 5
@@ -136,6 +151,7 @@ listen = "{STATUS_LISTEN}"
         pwfile = password_file.display(),
         data = pg.data.display(),
         tty = tty.display(),
+        bridge = bridge,
         vip = topo.vip(),
         t0 = t[0],
         t1 = t[1],

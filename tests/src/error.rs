@@ -70,6 +70,9 @@ pub enum LabError {
     /// The relay's control socket answered with an error or not at all.
     #[error("serial relay: {0}")]
     Relay(String),
+    /// The heartbeat bridge cable (firmware in QEMU) could not be found or run.
+    #[error("bridge cable: {0}")]
+    Bridge(String),
     /// Output of a tool could not be understood.
     #[error("could not parse {what}: {detail}")]
     Parse {

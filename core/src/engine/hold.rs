@@ -51,7 +51,7 @@ impl Engine {
         }
         let alive = [PathId::Icmp, PathId::RemoteDb]
             .iter()
-            .any(|p| self.paths[p.index()].status.health == PathHealth::Up);
+            .any(|p| self.effective_path(*p).health == PathHealth::Up);
         if alive {
             self.alarm_once(Reason::PeerAliveButSilent);
             self.decide_once(now, DecisionKind::Hold, Reason::PeerAliveButSilent);

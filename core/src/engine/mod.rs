@@ -2,6 +2,7 @@
 //! `paths` (attempts and the cascade), `standby` (rules 3–7, 10), `primary` (rules 8, 9,
 //! 11), `hold` (rules 12, 13) and `local_db` (rule 2).
 
+mod bridge;
 mod frames;
 mod hold;
 mod local_db;
@@ -18,8 +19,8 @@ use crate::config::{Config, ConfigError, RolePin};
 use crate::io::{Action, Decision, DecisionKind, Event, Input, Reason, Severity};
 use crate::time::Instant;
 use crate::types::{
-    AttemptId, BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId, PathStatus,
-    PeerView, PersistedRole, PersistedState, Role, StartFacts,
+    self, AttemptId, BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId,
+    PathStatus, PeerView, PersistedRole, PersistedState, Role, StartFacts,
 };
 use hold::start_role;
 use timers::{Timer, TIMERS};
@@ -128,6 +129,8 @@ pub struct Engine {
     peer: Option<PeerView>,
     peer_max_term: u64,
     bridge: Option<(BridgeStatus, Instant)>,
+    /// The bridge says the serial path is down: why, and since when (see `bridge`).
+    bridge_verdict: Option<(types::SerialDownCause, Instant)>,
     local: Option<LocalDbSample>,
     local_healthy: bool,
     db_stopped: bool,
@@ -190,6 +193,7 @@ impl Engine {
             peer: None,
             peer_max_term: term,
             bridge: None,
+            bridge_verdict: None,
             local: None,
             local_healthy: false,
             db_stopped: false,
@@ -208,6 +212,7 @@ impl Engine {
             vip_failures: 0,
         };
         e.arm_watchdog(now);
+        e.start_bridge_watch(now);
         match (role, start.persisted) {
             (Role::Fencing, _) => {
                 // Fenced is sticky: confirm the DB is stopped and the VIP gone again
@@ -255,7 +260,7 @@ impl Engine {
                 self.on_frame(now, peer, false);
             }
             Input::SerialDeviceMissing => self.on_serial_missing(now),
-            Input::BridgeStatus(status) => self.bridge = Some((status, now)),
+            Input::BridgeStatus(status) => self.on_bridge_status(now, status),
             Input::VipArpProbe { attempt, answered } => self.on_arp(now, attempt, answered),
             Input::Persisted(state) => self.on_persisted(now, state, true),
             Input::PersistFailed(state) => self.on_persisted(now, state, false),
@@ -320,9 +325,10 @@ impl Engine {
         self.fenced
     }
 
-    /// Status of one path.
+    /// Status of one path, as the rules see it (the serial path includes the bridge's
+    /// verdict when a bridge is configured).
     pub fn path(&self, path: PathId) -> PathStatus {
-        self.paths[path.index()].status
+        self.effective_path(path)
     }
 
     /// The last decision and its reason.

@@ -29,7 +29,7 @@ impl Engine {
         }
         let down = PathId::PEER
             .iter()
-            .filter(|p| self.paths[p.index()].status.health == PathHealth::Down)
+            .filter(|p| self.effective_path(**p).health == PathHealth::Down)
             .count();
         let down = u8::try_from(down).unwrap_or(u8::MAX);
         if down != self.degraded_logged {
@@ -54,7 +54,7 @@ impl Engine {
         let mut first: Option<Instant> = None;
         let mut last: Option<Instant> = None;
         for p in PathId::PEER {
-            let st = self.paths[p.index()].status;
+            let st = self.effective_path(p);
             let Some(since) = st.down_since.filter(|_| st.health == PathHealth::Down) else {
                 return Ok(None); // rule 3: some path still up
             };
@@ -88,7 +88,7 @@ impl Engine {
     fn all_peer_paths_down(&self) -> bool {
         PathId::PEER
             .iter()
-            .all(|p| self.paths[p.index()].status.health == PathHealth::Down)
+            .all(|p| self.effective_path(*p).health == PathHealth::Down)
     }
 
     fn startup_grace_pending(&self, now: Instant) -> bool {

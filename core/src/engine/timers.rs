@@ -27,9 +27,11 @@ pub(super) enum Timer {
     Retry,
     /// Keeps the driver calling often enough to detect pauses (rule 13).
     Watchdog,
+    /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
+    BridgeSilence,
 }
 
-pub(super) const TIMERS: usize = 13;
+pub(super) const TIMERS: usize = 14;
 
 impl Timer {
     pub(super) const fn index(self) -> usize {
@@ -43,6 +45,7 @@ impl Timer {
             Timer::GatewaySettle => 10,
             Timer::Retry => 11,
             Timer::Watchdog => 12,
+            Timer::BridgeSilence => 13,
         }
     }
 
@@ -60,6 +63,7 @@ impl Timer {
         Timer::GatewaySettle,
         Timer::Retry,
         Timer::Watchdog,
+        Timer::BridgeSilence,
     ];
 }
 
@@ -110,6 +114,7 @@ impl Engine {
                 }
             }
             Timer::Watchdog => self.arm_watchdog(now),
+            Timer::BridgeSilence => self.judge_bridge(now),
         }
     }
 

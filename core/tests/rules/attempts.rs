@@ -191,6 +191,7 @@ fn bridge_status_is_stored() {
         since_heard_us: Some(Duration::from_millis(3)),
         since_heard_peer: None,
         frames_dropped: 4,
+        we_are_side_b: false,
     };
     h.input(Input::BridgeStatus(s));
     assert_eq!(h.e.bridge(), Some((s, h.now)));

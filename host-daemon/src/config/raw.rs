@@ -103,6 +103,7 @@ pub(crate) struct RawSerial {
     pub interval: Option<DurationStr>,
     pub timeout: Option<DurationStr>,
     pub retries: Option<u32>,
+    pub bridge: Option<bool>,
 }
 
 /// `[checks.gateway]`.

@@ -92,6 +92,7 @@ struct IcmpView {
 struct SerialView {
     device: String,
     baud: u32,
+    bridge: bool,
     interval: String,
     timeout: String,
     retries: u32,
@@ -233,6 +234,7 @@ pub fn render_toml(c: &Config) -> String {
             serial: SerialView {
                 device: c.checks.serial_device.display().to_string(),
                 baud: c.checks.serial_baud,
+                bridge: c.checks.serial_bridge,
                 interval: format_duration(c.checks.serial.interval),
                 timeout: format_duration(c.checks.serial.timeout),
                 retries: c.checks.serial.retries,

@@ -49,6 +49,7 @@ pub fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         startup_grace: c.failover.startup_grace,
         failure_window: (!c.failover.failure_window_auto).then_some(c.failover.failure_window),
         promote_when_degraded: c.failover.promote_when_degraded,
+        serial_bridge: c.checks.serial_bridge,
         max_lag_on_failover: c.failover.max_lag_on_failover,
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,

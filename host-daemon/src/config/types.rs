@@ -221,6 +221,9 @@ pub struct Checks {
     pub serial_device: PathBuf,
     /// Serial speed.
     pub serial_baud: u32,
+    /// The cable runs through a heartbeat bridge whose `BridgeStatus` reports judge the
+    /// serial path too (`checks.serial.bridge`, default false).
+    pub serial_bridge: bool,
     /// ICMP to the gateway.
     pub gateway: PathTiming,
     /// Gateway address: given, or the default route's next hop.

@@ -25,6 +25,15 @@ fn role_name(r: engine::Role) -> &'static str {
     }
 }
 
+/// How the status page and the log name why the serial path is down.
+pub(crate) fn cause_name(c: engine::SerialDownCause) -> &'static str {
+    match c {
+        engine::SerialDownCause::NoAck => "no ack",
+        engine::SerialDownCause::PeerSilentAtBridge => "peer silent at bridge",
+        engine::SerialDownCause::BridgeSilent => "bridge silent",
+    }
+}
+
 /// The snapshot before the engine has run: identity only, every path unknown.
 pub(crate) fn initial(cfg: &Config) -> StatusSnapshot {
     StatusSnapshot {
@@ -102,15 +111,27 @@ pub(crate) fn build(
         "none"
     };
     let d = &serial.decode;
-    let bridge = e.bridge().map(|(b, _)| {
-        let ms = |v: Option<Duration>| v.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let bridge = e.bridge().map(|(b, at)| {
+        // The report says "us" and "the peer"; the status page names the bridge's sides.
+        let (a, b_side) = if b.we_are_side_b {
+            (b.since_heard_peer, b.since_heard_us)
+        } else {
+            (b.since_heard_us, b.since_heard_peer)
+        };
         BridgeStatus {
+            report_age_ms: ms(now.saturating_duration_since(at)),
             uptime_secs: b.uptime.as_secs(),
-            heard_a_ms_ago: ms(b.since_heard_us),
-            heard_b_ms_ago: ms(b.since_heard_peer),
+            heard_a_ms_ago: a.map(ms),
+            heard_b_ms_ago: b_side.map(ms),
             dropped: u64::from(b.frames_dropped),
         }
     });
+    let bridge_state = match e.bridge_state(now) {
+        engine::BridgeState::NotConfigured => "not configured",
+        engine::BridgeState::Alive(..) => "alive",
+        engine::BridgeState::Silent(_) => "silent",
+    };
     StatusSnapshot {
         node: cfg.node_id.clone(),
         cluster: cfg.cluster_id.clone(),
@@ -142,7 +163,9 @@ pub(crate) fn build(
             overflow: u64::from(d.over_full),
             foreign: u64::from(d.wrong_cluster),
         },
+        bridge_state: bridge_state.into(),
         bridge,
+        serial_down_cause: e.serial_down_cause().map(|c| cause_name(c).into()),
         alarms: alarms
             .iter()
             .map(|(text, n)| match n {

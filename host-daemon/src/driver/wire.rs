@@ -63,6 +63,7 @@ pub(crate) fn bridge_from_wire(b: wire::BridgeStatus) -> engine::BridgeStatus {
         since_heard_us: ms(us),
         since_heard_peer: ms(peer),
         frames_dropped: b.frames_dropped,
+        we_are_side_b: b.to_side == wire::Side::B,
     }
 }
 

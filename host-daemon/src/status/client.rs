@@ -159,16 +159,31 @@ pub fn render_table(s: &StatusSnapshot) -> String {
         "serial    sent {}  received {}  dropped: corrupt {}  malformed {}  overflow {}  foreign {}",
         c.sent, c.received, c.corrupt, c.malformed, c.overflow, c.foreign
     );
-    if let Some(b) = &s.bridge {
-        let ms = |v: Option<u64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v} ms ago"));
-        let _ = writeln!(
-            o,
-            "bridge    up {}s  heard A {}  heard B {}  dropped {}",
-            b.uptime_secs,
-            ms(b.heard_a_ms_ago),
-            ms(b.heard_b_ms_ago),
-            b.dropped
-        );
+    if let Some(cause) = &s.serial_down_cause {
+        let _ = writeln!(o, "serial    down: {cause}");
+    }
+    let state = if s.bridge_state.is_empty() {
+        "unknown"
+    } else {
+        &s.bridge_state
+    };
+    match &s.bridge {
+        Some(b) => {
+            let ms =
+                |v: Option<u64>| v.map_or_else(|| "never".to_owned(), |v| format!("{v} ms ago"));
+            let _ = writeln!(
+                o,
+                "bridge    {state}  up {}s  heard A {}  heard B {}  dropped {}  (report {} ms old)",
+                b.uptime_secs,
+                ms(b.heard_a_ms_ago),
+                ms(b.heard_b_ms_ago),
+                b.dropped,
+                b.report_age_ms
+            );
+        }
+        None => {
+            let _ = writeln!(o, "bridge    {state}");
+        }
     }
     for a in &s.alarms {
         let _ = writeln!(o, "ALARM     {a}");

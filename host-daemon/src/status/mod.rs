@@ -43,8 +43,17 @@ pub struct StatusSnapshot {
     pub peer: Option<PeerStatus>,
     /// Serial frame counters.
     pub serial: SerialCounters,
-    /// The link bridge, when one reports.
+    /// The heartbeat bridge: `not configured` (`checks.serial.bridge = false`),
+    /// `alive` (a report within the silence bound) or `silent`.
+    #[serde(default)]
+    pub bridge_state: String,
+    /// The bridge's last report, if one ever came (kept while silent: its age says how
+    /// long ago).
     pub bridge: Option<BridgeStatus>,
+    /// Why the serial path is down, while it is: `no ack` (the ping/ack attempts),
+    /// `peer silent at bridge` or `bridge silent`.
+    #[serde(default)]
+    pub serial_down_cause: Option<String>,
     /// Active alarms, newest last.
     pub alarms: Vec<String>,
     /// The state persisted in `state_dir` (what a restart starts from); when fenced,
@@ -123,6 +132,9 @@ pub struct SerialCounters {
 /// The bridge's own report (`BridgeStatus` frames).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BridgeStatus {
+    /// Milliseconds since this node received the report.
+    #[serde(default)]
+    pub report_age_ms: u64,
     /// Bridge uptime, in seconds.
     pub uptime_secs: u64,
     /// Milliseconds since the bridge last heard side A.

@@ -30,17 +30,21 @@ impl Lab {
     pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
         let pwfile = self.dir.join("pgpass");
         daemon::write_private(&pwfile, crate::pg::PASSWORD)?;
-        let relay = self.relay()?;
+        if !self.has_bridge() {
+            // The relay cable's ttys live at the same paths; fail early without one.
+            self.relay()?;
+        }
         for n in Node::BOTH {
             let state_dir = self.dir.join(n.name()).join("state");
             std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
-            let text = daemon::config_toml(
+            let text = daemon::config_toml_with(
                 &self.topo,
                 self.pg(n),
                 profile,
-                &relay.tty(n.name()),
+                &self.serial_device(n),
                 &state_dir,
                 &pwfile,
+                self.has_bridge(),
             );
             let path = self.daemon_config(n);
             std::fs::write(&path, text).map_err(io_err(&path))?;

@@ -21,8 +21,11 @@ use crate::relay::RelayCtl;
 use crate::sampler::Sampler;
 use crate::state::{self, LabState};
 
+mod bridge;
 mod daemons;
 mod postgres;
+
+pub use bridge::{firmware_elf, BridgeCable, ELF_VAR};
 
 /// How a lab is built.
 #[derive(Debug, Clone)]
@@ -36,6 +39,9 @@ pub struct LabOptions {
     pub pg: PgOptions,
     /// Start the serial relay.
     pub relay: bool,
+    /// Run the serial cable through the bridge firmware in QEMU instead of the relay
+    /// (`relay` is then ignored; the daemons get `checks.serial.bridge = true`).
+    pub bridge: bool,
     /// Start both daemons with this profile (`None`: no daemons).
     pub daemons: Option<Profile>,
 }
@@ -48,6 +54,7 @@ impl LabOptions {
             postgres: true,
             pg: PgOptions::default(),
             relay: true,
+            bridge: false,
             daemons: None,
         }
     }
@@ -57,6 +64,7 @@ impl LabOptions {
         Self {
             postgres: false,
             relay: false,
+            bridge: false,
             ..Self::new(lab_exe)
         }
     }
@@ -122,6 +130,7 @@ pub struct Lab {
     daemons: Mutex<[Option<ProcId>; 2]>,
     pg: [PgNode; 2],
     relay: Option<RelayCtl>,
+    bridge: Mutex<Option<BridgeCable>>,
     removed: bool,
 }
 
@@ -140,7 +149,8 @@ impl Lab {
         ];
         let lab = Self {
             topo,
-            relay: opts.relay.then(|| RelayCtl::new(&dir)),
+            relay: (opts.relay && !opts.bridge).then(|| RelayCtl::new(&dir)),
+            bridge: Mutex::new(None),
             dir,
             opts: opts.clone(),
             state: Mutex::new(st),
@@ -152,7 +162,9 @@ impl Lab {
         };
         // A failure below drops `lab`, which removes what was made.
         lab.topo.create()?;
-        if opts.relay {
+        if opts.bridge {
+            lab.start_bridge()?;
+        } else if opts.relay {
             lab.start_relay()?;
         }
         if opts.postgres {
@@ -342,6 +354,12 @@ impl Lab {
         if !recorded.is_empty() {
             procs::kill_all(&recorded, Duration::from_secs(5));
             done.push(format!("killed {recorded:?}"));
+        }
+        if let Some(mut cable) = self.bridge.lock().ok().and_then(|mut b| b.take()) {
+            match cable.kill() {
+                Ok(()) => done.push("killed the QEMU bridge".into()),
+                Err(e) => done.push(e.to_string()),
+            }
         }
         for mut c in self
             .children

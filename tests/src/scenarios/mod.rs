@@ -5,6 +5,7 @@
 //! its own cluster (fresh names), runs the invariant sampler throughout, injects its fault,
 //! and reports whether the expected outcome held — it never assumes it.
 
+mod bridge;
 mod list;
 mod list2;
 mod watch;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use bridge::*;
 pub use list::*;
 pub use watch::{watch_takeover, Takeover};
 
@@ -227,5 +229,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("19", s19_cold_start),
         ("20", s20_gateway_down),
         ("21", s21_fence_with_dropped_frames),
+        ("b1", b1_master_death_through_bridge),
+        ("b2", b2_bridge_stopped),
+        ("b3", b3_bridge_status_in_healthy_pair),
+        ("brtt", brtt_serial_round_trip),
     ]
 }

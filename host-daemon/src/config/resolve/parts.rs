@@ -178,6 +178,7 @@ impl Resolver<'_> {
                 "a speed from 1 to 4000000 baud",
             ));
         }
+        let serial_bridge = ser.bridge.unwrap_or(false);
         let serial_device = ser.device.unwrap_or_else(|| d::SERIAL_DEVICE.to_owned());
         if !serial_device.starts_with('/') {
             return Err(ConfigError::invalid(
@@ -232,6 +233,7 @@ impl Resolver<'_> {
             serial,
             serial_device: PathBuf::from(serial_device),
             serial_baud,
+            serial_bridge,
             gateway,
             gateway_address,
         })

@@ -48,6 +48,13 @@ impl Driver {
                     .set(i64::try_from(self.engine.term()).unwrap_or(i64::MAX));
                 tracing::warn!("role {from:?} -> {to:?} (term {})", self.engine.term())
             }
+            Event::BridgeVerdict(Some(cause)) => {
+                let cause = crate::driver::snapshot::cause_name(cause);
+                tracing::warn!("bridge: serial path down, {cause}")
+            }
+            Event::BridgeVerdict(None) => {
+                tracing::info!("bridge: no longer says the serial path is down")
+            }
             Event::PauseDetected { gap } => {
                 tracing::warn!(
                     "pause detected: timers fired {gap:?} late; treating it as a restart (rule 13)"

@@ -1,0 +1,44 @@
+//! Scenarios through the heartbeat bridge (issue 7 point 6): the lab's serial cable runs
+//! through the `link-firmware` bridge in QEMU `lm3s6965evb` instead of the relay, with
+//! both daemons on `checks.serial.bridge = true`; two real PostgreSQL servers, network
+//! namespaces and the invariant sampler as in `scenarios.rs`.
+//!
+//! The firmware ELF comes from `$TWINBEAT_LINK_ELF` (exported by `tests/run-all.sh`
+//! after `link-firmware/ci.sh`) or `link-firmware/ci.sh elf-paths`; without one each
+//! test fails and says how to build it.
+
+use twinbeat_lab::daemon::Profile;
+use twinbeat_lab::scenarios::{self, Ctx, Outcome, Scenario};
+
+fn run(scenario: Scenario) {
+    let _only_one_lab_at_a_time = twinbeat_lab::exclusive();
+    let ctx = Ctx {
+        lab_exe: env!("CARGO_BIN_EXE_lab").into(),
+        profile: Profile::Default,
+    };
+    let outcome: Outcome = match scenario(&ctx) {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("the scenario could not run: {e}"),
+    };
+    println!("{} — expected: {}", outcome.scenario, outcome.expected);
+    for line in &outcome.observed {
+        println!("  {line}");
+    }
+    assert!(
+        outcome.held,
+        "{}: {:#?}",
+        outcome.scenario, outcome.observed
+    );
+}
+
+macro_rules! scenario_tests {
+    ($($name:ident),* $(,)?) => {
+        $( #[test] fn $name() { run(scenarios::$name); } )*
+    };
+}
+
+scenario_tests!(
+    b1_master_death_through_bridge,
+    b2_bridge_stopped,
+    b3_bridge_status_in_healthy_pair,
+);
