@@ -134,23 +134,29 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
     lab.kill_node(Node::A)?;
     sampler.mark("fault: a dies");
     let state_dir = lab.dir.join("b").join("state");
+    let read_state = || -> serde_json::Value {
+        std::fs::read_to_string(state_dir.join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    };
+    // The term b claimed in "promoting" (rule 10 persists it before pg_promote).
     let saw = crate::cmd::wait_for(
         "b promoting",
         takeover_deadline(ctx.profile),
         Duration::from_millis(1),
         || {
-            let promoting = std::fs::read_dir(&state_dir).ok()?.flatten().any(|e| {
-                std::fs::read_to_string(e.path())
-                    .is_ok_and(|t| t.to_lowercase().contains("promoting"))
-            });
+            let st = read_state();
+            let promoting = st["state"].as_str() == Some("promoting");
             let writable = lab.is_in_recovery(Node::B).is_ok_and(|r| !r);
-            (promoting || writable).then_some(promoting)
+            (promoting || writable).then(|| st["term"].as_u64().filter(|_| promoting))
         },
     );
     out.check(
-        saw.is_ok(),
-        format!("caught b promoting (state file said promoting: {saw:?})"),
+        matches!(saw, Ok(Some(_))),
+        format!("caught b promoting (the term it claimed: {saw:?})"),
     );
+    let claimed = saw.ok().flatten().unwrap_or(1);
     lab.signal_daemon(Node::B, Signal::SIGKILL);
     sampler.mark("b's daemon SIGKILLed; restarting it");
     std::thread::sleep(Duration::from_millis(200));
@@ -174,14 +180,15 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
         timeline == Some(2),
         format!("one promotion: b on timeline {timeline:?}"),
     );
-    let persisted = std::fs::read_to_string(state_dir.join("state.json")).unwrap_or_default();
-    let state: serde_json::Value = serde_json::from_str(&persisted).unwrap_or_default();
-    let primary = state["state"]
-        .as_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("primary"));
+    // Rule 10: a restart that finds PostgreSQL out of recovery finishes in the claimed
+    // term; one that finds it still in recovery re-evaluates as a standby and, promoting
+    // again, claims the next term (a claimed term is never reused).
+    let st = read_state();
+    let term = st["term"].as_u64();
     out.check(
-        primary && state["term"].as_u64() == Some(1),
-        format!("persisted: primary in term 1 ({persisted})"),
+        st["state"].as_str() == Some("primary")
+            && (term == Some(claimed) || term == Some(claimed + 1)),
+        format!("persisted: primary in term {term:?} (claimed {claimed} while promoting)"),
     );
     Ok(out.finish(sampler, false))
 }
