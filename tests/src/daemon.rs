@@ -70,7 +70,7 @@ pub fn config_toml_with(
         ],
         Profile::Fast => [
             "1ms", "20ms", "10ms", "30ms", "50ms", "30ms", "100ms", "100ms", "200ms", "100ms",
-            "2s", "10s", "30ms",
+            "2s", "10s", "20ms",
         ],
     };
     format!(
