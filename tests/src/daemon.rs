@@ -19,7 +19,7 @@ pub const STATUS_LISTEN: &str = "127.0.0.1:8432";
 pub enum Profile {
     /// The user's rates: icmp 1 ms, remote DB 10 ms, serial 1 s, local DB 2 s; retries 5.
     Default,
-    /// Tight timeouts: icmp 20 ms, remote DB 30 ms, serial every 50 ms with a 30 ms timeout,
+    /// Tight timeouts: icmp 20 ms, remote DB 25 ms, serial every 50 ms with a 25 ms timeout,
     /// gateway and local DB checks at 100–200 ms.
     Fast,
 }
@@ -69,7 +69,7 @@ pub fn config_toml_with(
             "60s", "150ms",
         ],
         Profile::Fast => [
-            "1ms", "20ms", "10ms", "30ms", "50ms", "30ms", "100ms", "100ms", "200ms", "100ms",
+            "1ms", "20ms", "10ms", "25ms", "50ms", "25ms", "100ms", "100ms", "200ms", "100ms",
             "2s", "10s", "20ms",
         ],
     };
