@@ -7,28 +7,10 @@
 //! after `link-firmware/ci.sh`) or `link-firmware/ci.sh elf-paths`; without one each
 //! test fails and says how to build it.
 
-use twinbeat_lab::daemon::Profile;
-use twinbeat_lab::scenarios::{self, Ctx, Outcome, Scenario};
+use twinbeat_lab::scenarios;
 
-fn run(scenario: Scenario) {
-    let _only_one_lab_at_a_time = twinbeat_lab::exclusive();
-    let ctx = Ctx {
-        lab_exe: env!("CARGO_BIN_EXE_lab").into(),
-        profile: Profile::Default,
-    };
-    let outcome: Outcome = match scenario(&ctx) {
-        Ok(outcome) => outcome,
-        Err(e) => panic!("the scenario could not run: {e}"),
-    };
-    println!("{} — expected: {}", outcome.scenario, outcome.expected);
-    for line in &outcome.observed {
-        println!("  {line}");
-    }
-    assert!(
-        outcome.held,
-        "{}: {:#?}",
-        outcome.scenario, outcome.observed
-    );
+fn run(scenario: scenarios::Scenario) {
+    scenarios::run_and_assert(env!("CARGO_BIN_EXE_lab").into(), scenario);
 }
 
 macro_rules! scenario_tests {

@@ -63,9 +63,9 @@ fn configs_follow_the_daemon_contract() {
     assert_eq!(d["local_db"]["check_interval"].as_str(), Some("2s"));
     let f = config(Profile::Fast, Node::B);
     assert_eq!(f["checks"]["icmp"]["timeout"].as_str(), Some("20ms"));
-    assert_eq!(f["checks"]["remote_db"]["timeout"].as_str(), Some("30ms"));
+    assert_eq!(f["checks"]["remote_db"]["timeout"].as_str(), Some("25ms"));
     assert_eq!(f["checks"]["serial"]["interval"].as_str(), Some("50ms"));
-    assert_eq!(f["checks"]["serial"]["timeout"].as_str(), Some("30ms"));
+    assert_eq!(f["checks"]["serial"]["timeout"].as_str(), Some("25ms"));
 }
 
 #[test]

@@ -7,34 +7,27 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::{
-    b_not_promoted, b_promoted, normal, quiet_window, stays, takeover_deadline, watch_takeover,
-    Ctx, Outcome,
+    b_not_promoted, cluster_with, kill_master_and_check_takeover, normal, quiet_window, stays, Ctx,
+    Outcome,
 };
-use crate::error::{LabError, Result};
+use crate::error::Result;
 use crate::lab::{Lab, LabOptions};
 use crate::netns::Node;
-use crate::sampler::{DbObs, Sampler, VipObs};
+use crate::sampler::Sampler;
 
 /// Starts a cluster whose serial cable is the bridge (`bridge`) or the relay, and waits
 /// for a healthy pair.
 fn cluster_on(ctx: &Ctx, bridge: bool) -> Result<(Lab, Sampler)> {
-    let lab = Lab::start(LabOptions {
-        bridge,
-        daemons: Some(ctx.profile),
-        ..LabOptions::new(&ctx.lab_exe)
-    })?;
-    let sampler = lab.sampler();
-    let healthy = sampler.wait_for(Duration::from_secs(60), |s| {
-        s.a.db == DbObs::Primary && s.a.vip == VipObs::Held && s.b.db == DbObs::Standby
-    });
-    if healthy.is_none() {
-        return Err(LabError::Daemon(format!(
-            "no healthy pair within 60 s (latest sample {:?}); see {}",
-            sampler.latest(),
-            lab.daemon_log(Node::A).display()
-        )));
+    let (lab, sampler) = cluster_with(
+        ctx,
+        LabOptions {
+            bridge,
+            ..LabOptions::new(&ctx.lab_exe)
+        },
+    )?;
+    if bridge {
+        sampler.mark("the serial cable is the bridge");
     }
-    sampler.mark("healthy pair over the bridge cable");
     Ok((lab, sampler))
 }
 
@@ -84,17 +77,8 @@ pub fn b1_master_death_through_bridge(ctx: &Ctx) -> Result<Outcome> {
     );
     let (lab, sampler) = cluster_on(ctx, true)?;
     sampler.mark("fault: a dies (cable out, daemon killed, PostgreSQL stopped)");
-    let t0 = Instant::now();
     // The bridge stays up: it stops hearing a because a's daemon is dead.
-    lab.kill_node(Node::A)?;
-    let t = watch_takeover(&lab, t0, takeover_deadline(ctx.profile));
-    out.check(t.b_writable.is_some(), "b writable");
-    out.check(t.vip_on_b.is_some(), "the client reaches b through the VIP");
-    out.takeover = Some(t);
-    out.check(
-        b_promoted(&sampler, Duration::from_secs(2)).is_some(),
-        "sampler: b primary with the VIP",
-    );
+    kill_master_and_check_takeover(ctx, &lab, &sampler, &mut out)?;
     let (ok, v) = status_until(&lab, Node::B, Duration::from_secs(10), |v| {
         v["bridge_state"] == "alive" && v["serial_down_cause"] == "peer silent at bridge"
     });

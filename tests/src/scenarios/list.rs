@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    b_not_promoted, b_promoted, cluster, log_lines, normal, quiet_window, stays, takeover_deadline,
-    watch_takeover, Ctx, Outcome,
+    b_not_promoted, cluster, kill_master_and_check_takeover, log_lines, normal, quiet_window,
+    stays, takeover_deadline, watch_takeover, Ctx, Outcome,
 };
 use crate::error::Result;
 use crate::faults::Fault;
@@ -57,16 +57,7 @@ pub fn s01_master_death(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new("1 master host death", "b promoted, VIP on b");
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
     sampler.mark("fault: a dies (cable out, daemon killed, PostgreSQL stopped, serial cut)");
-    let t0 = Instant::now();
-    lab.kill_node(Node::A)?;
-    let t = watch_takeover(&lab, t0, takeover_deadline(ctx.profile));
-    out.check(t.b_writable.is_some(), "b writable");
-    out.check(t.vip_on_b.is_some(), "the client reaches b through the VIP");
-    out.takeover = Some(t);
-    out.check(
-        b_promoted(&sampler, Duration::from_secs(2)).is_some(),
-        "sampler: b primary with the VIP",
-    );
+    kill_master_and_check_takeover(ctx, &lab, &sampler, &mut out)?;
     Ok(out.finish(sampler, false))
 }
 

@@ -142,10 +142,21 @@ pub fn takeover_deadline(p: Profile) -> Duration {
 /// Starts a cluster with daemons and waits for a healthy pair: a primary holding the VIP,
 /// b a standby, both daemons running.
 pub fn cluster(ctx: &Ctx, pg: PgOptions) -> Result<(Lab, Sampler)> {
+    cluster_with(
+        ctx,
+        LabOptions {
+            pg,
+            ..LabOptions::new(&ctx.lab_exe)
+        },
+    )
+}
+
+/// [`cluster`] from lab options (e.g. the bridge cable); the daemons run with the
+/// context's profile.
+pub fn cluster_with(ctx: &Ctx, opts: LabOptions) -> Result<(Lab, Sampler)> {
     let lab = Lab::start(LabOptions {
-        pg,
         daemons: Some(ctx.profile),
-        ..LabOptions::new(&ctx.lab_exe)
+        ..opts
     })?;
     let sampler = lab.sampler();
     let healthy = sampler.wait_for(Duration::from_secs(60), |s| {
@@ -162,6 +173,50 @@ pub fn cluster(ctx: &Ctx, pg: PgOptions) -> Result<(Lab, Sampler)> {
     }
     sampler.mark("healthy pair: a primary with the VIP, b standby");
     Ok((lab, sampler))
+}
+
+/// Kills node a (scenario 1's master death) and checks the takeover: b writable, the
+/// client reaching b through the VIP, the sampler agreeing.
+pub fn kill_master_and_check_takeover(
+    ctx: &Ctx,
+    lab: &Lab,
+    sampler: &Sampler,
+    out: &mut Outcome,
+) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    lab.kill_node(Node::A)?;
+    let t = watch_takeover(lab, t0, takeover_deadline(ctx.profile));
+    out.check(t.b_writable.is_some(), "b writable");
+    out.check(t.vip_on_b.is_some(), "the client reaches b through the VIP");
+    out.takeover = Some(t);
+    out.check(
+        b_promoted(sampler, Duration::from_secs(2)).is_some(),
+        "sampler: b primary with the VIP",
+    );
+    Ok(())
+}
+
+/// Runs `scenario` with the default profile, one lab at a time, prints what it observed
+/// and panics unless it held: the body of every scenario test.
+pub fn run_and_assert(lab_exe: PathBuf, scenario: Scenario) {
+    let _only_one_lab_at_a_time = crate::exclusive();
+    let ctx = Ctx {
+        lab_exe,
+        profile: Profile::Default,
+    };
+    let outcome = match scenario(&ctx) {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("the scenario could not run: {e}"),
+    };
+    println!("{} — expected: {}", outcome.scenario, outcome.expected);
+    for line in &outcome.observed {
+        println!("  {line}");
+    }
+    assert!(
+        outcome.held,
+        "{}: {:#?}",
+        outcome.scenario, outcome.observed
+    );
 }
 
 /// Waits until b is writable and holds the VIP.
