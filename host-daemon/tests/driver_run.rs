@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
 use daemon_support::{
-    config, pg_ctl_service, spawn, spawn_with, status_json, stop, wait_for, wait_persisted, Net,
+    config, pg_ctl_config, spawn, spawn_with, status_json, stop, wait_for, wait_persisted, Net,
 };
 use twinbeat::actions::state_file::{NodeState, PersistedState, StateStore};
 
@@ -109,15 +109,7 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let dir = tempfile::tempdir().unwrap();
     // The daemon lives in the node namespace; PostgreSQL in the test's: the unix
     // socket directory reaches it from both.
-    let service = pg_ctl_service(&standby.data);
-    let cfg = config(
-        dir.path(),
-        &net,
-        base.path().to_str().unwrap(),
-        standby.port,
-        &service,
-        "1s",
-    );
+    let cfg = pg_ctl_config(dir.path(), &net, &base, &standby, None);
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);
     let persisted = wait_persisted(

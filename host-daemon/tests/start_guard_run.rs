@@ -12,9 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use actions_support::{have_pg, pg_cmd, postgres_ids, PgBase, PgCluster, PG_BIN};
-use daemon_support::{
-    config, pg_ctl_service, spawn, status_json, stop, wait_for, wait_persisted, Net,
-};
+use daemon_support::{pg_ctl_config, spawn, status_json, stop, wait_for, wait_persisted, Net};
 use twinbeat::actions::postmaster;
 use twinbeat::actions::state_file::NodeState;
 
@@ -65,9 +63,7 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     );
     let net = Net::new();
     let dir = tempfile::tempdir().unwrap();
-    let service = pg_ctl_service(&standby.data);
-    let sock = base.path().to_str().unwrap();
-    let cfg = config(dir.path(), &net, sock, standby.port, &service, "1s");
+    let cfg = pg_ctl_config(dir.path(), &net, &base, &standby, None);
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();

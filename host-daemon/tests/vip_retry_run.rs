@@ -13,9 +13,7 @@ mod daemon_support;
 use std::time::Duration;
 
 use actions_support::{have_pg, sh, PgBase, PgCluster, PG_BIN};
-use daemon_support::{
-    config_with_vip, pg_ctl_service, spawn, status_json, stop, wait_for, wait_persisted, Net,
-};
+use daemon_support::{pg_ctl_config, spawn, status_json, stop, wait_for, wait_persisted, Net};
 use twinbeat::actions::state_file::NodeState;
 
 #[test]
@@ -63,16 +61,8 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     let tbv_has_vip =
         || sh(&["ip", "-n", n, "-o", "addr", "show", "dev", "tbv"]).contains(&format!("{vip}/"));
     let dir = tempfile::tempdir().unwrap();
-    let service = pg_ctl_service(&standby.data);
-    let cfg = config_with_vip(
-        dir.path(),
-        &net,
-        base.path().to_str().unwrap(),
-        standby.port,
-        &service,
-        "1s",
-        &format!("address = \"{vip}/64\"\ninterface = \"tbv\"\ngratuitous_arp = 1"),
-    );
+    let vip_body = format!("address = \"{vip}/64\"\ninterface = \"tbv\"\ngratuitous_arp = 1");
+    let cfg = pg_ctl_config(dir.path(), &net, &base, &standby, Some(&vip_body));
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();

@@ -32,3 +32,21 @@ pub mod writer;
 pub use error::{LabError, Result};
 pub use lab::{exclusive, Freeze, Lab, LabOptions};
 pub use netns::{Host, Node, Topology};
+
+/// One `#[test]` per scenario function of [`scenarios`], each run by
+/// [`scenarios::run_and_assert`] with the calling test's `lab` executable (so use it from
+/// this package's integration tests, where `CARGO_BIN_EXE_lab` is set).
+#[macro_export]
+macro_rules! scenario_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::scenarios::run_and_assert(
+                    env!("CARGO_BIN_EXE_lab").into(),
+                    $crate::scenarios::$name,
+                );
+            }
+        )*
+    };
+}

@@ -7,17 +7,7 @@
 //! after `link-firmware/ci.sh`) or `link-firmware/ci.sh elf-paths`; without one each
 //! test fails and says how to build it.
 
-use twinbeat_lab::scenarios;
-
-fn run(scenario: scenarios::Scenario) {
-    scenarios::run_and_assert(env!("CARGO_BIN_EXE_lab").into(), scenario);
-}
-
-macro_rules! scenario_tests {
-    ($($name:ident),* $(,)?) => {
-        $( #[test] fn $name() { run(scenarios::$name); } )*
-    };
-}
+use twinbeat_lab::scenario_tests;
 
 scenario_tests!(
     b1_master_death_through_bridge,

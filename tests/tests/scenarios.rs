@@ -7,17 +7,7 @@
 //! Every scenario of issue 6 §4 is registered (`scenarios::all()` lists the same ones for
 //! `cargo lab scenario`).
 
-use twinbeat_lab::scenarios;
-
-fn run(scenario: scenarios::Scenario) {
-    scenarios::run_and_assert(env!("CARGO_BIN_EXE_lab").into(), scenario);
-}
-
-macro_rules! scenario_tests {
-    ($($name:ident),* $(,)?) => {
-        $( #[test] fn $name() { run(scenarios::$name); } )*
-    };
-}
+use twinbeat_lab::scenario_tests;
 
 scenario_tests!(
     s01_master_death,

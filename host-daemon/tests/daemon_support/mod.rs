@@ -225,13 +225,26 @@ pub fn wait_for<T>(bound: Duration, mut f: impl FnMut() -> Option<T>) -> Option<
     }
 }
 
-/// The `[local_db.service]` body for pg_ctl on `data_dir`.
-pub fn pg_ctl_service(data_dir: &Path) -> String {
-    format!(
+/// [`config`] for a daemon managing `db` (of `base`, reached over its unix socket
+/// directory, which the node namespace shares) with pg_ctl, a 1 s startup grace, and
+/// `vip` as the `[vip]` body if given.
+pub fn pg_ctl_config(
+    dir: &Path,
+    net: &Net,
+    base: &crate::actions_support::PgBase,
+    db: &crate::actions_support::PgCluster,
+    vip: Option<&str>,
+) -> PathBuf {
+    let service = format!(
         "manager = \"pg_ctl\"\npg_ctl = \"{}/pg_ctl\"\ndata_dir = \"{}\"",
         crate::actions_support::PG_BIN,
-        data_dir.display()
-    )
+        db.data.display()
+    );
+    let sock = base.path().to_str().expect("a UTF-8 socket directory");
+    match vip {
+        Some(vip) => config_with_vip(dir, net, sock, db.port, &service, "1s", vip),
+        None => config(dir, net, sock, db.port, &service, "1s"),
+    }
 }
 
 /// Waits until the state file in `state_dir` says `state`.
