@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 secs="${1:-60}"; shift || true
-bin="${CARGO_TARGET_DIR:-target}/release/twinbeat"
+bin="${TWINBEAT_BIN:-${CARGO_TARGET_DIR:-target}/release/twinbeat}"
 [ -x "$bin" ] || { echo "build first: cargo build --release -p twinbeat" >&2; exit 2; }
 dir="$(mktemp -d)"
 pid=""

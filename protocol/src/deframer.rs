@@ -1,7 +1,7 @@
 //! The streaming deframer: splits a byte stream at 0x00, decodes each frame,
 //! and resyncs after anything bad. Const-generic buffer, no allocation, no panics.
 
-use crate::decode::{decode_stuffed, ClusterFilter, DecodeError};
+use crate::decode::{decode_framed, decode_unterminated, ClusterFilter, DecodeError};
 use crate::types::Frame;
 
 /// How many frames were accepted and how many were rejected, per reason.
@@ -66,7 +66,8 @@ impl Counters {
 }
 
 /// What one call to [`Deframer::feed`] found. `'d` borrows the deframer
-/// (for `raw`), `'a` the input (for `remaining`), so the usual loop
+/// (for `raw`, which lies in its buffer or, when a frame came whole in one
+/// input, in the input), `'a` the input (for `remaining`), so the usual loop
 /// `while !window.is_empty() { match d.feed(window) { … } }` compiles.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Feed<'d, 'a> {
@@ -100,7 +101,9 @@ pub enum Feed<'d, 'a> {
 /// discarded.
 ///
 /// Memory: `N` bytes in the deframer plus `N` bytes of stack while a frame is
-/// decoded (the un-stuffed copy; the stuffed bytes are kept for `raw`).
+/// decoded (the un-stuffed copy; the stuffed bytes are kept for `raw`). A frame
+/// that arrives whole in one input, with nothing buffered before it, is decoded
+/// straight from the input and never copied into the buffer.
 #[derive(Debug, Clone)]
 pub struct Deframer<const N: usize> {
     buf: [u8; N],
@@ -136,7 +139,7 @@ impl<const N: usize> Deframer<N> {
 
     /// Reads `bytes` up to the end of the first frame or error; returns what
     /// it found and the input it did not look at yet.
-    pub fn feed<'d, 'a>(&'d mut self, bytes: &'a [u8]) -> Feed<'d, 'a> {
+    pub fn feed<'d, 'a: 'd>(&'d mut self, bytes: &'a [u8]) -> Feed<'d, 'a> {
         let mut rest = bytes;
         loop {
             // memchr scans a word (or SIMD register) at a time, not byte by byte.
@@ -147,6 +150,16 @@ impl<const N: usize> Deframer<N> {
                 };
             };
             let (chunk, from_delimiter) = rest.split_at(end);
+            if self.len == 0 && !self.discarding && !chunk.is_empty() && chunk.len() < N {
+                // A whole frame in the input and nothing buffered (the usual
+                // case: a read returns whole frames): decode it where it lies,
+                // without copying it into the buffer first. (`< N`: scratch
+                // must hold the frame and its 0x00; a frame of exactly N bytes
+                // takes the buffered path.)
+                let framed = rest.get(..=end).unwrap_or(&[]);
+                let remaining = from_delimiter.get(1..).unwrap_or(&[]);
+                return self.finish(framed, chunk, remaining);
+            }
             if let Err(error) = self.absorb(chunk) {
                 // Leave the delimiter in the input: the next call ends the discard there.
                 return self.reject(error, from_delimiter);
@@ -157,7 +170,7 @@ impl<const N: usize> Deframer<N> {
             if core::mem::take(&mut self.discarding) || len == 0 {
                 continue;
             }
-            return self.finish(len, rest);
+            return self.finish_buffered(len, rest);
         }
     }
 
@@ -209,19 +222,67 @@ impl<const N: usize> Deframer<N> {
     }
 
     /// Decodes the `len` buffered bytes of a frame that just ended.
-    fn finish<'d, 'a>(&'d mut self, len: usize, remaining: &'a [u8]) -> Feed<'d, 'a> {
+    fn finish_buffered<'d, 'a: 'd>(&'d mut self, len: usize, remaining: &'a [u8]) -> Feed<'d, 'a> {
         // Un-stuffing never grows the data, so N bytes of scratch always suffice.
         let mut scratch = [0u8; N];
-        match decode_stuffed(&mut self.buf, len, self.filter, &mut scratch) {
+        let decoded = match self.buf.get_mut(len) {
+            // Put the closing 0x00 back after the frame for `decode_framed`.
+            Some(delimiter) => {
+                *delimiter = 0;
+                decode_framed(
+                    self.buf.get(..=len).unwrap_or(&[]),
+                    self.filter,
+                    &mut scratch,
+                )
+            }
+            // The frame fills the whole buffer: no room for the 0x00.
+            None => decode_unterminated(&self.buf, self.filter, &mut scratch),
+        };
+        self.conclude(decoded, RawAt::Buffer(len), remaining)
+    }
+
+    /// Decodes a frame found whole in the input: `framed` is its COBS bytes
+    /// and closing 0x00, `raw` the same without the 0x00.
+    fn finish<'d, 'a: 'd>(
+        &'d mut self,
+        framed: &'a [u8],
+        raw: &'a [u8],
+        remaining: &'a [u8],
+    ) -> Feed<'d, 'a> {
+        let mut scratch = [0u8; N];
+        let decoded = decode_framed(framed, self.filter, &mut scratch);
+        self.conclude(decoded, RawAt::Input(raw), remaining)
+    }
+
+    /// Counts the outcome of a decode and reports it.
+    fn conclude<'d, 'a: 'd>(
+        &'d mut self,
+        decoded: Result<Frame, DecodeError>,
+        raw: RawAt<'a>,
+        remaining: &'a [u8],
+    ) -> Feed<'d, 'a> {
+        match decoded {
             Ok(frame) => {
                 self.counters.frames_ok = self.counters.frames_ok.wrapping_add(1);
+                let raw = match raw {
+                    RawAt::Input(raw) => raw,
+                    RawAt::Buffer(len) => self.buf.get(..len).unwrap_or(&[]),
+                };
                 Feed::Frame {
                     frame,
-                    raw: self.buf.get(..len).unwrap_or(&[]),
+                    raw,
                     remaining,
                 }
             }
             Err(error) => self.reject(error, remaining),
         }
     }
+}
+
+/// Where a decoded frame's COBS bytes are.
+enum RawAt<'a> {
+    /// In the caller's input.
+    Input(&'a [u8]),
+    /// The first `len` bytes of the deframer's buffer.
+    Buffer(usize),
 }

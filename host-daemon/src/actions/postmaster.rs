@@ -90,7 +90,9 @@ pub fn postmaster_state(pid: i32) -> ProcState {
     }
 }
 
-/// Direct children of `pid`.
+/// Direct children of `pid`, by reading the parent of every process in `/proc`
+/// (five syscalls per process on the machine: callers keep it rare). Kernels
+/// built with `CONFIG_PROC_CHILDREN` have a cheaper list, but not these machines.
 pub fn children_of(pid: i32) -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
@@ -160,13 +162,22 @@ pub fn reap_postgres_zombies() -> usize {
         .count()
 }
 
-/// Reaps adopted PostgreSQL zombies on every SIGCHLD and at least every 500 ms,
-/// until the task is dropped. Call [`become_subreaper`] first.
+/// How often the reaper sweeps without a SIGCHLD. Every dead child raises
+/// SIGCHLD, which tokio never loses (it may merge several into one wake-up), so
+/// this only bounds the time a zombie could wait if that ever failed; the
+/// sweep reads `/proc`, too costly for an idle daemon to do often.
+const REAP_SWEEP_PERIOD: Duration = Duration::from_secs(10);
+
+/// Reaps adopted PostgreSQL zombies on every SIGCHLD and at least every
+/// [`REAP_SWEEP_PERIOD`], until the task is dropped. Call [`become_subreaper`] first.
 pub fn spawn_reaper() -> io::Result<tokio::task::JoinHandle<()>> {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
     Ok(tokio::spawn(async move {
         loop {
-            let _ = tokio::time::timeout(Duration::from_millis(500), sigchld.recv()).await;
+            // `Ok(None)`: the runtime is shutting down, no more signals.
+            if let Ok(None) = tokio::time::timeout(REAP_SWEEP_PERIOD, sigchld.recv()).await {
+                break;
+            }
             reap_postgres_zombies();
         }
     }))
