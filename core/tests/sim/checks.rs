@@ -2,20 +2,16 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{
-    Action, Config, DecisionKind, Input, Instant, PathHealth, PathId, PersistedRole, Reason, Role,
-};
+use twinbeat_core::{Action, Config, Input, Instant, PathId, PersistedRole, Role};
 
-use crate::world::{Fault, Node, N};
+use crate::world::{Node, N};
 
-/// A pending liveness promise: the standby must request promotion by `deadline`.
-#[derive(Clone, Copy, Debug)]
-struct Liveness {
-    id: u32,
-    standby: N,
-    promoted: bool,
-    disturbed: bool,
-}
+#[path = "checks/liveness.rs"]
+mod liveness;
+#[path = "checks/promotion.rs"]
+mod promotion;
+
+use liveness::Liveness;
 
 #[derive(Debug)]
 pub(crate) struct Checks {
@@ -237,184 +233,6 @@ impl Checks {
                 now,
                 format!("node {n} promotes in term {term} with persisted state {p:?}"),
             ),
-        }
-    }
-
-    /// A daemon crashed: pending liveness promises no longer apply.
-    pub(crate) fn disturb(&mut self) {
-        if let Some(l) = self.liveness.as_mut() {
-            l.disturbed = true;
-        }
-        if self.fenced_seen.is_some() {
-            self.fenced_disturbed = true;
-        }
-    }
-
-    /// Rules 4–7 at the moment a promotion is requested.
-    fn check_promotion(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
-        let me = &nodes[n];
-        let Some(e) = me.engine.as_ref() else { return };
-        let Some(d) = e
-            .last_decision()
-            .filter(|d| d.kind == DecisionKind::Promote)
-        else {
-            self.fail(now, "promotion without a Promote decision".into());
-            return;
-        };
-        let o = 1 - n;
-        match d.reason {
-            Reason::PeerFenced => {
-                if !self.fenced_sent[o] {
-                    self.fail(
-                        now,
-                        format!("node {n} promotes on a fenced flag never sent"),
-                    );
-                }
-            }
-            Reason::AllPathsDownTogether | Reason::AllPathsDownDegraded => {
-                let mut first = None::<Instant>;
-                let mut last = None::<Instant>;
-                for (i, p) in PathId::PEER.iter().enumerate() {
-                    let st = e.path(*p);
-                    if st.health != PathHealth::Down {
-                        self.fail(
-                            now,
-                            format!("node {n} promotes while {} is {:?}", p.name(), st.health),
-                        );
-                    }
-                    if let Some(s) = st.down_since {
-                        first = Some(first.map_or(s, |f| f.min(s)));
-                        last = Some(last.map_or(s, |l| l.max(s)));
-                    }
-                    if let Some(s) = self.up_since[n][i] {
-                        if now.saturating_duration_since(s) > self.slack {
-                            self.fail(
-                                now,
-                                format!(
-                                    "node {n} promotes while {} has truly been up since {}",
-                                    p.name(),
-                                    s.as_micros()
-                                ),
-                            );
-                        }
-                    }
-                }
-                if let (Some(f), Some(l)) = (first, last) {
-                    let spread = l.saturating_duration_since(f);
-                    if spread > self.cfg.effective_failure_window()
-                        && !self.cfg.promote_when_degraded
-                    {
-                        self.fail(
-                            now,
-                            format!("node {n} promotes on a degraded pair (spread {spread:?})"),
-                        );
-                    }
-                }
-            }
-            r => self.fail(now, format!("promotion with reason {r:?}")),
-        }
-        let tolerance = self.slack;
-        let db_settled = now.saturating_duration_since(me.db_changed_at) > tolerance;
-        if db_settled && !(me.db_running && me.in_recovery) {
-            self.fail(
-                now,
-                format!(
-                    "node {n} promotes with DB running={} in_recovery={}",
-                    me.db_running, me.in_recovery
-                ),
-            );
-        }
-        let gw_settled = now.saturating_duration_since(me.gateway_changed_at) > tolerance;
-        if gw_settled && !me.gateway_ok {
-            self.fail(now, format!("node {n} promotes with its gateway down"));
-        }
-        if let Some(v) = e.peer() {
-            let lag = v.state.wal_lsn.saturating_sub(me.wal);
-            if lag > self.cfg.max_lag_on_failover {
-                self.fail(now, format!("node {n} promotes with lag {lag}"));
-            }
-        }
-        if !me.heard_peer && now < me.started_at + self.cfg.startup_grace {
-            self.fail(
-                now,
-                format!("node {n} promotes within startup grace without hearing the master"),
-            );
-        }
-    }
-
-    /// Faults disturb pending liveness promises; a master's death starts one.
-    pub(crate) fn on_fault(
-        &mut self,
-        now: Instant,
-        f: &Fault,
-        nodes: &[Node; 2],
-    ) -> Option<(Instant, u32)> {
-        // Frames lost or late after the deciding moment change nothing the checks
-        // promise; anything else may legitimately change the outcome.
-        if !matches!(
-            f,
-            Fault::Write(_) | Fault::SerialLoss(_) | Fault::SerialDelay(_)
-        ) {
-            if let Some(l) = self.liveness.as_mut() {
-                l.disturbed = true;
-            }
-            if self.fenced_seen.is_some() {
-                self.fenced_disturbed = true;
-            }
-        }
-        let m = match *f {
-            Fault::HostDeath(m) => m,
-            Fault::NodeFreeze(m, d) if d > self.bound * 2 => m,
-            _ => return None,
-        };
-        let s = 1 - m;
-        let (master, standby) = (&nodes[m], &nodes[s]);
-        let e = standby.engine.as_ref()?;
-        let healthy = master.active()
-            && master.role() == Some(Role::Primary)
-            && standby.active()
-            && e.role() == Role::Standby
-            && standby.heard_peer
-            && standby.db_running
-            && standby.in_recovery
-            && standby.gateway_ok
-            && now.saturating_duration_since(standby.db_changed_at) > self.slack
-            && now.saturating_duration_since(standby.gateway_changed_at) > self.slack
-            && master.wal.saturating_sub(standby.wal) <= self.cfg.max_lag_on_failover
-            && PathId::PEER
-                .iter()
-                .all(|p| e.path(*p).health == PathHealth::Up)
-            && e.peer().is_some_and(|v| !v.state.fenced);
-        if !healthy {
-            return None;
-        }
-        self.next_id += 1;
-        self.liveness = Some(Liveness {
-            id: self.next_id,
-            standby: s,
-            promoted: false,
-            disturbed: false,
-        });
-        Some((now + self.bound, self.next_id))
-    }
-
-    pub(crate) fn liveness_due(&mut self, id: u32, now: Instant, nodes: &[Node; 2]) {
-        let Some(l) = self.liveness.filter(|l| l.id == id) else {
-            return;
-        };
-        self.liveness = None;
-        if l.disturbed || !nodes[l.standby].active() {
-            return;
-        }
-        self.liveness_checked += 1;
-        if !l.promoted {
-            self.fail(
-                now,
-                format!(
-                    "liveness: node {} did not request promotion within {:?} of the master's death",
-                    l.standby, self.bound
-                ),
-            );
         }
     }
 

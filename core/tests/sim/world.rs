@@ -1,49 +1,20 @@
 //! The simulated world: two hosts, their databases, VIP, gateways, the LAN paths and
 //! the serial line, with a virtual clock that jumps to the next thing that happens.
+//! The nodes are in `node`, the daemons driving their engines in `daemon`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use twinbeat_core::{
-    Action, Config, Engine, Input, Instant, PathId, PersistedRole, PersistedState, ProbeOutcome,
-    Role, StartFacts,
-};
+use twinbeat_core::{Config, Input, Instant, PathId, PersistedRole, PersistedState, ProbeOutcome};
 
 use crate::checks::Checks;
 
-/// Index of a node in `World::nodes`.
-pub(crate) type N = usize;
-/// Node A: the master at the start.
-pub(crate) const A: N = 0;
-/// Node B: the standby at the start.
-pub(crate) const B: N = 1;
+#[path = "world/daemon.rs"]
+mod daemon;
+#[path = "world/node.rs"]
+mod node;
 
-/// Effects the world can crash a daemon on ("crash at every step").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Step {
-    PersistPromoting,
-    Promote,
-    TakeVip,
-    PersistPrimary,
-    StopDb,
-    ReleaseVip,
-    PersistFenced,
-}
-
-impl Step {
-    fn matches(self, a: &Action) -> bool {
-        match (self, a) {
-            (Step::PersistPromoting, Action::Persist(s)) => s.role == PersistedRole::Promoting,
-            (Step::PersistPrimary, Action::Persist(s)) => s.role == PersistedRole::Primary,
-            (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
-            (Step::Promote, Action::Promote) => true,
-            (Step::TakeVip, Action::TakeVip) => true,
-            (Step::StopDb, Action::StopDb) => true,
-            (Step::ReleaseVip, Action::ReleaseVip) => true,
-            _ => false,
-        }
-    }
-}
+pub(crate) use node::{Node, Step, A, B, N};
 
 /// One fault or world change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,45 +53,6 @@ pub(crate) enum Ev {
     Resume(N),
     Restart(N),
     Liveness(u32),
-}
-
-#[derive(Debug)]
-pub(crate) struct Node {
-    pub(crate) cfg: Config,
-    pub(crate) engine: Option<Engine>,
-    pub(crate) inc: u32,
-    pub(crate) started_at: Instant,
-    pub(crate) heard_peer: bool,
-    pub(crate) alive: bool,
-    pub(crate) node_frozen: bool,
-    pub(crate) proc_frozen: bool,
-    pub(crate) frozen_until: Instant,
-    pub(crate) deferred: Vec<Input>,
-    pub(crate) db_running: bool,
-    pub(crate) db_broken: bool,
-    pub(crate) in_recovery: bool,
-    /// `standby.signal` in the data directory: a replica's own (`pg_basebackup -R`) or
-    /// the daemon's start guard on a primary. A start the daemon did not order comes up
-    /// in recovery when it is there.
-    pub(crate) signal: bool,
-    pub(crate) db_changed_at: Instant,
-    pub(crate) wal: u64,
-    pub(crate) vip: bool,
-    pub(crate) gateway_ok: bool,
-    pub(crate) gateway_changed_at: Instant,
-    pub(crate) persisted: Option<PersistedState>,
-    pub(crate) crash_on: Option<(Step, bool, Duration)>,
-}
-
-impl Node {
-    /// Running daemon that is not frozen: the engine acts.
-    pub(crate) fn active(&self) -> bool {
-        self.alive && self.engine.is_some() && !self.node_frozen && !self.proc_frozen
-    }
-
-    pub(crate) fn role(&self) -> Option<Role> {
-        self.engine.as_ref().map(|e| e.role())
-    }
 }
 
 pub(crate) struct World {
@@ -357,79 +289,5 @@ impl World {
             e.handle_input(self.now, input);
         }
         self.drain(n);
-    }
-
-    pub(crate) fn start_daemon(&mut self, n: N) {
-        let now = self.now;
-        let nd = &mut self.nodes[n];
-        if !nd.alive || nd.engine.is_some() {
-            return;
-        }
-        let facts = StartFacts {
-            persisted: nd.persisted,
-            db_in_recovery: if nd.db_running { nd.in_recovery } else { true },
-        };
-        nd.inc += 1;
-        nd.started_at = now;
-        nd.heard_peer = false;
-        nd.deferred.clear();
-        nd.engine = Some(Engine::new(nd.cfg, facts, now).expect("valid sim config"));
-        self.checks.on_start(now, n, &self.nodes);
-        self.drain(n);
-    }
-
-    /// The daemon's side of the start guard: armed while the engine is primary.
-    fn arm_guard(&mut self, n: N) {
-        let nd = &mut self.nodes[n];
-        if nd.role() == Some(Role::Primary) && nd.db_running && !nd.in_recovery {
-            nd.signal = true;
-        }
-    }
-
-    /// PostgreSQL started by anyone but the daemon (boot, service manager).
-    pub(crate) fn unordered_db_start(&mut self, n: N) {
-        let now = self.now;
-        let nd = &mut self.nodes[n];
-        if nd.db_running || nd.db_broken {
-            return;
-        }
-        nd.db_running = true;
-        nd.in_recovery |= nd.signal;
-        nd.db_changed_at = now;
-    }
-
-    pub(crate) fn crash_daemon(&mut self, n: N, restart_after: Duration) {
-        self.checks.disturb();
-        let nd = &mut self.nodes[n];
-        if nd.engine.take().is_some() {
-            nd.inc += 1;
-            nd.proc_frozen = false;
-            nd.deferred.clear();
-            self.after(restart_after, Ev::Restart(n));
-        }
-    }
-
-    fn drain(&mut self, n: N) {
-        self.arm_guard(n);
-        loop {
-            let Some(a) = self.nodes[n].engine.as_mut().and_then(|e| e.poll_action()) else {
-                return;
-            };
-            if self.trace {
-                println!("{:>10} {} {:?}", self.now.as_micros(), ["A", "B"][n], a);
-            }
-            self.checks.on_request(self.now, n, &a, &self.nodes);
-            if let Some((step, before, d)) = self.nodes[n].crash_on {
-                if step.matches(&a) {
-                    self.nodes[n].crash_on = None;
-                    if !before {
-                        self.apply(n, a);
-                    }
-                    self.crash_daemon(n, d);
-                    return;
-                }
-            }
-            self.apply(n, a);
-        }
     }
 }

@@ -1,0 +1,130 @@
+//! Starting the engine: the start-up checks (config, role pin) and the start role
+//! (rule 12).
+
+use heapless::Deque;
+
+use super::hold::start_role;
+use super::{Engine, Step, Timer, IDLE_SLOT, TIMERS};
+use crate::config::{Config, ConfigError, RolePin};
+use crate::io::{Action, Reason};
+use crate::time::Instant;
+use crate::types::{PersistedRole, PersistedState, Role, StartFacts};
+
+/// Why the engine refused to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// `role` pins a role that PostgreSQL and the persisted state contradict (rule 12).
+    RolePinMismatch {
+        /// The pinned role.
+        pinned: RolePin,
+        /// The role the start facts give.
+        found: Role,
+    },
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "invalid config: {e}"),
+            StartError::RolePinMismatch { pinned, found } => write!(
+                f,
+                "role is pinned to {pinned:?} but PostgreSQL and the persisted state say {found:?}"
+            ),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+extern crate std;
+#[cfg(feature = "std")]
+impl std::error::Error for StartError {}
+
+impl Engine {
+    /// Builds the engine from the config, the start facts (persisted state, what
+    /// PostgreSQL says) and the current time. The first actions (probes, pings) are
+    /// queued at once: drain [`Engine::poll_action`] after this call.
+    pub fn new(config: Config, start: StartFacts, now: Instant) -> Result<Engine, StartError> {
+        config.validate().map_err(StartError::Config)?;
+        let (role, term, guarded_primary) = start_role(start);
+        let pin_conflict = match config.role {
+            RolePin::Auto => false,
+            RolePin::Master => role == Role::Standby,
+            RolePin::Standby => role == Role::Hold,
+        };
+        if pin_conflict {
+            return Err(StartError::RolePinMismatch {
+                pinned: config.role,
+                found: role,
+            });
+        }
+        let mut e = Engine {
+            failure_window: config.effective_failure_window(),
+            pause_threshold: config.pause_threshold(),
+            cfg: config,
+            role: Role::Standby,
+            term,
+            fenced: false,
+            step: Step::Idle,
+            paths: [IDLE_SLOT; 5],
+            timers: [None; TIMERS],
+            actions: Deque::new(),
+            dropped_actions: 0,
+            next_id: 0,
+            last_now: now,
+            started_at: now,
+            heard_peer: false,
+            peer: None,
+            peer_max_term: term,
+            bridge: None,
+            bridge_verdict: None,
+            local: None,
+            local_healthy: false,
+            db_stopped: false,
+            incident: None,
+            fresh: None,
+            hold_since: now,
+            guarded_primary,
+            start_in_recovery: start.db_in_recovery,
+            run_fence_action: true,
+            gateway_settled: false,
+            pending_retry: None,
+            last_decision: None,
+            disarm_alarmed: false,
+            degraded_logged: 0,
+            alarm_latch: None,
+            vip_failures: 0,
+        };
+        e.arm_watchdog(now);
+        e.start_bridge_watch(now);
+        match (role, start.persisted) {
+            (Role::Fencing, _) => {
+                // Fenced is sticky: confirm the DB is stopped and the VIP gone again
+                // before advertising it, but do not re-run the fence action.
+                e.run_fence_action = false;
+                e.begin_fence(now, Reason::Restarted);
+            }
+            (Role::Hold, persisted) => {
+                if let Some(PersistedState {
+                    role: PersistedRole::Promoting,
+                    term,
+                }) = persisted
+                {
+                    // Rule 10: PostgreSQL is out of recovery, so finish the promotion's
+                    // bookkeeping; the VIP waits for the hold like any restarted primary.
+                    e.push(Action::Persist(PersistedState {
+                        role: PersistedRole::Primary,
+                        term,
+                    }));
+                }
+                e.enter_hold(now, Reason::Restarted);
+            }
+            _ => {
+                e.set_role(now, Role::Standby);
+                e.set_timer(Timer::StartupGrace, now + e.cfg.startup_grace);
+            }
+        }
+        Ok(e)
+    }
+}

@@ -1,0 +1,76 @@
+//! Read-only views of the engine: what the status page shows and frames carry.
+
+use super::Engine;
+use crate::config::Config;
+use crate::io::Decision;
+use crate::time::Instant;
+use crate::types::{
+    BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId, PathStatus, PeerView,
+    Role,
+};
+
+impl Engine {
+    /// The engine's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The engine's term.
+    pub fn term(&self) -> u64 {
+        self.term
+    }
+
+    /// Whether this node advertises itself fenced.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced
+    }
+
+    /// Status of one path, as the rules see it (the serial path includes the bridge's
+    /// verdict when a bridge is configured).
+    pub fn path(&self, path: PathId) -> PathStatus {
+        self.effective_path(path)
+    }
+
+    /// The last decision and its reason.
+    pub fn last_decision(&self) -> Option<Decision> {
+        self.last_decision
+    }
+
+    /// The last peer state heard and when.
+    pub fn peer(&self) -> Option<PeerView> {
+        self.peer
+    }
+
+    /// The last bridge status heard and when.
+    pub fn bridge(&self) -> Option<(BridgeStatus, Instant)> {
+        self.bridge
+    }
+
+    /// The last local DB sample.
+    pub fn local_db(&self) -> Option<LocalDbSample> {
+        self.local
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Actions dropped because the queue was full (the driver did not drain it).
+    pub fn dropped_actions(&self) -> u32 {
+        self.dropped_actions
+    }
+
+    /// This node's state, as put in every frame.
+    pub fn own_state(&self) -> OwnState {
+        NodeState {
+            node_id: self.cfg.node_id,
+            role: self.role,
+            term: self.term,
+            fenced: self.fenced,
+            db_healthy: self.local_healthy && !self.db_stopped,
+            gateway_up: self.paths[PathId::Gateway.index()].status.health != PathHealth::Down,
+            wal_lsn: self.local.map_or(0, |s| s.wal_lsn),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! A simulated node: its host, database, VIP and gateway as the world sees them, and
+//! the effects the world can crash its daemon on.
+
+use std::time::Duration;
+
+use twinbeat_core::{Action, Config, Engine, Input, Instant, PersistedRole, PersistedState, Role};
+
+/// Index of a node in `World::nodes`.
+pub(crate) type N = usize;
+/// Node A: the master at the start.
+pub(crate) const A: N = 0;
+/// Node B: the standby at the start.
+pub(crate) const B: N = 1;
+
+/// Effects the world can crash a daemon on ("crash at every step").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    PersistPromoting,
+    Promote,
+    TakeVip,
+    PersistPrimary,
+    StopDb,
+    ReleaseVip,
+    PersistFenced,
+}
+
+impl Step {
+    pub(super) fn matches(self, a: &Action) -> bool {
+        match (self, a) {
+            (Step::PersistPromoting, Action::Persist(s)) => s.role == PersistedRole::Promoting,
+            (Step::PersistPrimary, Action::Persist(s)) => s.role == PersistedRole::Primary,
+            (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
+            (Step::Promote, Action::Promote) => true,
+            (Step::TakeVip, Action::TakeVip) => true,
+            (Step::StopDb, Action::StopDb) => true,
+            (Step::ReleaseVip, Action::ReleaseVip) => true,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) cfg: Config,
+    pub(crate) engine: Option<Engine>,
+    pub(crate) inc: u32,
+    pub(crate) started_at: Instant,
+    pub(crate) heard_peer: bool,
+    pub(crate) alive: bool,
+    pub(crate) node_frozen: bool,
+    pub(crate) proc_frozen: bool,
+    pub(crate) frozen_until: Instant,
+    pub(crate) deferred: Vec<Input>,
+    pub(crate) db_running: bool,
+    pub(crate) db_broken: bool,
+    pub(crate) in_recovery: bool,
+    /// `standby.signal` in the data directory: a replica's own (`pg_basebackup -R`) or
+    /// the daemon's start guard on a primary. A start the daemon did not order comes up
+    /// in recovery when it is there.
+    pub(crate) signal: bool,
+    pub(crate) db_changed_at: Instant,
+    pub(crate) wal: u64,
+    pub(crate) vip: bool,
+    pub(crate) gateway_ok: bool,
+    pub(crate) gateway_changed_at: Instant,
+    pub(crate) persisted: Option<PersistedState>,
+    pub(crate) crash_on: Option<(Step, bool, Duration)>,
+}
+
+impl Node {
+    /// Running daemon that is not frozen: the engine acts.
+    pub(crate) fn active(&self) -> bool {
+        self.alive && self.engine.is_some() && !self.node_frozen && !self.proc_frozen
+    }
+
+    pub(crate) fn role(&self) -> Option<Role> {
+        self.engine.as_ref().map(|e| e.role())
+    }
+}
