@@ -169,7 +169,7 @@ pub fn reap_postgres_zombies() -> usize {
 const REAP_SWEEP_PERIOD: Duration = Duration::from_secs(10);
 
 /// Reaps adopted PostgreSQL zombies on every SIGCHLD and at least every
-/// [`REAP_SWEEP_PERIOD`], until the task is dropped. Call [`become_subreaper`] first.
+/// `REAP_SWEEP_PERIOD` (10 s), until the task is dropped. Call [`become_subreaper`] first.
 pub fn spawn_reaper() -> io::Result<tokio::task::JoinHandle<()>> {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
     Ok(tokio::spawn(async move {

@@ -39,7 +39,7 @@ pub enum NodeState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersistedState {
-    /// Format version ([`FORMAT_VERSION`]).
+    /// Format version (`FORMAT_VERSION`).
     pub version: u32,
     /// The state.
     pub state: NodeState,

@@ -16,28 +16,32 @@
 //!
 //! The device is opened raw 8N1 without flow control (`serialport`; a pty works
 //! too). A reader thread owns the open/read/reopen cycle and feeds a
-//! [`Deframer`]; a writer thread writes encoded frames (each already starts with
-//! 0x00, so the receiver resyncs after line noise) through a clone of the same
-//! port. Blocking threads rather than tokio tasks because `serialport` is a
-//! blocking API; both wake at least every [`SerialConfig::poll`] to notice a
-//! shutdown. A device that is missing at start, or that disappears (a USB
-//! adapter unplugged, the far end of a pty hung up), is reported once as
-//! [`LinkEvent::Down`] and reopened with exponential back-off; the path counts
-//! as down meanwhile. Dropping the [`SerialLink`] stops both threads.
+//! [`Deframer`](twinbeat_protocol::Deframer); a writer thread writes encoded frames
+//! (each already starts with 0x00, so the receiver resyncs after line noise)
+//! through a clone of the same port. Blocking threads rather than tokio tasks
+//! because `serialport` is a blocking API; both wake at least every
+//! [`SerialConfig::poll`] to notice a shutdown. A device that is missing at start,
+//! or that disappears (a USB adapter unplugged, the far end of a pty hung up), is
+//! reported once as [`LinkEvent::Down`] and reopened with exponential back-off; the
+//! path counts as down meanwhile. Dropping the [`SerialLink`] stops both threads.
 
-use std::io::{ErrorKind, Read, Write};
+mod reader;
+mod writer;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serialport::{DataBits, FlowControl, Parity, StopBits, TTYPort};
+use serialport::TTYPort;
 use tokio::sync::mpsc;
 use twinbeat_protocol::{
-    encode, ClusterFilter, ClusterId, Counters, DecodeError, Deframer, EncodeError, Feed, Frame,
-    MAX_FRAME_LEN,
+    encode, ClusterId, Counters, DecodeError, EncodeError, Frame, MAX_FRAME_LEN,
 };
+
+use reader::reader;
+use writer::writer;
 
 /// Frames waiting for the writer thread; more than this means the line is stuck.
 const SEND_QUEUE: usize = 32;
@@ -125,7 +129,7 @@ pub enum SendError {
     /// The device is not open (missing, unplugged): the frame was dropped.
     #[error("the serial device is not open")]
     NotOpen,
-    /// The writer is more than [`SEND_QUEUE`] frames behind.
+    /// The writer is more than `SEND_QUEUE` frames behind.
     #[error("the serial send queue is full")]
     QueueFull,
     /// The frame could not be encoded.
@@ -239,148 +243,5 @@ impl SerialLink {
     /// The configuration the link runs with.
     pub fn config(&self) -> &SerialConfig {
         &self.shared.config
-    }
-}
-
-fn open(config: &SerialConfig) -> Result<TTYPort, serialport::Error> {
-    serialport::new(config.device.to_string_lossy(), config.baud)
-        .data_bits(DataBits::Eight)
-        .parity(Parity::None)
-        .stop_bits(StopBits::One)
-        .flow_control(FlowControl::None)
-        .timeout(config.poll)
-        .open_native()
-}
-
-/// Sleeps `total` in `poll`-sized steps; false if a shutdown was asked meanwhile.
-fn sleep_unless_stopped(shared: &Shared, total: Duration) -> bool {
-    let until = Instant::now() + total;
-    loop {
-        if shared.stop.load(Ordering::Acquire) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= until {
-            return true;
-        }
-        thread::sleep((until - now).min(shared.config.poll));
-    }
-}
-
-fn reader(shared: &Shared, events: &mpsc::Sender<LinkEvent>) {
-    let config = &shared.config;
-    let mut deframer = Deframer::<MAX_FRAME_LEN>::new(ClusterFilter::Only(config.cluster));
-    let mut backoff = config.reopen_min;
-    let mut announced_down = false;
-    while !shared.stop.load(Ordering::Acquire) {
-        let port = match open(config).and_then(|port| {
-            let clone = port.try_clone_native()?;
-            Ok((port, clone))
-        }) {
-            Ok(pair) => pair,
-            Err(error) => {
-                shared.counters().open_failures += 1;
-                if !announced_down {
-                    announced_down = true;
-                    let reason = format!("cannot open {}: {error}", config.device.display());
-                    if events.blocking_send(LinkEvent::Down { reason }).is_err() {
-                        return;
-                    }
-                }
-                if !sleep_unless_stopped(shared, backoff) {
-                    return;
-                }
-                backoff = (backoff * 2).min(config.reopen_max);
-                continue;
-            }
-        };
-        let (mut port, clone) = port;
-        backoff = config.reopen_min;
-        deframer.reset();
-        *shared.port() = Some(clone);
-        shared.open.store(true, Ordering::Release);
-        shared.counters().opens += 1;
-        if events.blocking_send(LinkEvent::Up).is_err() {
-            return;
-        }
-        let reason = read_until_lost(shared, &mut port, &mut deframer, events);
-        shared.open.store(false, Ordering::Release);
-        *shared.port() = None;
-        drop(port);
-        match reason {
-            // Shutdown or the driver is gone.
-            None => return,
-            Some(reason) => {
-                announced_down = true;
-                if events.blocking_send(LinkEvent::Down { reason }).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Reads and decodes until the device is lost (returns why) or the link stops
-/// (returns `None`).
-fn read_until_lost<const N: usize>(
-    shared: &Shared,
-    port: &mut TTYPort,
-    deframer: &mut Deframer<N>,
-    events: &mpsc::Sender<LinkEvent>,
-) -> Option<String> {
-    let mut buf = [0u8; 256];
-    loop {
-        if shared.stop.load(Ordering::Acquire) {
-            return None;
-        }
-        let n = match port.read(&mut buf) {
-            Ok(0) => return Some("end of file on the serial device".into()),
-            Ok(n) => n,
-            Err(error) if matches!(error.kind(), ErrorKind::TimedOut | ErrorKind::Interrupted) => {
-                continue
-            }
-            Err(error) => return Some(format!("serial read failed: {error}")),
-        };
-        let received = Instant::now();
-        let mut window = &buf[..n];
-        while !window.is_empty() {
-            let (event, rest) = match deframer.feed(window) {
-                Feed::Consumed => break,
-                Feed::Frame {
-                    frame, remaining, ..
-                } => (LinkEvent::Frame { frame, received }, remaining),
-                Feed::Error { error, remaining } => (LinkEvent::Rejected { error }, remaining),
-            };
-            window = rest;
-            // Publish the counters before the event, so that whoever sees the
-            // event also sees it counted.
-            shared.counters().decode = *deframer.counters();
-            if events.blocking_send(event).is_err() {
-                return None;
-            }
-        }
-        shared.counters().decode = *deframer.counters();
-    }
-}
-
-fn writer(shared: &Shared, outgoing: &std_mpsc::Receiver<Vec<u8>>) {
-    while let Ok(bytes) = outgoing.recv() {
-        let mut slot = shared.port();
-        let Some(port) = slot.as_mut() else {
-            shared.counters().dropped_not_open += 1;
-            continue;
-        };
-        match port.write_all(&bytes) {
-            Ok(()) => shared.counters().frames_sent += 1,
-            Err(error) if error.kind() == ErrorKind::TimedOut => {
-                shared.counters().write_timeouts += 1;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "serial write failed");
-                shared.counters().write_errors += 1;
-                // The reader notices the loss too and reopens; stop writing to it.
-                *slot = None;
-            }
-        }
     }
 }

@@ -1,0 +1,188 @@
+//! Control of the local PostgreSQL service, by `local_db.service.manager`:
+//! `pg_ctl` (run as the owner of the data directory, because pg_ctl refuses root),
+//! `systemd` (over D-Bus, see [`super::systemd`]) or `command` (shell commands).
+//!
+//! Every operation is bounded by the timeout it is given; a child that overruns it
+//! is killed. Start the daemon as a child subreaper and run the reaper
+//! ([`super::postmaster::spawn_reaper`]) so a postmaster that pg_ctl left behind is
+//! reaped when it dies.
+//!
+//! Each manager has its own module: [`PgCtl`] in `pg_ctl`, [`run_shell`] in `shell`,
+//! systemd's in [`super::systemd`]. This module holds what they share: the choice
+//! of manager, the stop mode and the error.
+
+mod pg_ctl;
+mod shell;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::postmaster;
+use super::systemd::{Bus, SystemdError, SystemdManager};
+
+pub use pg_ctl::PgCtl;
+pub use shell::run_shell;
+
+/// How the local PostgreSQL is managed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceControl {
+    /// `pg_ctl -D data_dir`.
+    PgCtl(PgCtl),
+    /// A systemd unit over D-Bus.
+    Systemd {
+        /// The unit, e.g. `postgresql@15-main.service`.
+        unit: String,
+        /// The bus ([`Bus::System`] in production).
+        bus: Bus,
+    },
+    /// Shell commands (run with `sh -c`).
+    Command {
+        /// Restarts (or starts) the DB.
+        restart: String,
+        /// Stops the DB.
+        stop: String,
+    },
+}
+
+/// How to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// `-m fast`: roll back sessions, checkpoint.
+    Fast,
+    /// `-m immediate`: quit at once (crash recovery on the next start); used by fencing.
+    Immediate,
+}
+
+/// Errors of service control.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The data directory's owner could not be read.
+    #[error("service: cannot read the owner of {path}: {source}")]
+    Owner {
+        /// The data directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The data directory belongs to root; pg_ctl would refuse to run.
+    #[error("service: {0} is owned by root; pg_ctl refuses to run as root")]
+    RootOwned(PathBuf),
+    /// The command could not be started.
+    #[error("service: cannot run {what}: {source}")]
+    Spawn {
+        /// The command.
+        what: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The command ran and failed.
+    #[error("service: {what} failed ({status}): {output}")]
+    Failed {
+        /// The command.
+        what: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it printed (pg_ctl only; shell commands print to the daemon's log).
+        output: String,
+    },
+    /// It did not finish within the bound (a child is killed).
+    #[error("service: {what} did not finish within {after:?}")]
+    Timeout {
+        /// The command or step.
+        what: String,
+        /// The bound.
+        after: Duration,
+    },
+    /// The postmaster's PID file could not be read.
+    #[error("service: cannot read postmaster.pid in {path}: {source}")]
+    PidFile {
+        /// The data directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The systemd manager failed.
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+}
+
+impl ServiceControl {
+    /// The data directory, when the manager knows it (pg_ctl).
+    pub fn data_dir(&self) -> Option<&Path> {
+        match self {
+            Self::PgCtl(p) => Some(&p.data_dir),
+            _ => None,
+        }
+    }
+
+    /// Restarts the DB (rule 2): pg_ctl `restart -m fast` (starts it if it was down),
+    /// systemd RestartUnit, or the restart command.
+    pub async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
+        match self {
+            Self::PgCtl(p) => p.restart(timeout).await,
+            Self::Systemd { unit, bus } => {
+                let m = SystemdManager::connect(bus, timeout).await?;
+                m.restart_unit(unit).await?;
+                Ok(())
+            }
+            Self::Command { restart, .. } => run_shell(restart, timeout).await,
+        }
+    }
+
+    /// Starts the DB: pg_ctl `start`, systemd StartUnit, or the restart command.
+    pub async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+        match self {
+            Self::PgCtl(p) => p.start(timeout).await,
+            Self::Systemd { unit, bus } => {
+                let m = SystemdManager::connect(bus, timeout).await?;
+                m.start_unit(unit).await?;
+                Ok(())
+            }
+            Self::Command { restart, .. } => run_shell(restart, timeout).await,
+        }
+    }
+
+    /// Stops the DB. For pg_ctl this returns once the postmaster has exited (or
+    /// [`ServiceError::Timeout`]); systemd and commands return once the request is done.
+    pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
+        match self {
+            Self::PgCtl(p) => p.stop(mode, timeout).await,
+            Self::Systemd { unit, bus } => {
+                let m = SystemdManager::connect(bus, timeout).await?;
+                m.stop_unit(unit).await?;
+                Ok(())
+            }
+            Self::Command { stop, .. } => run_shell(stop, timeout).await,
+        }
+    }
+
+    /// SIGKILLs the DB's processes: systemd KillUnit(all, SIGKILL); otherwise the
+    /// postmaster from `postmaster.pid` and its children (needs the data directory).
+    pub async fn kill(
+        &self,
+        data_dir: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<usize, ServiceError> {
+        if let Self::Systemd { unit, bus } = self {
+            let m = SystemdManager::connect(bus, timeout).await?;
+            m.kill_unit(unit, nix::sys::signal::Signal::SIGKILL as i32)
+                .await?;
+            return Ok(1);
+        }
+        let Some(dir) = data_dir.or(self.data_dir()) else {
+            return Ok(0);
+        };
+        match postmaster::read_pid(dir) {
+            Ok(Some(pid)) => Ok(postmaster::kill_tree(pid)),
+            Ok(None) => Ok(0),
+            Err(source) => Err(ServiceError::PidFile {
+                path: dir.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}

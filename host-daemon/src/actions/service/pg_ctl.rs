@@ -1,0 +1,173 @@
+//! The `pg_ctl` manager: pg_ctl run as the owner of the data directory (pg_ctl
+//! refuses root), each call bounded by its timeout.
+
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use super::{ServiceError, StopMode};
+use crate::actions::postmaster;
+
+/// The `pg_ctl` manager's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgCtl {
+    /// The pg_ctl binary.
+    pub pg_ctl: PathBuf,
+    /// The data directory (`-D`); its owner runs pg_ctl.
+    pub data_dir: PathBuf,
+    /// The server log (`-l`); default `data_dir/twinbeat-postmaster.log`. A log file
+    /// is always given so the postmaster never inherits pg_ctl's output pipes.
+    pub log_file: Option<PathBuf>,
+}
+
+impl PgCtl {
+    fn log_file(&self) -> PathBuf {
+        self.log_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("twinbeat-postmaster.log"))
+    }
+
+    /// `pg_ctl restart -m fast -w`.
+    pub async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let mut args = self.base_args("restart");
+        args.extend(["-m".into(), "fast".into(), "-w".into()]);
+        args.extend(self.wait_args(timeout));
+        self.run(args, timeout).await
+    }
+
+    /// `pg_ctl start -w`.
+    pub async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+        let mut args = self.base_args("start");
+        args.push("-w".into());
+        args.extend(self.wait_args(timeout));
+        self.run(args, timeout).await
+    }
+
+    /// `pg_ctl stop -m <mode> -W`, then waits for the postmaster's PID to die.
+    pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
+        // An unreadable or half-written PID file must not prevent the stop request;
+        // it only means the exit cannot be confirmed by PID.
+        let pid = postmaster::read_pid(&self.data_dir).ok().flatten();
+        let mut args = vec![
+            "stop".into(),
+            "-D".into(),
+            self.data_dir.clone().into_os_string(),
+        ];
+        let m = match mode {
+            StopMode::Fast => "fast",
+            StopMode::Immediate => "immediate",
+        };
+        // -W: pg_ctl only signals; the wait is ours, on the PID, which also sees a
+        // zombie as dead (pg_ctl would wait for the PID file to vanish).
+        args.extend(["-m".into(), m.into(), "-W".into()]);
+        let result = self.run(args, timeout).await;
+        let Some(pid) = pid else {
+            // No PID file: not running, and pg_ctl's complaint is not an error for
+            // us. A PID file we cannot read: pg_ctl's verdict is all we have.
+            return if self.data_dir.join("postmaster.pid").exists() {
+                result
+            } else {
+                Ok(())
+            };
+        };
+        if result.is_err() {
+            // pg_ctl could not signal it: only an already dead postmaster is fine.
+            return if postmaster::wait_dead(pid, Duration::ZERO).await {
+                Ok(())
+            } else {
+                result
+            };
+        }
+        if postmaster::wait_dead(pid, timeout).await {
+            return Ok(());
+        }
+        Err(ServiceError::Timeout {
+            what: format!("postmaster {pid} exit after pg_ctl stop -m {m}"),
+            after: timeout,
+        })
+    }
+
+    fn base_args(&self, verb: &str) -> Vec<OsString> {
+        vec![
+            verb.into(),
+            "-D".into(),
+            self.data_dir.clone().into_os_string(),
+            "-l".into(),
+            self.log_file().into_os_string(),
+        ]
+    }
+
+    fn wait_args(&self, timeout: Duration) -> [OsString; 2] {
+        ["-t".into(), timeout.as_secs().max(1).to_string().into()]
+    }
+
+    /// Runs pg_ctl as the data directory's owner, bounded by `timeout`.
+    async fn run(&self, args: Vec<OsString>, timeout: Duration) -> Result<(), ServiceError> {
+        let what = format!(
+            "{} {}",
+            self.pg_ctl.display(),
+            args.first()
+                .map(|a| a.to_string_lossy())
+                .unwrap_or_default()
+        );
+        let meta = std::fs::metadata(&self.data_dir).map_err(|source| ServiceError::Owner {
+            path: self.data_dir.clone(),
+            source,
+        })?;
+        let (uid, gid) = (meta.uid(), meta.gid());
+        if uid == 0 {
+            return Err(ServiceError::RootOwned(self.data_dir.clone()));
+        }
+        let mut cmd = Command::new(&self.pg_ctl);
+        cmd.args(&args)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if nix::unistd::geteuid().as_raw() != uid {
+            cmd.uid(uid).gid(gid);
+            if let Ok(Some(user)) = nix::unistd::User::from_uid(uid.into()) {
+                cmd.env("HOME", &user.dir)
+                    .env("USER", &user.name)
+                    .env("LOGNAME", &user.name);
+            }
+        }
+        let child = cmd.spawn().map_err(|source| ServiceError::Spawn {
+            what: what.clone(),
+            source,
+        })?;
+        let out =
+            match tokio::time::timeout(timeout + Duration::from_secs(1), child.wait_with_output())
+                .await
+            {
+                Ok(r) => r.map_err(|source| ServiceError::Spawn {
+                    what: what.clone(),
+                    source,
+                })?,
+                Err(_) => {
+                    return Err(ServiceError::Timeout {
+                        what,
+                        after: timeout,
+                    })
+                }
+            };
+        if out.status.success() {
+            Ok(())
+        } else {
+            let mut output = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+            if output.is_empty() {
+                output = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            }
+            Err(ServiceError::Failed {
+                what,
+                status: out.status,
+                output,
+            })
+        }
+    }
+}

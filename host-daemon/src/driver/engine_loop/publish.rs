@@ -1,0 +1,59 @@
+//! What the driver publishes about the engine: the systemd STATUS= line and the
+//! status snapshot behind `/status` and `/metrics`.
+
+use twinbeat_core::{self as engine, PathId};
+
+use super::Driver;
+use crate::actions::notify;
+use crate::driver::snapshot;
+
+impl Driver {
+    /// The systemd STATUS= line: role, term and each peer path.
+    pub(super) fn status_line(&self) -> String {
+        let paths: Vec<String> = [PathId::Icmp, PathId::RemoteDb, PathId::Serial]
+            .iter()
+            .map(|&p| {
+                let h = match self.engine.path(p).health {
+                    engine::PathHealth::Up => "up",
+                    engine::PathHealth::Down => "down",
+                    engine::PathHealth::Unknown => "?",
+                };
+                format!("{} {h}", p.name())
+            })
+            .collect();
+        format!(
+            "{:?} term {}{}; {}",
+            self.engine.role(),
+            self.engine.term(),
+            if self.engine.is_fenced() {
+                " FENCED"
+            } else {
+                ""
+            },
+            paths.join(", ")
+        )
+    }
+
+    /// Rewrites the status snapshot from the engine.
+    pub(super) fn refresh(&mut self) {
+        let line = self.status_line();
+        if line != self.notified {
+            if let Err(e) = notify::status(&line) {
+                tracing::warn!("{e}");
+            }
+            self.notified = line;
+        }
+        let now = self.now();
+        let mut snap = snapshot::build(
+            &self.engine,
+            now,
+            &self.cfg,
+            self.epoch.elapsed(),
+            &self.serial.counters(),
+            &self.alarms,
+            &self.persisted,
+        );
+        snap.start_guard = self.effects.start_guard().into();
+        self.shared.update(|s| *s = snap);
+    }
+}

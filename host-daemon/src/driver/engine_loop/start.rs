@@ -1,0 +1,144 @@
+//! Starting the driver: the engine from the start facts, the probe tasks, the
+//! effects workers and the serial link.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
+use twinbeat_core::{self as engine, Engine, PathId};
+use twinbeat_protocol as proto;
+
+use super::{Driver, IcmpDone};
+use crate::actions::state_file::PersistedState;
+use crate::config::{self, Config};
+use crate::driver::effects::{self, Effects, Plan};
+use crate::driver::slots::Slot;
+use crate::driver::{db_target, RunError};
+use crate::probe::icmp::IcmpProber;
+use crate::probe::local_db::LocalDbProbe;
+use crate::probe::remote_db::RemoteDbProbe;
+use crate::probe::runner;
+use crate::serial_link::{SerialConfig, SerialLink};
+use crate::status::Shared;
+
+async fn icmp_slot(
+    prober: &IcmpProber,
+    path: PathId,
+    address: Option<IpAddr>,
+    timeout: Duration,
+    tx: &mpsc::Sender<IcmpDone>,
+) -> Slot {
+    let Some(address) = address else {
+        tracing::error!("{}: no address: every attempt fails", path.name());
+        return Slot::new(None, timeout);
+    };
+    match prober.target(address).await {
+        Ok(target) => Slot::new(Some(runner::spawn(path, target, tx.clone())), timeout),
+        Err(e) => {
+            tracing::error!("{} to {address}: {e}: every attempt fails", path.name());
+            Slot::new(None, timeout)
+        }
+    }
+}
+
+impl Driver {
+    /// Starts the engine and spawns the probes and the serial link.
+    pub async fn start(
+        cfg: Config,
+        core_cfg: engine::Config,
+        facts: engine::StartFacts,
+        persisted: PersistedState,
+        shared: Arc<Shared>,
+    ) -> Result<Driver, RunError> {
+        let epoch = TokioInstant::now();
+        let engine =
+            Engine::new(core_cfg, facts, engine::Instant::ZERO).map_err(RunError::Start)?;
+        let (icmp_tx, icmp_rx) = mpsc::channel(16);
+        let (remote_tx, remote_rx) = mpsc::channel(4);
+        let (local_tx, local_rx) = mpsc::channel(4);
+        let prober = IcmpProber::new(u32::from(cfg.checks.icmp_ttl));
+        let icmp = icmp_slot(
+            &prober,
+            PathId::Icmp,
+            Some(cfg.peer.address),
+            cfg.checks.icmp.timeout,
+            &icmp_tx,
+        )
+        .await;
+        let gateway = icmp_slot(
+            &prober,
+            PathId::Gateway,
+            cfg.checks.gateway_address,
+            cfg.checks.gateway.timeout,
+            &icmp_tx,
+        )
+        .await;
+        let remote = RemoteDbProbe::new(db_target(&cfg.peer.db, "twinbeat-remote")?);
+        let remote = Slot::new(
+            Some(runner::spawn(PathId::RemoteDb, remote, remote_tx)),
+            cfg.checks.remote_db.timeout,
+        );
+        let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
+        let plan = Plan::new(&cfg, &local_target);
+        if engine.role() != engine::Role::Primary {
+            effects::drop_stale_vip(&plan).await;
+        }
+        let (effects, effects_rx) = Effects::spawn(plan);
+        effects.learn_data_dir().await;
+        tracing::info!(
+            "start guard (standby.signal): {} at start",
+            effects.start_guard()
+        );
+        let local = LocalDbProbe::new(local_target);
+        let local = Slot::new(
+            Some(runner::spawn(PathId::LocalDb, local, local_tx)),
+            cfg.local_db.timeout,
+        );
+        let cluster = proto::ClusterId::from_name(&cfg.cluster_id);
+        let (serial, serial_rx) = SerialLink::spawn(SerialConfig::new(
+            cfg.checks.serial_device.clone(),
+            cfg.checks.serial_baud,
+            cluster,
+        ));
+        tracing::info!(
+            "node {} (engine id {}) in cluster {:?} ({:#010x}), role pin {}, start role {:?}, term {}",
+            cfg.node_id,
+            config::node_number(&cfg.node_id),
+            cfg.cluster_id,
+            cluster.0,
+            cfg.role.as_str(),
+            engine.role(),
+            engine.term()
+        );
+        let path_metrics = PathId::ALL.map(|p| shared.metrics.path(p.name()));
+        Ok(Driver {
+            path_metrics,
+            engine,
+            epoch,
+            node: proto::NodeId(config::node_number(&cfg.node_id)),
+            cluster,
+            cfg,
+            shared,
+            icmp,
+            gateway,
+            remote,
+            local,
+            icmp_rx,
+            remote_rx,
+            local_rx,
+            serial,
+            serial_rx,
+            inputs: VecDeque::new(),
+            alarms: VecDeque::new(),
+            last_frame_seen: false,
+            effects,
+            effects_rx,
+            persisted,
+            notified: String::new(),
+            was_primary: false,
+        })
+    }
+}
