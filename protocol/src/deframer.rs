@@ -158,7 +158,7 @@ impl<const N: usize> Deframer<N> {
                 // takes the buffered path.)
                 let framed = rest.get(..=end).unwrap_or(&[]);
                 let remaining = from_delimiter.get(1..).unwrap_or(&[]);
-                return self.finish(framed, chunk, remaining);
+                return self.finish_in_input(framed, chunk, remaining);
             }
             if let Err(error) = self.absorb(chunk) {
                 // Leave the delimiter in the input: the next call ends the discard there.
@@ -243,7 +243,7 @@ impl<const N: usize> Deframer<N> {
 
     /// Decodes a frame found whole in the input: `framed` is its COBS bytes
     /// and closing 0x00, `raw` the same without the 0x00.
-    fn finish<'d, 'a: 'd>(
+    fn finish_in_input<'d, 'a: 'd>(
         &'d mut self,
         framed: &'a [u8],
         raw: &'a [u8],
