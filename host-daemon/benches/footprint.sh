@@ -3,7 +3,8 @@
 # remote DB every 10 ms, serial every 1 s, local DB every 2 s), role pinned standby,
 # peer and gateway on loopback (ICMP answered by the kernel), no PostgreSQL behind the
 # ports and no serial device. Samples /proc/PID/stat and /proc/PID/status over SECONDS
-# after a 3 s warm-up. Run as root (ICMP sockets), after `cargo build --release -p twinbeat`.
+# after a 3 s warm-up. Run as root (ICMP sockets), after `cargo build --release -p twinbeat`;
+# TWINBEAT_BIN picks another binary (e.g. target/dist/twinbeat, the build operators install).
 #
 #   host-daemon/benches/footprint.sh [SECONDS] [extra TOML lines...]
 #   host-daemon/benches/footprint.sh 20 '[checks.icmp]' 'interval = "1s"'
