@@ -186,3 +186,25 @@ impl ServiceControl {
         }
     }
 }
+
+/// Awaits `wait` (a child process's exit) for at most `limit`, the one bound both
+/// the pg_ctl and the shell manager put on a command: its I/O error is a
+/// [`ServiceError::Spawn`], running over a [`ServiceError::Timeout`] reporting `after`
+/// (the timeout the caller was given, which `limit` may exceed by a grace).
+async fn wait_bounded<T>(
+    what: &str,
+    limit: Duration,
+    after: Duration,
+    wait: impl std::future::Future<Output = io::Result<T>>,
+) -> Result<T, ServiceError> {
+    match tokio::time::timeout(limit, wait).await {
+        Ok(r) => r.map_err(|source| ServiceError::Spawn {
+            what: what.to_owned(),
+            source,
+        }),
+        Err(_) => Err(ServiceError::Timeout {
+            what: what.to_owned(),
+            after,
+        }),
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::{ServiceError, StopMode};
+use super::{wait_bounded, ServiceError, StopMode};
 use crate::actions::postmaster;
 
 /// The `pg_ctl` manager's settings.
@@ -141,21 +141,8 @@ impl PgCtl {
             what: what.clone(),
             source,
         })?;
-        let out =
-            match tokio::time::timeout(timeout + Duration::from_secs(1), child.wait_with_output())
-                .await
-            {
-                Ok(r) => r.map_err(|source| ServiceError::Spawn {
-                    what: what.clone(),
-                    source,
-                })?,
-                Err(_) => {
-                    return Err(ServiceError::Timeout {
-                        what,
-                        after: timeout,
-                    })
-                }
-            };
+        let limit = timeout + Duration::from_secs(1);
+        let out = wait_bounded(&what, limit, timeout, child.wait_with_output()).await?;
         if out.status.success() {
             Ok(())
         } else {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::ServiceError;
+use super::{wait_bounded, ServiceError};
 
 /// Runs `sh -c command`, bounded by `timeout` (killed when it overruns). Its output
 /// goes to the daemon's own stdout/stderr (the journal): capturing it could hang on
@@ -22,18 +22,7 @@ pub async fn run_shell(command: &str, timeout: Duration) -> Result<(), ServiceEr
             what: what.clone(),
             source,
         })?;
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(r) => r.map_err(|source| ServiceError::Spawn {
-            what: what.clone(),
-            source,
-        })?,
-        Err(_) => {
-            return Err(ServiceError::Timeout {
-                what,
-                after: timeout,
-            })
-        }
-    };
+    let status = wait_bounded(&what, timeout, timeout, child.wait()).await?;
     if status.success() {
         Ok(())
     } else {
