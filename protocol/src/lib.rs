@@ -40,6 +40,7 @@
 mod decode;
 mod deframer;
 mod encode;
+mod packed_state;
 mod types;
 pub mod vectors;
 mod wire;
@@ -53,11 +54,11 @@ pub use types::{
 pub use wire::{CRC_LEN, HEADER_LEN};
 
 /// The protocol version this crate speaks (the header's first byte).
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// Longest postcard body of any message: a `Ping`/`Ack` with every varint at
-/// its widest (seq 5 + role 1 + term 10 + three bools 3 + wal_lsn 10 bytes).
-pub const MAX_BODY_LEN: usize = 5 + 1 + 10 + 3 + 10;
+/// its widest (seq 5 + role and flags 1 + term 10 + wal_lsn 10 bytes).
+pub const MAX_BODY_LEN: usize = 5 + 1 + 10 + 10;
 
 /// Longest un-stuffed frame: header, body, CRC.
 pub const MAX_RAW_LEN: usize = HEADER_LEN + MAX_BODY_LEN + CRC_LEN;

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::packed_state::PackedState;
+
 /// Slice-by-16 tables (16 KiB) where memory is plentiful: they halve the CRC
 /// cost of a frame on a server; a microcontroller keeps the 1 KiB bytewise table.
 #[cfg(target_pointer_width = "64")]
@@ -57,8 +59,10 @@ pub enum Role {
     Hold,
 }
 
-/// The sender's state, carried in every ping and ack (design rule 1).
+/// The sender's state, carried in every ping and ack (design rule 1). On the
+/// wire the role and the three flags share one byte (see `packed_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "PackedState", try_from = "PackedState")]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct NodeState {

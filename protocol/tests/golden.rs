@@ -25,6 +25,34 @@ fn golden_vectors_encode_and_decode_exactly() {
 }
 
 #[test]
+fn wire_md_lists_the_golden_vectors_exactly() {
+    let wire_md = include_str!("../WIRE.md");
+    let hex_block = wire_md
+        .split("Encodings in hex, delimiters included:")
+        .nth(1)
+        .and_then(|after| after.split("```").nth(1))
+        .expect("WIRE.md has the hex block");
+    let mut listed = Vec::new();
+    let mut lines = hex_block.lines().filter(|l| !l.trim().is_empty());
+    while let (Some(name), Some(hex)) = (lines.next(), lines.next()) {
+        let bytes: Vec<u8> = hex
+            .split_whitespace()
+            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
+            .collect();
+        listed.push((name.trim_end_matches(':').to_string(), bytes));
+    }
+    let exported: Vec<(String, Vec<u8>)> = ALL
+        .iter()
+        .map(|v| (v.name.to_string(), v.encoded.to_vec()))
+        .collect();
+    assert_eq!(listed, exported);
+    for v in ALL {
+        let row = format!("| `{}` | {} |", v.name, v.encoded.len());
+        assert!(wire_md.contains(&row), "WIRE.md lacks the row {row}");
+    }
+}
+
+#[test]
 fn cluster_id_is_crc32c_of_the_name() {
     // The CRC-32C check value from the catalogue pins the algorithm.
     assert_eq!(ClusterId::from_name("123456789"), ClusterId(0xE306_9283));
@@ -47,7 +75,7 @@ fn sizes_meet_the_goals() {
     }
     assert_eq!(size("ping_max"), MAX_FRAME_LEN);
 
-    // WIRE.md's "long run" row: seq < 2^28, term < 128, LSN < 2^42 fit 32 bytes.
+    // WIRE.md's "long run" row: seq < 2^28, term < 128, LSN < 2^42 take 29 bytes.
     let long_run = Frame {
         cluster: TWINBEAT,
         sender: NodeId(1),
@@ -63,7 +91,7 @@ fn sizes_meet_the_goals() {
             },
         }),
     };
-    assert_eq!(encoded(&long_run).len(), 32);
+    assert_eq!(encoded(&long_run).len(), 29);
     let widest_status = Frame {
         cluster: TWINBEAT,
         sender: NodeId::BRIDGE,
@@ -76,7 +104,7 @@ fn sizes_meet_the_goals() {
         }),
     };
     assert_eq!(encoded(&widest_status).len(), 40);
-    assert_eq!(MAX_FRAME_LEN, 46);
+    assert_eq!(MAX_FRAME_LEN, 43);
     for v in ALL {
         assert!(v.encoded.len() <= MAX_FRAME_LEN);
     }
@@ -140,18 +168,22 @@ fn each_error_kind_is_reported_and_counted() {
     // A code byte pointing past the end of the frame is not COBS.
     assert_eq!(only_error(&[0, 9, 1, 2, 0], any), DecodeError::BadCobs);
     assert_eq!(only_error(&forge(&[1, 1, 0]), any), DecodeError::TooShort);
-    let unknown_version = forge(&[header(2, 1, TWINBEAT.0), body.to_vec()].concat());
+    // Version 1 (role and flags as four fields) is not spoken any more.
+    let unknown_version = forge(&[header(1, 1, TWINBEAT.0), body.to_vec()].concat());
     assert_eq!(
         only_error(&unknown_version, any),
-        DecodeError::UnknownVersion(2)
+        DecodeError::UnknownVersion(1)
     );
-    let unknown_kind = forge(&[header(1, 9, TWINBEAT.0), body.to_vec()].concat());
+    let unknown_kind = forge(&[header(VERSION, 9, TWINBEAT.0), body.to_vec()].concat());
     assert_eq!(only_error(&unknown_kind, any), DecodeError::UnknownKind(9));
-    let malformed = forge(&[header(1, 1, TWINBEAT.0), vec![1, 9]].concat());
+    let malformed = forge(&[header(VERSION, 1, TWINBEAT.0), vec![1, 9]].concat());
     assert_eq!(only_error(&malformed, any), DecodeError::Malformed);
-    let trailing = forge(&[header(1, 1, TWINBEAT.0), body.to_vec(), vec![0]].concat());
+    // seq 1, a state byte with bit 5 set (undefined), term 0, WAL 0.
+    let undefined_flag = forge(&[header(VERSION, 1, TWINBEAT.0), vec![1, 0x20, 0, 0]].concat());
+    assert_eq!(only_error(&undefined_flag, any), DecodeError::Malformed);
+    let trailing = forge(&[header(VERSION, 1, TWINBEAT.0), body.to_vec(), vec![0]].concat());
     assert_eq!(only_error(&trailing, any), DecodeError::TrailingBytes);
-    let request_with_body = forge(&[header(1, 4, TWINBEAT.0), vec![0]].concat());
+    let request_with_body = forge(&[header(VERSION, 4, TWINBEAT.0), vec![0]].concat());
     assert_eq!(
         only_error(&request_with_body, any),
         DecodeError::TrailingBytes
@@ -179,6 +211,7 @@ fn each_error_kind_is_reported_and_counted() {
             &unknown_version,
             &unknown_kind,
             &malformed,
+            &undefined_flag,
             &trailing,
         ];
         *events(all, any).1.counters()
@@ -187,8 +220,8 @@ fn each_error_kind_is_reported_and_counted() {
         (c.bad_crc, c.bad_cobs, c.too_short, c.unknown_version),
         (1, 1, 1, 1)
     );
-    assert_eq!((c.unknown_kind, c.malformed, c.trailing_bytes), (1, 1, 1));
-    assert_eq!((c.errors(), c.frames_ok), (7, 0));
+    assert_eq!((c.unknown_kind, c.malformed, c.trailing_bytes), (1, 2, 1));
+    assert_eq!((c.errors(), c.frames_ok), (8, 0));
 }
 
 #[test]
