@@ -84,15 +84,20 @@ pub enum Input {
 /// Something the engine wants the daemon to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Run one probe on `path` with that path's timeout; answer with
-    /// [`Input::ProbeDone`] (or [`Input::LocalDb`] for local_db). `fresh`: a
-    /// pre-promotion check, which must not use cached samples.
+    /// Run one probe on `path`, bounded by `deadline`; answer with
+    /// [`Input::ProbeDone`] (or [`Input::LocalDb`] for local_db). Never asked for the
+    /// serial path: its attempts are [`Action::SendPing`]. `fresh`: a pre-promotion
+    /// check, which must not use cached samples.
     Probe {
         /// Which path.
         path: PathId,
         /// Echo this in the answer.
         attempt: AttemptId,
-        /// Pre-promotion fresh check (rule 5).
+        /// End of the attempt's window (rule `attempt-window`): the `now` the engine
+        /// was given plus the path's timeout. An answer after it is ignored, so the
+        /// probe may give up then.
+        deadline: Instant,
+        /// Pre-promotion fresh check (rule `fresh-checks`).
         fresh: bool,
     },
     /// Send a `Ping` frame; the peer's `Ack` comes back as [`Input::AckReceived`].

@@ -18,8 +18,8 @@
 //!
 //! | action | answer |
 //! |---|---|
-//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, fresh }` | `ProbeDone { path, attempt, outcome }` |
-//! | `Probe { path: LocalDb, attempt, fresh }` | `LocalDb { attempt, sample }` |
+//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, deadline, fresh }` | `ProbeDone { path, attempt, outcome }` |
+//! | `Probe { path: LocalDb, attempt, deadline, fresh }` | `LocalDb { attempt, sample }` |
 //! | `SendPing { seq, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
 //! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
 //! | `VipArpProbe { attempt }` | `VipArpProbe { attempt, answered }` |
@@ -32,8 +32,10 @@
 //! | `RunFenceAction` | `FenceActionDone` |
 //! | `Log(event)` | — |
 //!
-//! Probes run with their path's configured timeout; an answer after the timeout is
-//! harmless (the engine ignores it). Frames from the peer that are not acks of our
+//! A probe runs until the `deadline` its action carries (the `now` the engine was given
+//! plus the path's timeout), so the daemon needs no timing of its own; an answer after
+//! the deadline is harmless (the engine ignores it). The attempt id is the same
+//! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames from the peer that are not acks of our
 //! pings arrive as `PingReceived`; the daemon decodes frames, the engine never sees
 //! bytes. The status page reads [`Engine::role`], [`Engine::term`], [`Engine::path`],
 //! [`Engine::last_decision`], [`Engine::peer`] and [`Engine::own_state`].
@@ -54,15 +56,19 @@
 //!     // 1. carry out every queued action (a real daemon spawns tasks here)
 //!     while let Some(action) = engine.poll_action() {
 //!         match action {
-//!             Action::Probe { path: PathId::LocalDb, attempt, .. } => {
+//!             // a real daemon bounds the probe by `deadline - now`
+//!             Action::Probe { path: PathId::LocalDb, attempt, deadline, .. } => {
+//!                 assert!(deadline > now);
 //!                 let sample = LocalDbSample {
 //!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
 //!                 };
 //!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
 //!             }
-//!             Action::Probe { path, attempt, .. } => inbox.push(Input::ProbeDone {
-//!                 path, attempt, outcome: ProbeOutcome::Ok { rtt: Duration::from_micros(200) },
-//!             }),
+//!             Action::Probe { path, attempt, deadline, .. } => {
+//!                 let rtt = Duration::from_micros(200);
+//!                 assert!(now + rtt < deadline, "answered inside the window");
+//!                 inbox.push(Input::ProbeDone { path, attempt, outcome: ProbeOutcome::Ok { rtt } });
+//!             }
 //!             Action::SendPing { seq, state: _ } => {
 //!                 inbox.push(Input::AckReceived { seq, peer: master })
 //!             }

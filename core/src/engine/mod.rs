@@ -60,6 +60,8 @@ enum Step {
 struct Attempt {
     id: AttemptId,
     started: Instant,
+    /// End of the attempt's window, as sent in its action.
+    deadline: Instant,
     /// A failure was reported; the attempt still owns its window.
     failed: bool,
 }

@@ -38,12 +38,14 @@ impl Engine {
 
     pub(super) fn start_attempt(&mut self, now: Instant, path: PathId) {
         let id = self.new_id();
+        let deadline = now + self.cfg.path(path).timeout;
         self.paths[path.index()].attempt = Some(Attempt {
             id,
             started: now,
+            deadline,
             failed: false,
         });
-        self.set_timer(Timer::Path(path), now + self.cfg.path(path).timeout);
+        self.set_timer(Timer::Path(path), deadline);
         let action = match path {
             PathId::Serial => Action::SendPing {
                 seq: id.0,
@@ -52,6 +54,7 @@ impl Engine {
             _ => Action::Probe {
                 path,
                 attempt: id,
+                deadline,
                 fresh: false,
             },
         };
@@ -110,10 +113,9 @@ impl Engine {
         id: AttemptId,
         ok: Option<Duration>,
     ) -> Option<Instant> {
-        let timeout = self.cfg.path(path).timeout;
         let slot = &mut self.paths[path.index()];
         let attempt = slot.attempt.as_mut()?;
-        if attempt.id != id || attempt.failed || now >= attempt.started + timeout {
+        if attempt.id != id || attempt.failed || now >= attempt.deadline {
             return None;
         }
         let started = attempt.started;

@@ -142,16 +142,14 @@ impl Engine {
         let db_id = self.new_id();
         let gw_id = self.new_id();
         let arp_id = self.new_id();
-        self.push(Action::Probe {
-            path: PathId::LocalDb,
-            attempt: db_id,
-            fresh: true,
-        });
-        self.push(Action::Probe {
-            path: PathId::Gateway,
-            attempt: gw_id,
-            fresh: true,
-        });
+        for (path, attempt) in [(PathId::LocalDb, db_id), (PathId::Gateway, gw_id)] {
+            self.push(Action::Probe {
+                path,
+                attempt,
+                deadline: now + self.cfg.path(path).timeout,
+                fresh: true,
+            });
+        }
         self.push(Action::VipArpProbe { attempt: arp_id });
         self.fresh = Some(Fresh {
             trigger,

@@ -261,6 +261,30 @@ fn fresh_checks_are_fresh_probes() {
 }
 
 #[test]
+fn every_probe_carries_the_end_of_its_window() {
+    let h = master_dies(World::standby_side());
+    let cfg = cfg();
+    let probes: Vec<_> = h
+        .log
+        .iter()
+        .filter_map(|(at, a)| match a {
+            Action::Probe {
+                path,
+                deadline,
+                fresh,
+                ..
+            } => Some((*at, *path, *deadline, *fresh)),
+            _ => None,
+        })
+        .collect();
+    assert!(probes.iter().any(|p| p.3), "fresh probes among them");
+    for (at, path, deadline, _) in probes {
+        // The driver bounds the probe by this alone (rule `attempt-window`).
+        assert_eq!(deadline, at + cfg.path(path).timeout, "{path:?} at {at:?}");
+    }
+}
+
+#[test]
 fn fenced_peer_allows_immediate_promotion() {
     let mut h = Harness::standby(World::standby_side());
     h.settle();
