@@ -1,11 +1,11 @@
 //! # twinbeat-core: the failover decision engine
 //!
 //! A sans-IO, `no_std`, allocation-free state machine that decides when a standby
-//! promotes, when a master fences, and when a node holds back (design §2, rules 1–13).
-//! It never reads a clock, opens a socket or spawns a process: the daemon passes `now`
-//! in, feeds observations as [`Input`]s and carries out the [`Action`]s the engine
-//! queues. The same engine runs unchanged in the deterministic simulation
-//! (`tests/simulation.rs`).
+//! promotes, when a master fences, and when a node holds back (the rules of
+//! `docs/DESIGN.md`). It never reads a clock, opens a socket or spawns a process: the
+//! daemon passes `now` in, feeds observations as [`Input`]s and carries out the
+//! [`Action`]s the engine queues. The same engine runs unchanged in the deterministic
+//! simulation (`tests/simulation.rs`).
 //!
 //! ## Driving it
 //!
@@ -35,10 +35,11 @@
 //! A probe runs until the `deadline` its action carries (the `now` the engine was given
 //! plus the path's timeout), so the daemon needs no timing of its own; an answer after
 //! the deadline is harmless (the engine ignores it). The attempt id is the same
-//! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames from the peer that are not acks of our
-//! pings arrive as `PingReceived`; the daemon decodes frames, the engine never sees
-//! bytes. The status page reads [`Engine::role`], [`Engine::term`], [`Engine::path`],
-//! [`Engine::last_decision`], [`Engine::peer`] and [`Engine::own_state`].
+//! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames
+//! from the peer that are not acks of our pings arrive as `PingReceived`; the daemon
+//! decodes frames, the engine never sees bytes. The status page reads [`Engine::role`],
+//! [`Engine::term`], [`Engine::path`], [`Engine::last_decision`], [`Engine::peer`] and
+//! [`Engine::own_state`].
 //!
 //! ```
 //! use twinbeat_core::*;
@@ -67,7 +68,8 @@
 //!             Action::Probe { path, attempt, deadline, .. } => {
 //!                 let rtt = Duration::from_micros(200);
 //!                 assert!(now + rtt < deadline, "answered inside the window");
-//!                 inbox.push(Input::ProbeDone { path, attempt, outcome: ProbeOutcome::Ok { rtt } });
+//!                 let outcome = ProbeOutcome::Ok { rtt };
+//!                 inbox.push(Input::ProbeDone { path, attempt, outcome });
 //!             }
 //!             Action::SendPing { seq, state: _ } => {
 //!                 inbox.push(Input::AckReceived { seq, peer: master })
@@ -94,9 +96,10 @@
 //! The daemon keeps one small state file (atomic write + fsync + rename) holding the
 //! last [`PersistedState`] the engine asked for — `Standby` with a newly learned term,
 //! `Promoting`, `Primary` or `Fenced` — and hands it back in [`StartFacts`] with
-//! `pg_is_in_recovery()`. From those the engine picks its start role (rule 12): a
-//! replica starts as a standby; a writable database starts in hold (no VIP) until the
-//! peer is heard; a fenced node re-confirms its fence and stays fenced.
+//! `pg_is_in_recovery()`. From those the engine picks its start role (rule
+//! `hold-needs-evidence`): a replica starts as a standby; a writable database starts in
+//! hold (no VIP) until the peer is heard; a fenced node re-confirms its fence and stays
+//! fenced.
 //!
 //! The start guard: the daemon keeps `standby.signal` in the data directory of a
 //! running primary (PostgreSQL reads it only at start-up and removes it on promotion),
@@ -107,9 +110,10 @@
 //! `startup_grace` and the peer's host and DB silent) it re-opens the DB in its own
 //! term: `Promote` (nothing persisted first: the term is still its own), then `TakeVip`
 //! and `Persist(Primary)`; a failed `Promote` leaves it a standby with a critical
-//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule 2 restarts
-//! it): the daemon must lift the guard before a `RestartDb` it carries out while
-//! [`Engine::role`] is `Primary`, and keep it for a restart in any other role.
+//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule
+//! `local-db-restart-once` restarts it): the daemon must lift the guard before a
+//! `RestartDb` it carries out while [`Engine::role`] is `Primary`, and keep it for a
+//! restart in any other role.
 //!
 //! ## Guarantees the daemon relies on
 //!

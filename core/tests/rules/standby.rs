@@ -1,4 +1,6 @@
-//! Standby rules 3–7 and the local DB rule 2 on a standby.
+//! The standby's rules `partial-loss-only-warns`, `all-paths-down-together`,
+//! `fresh-checks`, `fenced-peer-hands-over` and `startup-grace`, and rule
+//! `local-db-restart-once` on a standby.
 
 use std::time::Duration;
 

@@ -45,7 +45,7 @@ impl Driver {
                     }
                 }
             }
-            // Rule 12's start guard: every way into Primary (a promotion's VIP taken,
+            // Rule `start-guard`: every way into Primary (a promotion's VIP taken,
             // a resume after the hold) arms it; the engine has no action for it.
             let primary = self.engine.role() == engine::Role::Primary;
             if primary && !self.was_primary {
