@@ -84,15 +84,20 @@ pub enum Input {
 /// Something the engine wants the daemon to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Run one probe on `path` with that path's timeout; answer with
-    /// [`Input::ProbeDone`] (or [`Input::LocalDb`] for local_db). `fresh`: a
-    /// pre-promotion check, which must not use cached samples.
+    /// Run one probe on `path`, bounded by `deadline`; answer with
+    /// [`Input::ProbeDone`] (or [`Input::LocalDb`] for local_db). Never asked for the
+    /// serial path: its attempts are [`Action::SendPing`]. `fresh`: a pre-promotion
+    /// check, which must not use cached samples.
     Probe {
         /// Which path.
         path: PathId,
         /// Echo this in the answer.
         attempt: AttemptId,
-        /// Pre-promotion fresh check (rule 5).
+        /// End of the attempt's window (rule `attempt-window`): the `now` the engine
+        /// was given plus the path's timeout. An answer after it is ignored, so the
+        /// probe may give up then.
+        deadline: Instant,
+        /// Pre-promotion fresh check (rule `fresh-checks`).
         fresh: bool,
     },
     /// Send a `Ping` frame; the peer's `Ack` comes back as [`Input::AckReceived`].
@@ -149,22 +154,24 @@ pub enum Severity {
 /// Why something was decided or alarmed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// All three peer paths went down within `failure_window` (rule 4).
+    /// All three peer paths went down within `failure_window` (rule
+    /// `all-paths-down-together`).
     AllPathsDownTogether,
     /// All three peer paths down, one long before the others, and
-    /// `promote_when_degraded` is set (rule 4).
+    /// `promote_when_degraded` is set (rule `all-paths-down-together`).
     AllPathsDownDegraded,
-    /// A peer path had been down long before the others: promotion disarmed (rule 4).
+    /// A peer path had been down long before the others: promotion disarmed (rule
+    /// `all-paths-down-together`).
     DegradedPair,
-    /// The peer's state says fenced (rule 6).
+    /// The peer's state says fenced (rule `fenced-peer-hands-over`).
     PeerFenced,
-    /// `startup_grace` pending and the master never heard (rule 7).
+    /// `startup_grace` pending and the master never heard (rule `startup-grace`).
     StartupGrace,
-    /// Local DB unhealthy (fresh check or rule 2).
+    /// Local DB unhealthy (a fresh check, or rule `local-db-restart-once`).
     LocalDbUnhealthy,
     /// Local DB not in recovery where a replica was expected.
     LocalDbNotInRecovery,
-    /// Local DB stopped by rule 2.
+    /// Local DB stopped by rule `local-db-restart-once`.
     LocalDbStopped,
     /// Own gateway down.
     GatewayDown,
@@ -177,29 +184,35 @@ pub enum Reason {
     VipAnswered,
     /// A fresh check got no answer in time.
     FreshCheckTimeout,
-    /// Own DB unrecoverable after a restart (rule 8).
+    /// Own DB unrecoverable after a restart (rule `fence-when-standby-can-take-over`).
     OwnDbUnrecoverable,
-    /// Own gateway down (rule 8).
+    /// Own gateway down (rule `fence-when-standby-can-take-over`).
     OwnGatewayDown,
-    /// The peer's gateway is down too: a shared outage (rule 8).
+    /// The peer's gateway is down too: a shared outage (rule
+    /// `fence-when-standby-can-take-over`).
     SharedGatewayOutage,
-    /// The peer's DB is unhealthy, so it cannot take over (rule 8).
+    /// The peer's DB is unhealthy, so it cannot take over (rule
+    /// `fence-when-standby-can-take-over`).
     PeerDbUnhealthy,
-    /// The peer is not a standby that could take over (rule 8).
+    /// The peer is not a standby that could take over (rule
+    /// `fence-when-standby-can-take-over`).
     PeerNotStandby,
-    /// The peer's state is older than `peer_state_max_age` (rule 8).
+    /// The peer's state is older than `peer_state_max_age` (rule
+    /// `fence-when-standby-can-take-over`).
     PeerStateStale,
-    /// The peer is primary in a higher term, or wins the tie on node id (rules 11, 12).
+    /// The peer is primary in a higher term, or wins the tie on node id (rules
+    /// `higher-term-wins`, `hold-needs-evidence`).
     PeerWins,
-    /// The peer was heard and does not win (rule 12).
+    /// The peer was heard and does not win (rule `hold-needs-evidence`).
     PeerHeard,
-    /// Nothing heard from the peer within `startup_grace` (rule 12).
+    /// Nothing heard from the peer within `startup_grace` (rule `hold-needs-evidence`).
     PeerNotHeard,
-    /// Peer paths are up but no frame carries its state: holding (rule 12).
+    /// Peer paths are up but no frame carries its state: holding (rule
+    /// `hold-needs-evidence`).
     PeerAliveButSilent,
-    /// Started from the persisted state (rule 12).
+    /// Started from the persisted state (rule `hold-needs-evidence`).
     Restarted,
-    /// This node's timers fired far too late (rule 13).
+    /// This node's timers fired far too late (rule `pause-is-a-restart`).
     Paused,
     /// A persist failed.
     PersistFailed,
@@ -260,12 +273,12 @@ pub enum Event {
     PathDown(PathId),
     /// A path came up.
     PathUp(PathId),
-    /// Some peer paths are down but not all: no promotion (rule 3).
+    /// Some peer paths are down but not all: no promotion (rule `partial-loss-only-warns`).
     Degraded {
         /// Number of peer paths down.
         paths_down: u8,
     },
-    /// Automatic promotion disarmed (rule 4).
+    /// Automatic promotion disarmed (rule `all-paths-down-together`).
     Disarmed(Reason),
     /// Automatic promotion armed again (every peer path up).
     Rearmed,
@@ -287,7 +300,7 @@ pub enum Event {
     },
     /// The bridge's verdict on the serial path changed (`None`: it no longer says down).
     BridgeVerdict(Option<SerialDownCause>),
-    /// The engine was called far later than due (rule 13).
+    /// The engine was called far later than due (rule `pause-is-a-restart`).
     PauseDetected {
         /// Gap since the previous call.
         gap: Duration,

@@ -1,11 +1,11 @@
 //! # twinbeat-core: the failover decision engine
 //!
 //! A sans-IO, `no_std`, allocation-free state machine that decides when a standby
-//! promotes, when a master fences, and when a node holds back (design §2, rules 1–13).
-//! It never reads a clock, opens a socket or spawns a process: the daemon passes `now`
-//! in, feeds observations as [`Input`]s and carries out the [`Action`]s the engine
-//! queues. The same engine runs unchanged in the deterministic simulation
-//! (`tests/simulation.rs`).
+//! promotes, when a master fences, and when a node holds back (the rules of
+//! `docs/DESIGN.md`). It never reads a clock, opens a socket or spawns a process: the
+//! daemon passes `now` in, feeds observations as [`Input`]s and carries out the
+//! [`Action`]s the engine queues. The same engine runs unchanged in the deterministic
+//! simulation (`tests/simulation.rs`).
 //!
 //! ## Driving it
 //!
@@ -18,8 +18,8 @@
 //!
 //! | action | answer |
 //! |---|---|
-//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, fresh }` | `ProbeDone { path, attempt, outcome }` |
-//! | `Probe { path: LocalDb, attempt, fresh }` | `LocalDb { attempt, sample }` |
+//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, deadline, fresh }` | `ProbeDone { path, attempt, outcome }` |
+//! | `Probe { path: LocalDb, attempt, deadline, fresh }` | `LocalDb { attempt, sample }` |
 //! | `SendPing { seq, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
 //! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
 //! | `VipArpProbe { attempt }` | `VipArpProbe { attempt, answered }` |
@@ -32,11 +32,14 @@
 //! | `RunFenceAction` | `FenceActionDone` |
 //! | `Log(event)` | — |
 //!
-//! Probes run with their path's configured timeout; an answer after the timeout is
-//! harmless (the engine ignores it). Frames from the peer that are not acks of our
-//! pings arrive as `PingReceived`; the daemon decodes frames, the engine never sees
-//! bytes. The status page reads [`Engine::role`], [`Engine::term`], [`Engine::path`],
-//! [`Engine::last_decision`], [`Engine::peer`] and [`Engine::own_state`].
+//! A probe runs until the `deadline` its action carries (the `now` the engine was given
+//! plus the path's timeout), so the daemon needs no timing of its own; an answer after
+//! the deadline is harmless (the engine ignores it). The attempt id is the same
+//! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames
+//! from the peer that are not acks of our pings arrive as `PingReceived`; the daemon
+//! decodes frames, the engine never sees bytes. The status page reads [`Engine::role`],
+//! [`Engine::term`], [`Engine::path`], [`Engine::last_decision`], [`Engine::peer`] and
+//! [`Engine::own_state`].
 //!
 //! ```
 //! use twinbeat_core::*;
@@ -54,15 +57,20 @@
 //!     // 1. carry out every queued action (a real daemon spawns tasks here)
 //!     while let Some(action) = engine.poll_action() {
 //!         match action {
-//!             Action::Probe { path: PathId::LocalDb, attempt, .. } => {
+//!             // a real daemon bounds the probe by `deadline - now`
+//!             Action::Probe { path: PathId::LocalDb, attempt, deadline, .. } => {
+//!                 assert!(deadline > now);
 //!                 let sample = LocalDbSample {
 //!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
 //!                 };
 //!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
 //!             }
-//!             Action::Probe { path, attempt, .. } => inbox.push(Input::ProbeDone {
-//!                 path, attempt, outcome: ProbeOutcome::Ok { rtt: Duration::from_micros(200) },
-//!             }),
+//!             Action::Probe { path, attempt, deadline, .. } => {
+//!                 let rtt = Duration::from_micros(200);
+//!                 assert!(now + rtt < deadline, "answered inside the window");
+//!                 let outcome = ProbeOutcome::Ok { rtt };
+//!                 inbox.push(Input::ProbeDone { path, attempt, outcome });
+//!             }
 //!             Action::SendPing { seq, state: _ } => {
 //!                 inbox.push(Input::AckReceived { seq, peer: master })
 //!             }
@@ -88,9 +96,10 @@
 //! The daemon keeps one small state file (atomic write + fsync + rename) holding the
 //! last [`PersistedState`] the engine asked for — `Standby` with a newly learned term,
 //! `Promoting`, `Primary` or `Fenced` — and hands it back in [`StartFacts`] with
-//! `pg_is_in_recovery()`. From those the engine picks its start role (rule 12): a
-//! replica starts as a standby; a writable database starts in hold (no VIP) until the
-//! peer is heard; a fenced node re-confirms its fence and stays fenced.
+//! `pg_is_in_recovery()`. From those the engine picks its start role (rule
+//! `hold-needs-evidence`): a replica starts as a standby; a writable database starts in
+//! hold (no VIP) until the peer is heard; a fenced node re-confirms its fence and stays
+//! fenced.
 //!
 //! The start guard: the daemon keeps `standby.signal` in the data directory of a
 //! running primary (PostgreSQL reads it only at start-up and removes it on promotion),
@@ -101,9 +110,10 @@
 //! `startup_grace` and the peer's host and DB silent) it re-opens the DB in its own
 //! term: `Promote` (nothing persisted first: the term is still its own), then `TakeVip`
 //! and `Persist(Primary)`; a failed `Promote` leaves it a standby with a critical
-//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule 2 restarts
-//! it): the daemon must lift the guard before a `RestartDb` it carries out while
-//! [`Engine::role`] is `Primary`, and keep it for a restart in any other role.
+//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule
+//! `local-db-restart-once` restarts it): the daemon must lift the guard before a
+//! `RestartDb` it carries out while [`Engine::role`] is `Primary`, and keep it for a
+//! restart in any other role.
 //!
 //! ## Guarantees the daemon relies on
 //!

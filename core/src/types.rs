@@ -63,15 +63,10 @@ impl PathId {
     /// The paths that see the peer, in the cascade order of the notes.
     pub const PEER: [PathId; 3] = [PathId::Icmp, PathId::RemoteDb, PathId::Serial];
 
-    /// Position in [`PathId::ALL`].
+    /// Position in [`PathId::ALL`] (declaration order): `self as usize`, the index of
+    /// every table kept per path.
     pub const fn index(self) -> usize {
-        match self {
-            PathId::Icmp => 0,
-            PathId::RemoteDb => 1,
-            PathId::Serial => 2,
-            PathId::Gateway => 3,
-            PathId::LocalDb => 4,
-        }
+        self as usize
     }
 
     /// The name used in the config file and logs.

@@ -1,8 +1,12 @@
 //! The engine: its state and the internals the rule modules share. The driver API
 //! lives in `driver`, start-up in `start`, the getters in `status` and the action
-//! queue in `actions`. The rules live in the submodules: `paths` (attempts and the
-//! cascade), `standby` (rules 3–7, 10), `primary` (rules 8, 9, 11), `hold` (rules 12,
-//! 13) and `local_db` (rule 2).
+//! queue in `actions`. The rules live in the submodules: `paths` (rules
+//! `attempt-window`, `path-down-after-retries`, `confirmation-cascade`), `standby`
+//! (rules `partial-loss-only-warns`, `all-paths-down-together`, `fresh-checks`,
+//! `fenced-peer-hands-over`, `startup-grace`, `promotion-order`), `primary` (rules
+//! `fence-when-standby-can-take-over`, `fence-sequence`, `higher-term-wins`), `hold`
+//! (rules `hold-needs-evidence`, `pause-is-a-restart`) and `local_db` (rule
+//! `local-db-restart-once`).
 
 mod actions;
 mod bridge;
@@ -38,21 +42,22 @@ pub const ACTION_QUEUE: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
     Idle,
-    /// Rule 10: waiting for `Persisted(Promoting, term)`.
+    /// Rule `promotion-order`: waiting for `Persisted(Promoting, term)`.
     PersistPromoting,
-    /// Rule 10 (or a guarded primary re-opening its DB, rule 12): waiting for `Promoted`.
+    /// Rule `promotion-order` (or a guarded primary re-opening its DB, rule
+    /// `start-guard`): waiting for `Promoted`.
     AwaitPromoted,
-    /// Rule 10 (or resume from hold): waiting for `VipTaken`.
+    /// Rule `promotion-order` (or resume from hold): waiting for `VipTaken`.
     TakeVip,
     /// Waiting for `Persisted(Primary, term)`; the node already serves.
     PersistPrimary,
-    /// Rule 9: waiting for `DbStopped`.
+    /// Rule `fence-sequence`: waiting for `DbStopped`.
     StopDb,
-    /// Rule 9: waiting for `VipReleased`.
+    /// Rule `fence-sequence`: waiting for `VipReleased`.
     ReleaseVip,
-    /// Rule 9: waiting for `Persisted(Fenced, term)`.
+    /// Rule `fence-sequence`: waiting for `Persisted(Fenced, term)`.
     PersistFenced,
-    /// Rule 9: waiting for `FenceActionDone`.
+    /// Rule `fence-sequence`: waiting for `FenceActionDone`.
     FenceAction,
 }
 
@@ -60,6 +65,8 @@ enum Step {
 struct Attempt {
     id: AttemptId,
     started: Instant,
+    /// End of the attempt's window, as sent in its action.
+    deadline: Instant,
     /// A failure was reported; the attempt still owns its window.
     failed: bool,
 }
@@ -98,7 +105,7 @@ pub struct Engine {
     next_id: u32,
     last_now: Instant,
     started_at: Instant,
-    /// Any peer path succeeded or any frame arrived since start (rule 7).
+    /// Any peer path succeeded or any frame arrived since start (rule `startup-grace`).
     heard_peer: bool,
     peer: Option<PeerView>,
     peer_max_term: u64,

@@ -1,4 +1,5 @@
-//! Attempts, path health and the confirmation cascade (design §2 "Paths and attempts").
+//! Attempts, path health and the confirmation cascade (rules `attempt-window`,
+//! `path-down-after-retries`, `confirmation-cascade`).
 
 use core::time::Duration;
 
@@ -16,7 +17,8 @@ impl Engine {
             PathId::Icmp | PathId::RemoteDb => {
                 matches!(self.role, Role::Standby | Role::Promoting | Role::Hold)
             }
-            // Frames carry the state both ways, fenced included (rule 1).
+            // Frames carry the state both ways, fenced included (rule
+            // `state-in-every-frame`).
             PathId::Serial => true,
             PathId::Gateway | PathId::LocalDb => !matches!(self.role, Role::Fencing | Role::Fenced),
         }
@@ -38,12 +40,14 @@ impl Engine {
 
     pub(super) fn start_attempt(&mut self, now: Instant, path: PathId) {
         let id = self.new_id();
+        let deadline = now + self.cfg.path(path).timeout;
         self.paths[path.index()].attempt = Some(Attempt {
             id,
             started: now,
+            deadline,
             failed: false,
         });
-        self.set_timer(Timer::Path(path), now + self.cfg.path(path).timeout);
+        self.set_timer(Timer::Path(path), deadline);
         let action = match path {
             PathId::Serial => Action::SendPing {
                 seq: id.0,
@@ -52,6 +56,7 @@ impl Engine {
             _ => Action::Probe {
                 path,
                 attempt: id,
+                deadline,
                 fresh: false,
             },
         };
@@ -60,8 +65,9 @@ impl Engine {
 
     /// Sends this node's state at once, outside the serial attempts: a ping whose ack
     /// belongs to no attempt (a stale ack still carries the peer's state). Used when the
-    /// state the peer acts on changes — a fenced master's handover (rule 6) should not
-    /// wait for the next serial interval (1 s by default).
+    /// state the peer acts on changes — a fenced master's handover (rule
+    /// `fenced-peer-hands-over`) should not wait for the next serial interval (1 s by
+    /// default).
     pub(super) fn announce(&mut self) {
         let id = self.new_id();
         let state = self.own_state();
@@ -84,7 +90,7 @@ impl Engine {
         }
     }
 
-    /// Standby confirmation cascade, icmp → remote_db → serial: a failed attempt makes
+    /// Rule `confirmation-cascade`, icmp → remote_db → serial: a failed attempt makes
     /// the later paths that are waiting for their interval try at once.
     fn cascade(&mut self, now: Instant, failed: PathId) {
         let Some(pos) = PathId::PEER.iter().position(|p| *p == failed) else {
@@ -110,10 +116,9 @@ impl Engine {
         id: AttemptId,
         ok: Option<Duration>,
     ) -> Option<Instant> {
-        let timeout = self.cfg.path(path).timeout;
         let slot = &mut self.paths[path.index()];
         let attempt = slot.attempt.as_mut()?;
-        if attempt.id != id || attempt.failed || now >= attempt.started + timeout {
+        if attempt.id != id || attempt.failed || now >= attempt.deadline {
             return None;
         }
         let started = attempt.started;
@@ -207,8 +212,8 @@ impl Engine {
         self.alarm(Severity::Warning, Reason::SerialDeviceMissing);
     }
 
-    /// Rule 13 housekeeping: attempts in flight spanned the pause, so their verdicts
-    /// say nothing about the peer; drop them and start over at once.
+    /// Rule `pause-is-a-restart` housekeeping: attempts in flight spanned the pause, so
+    /// their verdicts say nothing about the peer; drop them and start over at once.
     pub(super) fn restart_attempts(&mut self, now: Instant) {
         for p in PathId::ALL {
             self.paths[p.index()].attempt = None;

@@ -1,4 +1,6 @@
-//! Standby rules 3–7: when to promote, the fresh checks, and starting rule 10's order.
+//! The standby's rules `partial-loss-only-warns`, `all-paths-down-together`,
+//! `fresh-checks`, `fenced-peer-hands-over` and `startup-grace`: when to promote, the
+//! fresh checks, and the first step of rule `promotion-order`.
 
 use super::{Engine, Step, Timer};
 use crate::io::{Action, DecisionKind, Event, Reason};
@@ -8,7 +10,7 @@ use crate::types::{
     ProbeOutcome, Role,
 };
 
-/// Pre-promotion fresh checks in flight (rule 5).
+/// Pre-promotion fresh checks in flight (rule `fresh-checks`).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Fresh {
     trigger: Reason,
@@ -22,7 +24,8 @@ pub(super) struct Fresh {
 }
 
 impl Engine {
-    /// Rule 3 logging and rule 4 arming, then a promotion check.
+    /// Rule `partial-loss-only-warns` logging and rule `all-paths-down-together`
+    /// arming, then a promotion check.
     pub(super) fn peer_paths_changed(&mut self, now: Instant) {
         if self.role != Role::Standby {
             return;
@@ -49,14 +52,14 @@ impl Engine {
     /// do), or the reason a wanted promotion is refused before any fresh check.
     fn promotion_trigger(&self, now: Instant) -> Result<Option<Reason>, Reason> {
         if self.peer.is_some_and(|v| v.state.fenced) {
-            return Ok(Some(Reason::PeerFenced)); // rule 6
+            return Ok(Some(Reason::PeerFenced)); // rule `fenced-peer-hands-over`
         }
         let mut first: Option<Instant> = None;
         let mut last: Option<Instant> = None;
         for p in PathId::PEER {
             let st = self.effective_path(p);
             let Some(since) = st.down_since.filter(|_| st.health == PathHealth::Down) else {
-                return Ok(None); // rule 3: some path still up
+                return Ok(None); // rule `partial-loss-only-warns`: some path still up
             };
             first = Some(first.map_or(since, |f| f.min(since)));
             last = Some(last.map_or(since, |l| l.max(since)));
@@ -95,7 +98,8 @@ impl Engine {
         !self.heard_peer && now < self.started_at + self.cfg.startup_grace
     }
 
-    /// Rules 4–7: decide whether to start the fresh checks.
+    /// Rules `all-paths-down-together`, `fresh-checks`, `fenced-peer-hands-over` and
+    /// `startup-grace`: decide whether to start the fresh checks.
     pub(super) fn evaluate_standby(&mut self, now: Instant) {
         if self.role != Role::Standby || self.fresh.is_some() {
             return;
@@ -142,16 +146,14 @@ impl Engine {
         let db_id = self.new_id();
         let gw_id = self.new_id();
         let arp_id = self.new_id();
-        self.push(Action::Probe {
-            path: PathId::LocalDb,
-            attempt: db_id,
-            fresh: true,
-        });
-        self.push(Action::Probe {
-            path: PathId::Gateway,
-            attempt: gw_id,
-            fresh: true,
-        });
+        for (path, attempt) in [(PathId::LocalDb, db_id), (PathId::Gateway, gw_id)] {
+            self.push(Action::Probe {
+                path,
+                attempt,
+                deadline: now + self.cfg.path(path).timeout,
+                fresh: true,
+            });
+        }
         self.push(Action::VipArpProbe { attempt: arp_id });
         self.fresh = Some(Fresh {
             trigger,
@@ -235,7 +237,7 @@ impl Engine {
         }
     }
 
-    /// Rule 5's verdict on the fresh checks (missing answers count as failures).
+    /// The verdict of rule `fresh-checks` (missing answers count as failures).
     fn fresh_verdict(&self, f: &Fresh) -> Result<(), Reason> {
         let sample =
             f.db.ok_or(Reason::FreshCheckTimeout)?
@@ -287,7 +289,7 @@ impl Engine {
         }
     }
 
-    /// Rule 10, first step: persist "promoting to term t+1".
+    /// Rule `promotion-order`, first step: persist "promoting to term t+1".
     fn begin_promotion(&mut self, now: Instant, trigger: Reason) {
         let target = self.term.max(self.peer_max_term).saturating_add(1);
         self.term = target;
@@ -301,7 +303,7 @@ impl Engine {
     }
 
     /// Back to standby after a refused or failed promotion step (or a guarded primary's
-    /// failed re-open, rule 12).
+    /// failed re-open, rule `start-guard`).
     pub(super) fn abort_promotion(&mut self, now: Instant, reason: Reason) {
         self.alarm_once(reason);
         self.decide(now, DecisionKind::Standby, reason);
@@ -312,7 +314,7 @@ impl Engine {
     }
 
     /// A frame while promoting: before `pg_promote` any live, unfenced peer aborts the
-    /// promotion; afterwards only rule 11 can stop it.
+    /// promotion; afterwards only rule `higher-term-wins` can stop it.
     pub(super) fn promoting_heard(&mut self, now: Instant, peer: PeerState) {
         if self.step == Step::PersistPromoting {
             if !peer.fenced {

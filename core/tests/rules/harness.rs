@@ -198,6 +198,7 @@ impl Harness {
             Action::Probe {
                 path,
                 attempt,
+                deadline: _,
                 fresh: _,
             } => match path {
                 PathId::LocalDb => {

@@ -1,4 +1,6 @@
-//! Standby rules 3–7 and the local DB rule 2 on a standby.
+//! The standby's rules `partial-loss-only-warns`, `all-paths-down-together`,
+//! `fresh-checks`, `fenced-peer-hands-over` and `startup-grace`, and rule
+//! `local-db-restart-once` on a standby.
 
 use std::time::Duration;
 
@@ -258,6 +260,30 @@ fn fresh_checks_are_fresh_probes() {
         })
         .collect();
     assert_eq!(fresh.len(), 3, "local_db, gateway, ARP");
+}
+
+#[test]
+fn every_probe_carries_the_end_of_its_window() {
+    let h = master_dies(World::standby_side());
+    let cfg = cfg();
+    let probes: Vec<_> = h
+        .log
+        .iter()
+        .filter_map(|(at, a)| match a {
+            Action::Probe {
+                path,
+                deadline,
+                fresh,
+                ..
+            } => Some((*at, *path, *deadline, *fresh)),
+            _ => None,
+        })
+        .collect();
+    assert!(probes.iter().any(|p| p.3), "fresh probes among them");
+    for (at, path, deadline, _) in probes {
+        // The driver bounds the probe by this alone (rule `attempt-window`).
+        assert_eq!(deadline, at + cfg.path(path).timeout, "{path:?} at {at:?}");
+    }
 }
 
 #[test]

@@ -4,12 +4,12 @@
 //! ```text
 //! let (results_tx, mut results) = mpsc::channel(16);
 //! let icmp = runner::spawn(PathKey::Icmp, target, results_tx.clone());
-//! icmp.start(attempt_no, Duration::from_millis(100))?;   // never blocks
+//! icmp.start(attempt, Duration::from_millis(100))?;   // never blocks
 //! // later, in select!:  Some(done) = results.recv() => done.key, done.attempt, done.outcome
 //! ```
 //!
-//! The task runs one attempt at a time (design §2: at most one attempt in flight
-//! per path); [`ProbeHandle::start`] refuses a second one with
+//! The task runs one attempt at a time (rule `attempt-window`: at most one
+//! attempt in flight per path); [`ProbeHandle::start`] refuses a second one with
 //! [`StartError::Busy`] rather than queueing it. Dropping the handle ends the
 //! task after its current attempt.
 
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use twinbeat_core::AttemptId;
 
 use super::Probe;
 
@@ -26,8 +27,8 @@ use super::Probe;
 pub struct Completed<K, O> {
     /// The key given to [`spawn`] (which path this is).
     pub key: K,
-    /// The number given to [`ProbeHandle::start`].
-    pub attempt: u64,
+    /// The attempt given to [`ProbeHandle::start`]: the engine's id, unchanged.
+    pub attempt: AttemptId,
     /// When the attempt started running.
     pub started: Instant,
     /// What the probe reported.
@@ -48,14 +49,14 @@ pub enum StartError {
 /// Starts attempts on a probe running in its own task.
 #[derive(Debug)]
 pub struct ProbeHandle {
-    requests: mpsc::Sender<(u64, Duration)>,
+    requests: mpsc::Sender<(AttemptId, Duration)>,
     in_flight: Arc<AtomicBool>,
 }
 
 impl ProbeHandle {
-    /// Starts attempt number `attempt`, bounded by `timeout`; its result arrives
-    /// on the channel given to [`spawn`].
-    pub fn start(&self, attempt: u64, timeout: Duration) -> Result<(), StartError> {
+    /// Starts `attempt`, bounded by `timeout`; its result arrives on the channel
+    /// given to [`spawn`].
+    pub fn start(&self, attempt: AttemptId, timeout: Duration) -> Result<(), StartError> {
         if self.in_flight.swap(true, Ordering::AcqRel) {
             return Err(StartError::Busy);
         }
@@ -88,7 +89,7 @@ where
     K: Clone + Send + 'static,
     P: Probe,
 {
-    let (requests, mut incoming) = mpsc::channel::<(u64, Duration)>(1);
+    let (requests, mut incoming) = mpsc::channel::<(AttemptId, Duration)>(1);
     let in_flight = Arc::new(AtomicBool::new(false));
     let busy = in_flight.clone();
     tokio::spawn(async move {
@@ -140,10 +141,12 @@ mod tests {
         let (results_tx, mut results) = mpsc::channel(4);
         let handle = spawn("icmp", Gated { gate }, results_tx);
 
-        handle.start(7, Duration::from_millis(5)).expect("idle");
+        handle
+            .start(AttemptId(7), Duration::from_millis(5))
+            .expect("idle");
         assert!(handle.in_flight());
         assert_eq!(
-            handle.start(8, Duration::from_millis(5)),
+            handle.start(AttemptId(8), Duration::from_millis(5)),
             Err(StartError::Busy)
         );
 
@@ -151,16 +154,19 @@ mod tests {
         let done = results.recv().await.expect("result");
         assert_eq!(
             (done.key, done.attempt, done.outcome),
-            ("icmp", 7, Duration::from_millis(5))
+            ("icmp", AttemptId(7), Duration::from_millis(5))
         );
         assert!(!handle.in_flight());
 
         handle
-            .start(9, Duration::from_millis(6))
+            .start(AttemptId(9), Duration::from_millis(6))
             .expect("idle again");
         open_gate.send(()).await.expect("gate");
         let done = results.recv().await.expect("result");
-        assert_eq!((done.attempt, done.outcome), (9, Duration::from_millis(6)));
+        assert_eq!(
+            (done.attempt, done.outcome),
+            (AttemptId(9), Duration::from_millis(6))
+        );
     }
 
     #[tokio::test]
@@ -169,13 +175,13 @@ mod tests {
         let (results_tx, results) = mpsc::channel(4);
         let handle = spawn(0u8, Gated { gate }, results_tx);
         drop(results);
-        handle.start(1, Duration::ZERO).expect("idle");
+        handle.start(AttemptId(1), Duration::ZERO).expect("idle");
         open_gate.send(()).await.expect("gate");
         // The task ends once it cannot deliver; a later start sees it closed.
         let mut closed = false;
         for _ in 0..1000 {
             tokio::task::yield_now().await;
-            if handle.start(2, Duration::ZERO) == Err(StartError::Closed) {
+            if handle.start(AttemptId(2), Duration::ZERO) == Err(StartError::Closed) {
                 closed = true;
                 break;
             }

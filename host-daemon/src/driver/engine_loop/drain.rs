@@ -17,7 +17,12 @@ impl Driver {
         loop {
             while let Some(action) = self.engine.poll_action() {
                 match action {
-                    Action::Probe { path, attempt, .. } => self.start_probe(path, attempt),
+                    Action::Probe {
+                        path,
+                        attempt,
+                        deadline,
+                        ..
+                    } => self.start_probe(path, attempt, deadline),
                     Action::SendPing { seq, state } => {
                         self.send(proto::Message::Ping(proto::Ping {
                             seq,
@@ -40,7 +45,7 @@ impl Driver {
                     }
                 }
             }
-            // Rule 12's start guard: every way into Primary (a promotion's VIP taken,
+            // Rule `start-guard`: every way into Primary (a promotion's VIP taken,
             // a resume after the hold) arms it; the engine has no action for it.
             let primary = self.engine.role() == engine::Role::Primary;
             if primary && !self.was_primary {
@@ -58,21 +63,19 @@ impl Driver {
         }
     }
 
-    fn start_probe(&mut self, path: PathId, id: AttemptId) {
-        let now = TokioInstant::now();
-        let slot = match path {
-            PathId::Icmp => &mut self.icmp,
-            PathId::Gateway => &mut self.gateway,
-            PathId::RemoteDb => &mut self.remote,
-            PathId::LocalDb => &mut self.local,
-            // The engine probes the serial path with SendPing, never with Probe; if it
-            // ever asked, the attempt would fail at its window's end.
-            PathId::Serial => {
-                tracing::error!("engine asked for a serial Probe; it fails at its timeout");
-                return;
-            }
+    /// Starts attempt `id` on `path`'s probe, bounded by the deadline the engine sent.
+    fn start_probe(&mut self, path: PathId, id: AttemptId, deadline: engine::Instant) {
+        let deadline = self.instant(deadline);
+        // Only the serial path has no slot: the engine probes it with SendPing, never
+        // with Probe. If it ever asked, the attempt would fail at its window's end.
+        let Some(slot) = self.slots.get_mut(path) else {
+            tracing::error!(
+                "engine asked to probe {}, which has no probe; it fails at its deadline",
+                path.name()
+            );
+            return;
         };
-        if slot.start(id, now) == Started::Failed {
+        if slot.start(id, deadline, TokioInstant::now()) == Started::Failed {
             self.inputs.push_back(failed(path, id));
         }
     }

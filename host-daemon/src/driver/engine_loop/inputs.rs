@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tokio::time::Instant as TokioInstant;
-use twinbeat_core::{self as engine, AttemptId, Input, PathId, ProbeOutcome};
+use twinbeat_core::{self as engine, Input, PathId, ProbeOutcome};
 use twinbeat_protocol as proto;
 
 use super::{failed, Driver, IcmpDone};
@@ -26,13 +26,14 @@ impl Driver {
             st.consecutive_failures,
             rtt,
         );
-        if let Some(id) = self.slot(path).finished(TokioInstant::now()) {
+        let now = TokioInstant::now();
+        if let Some(id) = self.slots.get_mut(path).and_then(|s| s.finished(now)) {
             self.inputs.push_back(failed(path, id));
         }
     }
 
     pub(super) fn on_icmp(&mut self, done: IcmpDone) {
-        let attempt = attempt_id(done.attempt);
+        let attempt = done.attempt;
         let (outcome, rtt) = match done.outcome {
             IcmpOutcome::Reply { rtt, .. } => (ProbeOutcome::Ok { rtt }, Some(rtt)),
             IcmpOutcome::Failed(e) => {
@@ -49,7 +50,7 @@ impl Driver {
     }
 
     pub(super) fn on_remote(&mut self, done: Completed<PathId, RemoteDbOutcome>) {
-        let attempt = attempt_id(done.attempt);
+        let attempt = done.attempt;
         let (outcome, rtt) = match done.outcome {
             RemoteDbOutcome::Ok { rtt, .. } => (ProbeOutcome::Ok { rtt }, Some(rtt)),
             RemoteDbOutcome::Failed(e) => {
@@ -81,7 +82,7 @@ impl Driver {
             tracing::debug!("local_db: {err}");
         }
         let input = Input::LocalDb {
-            attempt: attempt_id(done.attempt),
+            attempt: done.attempt,
             sample,
         };
         let rtt = s.healthy().then_some(s.elapsed);
@@ -149,11 +150,6 @@ impl Driver {
         let now = self.now();
         self.engine.handle_input(now, input);
     }
-}
-
-fn attempt_id(a: u64) -> AttemptId {
-    // The driver starts attempts with the engine's u32 ids, so this never truncates.
-    AttemptId(u32::try_from(a).unwrap_or(u32::MAX))
 }
 
 fn drop_reason(e: &proto::DecodeError) -> DropReason {

@@ -20,7 +20,7 @@ use twinbeat_core::{self as engine, AttemptId, Engine, Input, PathId, ProbeOutco
 use twinbeat_protocol as proto;
 
 use super::effects::{Effects, Report};
-use super::slots::Slot;
+use super::slots::Slots;
 use super::{RunError, SNAPSHOT_PERIOD};
 use crate::actions::notify;
 use crate::actions::state_file::PersistedState;
@@ -44,10 +44,8 @@ pub struct Driver {
     node: proto::NodeId,
     cluster: proto::ClusterId,
     shared: Arc<Shared>,
-    icmp: Slot,
-    gateway: Slot,
-    remote: Slot,
-    local: Slot,
+    /// The probed paths' slots (see `slots`).
+    slots: Slots,
     icmp_rx: mpsc::Receiver<IcmpDone>,
     remote_rx: mpsc::Receiver<Completed<PathId, RemoteDbOutcome>>,
     local_rx: mpsc::Receiver<Completed<PathId, LocalDbSample>>,
@@ -79,10 +77,13 @@ impl Driver {
         engine::Instant::from_micros(u64::try_from(us).unwrap_or(u64::MAX))
     }
 
+    /// The engine's `t` on the driver's clock (the inverse of `now`).
+    fn instant(&self, t: engine::Instant) -> TokioInstant {
+        self.epoch + Duration::from_micros(t.as_micros())
+    }
+
     fn deadline(&self) -> Option<TokioInstant> {
-        self.engine
-            .poll_timeout()
-            .map(|t| self.epoch + Duration::from_micros(t.as_micros()))
+        self.engine.poll_timeout().map(|t| self.instant(t))
     }
 
     /// Runs until SIGTERM or SIGINT, then returns.
@@ -138,15 +139,6 @@ impl Driver {
         }
         self.refresh();
         Ok(())
-    }
-
-    fn slot(&mut self, path: PathId) -> &mut Slot {
-        match path {
-            PathId::Icmp => &mut self.icmp,
-            PathId::Gateway => &mut self.gateway,
-            PathId::RemoteDb => &mut self.remote,
-            _ => &mut self.local,
-        }
     }
 }
 

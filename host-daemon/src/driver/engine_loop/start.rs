@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
@@ -15,7 +14,7 @@ use super::{Driver, IcmpDone};
 use crate::actions::state_file::PersistedState;
 use crate::config::{self, Config};
 use crate::driver::effects::{self, Effects, Plan};
-use crate::driver::slots::Slot;
+use crate::driver::slots::{Slot, Slots};
 use crate::driver::{db_target, RunError};
 use crate::probe::icmp::IcmpProber;
 use crate::probe::local_db::LocalDbProbe;
@@ -28,18 +27,17 @@ async fn icmp_slot(
     prober: &IcmpProber,
     path: PathId,
     address: Option<IpAddr>,
-    timeout: Duration,
     tx: &mpsc::Sender<IcmpDone>,
 ) -> Slot {
     let Some(address) = address else {
         tracing::error!("{}: no address: every attempt fails", path.name());
-        return Slot::new(None, timeout);
+        return Slot::new(None);
     };
     match prober.target(address).await {
-        Ok(target) => Slot::new(Some(runner::spawn(path, target, tx.clone())), timeout),
+        Ok(target) => Slot::new(Some(runner::spawn(path, target, tx.clone()))),
         Err(e) => {
             tracing::error!("{} to {address}: {e}: every attempt fails", path.name());
-            Slot::new(None, timeout)
+            Slot::new(None)
         }
     }
 }
@@ -60,27 +58,16 @@ impl Driver {
         let (remote_tx, remote_rx) = mpsc::channel(4);
         let (local_tx, local_rx) = mpsc::channel(4);
         let prober = IcmpProber::new(u32::from(cfg.checks.icmp_ttl));
-        let icmp = icmp_slot(
-            &prober,
-            PathId::Icmp,
-            Some(cfg.peer.address),
-            cfg.checks.icmp.timeout,
-            &icmp_tx,
-        )
-        .await;
-        let gateway = icmp_slot(
-            &prober,
-            PathId::Gateway,
-            cfg.checks.gateway_address,
-            cfg.checks.gateway.timeout,
-            &icmp_tx,
-        )
-        .await;
+        let mut slots = Slots::default();
+        for (path, address) in [
+            (PathId::Icmp, Some(cfg.peer.address)),
+            (PathId::Gateway, cfg.checks.gateway_address),
+        ] {
+            slots.insert(path, icmp_slot(&prober, path, address, &icmp_tx).await);
+        }
         let remote = RemoteDbProbe::new(db_target(&cfg.peer.db, "twinbeat-remote")?);
-        let remote = Slot::new(
-            Some(runner::spawn(PathId::RemoteDb, remote, remote_tx)),
-            cfg.checks.remote_db.timeout,
-        );
+        let remote = runner::spawn(PathId::RemoteDb, remote, remote_tx);
+        slots.insert(PathId::RemoteDb, Slot::new(Some(remote)));
         let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
         let plan = Plan::new(&cfg, &local_target);
         if engine.role() != engine::Role::Primary {
@@ -93,10 +80,8 @@ impl Driver {
             effects.start_guard()
         );
         let local = LocalDbProbe::new(local_target);
-        let local = Slot::new(
-            Some(runner::spawn(PathId::LocalDb, local, local_tx)),
-            cfg.local_db.timeout,
-        );
+        let local = runner::spawn(PathId::LocalDb, local, local_tx);
+        slots.insert(PathId::LocalDb, Slot::new(Some(local)));
         let cluster = proto::ClusterId::from_name(&cfg.cluster_id);
         let (serial, serial_rx) = SerialLink::spawn(SerialConfig::new(
             cfg.checks.serial_device.clone(),
@@ -122,10 +107,7 @@ impl Driver {
             cluster,
             cfg,
             shared,
-            icmp,
-            gateway,
-            remote,
-            local,
+            slots,
             icmp_rx,
             remote_rx,
             local_rx,
