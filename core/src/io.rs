@@ -114,11 +114,15 @@ pub enum Action {
         /// Our state, to put in the frame.
         state: OwnState,
     },
-    /// Probe ARP for the VIP (a few probes tens of ms apart, within
-    /// `arp_probe_timeout`); answer with [`Input::VipArpProbe`].
+    /// Probe ARP for the VIP (a few probes tens of ms apart, listening until
+    /// `deadline`); answer with [`Input::VipArpProbe`]. A pre-promotion fresh check
+    /// (rule `fresh-checks`).
     VipArpProbe {
         /// Echo this in the answer.
         attempt: AttemptId,
+        /// End of the probe's window: the `now` the engine was given plus
+        /// `arp_probe_timeout`. The probes and the listening after them fit inside it.
+        deadline: Instant,
     },
     /// Restart the local DB; answer [`Input::DbRestarted`] / [`Input::DbRestartFailed`].
     RestartDb,

@@ -22,7 +22,7 @@
 //! | `Probe { path: LocalDb, attempt, deadline, fresh }` | `LocalDb { attempt, sample }` |
 //! | `SendPing { seq, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
 //! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
-//! | `VipArpProbe { attempt }` | `VipArpProbe { attempt, answered }` |
+//! | `VipArpProbe { attempt, deadline }` | `VipArpProbe { attempt, answered }` |
 //! | `Persist(state)` | `Persisted(state)` / `PersistFailed(state)` |
 //! | `Promote` | `Promoted` / `PromoteFailed` |
 //! | `TakeVip` | `VipTaken` / `VipFailed` |
@@ -33,7 +33,8 @@
 //! | `Log(event)` | — |
 //!
 //! A probe runs until the `deadline` its action carries (the `now` the engine was given
-//! plus the path's timeout), so the daemon needs no timing of its own; an answer after
+//! plus the path's timeout, or `arp_probe_timeout` for the ARP probe), so the daemon
+//! needs no timing of its own; an answer after
 //! the deadline is harmless (the engine ignores it). The attempt id is the same
 //! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames
 //! from the peer that are not acks of our pings arrive as `PingReceived`; the daemon

@@ -12,7 +12,7 @@
 //! the serial path up and never counts as hearing the peer (only the peer's own frames
 //! do), so every other rule sees the peer exactly as without a bridge.
 
-use super::{Engine, Timer};
+use super::{Engine, EngineTimer};
 use crate::io::Event;
 use crate::time::Instant;
 use crate::types::{BridgeState, BridgeStatus, PathHealth, PathId, PathStatus, SerialDownCause};
@@ -22,7 +22,10 @@ impl Engine {
     pub(super) fn on_bridge_status(&mut self, now: Instant, status: BridgeStatus) {
         self.bridge = Some((status, now));
         if self.cfg.serial_bridge {
-            self.set_timer(Timer::BridgeSilence, now + self.cfg.bridge_silence_bound());
+            self.set_timer(
+                EngineTimer::BridgeSilence,
+                now + self.cfg.bridge_silence_bound(),
+            );
             self.judge_bridge(now);
         }
     }
@@ -30,7 +33,10 @@ impl Engine {
     /// Arms the silence timer at start: a bridge that never reports is silent too.
     pub(super) fn start_bridge_watch(&mut self, now: Instant) {
         if self.cfg.serial_bridge {
-            self.set_timer(Timer::BridgeSilence, now + self.cfg.bridge_silence_bound());
+            self.set_timer(
+                EngineTimer::BridgeSilence,
+                now + self.cfg.bridge_silence_bound(),
+            );
         }
     }
 

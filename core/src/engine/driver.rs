@@ -56,7 +56,7 @@ impl Engine {
             if due > now {
                 break;
             }
-            self.timers[timer.index()] = None;
+            self.clear_timer(timer);
             self.on_timer(now, timer);
         }
     }

@@ -1,8 +1,9 @@
-//! Rules 12 and 13: hold after a restart or a pause, and leaving it.
+//! Rules `hold-needs-evidence` and `pause-is-a-restart`: hold after a restart or a
+//! pause, and leaving it.
 
 use core::time::Duration;
 
-use super::{Engine, Step, Timer};
+use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{PathHealth, PathId, PeerState, PersistedRole, Role, StartFacts};
@@ -15,7 +16,7 @@ impl Engine {
         self.hold_since = now;
         self.set_role(now, Role::Hold);
         self.push(Action::ReleaseVip);
-        self.set_timer(Timer::HoldGrace, now + self.cfg.startup_grace);
+        self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
     }
 
     /// A frame while holding. A winning peer means this node lost: fence and stay
@@ -55,7 +56,7 @@ impl Engine {
         if alive {
             self.alarm_once(Reason::PeerAliveButSilent);
             self.decide_once(now, DecisionKind::Hold, Reason::PeerAliveButSilent);
-            self.set_timer(Timer::HoldGrace, now + self.cfg.startup_grace);
+            self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
         } else {
             self.resume(now, Reason::PeerNotHeard);
         }
@@ -65,7 +66,7 @@ impl Engine {
     /// this node is the primary of its term (the start guard put it in recovery), and
     /// otherwise makes the node a standby.
     fn resume(&mut self, now: Instant, reason: Reason) {
-        self.clear_timer(Timer::HoldGrace);
+        self.clear_timer(EngineTimer::HoldGrace);
         // No sample yet (the peer's ack can beat the first local check): trust what the
         // DB said at start. Should it have left recovery since, `Promote` only confirms.
         let in_recovery = self.local.map_or(self.start_in_recovery, |s| s.in_recovery);
@@ -96,7 +97,7 @@ impl Engine {
         self.log(Event::PauseDetected { gap });
         self.restart_attempts(now);
         self.fresh = None;
-        self.clear_timer(Timer::Fresh);
+        self.clear_timer(EngineTimer::Fresh);
         match (self.role, self.step) {
             (Role::Promoting, Step::PersistPromoting) => {
                 self.abort_promotion(now, Reason::Paused);

@@ -1,8 +1,9 @@
-//! Rule 2: the local database check on both roles, restart once per incident, then stop.
+//! Rule `local-db-restart-once`: the local database check on both roles, restart once
+//! per incident, then stop.
 
 use core::time::Duration;
 
-use super::{Engine, Timer};
+use super::{Engine, EngineTimer};
 use crate::io::{Action, DecisionKind, Reason};
 use crate::time::Instant;
 use crate::types::{AttemptId, LocalDbSample, PathHealth, PathId, Role};
@@ -68,7 +69,7 @@ impl Engine {
         if now.saturating_duration_since(since) >= self.cfg.restart_grace {
             // Healthy for a whole grace: the incident is over.
             self.incident = None;
-            self.clear_timer(Timer::RestartGrace);
+            self.clear_timer(EngineTimer::RestartGrace);
             if self.role == Role::Primary {
                 self.evaluate_primary(now);
             }
@@ -90,11 +91,13 @@ impl Engine {
                 });
                 self.decide(now, DecisionKind::RestartDb, Reason::LocalDbUnhealthy);
                 self.push(Action::RestartDb);
-                self.set_timer(Timer::RestartGrace, now + self.cfg.restart_grace);
+                self.set_timer(EngineTimer::RestartGrace, now + self.cfg.restart_grace);
             }
             // Down again within the same incident and the grace already judged it
             // healthy once: no second restart, it is unrecoverable now.
-            Some(_) if self.timer(Timer::RestartGrace).is_none() => self.on_restart_grace(now),
+            Some(_) if self.timer(EngineTimer::RestartGrace).is_none() => {
+                self.on_restart_grace(now)
+            }
             Some(_) => {}
         }
     }
@@ -119,7 +122,7 @@ impl Engine {
                         let backoff = self.cfg.restart_grace.saturating_mul(1 << shift);
                         self.push(Action::RestartDb);
                         self.set_timer(
-                            Timer::RestartGrace,
+                            EngineTimer::RestartGrace,
                             now + backoff.min(Duration::from_secs(3600)),
                         );
                     }

@@ -29,10 +29,10 @@ use crate::config::Config;
 use crate::io::{Action, Decision, Event, Reason};
 use crate::time::Instant;
 use crate::types::{
-    self, AttemptId, BridgeStatus, LocalDbSample, PathHealth, PathStatus, PeerView, Role,
+    self, AttemptId, BridgeStatus, LocalDbSample, PathHealth, PathId, PathStatus, PeerView, Role,
 };
 pub use start::StartError;
-use timers::{Timer, TIMERS};
+use timers::{EngineTimer, Timer, TimerTable};
 
 /// Capacity of the action queue. One call never queues more than a few dozen actions;
 /// the driver must drain the queue after every call.
@@ -98,8 +98,8 @@ pub struct Engine {
     /// Advertised `fenced` flag: set only once the DB stop and the VIP release are confirmed.
     fenced: bool,
     step: Step,
-    paths: [PathSlot; 5],
-    timers: [Option<Instant>; TIMERS],
+    paths: [PathSlot; PathId::ALL.len()],
+    timers: TimerTable,
     actions: Deque<Action, ACTION_QUEUE>,
     dropped_actions: u32,
     next_id: u32,
@@ -160,12 +160,12 @@ impl Engine {
     fn set_step(&mut self, step: Step) {
         self.step = step;
         self.pending_retry = None;
-        self.clear_timer(Timer::Retry);
+        self.clear_timer(EngineTimer::Retry);
     }
 
     /// Retries `action` after `delay` (one pending retry at a time).
     fn retry_later(&mut self, now: Instant, action: Action, delay: Duration) {
         self.pending_retry = Some(action);
-        self.set_timer(Timer::Retry, now + delay);
+        self.set_timer(EngineTimer::Retry, now + delay);
     }
 }

@@ -1,26 +1,28 @@
-//! Master rules 8 (when to fence) and 9 (how), plus the results of every side effect.
+//! The master's rules `fence-when-standby-can-take-over` (when to fence) and
+//! `fence-sequence` (how), plus the results of every side effect.
 
 use core::time::Duration;
 
-use super::{Engine, Step, Timer};
+use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Reason, Severity};
 use crate::time::Instant;
 use crate::types::{PathHealth, PathId, PersistedRole, PersistedState, Role};
 
 impl Engine {
     /// Own gateway changed health. When it goes down the master waits long enough for
-    /// the peer to notice a shared outage and report it before judging (rule 8).
+    /// the peer to notice a shared outage and report it before judging (rule
+    /// `fence-when-standby-can-take-over`).
     pub(super) fn gateway_changed(&mut self, now: Instant) {
         if self.paths[PathId::Gateway.index()].status.health == PathHealth::Down {
             if self.role == Role::Primary
-                && self.timer(Timer::GatewaySettle).is_none()
+                && self.timer(EngineTimer::GatewaySettle).is_none()
                 && !self.gateway_settled
             {
                 self.restart_gateway_settle(now);
             }
         } else {
             self.gateway_settled = false;
-            self.clear_timer(Timer::GatewaySettle);
+            self.clear_timer(EngineTimer::GatewaySettle);
             self.evaluate_primary(now);
         }
     }
@@ -35,10 +37,10 @@ impl Engine {
         let s = self.cfg.serial;
         let settle = g.interval + g.detection_time() + s.interval + s.timeout;
         self.gateway_settled = false;
-        self.set_timer(Timer::GatewaySettle, now + settle);
+        self.set_timer(EngineTimer::GatewaySettle, now + settle);
     }
 
-    /// Rule 8: the standby can take over if its state, at most `peer_state_max_age`
+    /// Rule `fence-when-standby-can-take-over`: the standby can take over if its state, at most `peer_state_max_age`
     /// old, says standby, DB healthy, gateway up and not fenced — or if it was never
     /// heard at all.
     fn peer_can_take_over(&self, now: Instant) -> Result<(), Reason> {
@@ -87,15 +89,15 @@ impl Engine {
         }
     }
 
-    /// Rule 9: stop the DB (confirmed), release the VIP, persist "fenced", advertise
+    /// Rule `fence-sequence`: stop the DB (confirmed), release the VIP, persist "fenced", advertise
     /// it, then run the fence action. Each step waits for the previous one's result.
     pub(super) fn begin_fence(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Fence, reason);
         self.fresh = None;
-        self.clear_timer(Timer::Fresh);
-        self.clear_timer(Timer::GatewaySettle);
-        self.clear_timer(Timer::RestartGrace);
-        self.clear_timer(Timer::HoldGrace);
+        self.clear_timer(EngineTimer::Fresh);
+        self.clear_timer(EngineTimer::GatewaySettle);
+        self.clear_timer(EngineTimer::RestartGrace);
+        self.clear_timer(EngineTimer::HoldGrace);
         self.incident = None;
         self.guarded_primary = false;
         self.set_step(Step::StopDb);

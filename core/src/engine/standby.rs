@@ -2,7 +2,7 @@
 //! `fresh-checks`, `fenced-peer-hands-over` and `startup-grace`: when to promote, the
 //! fresh checks, and the first step of rule `promotion-order`.
 
-use super::{Engine, Step, Timer};
+use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{
@@ -108,8 +108,11 @@ impl Engine {
             if let Some(until) = self.frame_block_until(now) {
                 // Look again once the last frame is too old to prove anything.
                 self.decide_once(now, DecisionKind::NoPromotion, Reason::PeerHeard);
-                if self.timer(Timer::FreshRetry).is_none_or(|t| t > until) {
-                    self.set_timer(Timer::FreshRetry, until);
+                if self
+                    .timer(EngineTimer::FreshRetry)
+                    .is_none_or(|t| t > until)
+                {
+                    self.set_timer(EngineTimer::FreshRetry, until);
                 }
                 return;
             }
@@ -136,7 +139,7 @@ impl Engine {
             self.decide_once(now, DecisionKind::NoPromotion, Reason::LocalDbStopped);
             return;
         }
-        if self.timer(Timer::FreshRetry).is_some() {
+        if self.timer(EngineTimer::FreshRetry).is_some() {
             return;
         }
         self.start_fresh(now, trigger);
@@ -154,7 +157,10 @@ impl Engine {
                 fresh: true,
             });
         }
-        self.push(Action::VipArpProbe { attempt: arp_id });
+        self.push(Action::VipArpProbe {
+            attempt: arp_id,
+            deadline: now + self.cfg.arp_probe_timeout,
+        });
         self.fresh = Some(Fresh {
             trigger,
             db_id,
@@ -173,7 +179,7 @@ impl Engine {
             .timeout
             .max(self.cfg.gateway.timeout)
             .max(self.cfg.arp_probe_timeout);
-        self.set_timer(Timer::Fresh, now + slowest + slowest / 2);
+        self.set_timer(EngineTimer::Fresh, now + slowest + slowest / 2);
     }
 
     /// Takes a gateway result if it answers the fresh check; true when consumed.
@@ -265,7 +271,7 @@ impl Engine {
 
     pub(super) fn conclude_fresh(&mut self, now: Instant) {
         let Some(f) = self.fresh.take() else { return };
-        self.clear_timer(Timer::Fresh);
+        self.clear_timer(EngineTimer::Fresh);
         if self.role != Role::Standby {
             return;
         }
@@ -274,7 +280,7 @@ impl Engine {
                 self.alarm_once(reason);
                 self.decide_once(now, DecisionKind::NoPromotion, reason);
                 // Re-evaluated continuously, at the gateway's pace.
-                self.set_timer(Timer::FreshRetry, now + self.cfg.gateway.interval);
+                self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
             }
             Ok(()) => {
                 // The world may have changed while the checks ran.
@@ -310,7 +316,7 @@ impl Engine {
         self.set_step(Step::Idle);
         self.guarded_primary = false;
         self.set_role(now, Role::Standby);
-        self.set_timer(Timer::FreshRetry, now + self.cfg.gateway.interval);
+        self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
     }
 
     /// A frame while promoting: before `pg_promote` any live, unfenced peer aborts the

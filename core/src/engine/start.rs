@@ -1,14 +1,14 @@
 //! Starting the engine: the start-up checks (config, role pin) and the start role
-//! (rule 12).
+//! (rule `hold-needs-evidence`).
 
 use heapless::Deque;
 
 use super::hold::start_role;
-use super::{Engine, Step, Timer, IDLE_SLOT, TIMERS};
+use super::{Engine, EngineTimer, Step, TimerTable, IDLE_SLOT};
 use crate::config::{Config, ConfigError, RolePin};
 use crate::io::{Action, Reason};
 use crate::time::Instant;
-use crate::types::{PersistedRole, PersistedState, Role, StartFacts};
+use crate::types::{PathId, PersistedRole, PersistedState, Role, StartFacts};
 
 /// Why the engine refused to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,8 +67,8 @@ impl Engine {
             term,
             fenced: false,
             step: Step::Idle,
-            paths: [IDLE_SLOT; 5],
-            timers: [None; TIMERS],
+            paths: [IDLE_SLOT; PathId::ALL.len()],
+            timers: TimerTable::IDLE,
             actions: Deque::new(),
             dropped_actions: 0,
             next_id: 0,
@@ -122,7 +122,7 @@ impl Engine {
             }
             _ => {
                 e.set_role(now, Role::Standby);
-                e.set_timer(Timer::StartupGrace, now + e.cfg.startup_grace);
+                e.set_timer(EngineTimer::StartupGrace, now + e.cfg.startup_grace);
             }
         }
         Ok(e)

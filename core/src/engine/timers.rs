@@ -1,4 +1,10 @@
-//! The timer table (one slot per [`Timer`]) and pause detection (rule 13).
+//! The timer table and pause detection (rule `pause-is-a-restart`).
+//!
+//! Two sub-tables, each indexed by its kind `as usize`: one slot per path
+//! ([`PathId`]) and one per [`EngineTimer`]. Neither is numbered by hand: the path
+//! table is as long as [`PathId::ALL`], the engine table as long as
+//! [`EngineTimer::ALL`], which the `engine_timers!` declaration derives from the
+//! variants themselves.
 
 use core::time::Duration;
 
@@ -6,84 +12,96 @@ use super::Engine;
 use crate::time::Instant;
 use crate::types::PathId;
 
-/// The engine's timers: one slot each in a fixed table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Timer {
-    /// Next attempt start, or the in-flight attempt's window end.
-    Path(PathId),
+/// Declares [`EngineTimer`] and its [`EngineTimer::ALL`] from one list, so the table
+/// can neither miss a variant nor disagree with the declaration order.
+macro_rules! engine_timers {
+    ($($(#[doc = $doc:literal])+ $kind:ident,)+) => {
+        /// The engine's timers outside the paths: one slot each, at `self as usize`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum EngineTimer {
+            $($(#[doc = $doc])+ $kind,)+
+        }
+
+        impl EngineTimer {
+            /// Every engine timer, in declaration order: `ALL[t as usize] == t`.
+            pub(super) const ALL: &'static [EngineTimer] = &[$(EngineTimer::$kind,)+];
+        }
+    };
+}
+
+engine_timers! {
     /// Deadline of the pre-promotion fresh checks.
     Fresh,
     /// Earliest next fresh check after a refused promotion.
     FreshRetry,
-    /// End of the standby's startup grace (rule 7).
+    /// End of the standby's startup grace (rule `startup-grace`).
     StartupGrace,
-    /// End of the hold wait (rule 12).
+    /// End of the hold wait (rule `hold-needs-evidence`).
     HoldGrace,
-    /// End of the local DB restart grace (rule 2).
+    /// End of the local DB restart grace (rule `local-db-restart-once`).
     RestartGrace,
-    /// End of the wait for the peer to report its own gateway (rule 8).
+    /// End of the wait for the peer to report its own gateway (rule
+    /// `fence-when-standby-can-take-over`).
     GatewaySettle,
     /// Retry of a failed side effect (`pending_retry`).
     Retry,
-    /// Keeps the driver calling often enough to detect pauses (rule 13).
+    /// Keeps the driver calling often enough to detect pauses (rule `pause-is-a-restart`).
     Watchdog,
     /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
     BridgeSilence,
 }
 
-pub(super) const TIMERS: usize = 14;
+/// One of the engine's timers: a path's, or one of the [`EngineTimer`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Timer {
+    /// Next attempt start, or the in-flight attempt's window end.
+    Path(PathId),
+    /// A timer outside the paths.
+    Engine(EngineTimer),
+}
 
-impl Timer {
-    pub(super) const fn index(self) -> usize {
-        match self {
-            Timer::Path(p) => p.index(),
-            Timer::Fresh => 5,
-            Timer::FreshRetry => 6,
-            Timer::StartupGrace => 7,
-            Timer::HoldGrace => 8,
-            Timer::RestartGrace => 9,
-            Timer::GatewaySettle => 10,
-            Timer::Retry => 11,
-            Timer::Watchdog => 12,
-            Timer::BridgeSilence => 13,
+impl From<EngineTimer> for Timer {
+    fn from(timer: EngineTimer) -> Self {
+        Timer::Engine(timer)
+    }
+}
+
+/// When each timer is due, if armed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TimerTable {
+    path: [Option<Instant>; PathId::ALL.len()],
+    engine: [Option<Instant>; EngineTimer::ALL.len()],
+}
+
+impl TimerTable {
+    /// Every timer unarmed.
+    pub(super) const IDLE: TimerTable = TimerTable {
+        path: [None; PathId::ALL.len()],
+        engine: [None; EngineTimer::ALL.len()],
+    };
+
+    fn slot(&mut self, timer: Timer) -> &mut Option<Instant> {
+        match timer {
+            Timer::Path(p) => &mut self.path[p.index()],
+            Timer::Engine(t) => &mut self.engine[t as usize],
         }
     }
 
-    pub(super) const ALL: [Timer; TIMERS] = [
-        Timer::Path(PathId::Icmp),
-        Timer::Path(PathId::RemoteDb),
-        Timer::Path(PathId::Serial),
-        Timer::Path(PathId::Gateway),
-        Timer::Path(PathId::LocalDb),
-        Timer::Fresh,
-        Timer::FreshRetry,
-        Timer::StartupGrace,
-        Timer::HoldGrace,
-        Timer::RestartGrace,
-        Timer::GatewaySettle,
-        Timer::Retry,
-        Timer::Watchdog,
-        Timer::BridgeSilence,
-    ];
-}
-
-impl Engine {
-    pub(super) fn set_timer(&mut self, timer: Timer, at: Instant) {
-        self.timers[timer.index()] = Some(at);
+    fn get(&self, timer: Timer) -> Option<Instant> {
+        match timer {
+            Timer::Path(p) => self.path[p.index()],
+            Timer::Engine(t) => self.engine[t as usize],
+        }
     }
 
-    pub(super) fn clear_timer(&mut self, timer: Timer) {
-        self.timers[timer.index()] = None;
-    }
-
-    pub(super) fn timer(&self, timer: Timer) -> Option<Instant> {
-        self.timers[timer.index()]
-    }
-
-    pub(super) fn earliest_timer(&self) -> Option<(Timer, Instant)> {
+    /// The earliest armed timer; on a tie the paths (in [`PathId::ALL`] order) come
+    /// first, then the engine timers in declaration order.
+    fn earliest(&self) -> Option<(Timer, Instant)> {
+        let paths = PathId::ALL.iter().map(|&p| Timer::Path(p));
+        let engine = EngineTimer::ALL.iter().map(|&t| Timer::Engine(t));
         let mut best: Option<(Timer, Instant)> = None;
-        for t in Timer::ALL {
-            if let Some(at) = self.timers[t.index()] {
+        for t in paths.chain(engine) {
+            if let Some(at) = self.get(t) {
                 if best.is_none_or(|(_, b)| at < b) {
                     best = Some((t, at));
                 }
@@ -91,35 +109,59 @@ impl Engine {
         }
         best
     }
+}
+
+impl Engine {
+    pub(super) fn set_timer(&mut self, timer: impl Into<Timer>, at: Instant) {
+        *self.timers.slot(timer.into()) = Some(at);
+    }
+
+    pub(super) fn clear_timer(&mut self, timer: impl Into<Timer>) {
+        *self.timers.slot(timer.into()) = None;
+    }
+
+    pub(super) fn timer(&self, timer: impl Into<Timer>) -> Option<Instant> {
+        self.timers.get(timer.into())
+    }
+
+    pub(super) fn earliest_timer(&self) -> Option<(Timer, Instant)> {
+        self.timers.earliest()
+    }
 
     pub(super) fn arm_watchdog(&mut self, now: Instant) {
         let period = (self.pause_threshold / 2).max(Duration::from_millis(1));
-        self.set_timer(Timer::Watchdog, now + period);
+        self.set_timer(EngineTimer::Watchdog, now + period);
     }
 
     pub(super) fn on_timer(&mut self, now: Instant, timer: Timer) {
         match timer {
             Timer::Path(p) => self.on_path_timer(now, p),
-            Timer::Fresh => self.conclude_fresh(now),
-            Timer::FreshRetry | Timer::StartupGrace => self.evaluate_standby(now),
-            Timer::HoldGrace => self.on_hold_grace(now),
-            Timer::RestartGrace => self.on_restart_grace(now),
-            Timer::GatewaySettle => {
+            Timer::Engine(t) => self.on_engine_timer(now, t),
+        }
+    }
+
+    fn on_engine_timer(&mut self, now: Instant, timer: EngineTimer) {
+        match timer {
+            EngineTimer::Fresh => self.conclude_fresh(now),
+            EngineTimer::FreshRetry | EngineTimer::StartupGrace => self.evaluate_standby(now),
+            EngineTimer::HoldGrace => self.on_hold_grace(now),
+            EngineTimer::RestartGrace => self.on_restart_grace(now),
+            EngineTimer::GatewaySettle => {
                 self.gateway_settled = true;
                 self.evaluate_primary(now);
             }
-            Timer::Retry => {
+            EngineTimer::Retry => {
                 if let Some(action) = self.pending_retry.take() {
                     self.push(action);
                 }
             }
-            Timer::Watchdog => self.arm_watchdog(now),
-            Timer::BridgeSilence => self.judge_bridge(now),
+            EngineTimer::Watchdog => self.arm_watchdog(now),
+            EngineTimer::BridgeSilence => self.judge_bridge(now),
         }
     }
 
-    /// Rule 13: a call far later than the previous one means this process or its
-    /// machine was frozen; the peer may have taken over meanwhile.
+    /// Rule `pause-is-a-restart`: a call far later than the previous one means this
+    /// process or its machine was frozen; the peer may have taken over meanwhile.
     pub(super) fn check_pause(&mut self, now: Instant) {
         let gap = now.saturating_duration_since(self.last_now);
         if now > self.last_now {

@@ -233,7 +233,7 @@ impl Harness {
                 let ack = Input::AckReceived { seq, peer: w.peer };
                 self.answer(w.serial, ack, Input::SerialDeviceMissing);
             }
-            Action::VipArpProbe { attempt } => self.schedule(
+            Action::VipArpProbe { attempt, .. } => self.schedule(
                 w.arp_after,
                 Input::VipArpProbe {
                     attempt,

@@ -88,7 +88,7 @@ impl World {
             Action::SendAck { seq, state } => {
                 self.serial(o, Input::AckReceived { seq, peer: state })
             }
-            Action::VipArpProbe { attempt } => {
+            Action::VipArpProbe { attempt, .. } => {
                 let other = &self.nodes[o];
                 let answered = other.vip && other.alive && !other.node_frozen && !self.cut_icmp;
                 let d = Duration::from_millis(self.rng.u64(5..20));

@@ -14,16 +14,21 @@ mod workers;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
 use twinbeat_core::{self as engine, Action, AttemptId, Input, PersistedRole};
 
-use crate::actions::arp_probe::{self, ProbeOutcome};
+use crate::actions::arp_probe::{self, ProbeOptions, ProbeOutcome};
 use crate::actions::fence;
 use crate::actions::state_file::{self, NodeState};
 use crate::actions::vip::Vip;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
+
+/// Probes sent by the pre-promotion ARP probe (rule `fresh-checks`).
+const ARP_PROBES: u32 = 3;
 
 /// One finished effect.
 #[derive(Debug)]
@@ -115,10 +120,25 @@ impl Effects {
         self.plan.data_dir.get(&self.plan.promote_target).await;
     }
 
+    /// Starts the pre-promotion ARP probe `attempt` (rule `fresh-checks`). Its
+    /// probes and the listening after them fit in the time left until `deadline`,
+    /// the end of the window the engine gave it: the driver keeps no ARP timing of
+    /// its own.
+    pub(crate) fn probe_arp(&self, attempt: AttemptId, deadline: TokioInstant) {
+        let options = probe_options(deadline.saturating_duration_since(TokioInstant::now()));
+        let plan = Arc::clone(&self.plan);
+        let done = self.done.clone();
+        tokio::spawn(async move {
+            let answered = arp_probe(&plan, attempt, options).await;
+            let _ = done.send(Input::VipArpProbe { attempt, answered }.into());
+        });
+    }
+
     /// Starts `action`. `reason` is persisted with a new state (shown by
     /// `twinbeat status`). `primary`: the engine's role is `Primary` now (a restart
-    /// it orders then comes back writable). Returns false for actions that are not
-    /// side effects.
+    /// it orders then comes back writable). Returns false for the actions the engine
+    /// loop carries out itself: the probes (the ARP probe is [`Effects::probe_arp`]),
+    /// the frames and the log events.
     pub(crate) fn perform(&self, action: Action, reason: &str, primary: bool) -> bool {
         // A send fails only when a worker is gone (the runtime is shutting down):
         // nothing can be performed then, and the engine's answer no longer matters.
@@ -154,15 +174,8 @@ impl Effects {
                     let _ = done.send(Input::FenceActionDone.into());
                 });
             }
-            Action::VipArpProbe { attempt } => {
-                let plan = Arc::clone(&self.plan);
-                let done = self.done.clone();
-                tokio::spawn(async move {
-                    let answered = arp_probe(&plan, attempt).await;
-                    let _ = done.send(Input::VipArpProbe { attempt, answered }.into());
-                });
-            }
             Action::Probe { .. }
+            | Action::VipArpProbe { .. }
             | Action::SendPing { .. }
             | Action::SendAck { .. }
             | Action::Log(_) => return false,
@@ -171,9 +184,18 @@ impl Effects {
     }
 }
 
+/// The ARP probe's timing within `window`: [`ARP_PROBES`] probes go out `interval`
+/// apart and the listening lasts one more interval, so count + 1 gaps fill it.
+fn probe_options(window: Duration) -> ProbeOptions {
+    ProbeOptions {
+        count: ARP_PROBES,
+        interval: (window / (ARP_PROBES + 1)).max(Duration::from_millis(1)),
+    }
+}
+
 /// Whether somebody answers ARP for the VIP. "Could not check" counts as answered:
-/// it is the one answer that can never lead to a second holder (rule 5).
-async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
+/// it is the one answer that can never lead to a second holder (rule `fresh-checks`).
+async fn arp_probe(plan: &Plan, attempt: AttemptId, options: ProbeOptions) -> bool {
     let Some(spec) = &plan.vip else {
         tracing::error!("VIP ARP probe {attempt:?}: no interface for the VIP: counted as held");
         return true;
@@ -187,7 +209,7 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId) -> bool {
         );
         return false;
     };
-    match arp_probe::probe_vip(&spec.interface, v4, plan.arp_probe).await {
+    match arp_probe::probe_vip(&spec.interface, v4, options).await {
         Ok(ProbeOutcome::Free) => false,
         Ok(ProbeOutcome::Held { by, after }) => {
             tracing::error!(
@@ -237,4 +259,20 @@ pub(crate) fn vip_present(vip: IpAddr) -> bool {
     if_addrs::get_if_addrs()
         .map(|addrs| addrs.iter().any(|a| a.ip() == vip))
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arp_probes_and_listening_fill_the_window() {
+        let o = probe_options(Duration::from_millis(150));
+        assert_eq!(o.count, 3);
+        assert_eq!(o.interval, Duration::from_micros(37_500));
+        assert_eq!(
+            probe_options(Duration::ZERO).interval,
+            Duration::from_millis(1)
+        );
+    }
 }

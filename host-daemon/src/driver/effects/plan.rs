@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::guard::DataDir;
-use crate::actions::arp_probe::ProbeOptions;
 use crate::actions::fence::{FenceAction, FencePlan};
 use crate::actions::service::{PgCtl, ServiceControl};
 use crate::actions::state_file::StateStore;
@@ -16,8 +15,6 @@ use crate::probe::DbTarget;
 
 /// Gap between two gratuitous ARPs, as IPaddr2.
 pub(crate) const GARP_INTERVAL: Duration = Duration::from_millis(200);
-/// Probes sent by the pre-promotion ARP probe (rule 5).
-const ARP_PROBES: u32 = 3;
 
 /// Everything the effects need, built once from the config.
 #[derive(Debug)]
@@ -38,8 +35,6 @@ pub(crate) struct Plan {
     pub(crate) promote_timeout: Duration,
     /// Bound of a restart (pg_ctl waits for the server to accept connections).
     pub(crate) restart_timeout: Duration,
-    /// The ARP probe's timing, fitted inside `vip.arp_probe_timeout`.
-    pub(crate) arp_probe: ProbeOptions,
     /// Where `postmaster.pid` and the start guard are.
     pub(crate) data_dir: DataDir,
 }
@@ -103,9 +98,6 @@ pub(crate) fn pg_config(t: &DbTarget, connect_timeout: Duration) -> tokio_postgr
 impl Plan {
     /// Maps `cfg`; `local` is the local DB target (password already resolved).
     pub(crate) fn new(cfg: &Config, local: &DbTarget) -> Plan {
-        // The probes go out `interval` apart and the listening lasts one more
-        // interval: count + 1 gaps must fit in the configured bound.
-        let interval = cfg.vip.arp_probe_timeout / (ARP_PROBES + 1);
         Plan {
             service: service_control(&cfg.local_db.service.manager),
             fence_action: fence_action(&cfg.fence),
@@ -119,10 +111,6 @@ impl Plan {
                 .service
                 .restart_grace
                 .max(Duration::from_secs(5)),
-            arp_probe: ProbeOptions {
-                count: ARP_PROBES,
-                interval: interval.max(Duration::from_millis(1)),
-            },
             data_dir: DataDir::new(
                 cfg.local_db
                     .service

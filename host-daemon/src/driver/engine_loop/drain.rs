@@ -23,6 +23,9 @@ impl Driver {
                         deadline,
                         ..
                     } => self.start_probe(path, attempt, deadline),
+                    Action::VipArpProbe { attempt, deadline } => {
+                        self.effects.probe_arp(attempt, self.instant(deadline));
+                    }
                     Action::SendPing { seq, state } => {
                         self.send(proto::Message::Ping(proto::Ping {
                             seq,
