@@ -64,14 +64,14 @@ impl Engine {
     }
 
     /// Re-judges the bridge verdict; a change is logged and re-runs the peer path rules
-    /// (rules 3–7), as a change of any path's health does.
+    /// (`partial-loss-only-warns` to `startup-grace`), as a change of any path's health does.
     pub(super) fn judge_bridge(&mut self, now: Instant) {
         let cause = self.bridge_cause(now);
         if cause == self.bridge_verdict.map(|(c, _)| c) {
             return;
         }
         // Down continuously (say the peer went silent, then the bridge died): keep the
-        // first time, as rule 4 compares when paths went down.
+        // first time, as rule `all-paths-down-together` compares when paths went down.
         let since = self.bridge_verdict.map_or(now, |(_, s)| s);
         self.bridge_verdict = cause.map(|c| (c, since));
         self.log(Event::BridgeVerdict(cause));

@@ -1,4 +1,5 @@
-//! Frames from the peer: rule 1 (the peer view), and the rule 11 comparison.
+//! Frames from the peer: rule `state-in-every-frame` (the peer view), and the
+//! comparison of rule `higher-term-wins`.
 
 use super::Engine;
 use crate::io::{Action, Reason};
@@ -6,7 +7,8 @@ use crate::time::Instant;
 use crate::types::{PeerState, PeerView, PersistedRole, PersistedState, Role};
 
 impl Engine {
-    /// A frame from the peer (ping or ack): rules 1, 6, 11, 12.
+    /// A frame from the peer (ping or ack): rules `state-in-every-frame`,
+    /// `fenced-peer-hands-over`, `higher-term-wins` and `hold-needs-evidence`.
     pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, fresh_round_trip: bool) {
         if peer.node_id == self.cfg.node_id {
             self.alarm_once(Reason::DuplicateNodeId);
@@ -23,7 +25,8 @@ impl Engine {
             Role::Standby => {
                 if peer.role.claims_primary() && peer.term > self.term {
                     // Persisted so that a restart cannot promote into a term the
-                    // master already used (rule 10's t+1 must exceed every t seen).
+                    // master already used (the t+1 of rule `promotion-order` must exceed every
+                    // t seen).
                     self.term = peer.term;
                     let state = PersistedState {
                         role: PersistedRole::Standby,
@@ -51,7 +54,7 @@ impl Engine {
         }
     }
 
-    /// Rule 11: the peer claims primary in a higher term, or the same term with a
+    /// Rule `higher-term-wins`: the peer claims primary in a higher term, or the same term with a
     /// smaller node id.
     pub(super) fn peer_wins(&self, peer: &PeerState) -> bool {
         peer.role.claims_primary()

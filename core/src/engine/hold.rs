@@ -9,7 +9,8 @@ use crate::time::Instant;
 use crate::types::{PathHealth, PathId, PeerState, PersistedRole, Role, StartFacts};
 
 impl Engine {
-    /// Hold: no VIP, not acting as primary, until the peer is heard (rule 12).
+    /// Hold: no VIP, not acting as primary, until the peer is heard (rule
+    /// `hold-needs-evidence`).
     pub(super) fn enter_hold(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Hold, reason);
         self.set_step(Step::Idle);
@@ -73,7 +74,7 @@ impl Engine {
         if in_recovery && self.guarded_primary {
             // The peer has not won (it would have been heard as primary in a higher
             // term): the term is still ours, so no new term and no "promoting" to
-            // persist. `Role::Promoting` past `pg_promote` lets only rule 11 stop it,
+            // persist. `Role::Promoting` past `pg_promote` lets only rule `higher-term-wins` stop it,
             // not a live standby peer (`promoting_heard`).
             self.decide(now, DecisionKind::Resume, reason);
             self.set_step(Step::AwaitPromoted);
@@ -91,7 +92,7 @@ impl Engine {
         self.push(Action::TakeVip);
     }
 
-    /// Rule 13: called far later than due. Attempts in flight are void; a node that may
+    /// Rule `pause-is-a-restart`: called far later than due. Attempts in flight are void; a node that may
     /// hold the VIP drops it and holds until it hears the peer.
     pub(super) fn on_pause(&mut self, now: Instant, gap: Duration) {
         self.log(Event::PauseDetected { gap });
@@ -110,7 +111,7 @@ impl Engine {
     }
 }
 
-/// Rule 12: the starting role and term from the persisted state and PostgreSQL, and
+/// Rule `hold-needs-evidence`: the starting role and term from the persisted state and PostgreSQL, and
 /// whether the node starts as a (possibly guarded) primary.
 pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     let term = start.persisted.map_or(0, |p| p.term);
@@ -121,7 +122,7 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
         // (reboot, crash) comes up in recovery. It is still the primary of its term
         // until the peer is heard: hold, then fence or re-open it.
         (Some(PersistedRole::Primary), true) => Role::Hold,
-        // A replica is a standby whatever else was persisted (rule 10: "promoting" that
+        // A replica is a standby whatever else was persisted (rule `promotion-order`: "promoting" that
         // never left recovery re-evaluates as a standby).
         (_, true) => Role::Standby,
         // A writable database without a confirmed, current claim waits for the peer.

@@ -15,7 +15,8 @@ pub(super) struct Incident {
     /// Restarts requested in this incident (more than one only on a master that cannot
     /// hand over, with back-off).
     restarts: u32,
-    /// Still unhealthy after the restart grace (rule 8's "unrecoverable").
+    /// Still unhealthy after the restart grace (the "unrecoverable" of rule
+    /// `fence-when-standby-can-take-over`).
     pub(super) unrecoverable: bool,
     healthy_since: Option<Instant>,
 }
@@ -37,7 +38,7 @@ impl Engine {
             return;
         };
         // A primary whose DB is in recovery is not serving (the start guard brought it
-        // up read-only after an unordered start): unhealthy, so rule 2 restarts it, and
+        // up read-only after an unordered start): unhealthy, so rule `local-db-restart-once` restarts it, and
         // the daemon lifts the guard before a restart it orders on a primary.
         let read_only_primary = self.role == Role::Primary && sample.is_some_and(|s| s.in_recovery);
         let healthy = sample.is_some_and(|s| s.healthy()) && !read_only_primary;
@@ -55,7 +56,7 @@ impl Engine {
 
     fn local_db_sampled(&mut self, now: Instant, healthy: bool) {
         if healthy && self.db_stopped && !matches!(self.role, Role::Fencing | Role::Fenced) {
-            // Someone started it again after rule 2 stopped it.
+            // Someone started it again after rule `local-db-restart-once` stopped it.
             self.db_stopped = false;
         }
         let Some(inc) = self.incident.as_mut() else {

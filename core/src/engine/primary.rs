@@ -64,7 +64,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Rule 8: fence on an unrecoverable DB or a lost gateway, when the standby can
+    /// Rule `fence-when-standby-can-take-over`: fence on an unrecoverable DB or a lost gateway, when the standby can
     /// take over; otherwise alarm and keep serving.
     pub(super) fn evaluate_primary(&mut self, now: Instant) {
         if self.role != Role::Primary {
@@ -196,7 +196,7 @@ impl Engine {
         if ok {
             // The end of recovery is confirmed: a sample taken before it must neither
             // make a later resume follow as a replica nor count against the primary
-            // (rule 2), so the local DB check starts over.
+            // (rule `local-db-restart-once`), so the local DB check starts over.
             if let Some(s) = self.local.as_mut() {
                 s.in_recovery = false;
             }

@@ -15,7 +15,8 @@ use crate::types::{PathId, PersistedRole, PersistedState, Role, StartFacts};
 pub enum StartError {
     /// The configuration is invalid.
     Config(ConfigError),
-    /// `role` pins a role that PostgreSQL and the persisted state contradict (rule 12).
+    /// `role` pins a role that PostgreSQL and the persisted state contradict (rule
+    /// `hold-needs-evidence`).
     RolePinMismatch {
         /// The pinned role.
         pinned: RolePin,
@@ -111,7 +112,7 @@ impl Engine {
                     term,
                 }) = persisted
                 {
-                    // Rule 10: PostgreSQL is out of recovery, so finish the promotion's
+                    // Rule `promotion-order`: PostgreSQL is out of recovery, so finish the promotion's
                     // bookkeeping; the VIP waits for the hold like any restarted primary.
                     e.push(Action::Persist(PersistedState {
                         role: PersistedRole::Primary,

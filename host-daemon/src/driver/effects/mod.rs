@@ -228,9 +228,10 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId, options: ProbeOptions) -> bo
     }
 }
 
-/// Rule 12: a node that does not start as an active primary must not hold the VIP
-/// (a restarted old master would otherwise answer for it). The engine may queue
-/// `ReleaseVip` too; removing an absent address is a success, so both are safe.
+/// Rule `hold-needs-evidence`: a node that does not start as an active primary must
+/// not hold the VIP (a restarted old master would otherwise answer for it). The
+/// engine may queue `ReleaseVip` too; removing an absent address is a success, so
+/// both are safe.
 pub(crate) async fn drop_stale_vip(plan: &Plan) {
     let Some(spec) = &plan.vip else { return };
     let vip = match Vip::new(spec.clone()) {
@@ -244,7 +245,7 @@ pub(crate) async fn drop_stale_vip(plan: &Plan) {
         Ok(false) => {}
         Ok(true) => match vip.remove().await {
             Ok(o) => tracing::warn!(
-                "start: VIP {} was on {} and this node is not an active primary: removed ({o:?}, rule 12)",
+                "start: VIP {} was on {} and this node is not an active primary: removed ({o:?}, rule hold-needs-evidence)",
                 spec.address,
                 spec.interface
             ),

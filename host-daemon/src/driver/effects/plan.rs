@@ -123,7 +123,7 @@ impl Plan {
 
     /// The fence plan for `StopDb` and `RunFenceAction` (the term and reason are
     /// not used by those two steps: the engine persists "fenced" itself).
-    /// `data_dir` confirms a stop by PID (issue 5: any manager, when known).
+    /// `data_dir` confirms a stop by PID (with any manager, when known).
     pub(crate) fn fence_plan(&self, data_dir: Option<&std::path::Path>) -> FencePlan<'_> {
         let mut p = FencePlan::new(&self.service, &self.store, 0, "");
         p.action = self.fence_action.clone();

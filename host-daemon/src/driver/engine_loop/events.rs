@@ -12,11 +12,13 @@ impl Driver {
             Event::PathDown(p) => tracing::warn!("path {} down", p.name()),
             Event::PathUp(p) => tracing::info!("path {} up", p.name()),
             Event::Degraded { paths_down } => {
-                tracing::warn!("degraded: {paths_down} of 3 peer paths down, no promotion (rule 3)")
+                tracing::warn!("degraded: {paths_down} of 3 peer paths down, no promotion (rule partial-loss-only-warns)")
             }
             Event::Disarmed(r) => {
                 self.alarm(format!("automatic promotion disarmed: {r:?}"));
-                tracing::error!("CRITICAL: automatic promotion disarmed: {r:?} (rule 4)")
+                tracing::error!(
+                    "CRITICAL: automatic promotion disarmed: {r:?} (rule all-paths-down-together)"
+                )
             }
             Event::Rearmed => tracing::info!("automatic promotion armed again: every peer path up"),
             Event::Decision(d) => {
@@ -57,7 +59,7 @@ impl Driver {
             }
             Event::PauseDetected { gap } => {
                 tracing::warn!(
-                    "pause detected: timers fired {gap:?} late; treating it as a restart (rule 13)"
+                    "pause detected: timers fired {gap:?} late; treating it as a restart (rule pause-is-a-restart)"
                 )
             }
         }
