@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::address::resolve_host;
-use super::{path_config, Resolver, R};
+use super::{absolute, path_config, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::{RawChecks, RawPath};
@@ -30,14 +30,11 @@ impl Resolver<'_> {
                 "a speed from 1 to 4000000 baud",
             ));
         }
-        let serial_device = ser.device.unwrap_or_else(|| d::SERIAL_DEVICE.to_owned());
-        if !serial_device.starts_with('/') {
-            return Err(ConfigError::invalid(
-                "checks.serial.device",
-                format!("{serial_device:?}"),
-                "an absolute device path such as \"/dev/ttyS0\"",
-            ));
-        }
+        let serial_device = absolute(
+            "checks.serial.device",
+            ser.device.unwrap_or_else(|| d::SERIAL_DEVICE.to_owned()),
+            "an absolute device path such as \"/dev/ttyS0\"",
+        )?;
         if !std::path::Path::new(&serial_device).exists() {
             self.warn("checks.serial.device", format!("{serial_device:?} does not exist (yet): the serial path counts as down until it appears"));
         }

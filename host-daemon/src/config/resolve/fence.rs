@@ -1,6 +1,6 @@
 //! `[fence]`: what fencing does after stopping PostgreSQL.
 
-use super::R;
+use super::{required, R};
 use crate::config::error::ConfigError;
 use crate::config::raw::RawFence;
 use crate::config::types::FenceAction;
@@ -10,17 +10,12 @@ pub(super) fn fence(raw: Option<RawFence>) -> R<FenceAction> {
     match raw.action.as_deref().unwrap_or("stop-db") {
         "stop-db" => Ok(FenceAction::StopDb),
         "poweroff" => Ok(FenceAction::Poweroff),
-        "command" => raw
-            .command
-            .filter(|c| !c.trim().is_empty())
-            .map(FenceAction::Command)
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "fence.command",
-                    "(missing)",
-                    "a command, required with action = \"command\"",
-                )
-            }),
+        "command" => required(
+            "fence.command",
+            raw.command.filter(|c| !c.trim().is_empty()),
+            "a command, required with action = \"command\"",
+        )
+        .map(FenceAction::Command),
         other => Err(ConfigError::invalid(
             "fence.action",
             format!("{other:?}"),

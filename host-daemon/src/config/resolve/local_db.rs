@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{dur, non_empty, Resolver, R};
+use super::{absolute, dur, missing, non_empty, required, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::{RawLocalDb, RawService};
@@ -40,27 +40,25 @@ impl Resolver<'_> {
     pub(super) fn service(&mut self, raw: Option<RawService>) -> R<Service> {
         let raw = raw.unwrap_or_default();
         let f = |k: &str| format!("local_db.service.{k}");
-        let data_dir = match raw.data_dir {
-            Some(p) if p.starts_with('/') => Some(PathBuf::from(p)),
-            Some(p) => {
-                return Err(ConfigError::invalid(
+        let data_dir = raw
+            .data_dir
+            .map(|p| {
+                absolute(
                     &f("data_dir"),
-                    format!("{p:?}"),
+                    p,
                     "an absolute path (the cluster's data directory)",
-                ))
-            }
-            None => None,
-        };
+                )
+            })
+            .transpose()?
+            .map(PathBuf::from);
         let manager = match raw.manager.as_deref().unwrap_or(d::MANAGER) {
             "pg_ctl" => ServiceManager::PgCtl {
                 pg_ctl: PathBuf::from(raw.pg_ctl.unwrap_or_else(|| d::PG_CTL.to_owned())),
-                data_dir: data_dir.ok_or_else(|| {
-                    ConfigError::invalid(
-                        &f("data_dir"),
-                        "(missing)",
-                        "the data directory, required with manager = \"pg_ctl\"",
-                    )
-                })?,
+                data_dir: required(
+                    &f("data_dir"),
+                    data_dir,
+                    "the data directory, required with manager = \"pg_ctl\"",
+                )?,
             },
             "systemd" => ServiceManager::Systemd {
                 data_dir,
@@ -75,9 +73,8 @@ impl Resolver<'_> {
                     }
                     None if raw.manager.is_none() => d::UNIT.to_owned(),
                     None => {
-                        return Err(ConfigError::invalid(
+                        return Err(missing(
                             &f("unit"),
-                            "(missing)",
                             "a unit name, required with manager = \"systemd\"",
                         ))
                     }
@@ -85,26 +82,8 @@ impl Resolver<'_> {
             },
             "command" => ServiceManager::Command {
                 data_dir,
-                restart_command: raw
-                    .restart_command
-                    .filter(|c| !c.trim().is_empty())
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            &f("restart_command"),
-                            "(missing)",
-                            "a command, required with manager = \"command\"",
-                        )
-                    })?,
-                stop_command: raw
-                    .stop_command
-                    .filter(|c| !c.trim().is_empty())
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            &f("stop_command"),
-                            "(missing)",
-                            "a command, required with manager = \"command\"",
-                        )
-                    })?,
+                restart_command: command(&f("restart_command"), raw.restart_command)?,
+                stop_command: command(&f("stop_command"), raw.stop_command)?,
             },
             other => {
                 return Err(ConfigError::invalid(
@@ -129,4 +108,13 @@ impl Resolver<'_> {
             restart_grace,
         })
     }
+}
+
+/// A shell command the `command` manager needs: given and not blank.
+fn command(field: &str, v: Option<String>) -> R<String> {
+    required(
+        field,
+        v.filter(|c| !c.trim().is_empty()),
+        "a command, required with manager = \"command\"",
+    )
 }

@@ -75,6 +75,24 @@ fn name_like(field: &str, v: &str) -> R<()> {
     Ok(())
 }
 
+/// `v` when it is an absolute path; otherwise an error naming the field and the value.
+fn absolute(field: &str, v: String, expected: &str) -> R<String> {
+    if !v.starts_with('/') {
+        return Err(ConfigError::invalid(field, format!("{v:?}"), expected));
+    }
+    Ok(v)
+}
+
+/// The error for a setting that has no default and was not given.
+fn missing(field: &str, expected: &str) -> ConfigError {
+    ConfigError::invalid(field, "(missing)", expected)
+}
+
+/// The value of a setting without a default, or an error naming it as missing.
+fn required<T>(field: &str, v: Option<T>, expected: &str) -> R<T> {
+    v.ok_or_else(|| missing(field, expected))
+}
+
 fn non_empty(field: &str, v: Option<String>, default: &str) -> R<String> {
     let v = v.unwrap_or_else(|| default.to_owned());
     if v.trim().is_empty() {
@@ -121,14 +139,11 @@ impl Resolver<'_> {
                 ))
             }
         };
-        let state_dir = raw.state_dir.unwrap_or_else(|| d::STATE_DIR.to_owned());
-        if !state_dir.starts_with('/') {
-            return Err(ConfigError::invalid(
-                "state_dir",
-                format!("{state_dir:?}"),
-                "an absolute path",
-            ));
-        }
+        let state_dir = absolute(
+            "state_dir",
+            raw.state_dir.unwrap_or_else(|| d::STATE_DIR.to_owned()),
+            "an absolute path",
+        )?;
 
         let local_db = self.local_db(raw.local_db)?;
         let mut checks = self.checks(raw.checks.unwrap_or_default())?;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Resolver, R};
+use super::{absolute, Resolver, R};
 use crate::config::error::ConfigError;
 use crate::config::types::{PasswordSource, Secret};
 
@@ -23,13 +23,7 @@ impl Resolver<'_> {
             (Some(p), None) => Ok(Some(PasswordSource::Inline(Secret(p)))),
             (None, Some(f)) => {
                 let field = format!("{section}.password_file");
-                if !f.starts_with('/') {
-                    return Err(ConfigError::invalid(
-                        &field,
-                        format!("{f:?}"),
-                        "an absolute path",
-                    ));
-                }
+                let f = absolute(&field, f, "an absolute path")?;
                 match std::fs::metadata(&f) {
                     Ok(m) => {
                         use std::os::unix::fs::PermissionsExt;

@@ -2,9 +2,8 @@
 //! database credentials, which default to `[local_db]`'s.
 
 use super::address::resolve_host;
-use super::{non_empty, Resolver, R};
+use super::{non_empty, required, Resolver, R};
 use crate::config::defaults as d;
-use crate::config::error::ConfigError;
 use crate::config::raw::RawPeer;
 use crate::config::types::{DbConn, Peer, RolePin};
 use crate::config::units::Port;
@@ -12,13 +11,11 @@ use crate::config::units::Port;
 impl Resolver<'_> {
     pub(super) fn peer(&mut self, raw: Option<RawPeer>, local: &DbConn, role: RolePin) -> R<Peer> {
         let raw = raw.unwrap_or_default();
-        let host = raw.address.ok_or_else(|| {
-            ConfigError::invalid(
-                "peer.address",
-                "(missing)",
-                "the other node's IP address or host name",
-            )
-        })?;
+        let host = required(
+            "peer.address",
+            raw.address,
+            "the other node's IP address or host name",
+        )?;
         let address = resolve_host("peer.address", &host)?;
         self.self_address("peer.address", &host, address, role)?;
         let password = self

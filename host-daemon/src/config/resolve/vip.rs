@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{dur, Resolver, R};
+use super::{dur, required, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::RawVip;
@@ -14,13 +14,11 @@ use crate::config::types::Vip;
 impl Resolver<'_> {
     pub(super) fn vip(&mut self, raw: Option<RawVip>) -> R<Vip> {
         let raw = raw.unwrap_or_default();
-        let s = raw.address.ok_or_else(|| {
-            ConfigError::invalid(
-                "vip.address",
-                "(missing)",
-                "the virtual IP, such as \"10.0.0.100/24\"",
-            )
-        })?;
+        let s = required(
+            "vip.address",
+            raw.address,
+            "the virtual IP, such as \"10.0.0.100/24\"",
+        )?;
         let expected = "an IP address with an optional prefix length, such as \"10.0.0.100/24\"";
         let (ip, prefix): (IpAddr, Option<u8>) = match s.split_once('/') {
             Some((a, p)) => (
