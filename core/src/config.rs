@@ -1,15 +1,21 @@
-//! Engine configuration: every path's timing, the role pin and the failover settings.
-//! Validation and its error type live in `validate`.
+//! Engine configuration: every path's timing, the role pin and the failover settings,
+//! and the values derived from them (detection times, the failure window, the pause
+//! threshold, the bridge's bounds). The accepted ranges live in `bounds`, the check
+//! and its error in `validate`.
 
 use core::time::Duration;
 
 use crate::types::{NodeId, PathId};
 
+mod bounds;
 mod validate;
 
-pub use validate::{ConfigError, MAX_DURATION, MIN_DURATION};
+pub use bounds::{
+    ConfigField, DurationRange, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
+};
+pub use validate::ConfigError;
 
-/// Timing of one path (design §2 "Paths and attempts").
+/// Timing of one path (rules `attempt-window` and `path-down-after-retries`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PathConfig {
     /// Delay between a successful attempt and the next one.
@@ -40,7 +46,7 @@ impl PathConfig {
 /// What the operator pinned the node's role to (`role` in the config file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RolePin {
-    /// The role comes from PostgreSQL and the persisted state (rule 12).
+    /// The role comes from PostgreSQL and the persisted state (rule `hold-needs-evidence`).
     #[default]
     Auto,
     /// The node must start as the master; a disagreeing start is refused.
@@ -52,9 +58,9 @@ pub enum RolePin {
 /// The engine's configuration. `Default` gives the design's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// This node's id; on an equal term the smaller id wins (rule 11).
+    /// This node's id; on an equal term the smaller id wins (rule `higher-term-wins`).
     pub node_id: NodeId,
-    /// Role pin (rule 12).
+    /// Role pin (rule `hold-needs-evidence`).
     pub role: RolePin,
     /// ICMP echo to the peer (standby).
     pub icmp: PathConfig,
@@ -67,21 +73,25 @@ pub struct Config {
     /// Local database check (both roles).
     pub local_db: PathConfig,
     /// How long a restarted local DB gets to become healthy, and how long it must stay
-    /// healthy to end an incident (rule 2).
+    /// healthy to end an incident (rule `local-db-restart-once`).
     pub restart_grace: Duration,
-    /// A fresh standby does not promote before hearing the master or this long (rule 7);
-    /// also how long a held node waits for its peer (rule 12).
+    /// A fresh standby does not promote before hearing the master or this long (rule
+    /// `startup-grace`); also how long a held node waits for its peer (rule
+    /// `hold-needs-evidence`).
     pub startup_grace: Duration,
-    /// Paths must go down within this of each other to count as "together" (rule 4).
+    /// Paths must go down within this of each other to count as "together" (rule
+    /// `all-paths-down-together`).
     /// `None`: twice the slowest peer path's `retries × timeout`.
     pub failure_window: Option<Duration>,
-    /// Promote even when one path had been down long before the others (rule 4).
+    /// Promote even when one path had been down long before the others (rule
+    /// `all-paths-down-together`).
     pub promote_when_degraded: bool,
-    /// Largest replication lag, in bytes, a promotion accepts (rule 5).
+    /// Largest replication lag, in bytes, a promotion accepts (rule `fresh-checks`).
     pub max_lag_on_failover: u64,
-    /// Oldest peer state a master trusts when deciding to fence (rule 8).
+    /// Oldest peer state a master trusts when deciding to fence (rule
+    /// `fence-when-standby-can-take-over`).
     pub peer_state_max_age: Duration,
-    /// How long the daemon's VIP ARP probe may take before it counts as failed (rule 5).
+    /// How long the daemon's VIP ARP probe may take before it counts as failed (rule `fresh-checks`).
     pub arp_probe_timeout: Duration,
     /// The serial cable runs through a heartbeat bridge whose `BridgeStatus` reports
     /// judge the serial path too (`checks.serial.bridge`; see the engine's `bridge`).
@@ -165,7 +175,7 @@ impl Config {
             .unwrap_or_else(|| self.slowest_peer_detection().saturating_mul(2))
     }
 
-    /// Scheduling gaps longer than this are a pause (rule 13). It is half the fastest
+    /// Scheduling gaps longer than this are a pause (rule `pause-is-a-restart`). It is half the fastest
     /// peer path's `retries × timeout`: the peer cannot have seen all three paths down
     /// in less time than that, so a shorter gap is harmless and a longer one is not.
     pub fn pause_threshold(&self) -> Duration {

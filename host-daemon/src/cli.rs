@@ -112,7 +112,7 @@ pub fn check_config(path: &std::path::Path, strict: bool) -> u8 {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", config::render_toml(&loaded.config));
+            print!("{}", config::render_toml(&loaded));
             EXIT_OK
         }
         Err(e) => {

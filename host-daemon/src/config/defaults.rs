@@ -50,7 +50,8 @@ pub const GATEWAY_INTERVAL: Duration = Duration::from_secs(1);
 pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(500);
 /// `vip.gratuitous_arp`.
 pub const GARP: u32 = 5;
-/// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule 5).
+/// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule
+/// `fresh-checks`).
 pub const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 /// `failover.startup_grace` (heartbeat's `initdead`).
 pub const STARTUP_GRACE: Duration = Duration::from_secs(60);

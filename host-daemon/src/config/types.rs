@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+/// Attempt settings of one path (`interval`, `timeout`, `retries`): the engine's type,
+/// which also derives the path's detection time.
+pub use twinbeat_core::PathConfig;
+
 /// The whole effective configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -188,35 +192,17 @@ pub struct Peer {
     pub db: DbConn,
 }
 
-/// Attempt settings of one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathTiming {
-    /// Time between a success and the next attempt.
-    pub interval: Duration,
-    /// Window of one attempt.
-    pub timeout: Duration,
-    /// Consecutive failures before the path is down.
-    pub retries: u32,
-}
-
-impl PathTiming {
-    /// How long `retries` failed attempts take: the path's detection time.
-    pub fn detection_time(&self) -> Duration {
-        self.timeout.saturating_mul(self.retries)
-    }
-}
-
 /// `[checks]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checks {
     /// ICMP to the peer.
-    pub icmp: PathTiming,
+    pub icmp: PathConfig,
     /// IP TTL of the ICMP probes.
     pub icmp_ttl: u8,
     /// `SELECT 1` on the peer's database.
-    pub remote_db: PathTiming,
+    pub remote_db: PathConfig,
     /// Serial ping/ack.
-    pub serial: PathTiming,
+    pub serial: PathConfig,
     /// Serial device.
     pub serial_device: PathBuf,
     /// Serial speed.
@@ -225,7 +211,7 @@ pub struct Checks {
     /// serial path too (`checks.serial.bridge`, default false).
     pub serial_bridge: bool,
     /// ICMP to the gateway.
-    pub gateway: PathTiming,
+    pub gateway: PathConfig,
     /// Gateway address: given, or the default route's next hop.
     pub gateway_address: Option<IpAddr>,
 }
@@ -239,7 +225,7 @@ pub struct Vip {
     pub interface: Option<String>,
     /// Gratuitous ARPs sent after taking it.
     pub gratuitous_arp: u32,
-    /// Bound of the pre-promotion ARP probe for the VIP (rule 5).
+    /// Bound of the pre-promotion ARP probe for the VIP (rule `fresh-checks`).
     pub arp_probe_timeout: Duration,
 }
 
@@ -248,10 +234,9 @@ pub struct Vip {
 pub struct Failover {
     /// No promotion before the master was heard once or this has passed.
     pub startup_grace: Duration,
-    /// All paths must go down within this of the first (rule 4).
-    pub failure_window: Duration,
-    /// True when `failure_window` was computed ("auto").
-    pub failure_window_auto: bool,
+    /// All paths must go down within this of the first (rule `all-paths-down-together`).
+    /// `None`: "auto", derived by the engine (`twinbeat_core::Config::effective_failure_window`).
+    pub failure_window: Option<Duration>,
     /// Promote even when a path had been down long before the others.
     pub promote_when_degraded: bool,
     /// Largest replication lag, in bytes, at which a promotion may happen.

@@ -121,7 +121,7 @@ pub fn run_from_file(path: &Path) -> u8 {
     // woken from the runtime's own thread is only queued. Measured on an idle
     // standby (`perf stat -e syscalls:sys_enter_epoll_wait`, ~470 ICMP
     // attempts/s): 1,833 → 1,363 `epoll_wait`s a second, one per attempt.
-    let daemon = rt.block_on(async { tokio::spawn(run(loaded.config)).await });
+    let daemon = rt.block_on(async { tokio::spawn(run(loaded.config, loaded.engine)).await });
     let outcome = match daemon {
         Ok(outcome) => outcome,
         Err(join) => match join.try_into_panic() {
@@ -208,9 +208,9 @@ async fn start_facts(
     ))
 }
 
-/// Runs the daemon on the current tokio runtime until SIGTERM or SIGINT.
-pub async fn run(cfg: Config) -> Result<(), RunError> {
-    let core_cfg = config::to_core(&cfg)?;
+/// Runs the daemon on the current tokio runtime until SIGTERM or SIGINT, with the
+/// engine's config as loading checked it (`config::Loaded::engine`).
+pub async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), RunError> {
     let store = StateStore::new(cfg.state_dir.clone());
     let shared = Shared::new(snapshot::initial(&cfg));
     let server = status::serve(cfg.status.listen, shared.clone()).await?;
