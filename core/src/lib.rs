@@ -124,9 +124,7 @@ mod io;
 mod time;
 mod types;
 
-pub use config::{
-    Config, ConfigError, PathConfig, RolePin, BRIDGE_STATUS_PERIOD, MAX_DURATION, MIN_DURATION,
-};
+pub use config::{Config, ConfigError, PathConfig, RolePin, MAX_DURATION, MIN_DURATION};
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
 pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, Severity};

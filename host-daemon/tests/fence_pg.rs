@@ -16,8 +16,9 @@ use nix::unistd::Pid;
 use twinbeat::actions::fence::{run_action, stop_confirmed, FenceAction, FencePlan};
 use twinbeat::actions::postmaster;
 use twinbeat::actions::service::{PgCtl, ServiceControl};
-use twinbeat::actions::state_file::{NodeState, PersistedState, StateStore};
+use twinbeat::actions::state_file::{PersistedState, StateStore};
 use twinbeat::actions::vip::{Vip, VipSpec};
+use twinbeat_core::PersistedRole;
 
 /// A step's name, duration and outcome.
 type Step = (&'static str, Duration, Result<String, String>);
@@ -68,7 +69,7 @@ fn run_fence(freeze: bool) {
         let released = vip.remove().await.map(|o| format!("{o:?}"));
         let release_elapsed = started.elapsed();
         let started = Instant::now();
-        let record = PersistedState::new(NodeState::Fenced, 4, "gateway down 5 times");
+        let record = PersistedState::new(PersistedRole::Fenced, 4, "gateway down 5 times");
         let persisted = store.save_async(record).await.map(|()| "saved".to_owned());
         let persist_elapsed = started.elapsed();
         let action = run_action(&plan).await;
@@ -109,7 +110,7 @@ fn run_fence(freeze: bool) {
     assert!(!addrs.contains("10.251.0.100"), "{addrs}");
     // A restarted daemon reads the sticky fence back, with the reason for `status`.
     let again = StateStore::new(state_dir.path()).load().unwrap().unwrap();
-    assert_eq!((again.state, again.term), (NodeState::Fenced, 4));
+    assert_eq!((again.state, again.term), (PersistedRole::Fenced, 4));
     assert_eq!(again.reason, "gateway down 5 times");
 }
 

@@ -8,12 +8,16 @@ use std::time::Duration;
 use crate::harness::{cfg, standby_facts, Answer, Harness, World};
 use twinbeat_core::{
     Action, BridgeState, BridgeStatus, Config, Event, Input, PathHealth, PathId, Reason, Role,
-    SerialDownCause, BRIDGE_STATUS_PERIOD,
+    SerialDownCause,
 };
+
+/// The bridge's status period: the wire protocol's, which the firmware sends by.
+const BRIDGE_STATUS_PERIOD: Duration =
+    Duration::from_millis(twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS as u64);
 
 fn bridge_cfg() -> Config {
     Config {
-        serial_bridge: true,
+        serial_bridge: Some(BRIDGE_STATUS_PERIOD),
         ..cfg()
     }
 }

@@ -1,10 +1,12 @@
 //! The effective configuration mapped onto the engine's [`twinbeat_core::Config`], and
 //! the engine's own validation folded into [`ConfigError`].
 
+use std::time::Duration;
+
 use twinbeat_core as engine;
 
 use super::error::ConfigError;
-use super::types::{Config, PathTiming, RolePin};
+use super::types::{Config, PathTiming};
 use super::units::format_duration;
 
 /// The engine's number for a node id. Frames carry it and, on an equal term, the
@@ -31,11 +33,7 @@ fn path(p: PathTiming) -> engine::PathConfig {
 pub fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
     let cfg = engine::Config {
         node_id: engine::NodeId(node_number(&c.node_id)),
-        role: match c.role {
-            RolePin::Auto => engine::RolePin::Auto,
-            RolePin::Master => engine::RolePin::Master,
-            RolePin::Standby => engine::RolePin::Standby,
-        },
+        role: c.role,
         icmp: path(c.checks.icmp),
         remote_db: path(c.checks.remote_db),
         serial: path(c.checks.serial),
@@ -49,7 +47,12 @@ pub fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         startup_grace: c.failover.startup_grace,
         failure_window: (!c.failover.failure_window_auto).then_some(c.failover.failure_window),
         promote_when_degraded: c.failover.promote_when_degraded,
-        serial_bridge: c.checks.serial_bridge,
+        serial_bridge: c
+            .checks
+            .serial_bridge
+            .then_some(Duration::from_millis(u64::from(
+                twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS,
+            ))),
         max_lag_on_failover: c.failover.max_lag_on_failover,
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,

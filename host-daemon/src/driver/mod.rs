@@ -109,7 +109,7 @@ async fn start_facts(
                 r.reason,
                 store.path().display()
             );
-            (Some(effects::engine_state(&r)), r)
+            (Some(r.engine_state()), r)
         }
         None => {
             tracing::info!(
