@@ -1,4 +1,5 @@
-//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, issue 7).
+//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, rule
+//! `bridge-verdict`).
 //!
 //! The bridge's reports are scripted here: each test says what the bridge has heard,
 //! and feeds a `BridgeStatus` every `BRIDGE_STATUS_PERIOD` as the firmware does.
