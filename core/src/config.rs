@@ -55,6 +55,17 @@ pub enum RolePin {
     Standby,
 }
 
+impl RolePin {
+    /// The spelling used in the config file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RolePin::Auto => "auto",
+            RolePin::Master => "master",
+            RolePin::Standby => "standby",
+        }
+    }
+}
+
 /// The engine's configuration. `Default` gives the design's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -93,9 +104,12 @@ pub struct Config {
     pub peer_state_max_age: Duration,
     /// How long the daemon's VIP ARP probe may take before it counts as failed (rule `fresh-checks`).
     pub arp_probe_timeout: Duration,
-    /// The serial cable runs through a heartbeat bridge whose `BridgeStatus` reports
-    /// judge the serial path too (`checks.serial.bridge`; see the engine's `bridge`).
-    pub serial_bridge: bool,
+    /// `Some(period)`: the serial cable runs through a heartbeat bridge that sends a
+    /// `BridgeStatus` every `period`, and its reports judge the serial path too
+    /// (`checks.serial.bridge`; see the engine's `bridge`). The period is the
+    /// protocol's fact, not the engine's: the daemon passes the wire protocol's
+    /// constant, which the bridge's firmware sends by.
+    pub serial_bridge: Option<Duration>,
 }
 
 impl Default for Config {
@@ -115,14 +129,10 @@ impl Default for Config {
             max_lag_on_failover: 1024 * 1024,
             peer_state_max_age: Duration::from_secs(5),
             arp_probe_timeout: Duration::from_millis(150),
-            serial_bridge: false,
+            serial_bridge: None,
         }
     }
 }
-
-/// Period of the heartbeat bridge's unsolicited `BridgeStatus` on each side: the
-/// firmware's default (`twinbeat-link`, `BridgeConfig::DEFAULT.status_interval_ms`).
-pub const BRIDGE_STATUS_PERIOD: Duration = Duration::from_millis(500);
 
 impl Config {
     /// The config of one path.
@@ -137,14 +147,16 @@ impl Config {
     }
 
     /// With a bridge: no `BridgeStatus` for this long means the bridge (or the line to
-    /// it) is silent. `max(serial.retries × serial.interval, 3 × BRIDGE_STATUS_PERIOD)`:
-    /// as patient as the ping/ack judgement at its own pace, and never fewer than three
-    /// missed reports, so one lost or corrupt status frame is not a broken line.
+    /// it) is silent. `max(serial.retries × serial.interval, 3 × the bridge's status
+    /// period)`: as patient as the ping/ack judgement at its own pace, and never fewer
+    /// than three missed reports, so one lost or corrupt status frame is not a broken
+    /// line.
     pub fn bridge_silence_bound(&self) -> Duration {
+        let status_period = self.serial_bridge.unwrap_or(Duration::ZERO);
         self.serial
             .interval
             .saturating_mul(self.serial.retries)
-            .max(BRIDGE_STATUS_PERIOD.saturating_mul(3))
+            .max(status_period.saturating_mul(3))
     }
 
     /// With a bridge: the peer's side silent at the bridge for longer than this means

@@ -1,4 +1,5 @@
-//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, issue 7).
+//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, rule
+//! `bridge-verdict`).
 //!
 //! The bridge's reports are scripted here: each test says what the bridge has heard,
 //! and feeds a `BridgeStatus` every `BRIDGE_STATUS_PERIOD` as the firmware does.
@@ -8,12 +9,16 @@ use std::time::Duration;
 use crate::harness::{cfg, standby_facts, Answer, Harness, World};
 use twinbeat_core::{
     Action, BridgeState, BridgeStatus, Config, Event, Input, PathHealth, PathId, Reason, Role,
-    SerialDownCause, BRIDGE_STATUS_PERIOD,
+    SerialDownCause,
 };
+
+/// The bridge's status period: the wire protocol's, which the firmware sends by.
+const BRIDGE_STATUS_PERIOD: Duration =
+    Duration::from_millis(twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS as u64);
 
 fn bridge_cfg() -> Config {
     Config {
-        serial_bridge: true,
+        serial_bridge: Some(BRIDGE_STATUS_PERIOD),
         ..cfg()
     }
 }

@@ -13,7 +13,7 @@
 //! | take VIP (a failure: retry with back-off, node stays primary) | [`vip::Vip::take`] (add + gratuitous ARP; cancel the [`arp::GarpHandle`] on release) |
 //! | release VIP | [`vip::Vip::remove`] |
 //! | restart / stop the local DB (rule 2) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
-//! | fence (rules 9, 11, 12) | [`fence::fence_local`] → mark fenced in frames → [`fence::run_action`] (or [`fence::fence`] for both) |
+//! | fence (the engine orders the steps, rule `fence-sequence`) | `StopDb` → [`fence::stop_confirmed`]; `ReleaseVip` → [`vip::Vip::remove`]; `Persist(fenced)` → [`state_file::StateStore::save_async`]; `RunFenceAction` → [`fence::run_action`] |
 //! | the primary's DB is writable (after `Promoted`, on becoming primary) | [`start_guard::arm`]; around a restart the primary orders: [`start_guard::disarm`], restart, [`start_guard::arm`] |
 //! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |
 //!

@@ -1,11 +1,13 @@
 //! The effective configuration mapped onto the engine's [`twinbeat_core::Config`] and
 //! checked there: done once per load, and `run` starts the engine with the result.
 
+use std::time::Duration;
+
 use twinbeat_core as engine;
 
 use super::engine_errors::from_core_error;
 use super::error::ConfigError;
-use super::types::{Config, PathConfig, RolePin};
+use super::types::{Config, PathConfig};
 
 /// The engine's number for a node id. Frames carry it and, on an equal term, the
 /// smaller number wins (rule `higher-term-wins`): a decimal `node_id` ("1", "2") is
@@ -24,11 +26,7 @@ pub fn node_number(node_id: &str) -> u32 {
 pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
     let cfg = engine::Config {
         node_id: engine::NodeId(node_number(&c.node_id)),
-        role: match c.role {
-            RolePin::Auto => engine::RolePin::Auto,
-            RolePin::Master => engine::RolePin::Master,
-            RolePin::Standby => engine::RolePin::Standby,
-        },
+        role: c.role,
         icmp: c.checks.icmp,
         remote_db: c.checks.remote_db,
         serial: c.checks.serial,
@@ -42,7 +40,12 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         startup_grace: c.failover.startup_grace,
         failure_window: c.failover.failure_window,
         promote_when_degraded: c.failover.promote_when_degraded,
-        serial_bridge: c.checks.serial_bridge,
+        serial_bridge: c
+            .checks
+            .serial_bridge
+            .then_some(Duration::from_millis(u64::from(
+                twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS,
+            ))),
         max_lag_on_failover: c.failover.max_lag_on_failover,
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,

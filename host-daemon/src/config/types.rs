@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+/// `role`: `auto` asks PostgreSQL; the others pin the role. The engine's type: it
+/// checks the pin at start.
+pub use twinbeat_core::RolePin;
 
 /// Attempt settings of one path (`interval`, `timeout`, `retries`): the engine's type,
 /// which also derives the path's detection time.
@@ -38,28 +41,6 @@ pub struct Config {
     pub fence: FenceAction,
     /// Status HTTP listener.
     pub status: StatusListen,
-}
-
-/// `role`: `auto` asks PostgreSQL; the others pin the role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RolePin {
-    /// Role from PostgreSQL and the persisted state.
-    Auto,
-    /// Pinned master.
-    Master,
-    /// Pinned standby.
-    Standby,
-}
-
-impl RolePin {
-    /// The spelling used in the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RolePin::Auto => "auto",
-            RolePin::Master => "master",
-            RolePin::Standby => "standby",
-        }
-    }
 }
 
 /// A password; its `Debug` never shows it.
