@@ -1,4 +1,4 @@
-//! The user's flat JSON file from the notes, mapped onto the sectioned shape.
+//! The flat JSON format (the design's §4: the user's first configuration file), mapped onto the sectioned shape.
 //!
 //! `dblcl*` → `[local_db]`, `dbrmthost`/`dbrmtport` → `[peer]`, `vip` → `[vip]`,
 //! `role` → `role`. The flat object is rewritten as the sectioned one and decoded like
@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::ConfigError;
 
-/// Every flat key and the sectioned field it fills: the one list of the notes' keys.
+/// Every flat key and the sectioned field it fills: the one list of the flat format's keys.
 /// It tells a flat file from a sectioned one, rewrites it, and names both in messages.
 const KEYS: [(&str, &str); 9] = [
     ("dblclhost", "local_db.host"),
@@ -23,7 +23,7 @@ const KEYS: [(&str, &str); 9] = [
     ("role", "role"),
 ];
 
-/// A JSON object is flat when it has one of the notes' keys at top level (`vip` as a
+/// A JSON object is flat when it has one of the flat format's keys at top level (`vip` as a
 /// string: in the sectioned shape `vip` is a table; `role` is a key of both shapes).
 pub(crate) fn is_flat(value: &Value) -> bool {
     let Some(obj) = value.as_object() else {
@@ -37,7 +37,7 @@ pub(crate) fn is_flat(value: &Value) -> bool {
 }
 
 /// Rewrites a flat object as the sectioned one (`{"dblclport": "5433"}` →
-/// `{"local_db": {"port": "5433"}}`). A key outside the notes' list is refused like an
+/// `{"local_db": {"port": "5433"}}`). A key outside the flat format's list is refused like an
 /// unknown key anywhere else.
 pub(crate) fn to_sectioned(value: Value) -> Result<Value, ConfigError> {
     let Value::Object(flat) = value else {
@@ -72,7 +72,7 @@ pub(crate) fn to_sectioned(value: Value) -> Result<Value, ConfigError> {
     Ok(Value::Object(out))
 }
 
-/// For a flat file, names a sectioned field by the notes' key with its sectioned
+/// For a flat file, names a sectioned field by the flat key with its sectioned
 /// meaning (`dbrmthost (peer.address)`); `None` for a field no flat key fills, or one
 /// spelled alike in both shapes.
 pub(crate) fn flat_name(sectioned: &str) -> Option<String> {

@@ -44,7 +44,7 @@ pub const PASSWORD_ENV: &str = "TWINBEAT_PG_PASSWORD";
 pub enum Format {
     /// The sectioned TOML of the contract.
     Toml,
-    /// JSON with comments and trailing commas (JSON5): the notes' flat file, or the
+    /// JSON with comments and trailing commas (JSON5): the flat JSON format, or the
     /// sectioned shape written as JSON.
     Json,
 }
@@ -59,7 +59,7 @@ pub struct Loaded {
     pub engine: engine::Config,
     /// Warnings, each naming its field.
     pub warnings: Vec<Warning>,
-    /// Whether the file was the notes' flat JSON.
+    /// Whether the file was the flat JSON format.
     pub flat: bool,
 }
 

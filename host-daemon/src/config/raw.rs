@@ -1,7 +1,7 @@
 //! The file as written: every setting optional, unknown keys refused.
 //!
 //! [`super::resolve`] turns this into the effective [`super::Config`] with every default
-//! filled in. The flat JSON of the notes is rewritten into the same shape by
+//! filled in. The flat JSON format is rewritten into the same shape by
 //! [`super::flat`].
 
 use serde::Deserialize;

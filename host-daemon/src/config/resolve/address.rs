@@ -7,7 +7,7 @@ use super::{Resolver, R};
 use crate::config::error::ConfigError;
 use crate::config::types::RolePin;
 
-/// Resolves a host name or IP literal; IPv4 first, as the lab and the notes use it.
+/// Resolves a host name or IP literal; IPv4 first, as the lab and the flat JSON format use it.
 pub(super) fn resolve_host(field: &str, host: &str) -> R<IpAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(ip);
