@@ -1,15 +1,21 @@
-//! Engine configuration: every path's timing, the role pin and the failover settings.
-//! Validation and its error type live in `validate`.
+//! Engine configuration: every path's timing, the role pin and the failover settings,
+//! and the values derived from them (detection times, the failure window, the pause
+//! threshold, the bridge's bounds). The accepted ranges live in `bounds`, the check
+//! and its error in `validate`.
 
 use core::time::Duration;
 
 use crate::types::{NodeId, PathId};
 
+mod bounds;
 mod validate;
 
-pub use validate::{ConfigError, MAX_DURATION, MIN_DURATION};
+pub use bounds::{
+    ConfigField, DurationRange, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
+};
+pub use validate::ConfigError;
 
-/// Timing of one path (design §2 "Paths and attempts").
+/// Timing of one path (rules `attempt-window` and `path-down-after-retries`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PathConfig {
     /// Delay between a successful attempt and the next one.
@@ -40,7 +46,7 @@ impl PathConfig {
 /// What the operator pinned the node's role to (`role` in the config file).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum RolePin {
-    /// The role comes from PostgreSQL and the persisted state (rule 12).
+    /// The role comes from PostgreSQL and the persisted state (rule `hold-needs-evidence`).
     #[default]
     Auto,
     /// The node must start as the master; a disagreeing start is refused.
@@ -49,12 +55,23 @@ pub enum RolePin {
     Standby,
 }
 
+impl RolePin {
+    /// The spelling used in the config file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RolePin::Auto => "auto",
+            RolePin::Master => "master",
+            RolePin::Standby => "standby",
+        }
+    }
+}
+
 /// The engine's configuration. `Default` gives the design's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// This node's id; on an equal term the smaller id wins (rule 11).
+    /// This node's id; on an equal term the smaller id wins (rule `higher-term-wins`).
     pub node_id: NodeId,
-    /// Role pin (rule 12).
+    /// Role pin (rule `hold-needs-evidence`).
     pub role: RolePin,
     /// ICMP echo to the peer (standby).
     pub icmp: PathConfig,
@@ -67,25 +84,32 @@ pub struct Config {
     /// Local database check (both roles).
     pub local_db: PathConfig,
     /// How long a restarted local DB gets to become healthy, and how long it must stay
-    /// healthy to end an incident (rule 2).
+    /// healthy to end an incident (rule `local-db-restart-once`).
     pub restart_grace: Duration,
-    /// A fresh standby does not promote before hearing the master or this long (rule 7);
-    /// also how long a held node waits for its peer (rule 12).
+    /// A fresh standby does not promote before hearing the master or this long (rule
+    /// `startup-grace`); also how long a held node waits for its peer (rule
+    /// `hold-needs-evidence`).
     pub startup_grace: Duration,
-    /// Paths must go down within this of each other to count as "together" (rule 4).
+    /// Paths must go down within this of each other to count as "together" (rule
+    /// `all-paths-down-together`).
     /// `None`: twice the slowest peer path's `retries × timeout`.
     pub failure_window: Option<Duration>,
-    /// Promote even when one path had been down long before the others (rule 4).
+    /// Promote even when one path had been down long before the others (rule
+    /// `all-paths-down-together`).
     pub promote_when_degraded: bool,
-    /// Largest replication lag, in bytes, a promotion accepts (rule 5).
+    /// Largest replication lag, in bytes, a promotion accepts (rule `fresh-checks`).
     pub max_lag_on_failover: u64,
-    /// Oldest peer state a master trusts when deciding to fence (rule 8).
+    /// Oldest peer state a master trusts when deciding to fence (rule
+    /// `fence-when-standby-can-take-over`).
     pub peer_state_max_age: Duration,
-    /// How long the daemon's VIP ARP probe may take before it counts as failed (rule 5).
+    /// How long the daemon's VIP ARP probe may take before it counts as failed (rule `fresh-checks`).
     pub arp_probe_timeout: Duration,
-    /// The serial cable runs through a heartbeat bridge whose `BridgeStatus` reports
-    /// judge the serial path too (`checks.serial.bridge`; see the engine's `bridge`).
-    pub serial_bridge: bool,
+    /// `Some(period)`: the serial cable runs through a heartbeat bridge that sends a
+    /// `BridgeStatus` every `period`, and its reports judge the serial path too
+    /// (`checks.serial.bridge`; see the engine's `bridge`). The period is the
+    /// protocol's fact, not the engine's: the daemon passes the wire protocol's
+    /// constant, which the bridge's firmware sends by.
+    pub serial_bridge: Option<Duration>,
 }
 
 impl Default for Config {
@@ -105,14 +129,10 @@ impl Default for Config {
             max_lag_on_failover: 1024 * 1024,
             peer_state_max_age: Duration::from_secs(5),
             arp_probe_timeout: Duration::from_millis(150),
-            serial_bridge: false,
+            serial_bridge: None,
         }
     }
 }
-
-/// Period of the heartbeat bridge's unsolicited `BridgeStatus` on each side: the
-/// firmware's default (`twinbeat-link`, `BridgeConfig::DEFAULT.status_interval_ms`).
-pub const BRIDGE_STATUS_PERIOD: Duration = Duration::from_millis(500);
 
 impl Config {
     /// The config of one path.
@@ -127,14 +147,16 @@ impl Config {
     }
 
     /// With a bridge: no `BridgeStatus` for this long means the bridge (or the line to
-    /// it) is silent. `max(serial.retries × serial.interval, 3 × BRIDGE_STATUS_PERIOD)`:
-    /// as patient as the ping/ack judgement at its own pace, and never fewer than three
-    /// missed reports, so one lost or corrupt status frame is not a broken line.
+    /// it) is silent. `max(serial.retries × serial.interval, 3 × the bridge's status
+    /// period)`: as patient as the ping/ack judgement at its own pace, and never fewer
+    /// than three missed reports, so one lost or corrupt status frame is not a broken
+    /// line.
     pub fn bridge_silence_bound(&self) -> Duration {
+        let status_period = self.serial_bridge.unwrap_or(Duration::ZERO);
         self.serial
             .interval
             .saturating_mul(self.serial.retries)
-            .max(BRIDGE_STATUS_PERIOD.saturating_mul(3))
+            .max(status_period.saturating_mul(3))
     }
 
     /// With a bridge: the peer's side silent at the bridge for longer than this means
@@ -165,7 +187,7 @@ impl Config {
             .unwrap_or_else(|| self.slowest_peer_detection().saturating_mul(2))
     }
 
-    /// Scheduling gaps longer than this are a pause (rule 13). It is half the fastest
+    /// Scheduling gaps longer than this are a pause (rule `pause-is-a-restart`). It is half the fastest
     /// peer path's `retries × timeout`: the peer cannot have seen all three paths down
     /// in less time than that, so a shorter gap is harmless and a longer one is not.
     pub fn pause_threshold(&self) -> Duration {

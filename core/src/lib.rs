@@ -136,7 +136,8 @@ mod time;
 mod types;
 
 pub use config::{
-    Config, ConfigError, PathConfig, RolePin, BRIDGE_STATUS_PERIOD, MAX_DURATION, MIN_DURATION,
+    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, MAX_DURATION,
+    MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};

@@ -4,35 +4,51 @@ use core::time::Duration;
 
 use crate::time::Instant;
 
-/// A node's id. On an equal term the smaller id wins (rule 11).
+/// A node's id. On an equal term the smaller id wins (rule `higher-term-wins`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
 
 /// The role of a node as its engine sees it. Every frame carries the sender's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Replica; watches the master and may promote (rules 3–7).
+    /// Replica; watches the master and may promote (rules `partial-loss-only-warns`
+    /// to `startup-grace`).
     Standby,
-    /// Promotion in progress (rule 10): persisted "promoting", then `pg_promote`, then VIP.
-    /// Also a returning primary re-opening its guarded DB (rule 12): `pg_promote` and the
-    /// VIP in its own term, nothing persisted first.
+    /// Promotion in progress (rule `promotion-order`): persisted "promoting", then
+    /// `pg_promote`, then VIP. Also a returning primary re-opening its guarded DB (rule
+    /// `start-guard`): `pg_promote` and the VIP in its own term, nothing persisted first.
     Promoting,
     /// Serving: database out of recovery and the VIP held (or being taken).
     Primary,
-    /// Not acting and no VIP until the peer is heard (rules 12, 13). A persisted primary
-    /// whose DB came up read-only (the daemon's start guard) holds too: it fences if the
-    /// peer won, and otherwise re-opens the DB (see [`Role::Promoting`]).
+    /// Not acting and no VIP until the peer is heard (rules `hold-needs-evidence`,
+    /// `pause-is-a-restart`). A persisted primary whose DB came up read-only (the
+    /// daemon's start guard) holds too: it fences if the peer won, and otherwise
+    /// re-opens the DB (see [`Role::Promoting`]).
     Hold,
-    /// Fence in progress (rule 9): stopping the DB and releasing the VIP. Not serving.
+    /// Fence in progress (rule `fence-sequence`): stopping the DB and releasing the
+    /// VIP. Not serving.
     Fencing,
     /// Fenced: DB stopped, VIP released, `fenced` in every frame. Sticky.
     Fenced,
 }
 
 impl Role {
-    /// Whether this role claims the primary position (rule 11 compares such peers).
+    /// Whether this role claims the primary position (rule `higher-term-wins` compares
+    /// such peers).
     pub fn claims_primary(self) -> bool {
         matches!(self, Role::Primary | Role::Promoting | Role::Hold)
+    }
+
+    /// The name the status page and the logs use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Standby => "standby",
+            Role::Promoting => "promoting",
+            Role::Primary => "primary",
+            Role::Hold => "hold",
+            Role::Fencing => "fencing",
+            Role::Fenced => "fenced",
+        }
     }
 }
 
@@ -60,7 +76,7 @@ impl PathId {
         PathId::Gateway,
         PathId::LocalDb,
     ];
-    /// The paths that see the peer, in the cascade order of the notes.
+    /// The paths that see the peer, in the order of rule `confirmation-cascade`.
     pub const PEER: [PathId; 3] = [PathId::Icmp, PathId::RemoteDb, PathId::Serial];
 
     /// Position in [`PathId::ALL`] (declaration order): `self as usize`, the index of
@@ -86,7 +102,7 @@ impl PathId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AttemptId(pub u32);
 
-/// A node's state as carried in every frame (rule 1).
+/// A node's state as carried in every frame (rule `state-in-every-frame`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct NodeState {
     /// The sender's id.
@@ -128,17 +144,30 @@ pub struct PersistedState {
     pub term: u64,
 }
 
-/// The roles worth persisting.
+/// The roles worth persisting: the [`Role`]s a node commits to across a restart
+/// (hold and fencing are passing states, re-derived at start from these and
+/// PostgreSQL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PersistedRole {
     /// Replica.
     Standby,
-    /// "promoting to `term`" (rule 10).
+    /// "promoting to `term`" (rule `promotion-order`).
     Promoting,
     /// Primary in `term`.
     Primary,
     /// Fenced; sticky until an operator rejoins the node.
     Fenced,
+}
+
+impl From<PersistedRole> for Role {
+    fn from(r: PersistedRole) -> Role {
+        match r {
+            PersistedRole::Standby => Role::Standby,
+            PersistedRole::Promoting => Role::Promoting,
+            PersistedRole::Primary => Role::Primary,
+            PersistedRole::Fenced => Role::Fenced,
+        }
+    }
 }
 
 /// What the daemon knows when it starts the engine.

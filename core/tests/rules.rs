@@ -1,4 +1,4 @@
-//! One named test (or more) per decision rule of design §2. The rule → test map is in
+//! One named test (or more) per decision rule of `docs/DESIGN.md` §2, by its stable name. The rule → test map is in
 //! `core/RULES.md`; keep both in step.
 //!
 //! These tests run the engine on a virtual clock (no sleeping, no wall-clock timing):

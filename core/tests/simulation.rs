@@ -1,5 +1,5 @@
 //! Deterministic simulation of a master and a standby engine through random fault
-//! schedules (issue 3). Every schedule is reproducible from its seed:
+//! schedules. Every schedule is reproducible from its seed:
 //!
 //! ```text
 //! TWINBEAT_SIM_SEED=<n> cargo test -p twinbeat-core --release --test simulation -- replay --nocapture
@@ -158,7 +158,7 @@ fn schedules() {
     );
     // The world must actually exercise the rules.
     assert!(promotions > count / 20 && fences > count / 50 && live > count / 50);
-    // ... including the start guard's paths (rules 12 and 2).
+    // ... including the start guard's paths (rules `hold-needs-evidence`, `start-guard` and `local-db-restart-once`).
     assert!(reopens > count / 200 && read_only > count / 200);
 }
 

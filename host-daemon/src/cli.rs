@@ -1,4 +1,6 @@
-//! The command line: `run`, `check-config`, `status` (clap derive).
+//! The command line: `run`, `check-config`, `status` (clap derive). Start-up lives
+//! here: argument handling, logging, the runtime, and every exit code (the driver
+//! and the status client return typed errors that are mapped here).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, HostChecks};
+use crate::driver::{self, RunError};
 use crate::status;
 
 /// Exit code: success.
@@ -89,7 +92,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     ExitCode::from(match cli.command {
-        Command::Run(arg) => crate::driver::run_from_file(&arg.config),
+        Command::Run(arg) => run_cmd(&arg.config),
         Command::CheckConfig { config, strict } => check_config(&config.config, strict),
         Command::Status {
             json,
@@ -98,6 +101,85 @@ pub fn main() -> ExitCode {
             timeout,
         } => status_cmd(json, config, url, timeout),
     })
+}
+
+/// Sets up `tracing` to stderr; `RUST_LOG` overrides the default `info` level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+/// The runtime every command runs on: one thread.
+fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            EXIT_RUNTIME
+        })
+}
+
+/// `run`: loads the config (host checks enforced) and runs the daemon in the
+/// foreground until SIGTERM/SIGINT; returns the exit code.
+fn run_cmd(path: &std::path::Path) -> u8 {
+    init_logging();
+    let loaded = match config::load(path, HostChecks::Enforce) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("config: {w}");
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    // The daemon runs as a spawned task, not as `block_on`'s own future: on a
+    // current-thread runtime a wake of the `block_on` future unparks the
+    // driver, which costs an extra turn of the runtime, while a spawned task
+    // woken from the runtime's own thread is only queued. Measured on an idle
+    // standby (`perf stat -e syscalls:sys_enter_epoll_wait`, ~470 ICMP
+    // attempts/s): 1,833 → 1,363 `epoll_wait`s a second, one per attempt.
+    let daemon =
+        rt.block_on(async { tokio::spawn(driver::run(loaded.config, loaded.engine)).await });
+    let outcome = match daemon {
+        Ok(outcome) => outcome,
+        Err(join) => match join.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(cancelled) => {
+                eprintln!("error: the daemon task ended unexpectedly: {cancelled}");
+                return EXIT_RUNTIME;
+            }
+        },
+    };
+    match outcome {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            run_exit_code(&e)
+        }
+    }
+}
+
+/// The exit code of a daemon that stopped with `e`: the operator's input refused
+/// (config, role pin, state file) is 2, a host failure is 1.
+fn run_exit_code(e: &RunError) -> u8 {
+    match e {
+        RunError::Start(_) | RunError::State(_) => EXIT_CONFIG,
+        RunError::Status(_) | RunError::Io { .. } => EXIT_RUNTIME,
+    }
 }
 
 /// `check-config`: prints warnings to stderr and the effective config to stdout.
@@ -112,7 +194,7 @@ pub fn check_config(path: &std::path::Path, strict: bool) -> u8 {
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }
-            print!("{}", config::render_toml(&loaded.config));
+            print!("{}", config::render_toml(&loaded));
             EXIT_OK
         }
         Err(e) => {
@@ -147,15 +229,9 @@ fn status_cmd(
             authority: config::defaults::LISTEN.to_owned(),
         },
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return EXIT_RUNTIME;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(status::fetch(&target, timeout)) {
         Ok(snap) => {

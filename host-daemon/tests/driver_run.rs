@@ -13,7 +13,8 @@ use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
 use daemon_support::{
     config, pg_ctl_config, spawn, spawn_with, status_json, stop, wait_for, wait_persisted, Net,
 };
-use twinbeat::actions::state_file::{NodeState, PersistedState, StateStore};
+use twinbeat::actions::state_file::{PersistedState, StateStore};
+use twinbeat_core::PersistedRole;
 
 #[test]
 fn a_node_persisted_fenced_stays_fenced() {
@@ -29,7 +30,7 @@ fn a_node_persisted_fenced_stays_fenced() {
     );
     StateStore::new(dir.path().join("state"))
         .save(&PersistedState::new(
-            NodeState::Fenced,
+            PersistedRole::Fenced,
             3,
             "test: fenced by an operator drill",
         ))
@@ -84,7 +85,7 @@ fn a_node_persisted_fenced_stays_fenced() {
         .load()
         .unwrap()
         .unwrap();
-    assert_eq!((after.state, after.term), (NodeState::Fenced, 3));
+    assert_eq!((after.state, after.term), (PersistedRole::Fenced, 3));
 }
 
 #[test]
@@ -114,7 +115,7 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let child = spawn(&net, &cfg, &log);
     let persisted = wait_persisted(
         &dir.path().join("state"),
-        NodeState::Primary,
+        PersistedRole::Primary,
         Duration::from_secs(40),
     );
     let vip_held = net.node_has(&net.addr(100, false));

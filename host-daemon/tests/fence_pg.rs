@@ -1,20 +1,27 @@
-//! The fence sequence on a real PostgreSQL 15 and a VIP inside a network namespace:
-//! in order, DB stopped (also when the postmaster is SIGSTOPped), VIP gone, state
-//! persisted, then the action; a restarted daemon reads "fenced" back.
+//! The fence's host-side steps on a real PostgreSQL 15 and a VIP inside a network
+//! namespace, run in the order the engine orders them (rule `fence-sequence`; the
+//! order itself is the engine's and is tested in `core/tests/rules/master.rs`):
+//! DB stopped and confirmed gone (also when the postmaster is SIGSTOPped: SIGKILL),
+//! VIP gone, "fenced" persisted, then the action; a restarted daemon reads "fenced"
+//! back.
 
 mod actions_support;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actions_support::{have_pg, Pair, PgBase, PgCluster, PG_BIN};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use twinbeat::actions::fence::{fence, FenceAction, FencePlan, FenceStep};
+use twinbeat::actions::fence::{run_action, stop_confirmed, FenceAction, FencePlan};
 use twinbeat::actions::postmaster;
 use twinbeat::actions::service::{PgCtl, ServiceControl};
-use twinbeat::actions::state_file::{NodeState, StateStore};
+use twinbeat::actions::state_file::{PersistedState, StateStore};
 use twinbeat::actions::vip::{Vip, VipSpec};
+use twinbeat_core::PersistedRole;
+
+/// A step's name, duration and outcome.
+type Step = (&'static str, Duration, Result<String, String>);
 
 fn run_fence(freeze: bool) {
     assert!(have_pg(), "PostgreSQL 15 is required");
@@ -31,14 +38,14 @@ fn run_fence(freeze: bool) {
     let marker = state_dir.path().join("action-ran");
     let data_dir = db.data.clone();
     let sd = state_dir.path().to_path_buf();
-    // The action proves the order: it runs only after the postmaster is gone and
-    // "fenced" is on disk.
+    // The action proves what the earlier steps left: it succeeds only when the
+    // postmaster is gone and "fenced" is on disk.
     let action = format!(
         "test ! -d /proc/{pid} && grep -q '\"fenced\"' {} && touch {}",
         state_path.display(),
         marker.display()
     );
-    let report = pair.a.run(move || async move {
+    let (steps, killed) = pair.a.run(move || async move {
         let vip = Vip::new(VipSpec {
             address: IpAddr::V4(Ipv4Addr::new(10, 251, 0, 100)),
             prefix_len: 24,
@@ -52,30 +59,48 @@ fn run_fence(freeze: bool) {
             log_file: None,
         });
         let store = StateStore::new(sd);
-        let mut plan = FencePlan::new(&svc, &store, 4, "gateway down 5 times");
-        plan.vip = Some(&vip);
+        let mut plan = FencePlan::new(&svc);
         plan.stop_bound = Duration::from_millis(500);
         plan.action = FenceAction::Command(action);
-        let report = fence(&plan).await;
+        // The engine's `StopDb`, `ReleaseVip`, `Persist(fenced)`, `RunFenceAction`,
+        // each performed by the call the driver makes for it.
+        let (stop, killed) = stop_confirmed(&plan).await;
+        let started = Instant::now();
+        let released = vip.remove().await.map(|o| format!("{o:?}"));
+        let release_elapsed = started.elapsed();
+        let started = Instant::now();
+        let record = PersistedState::new(PersistedRole::Fenced, 4, "gateway down 5 times");
+        let persisted = store.save_async(record).await.map(|()| "saved".to_owned());
+        let persist_elapsed = started.elapsed();
+        let action = run_action(&plan).await;
         assert!(!vip.is_present().await.unwrap(), "VIP released");
-        report
+        let steps: [Step; 4] = [
+            ("stop", stop.elapsed, stop.result.map_err(|e| e.to_string())),
+            (
+                "release VIP",
+                release_elapsed,
+                released.map_err(|e| e.to_string()),
+            ),
+            (
+                "persist",
+                persist_elapsed,
+                persisted.map_err(|e| e.to_string()),
+            ),
+            (
+                "action",
+                action.elapsed,
+                action.result.map_err(|e| e.to_string()),
+            ),
+        ];
+        (steps, killed)
     });
-    for s in &report.steps {
-        println!("fence step {:?}: {:?} {:?}", s.step, s.elapsed, s.result);
+    for (step, elapsed, result) in &steps {
+        println!("fence step {step}: {elapsed:?} {result:?}");
     }
-    println!("fence total (frozen={freeze}): {:?}", report.total);
-    let order: Vec<_> = report.steps.iter().map(|s| s.step).collect();
-    assert_eq!(
-        order,
-        [
-            FenceStep::StopDb,
-            FenceStep::ReleaseVip,
-            FenceStep::PersistFenced,
-            FenceStep::Action
-        ]
-    );
-    assert!(report.all_ok());
-    assert_eq!(report.killed, freeze);
+    let total: Duration = steps.iter().map(|(_, elapsed, _)| *elapsed).sum();
+    println!("fence total (frozen={freeze}): {total:?}");
+    assert!(steps.iter().all(|(_, _, r)| r.is_ok()), "{steps:?}");
+    assert_eq!(killed, freeze);
     assert!(postmaster::proc_state(pid).is_dead());
     assert!(
         marker.exists(),
@@ -85,7 +110,7 @@ fn run_fence(freeze: bool) {
     assert!(!addrs.contains("10.251.0.100"), "{addrs}");
     // A restarted daemon reads the sticky fence back, with the reason for `status`.
     let again = StateStore::new(state_dir.path()).load().unwrap().unwrap();
-    assert_eq!((again.state, again.term), (NodeState::Fenced, 4));
+    assert_eq!((again.state, again.term), (PersistedRole::Fenced, 4));
     assert_eq!(again.reason, "gateway down 5 times");
 }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use twinbeat::actions::fence::{run_action, FenceAction, FencePlan};
 use twinbeat::actions::service::{ServiceControl, ServiceError, StopMode};
-use twinbeat::actions::state_file::StateStore;
 use twinbeat::actions::systemd::{Bus, SystemdError};
 use zbus::zvariant::OwnedObjectPath;
 
@@ -113,8 +112,7 @@ async fn systemd_manager_calls_over_a_private_bus() {
     svc.start(t).await.unwrap();
     assert_eq!(svc.kill(None, t).await.unwrap(), 1);
 
-    let store = StateStore::new(tempfile::tempdir().unwrap().path());
-    let mut plan = FencePlan::new(&svc, &store, 2, "test");
+    let mut plan = FencePlan::new(&svc);
     plan.action = FenceAction::Poweroff {
         bus: Bus::Address(bus.address.clone()),
     };

@@ -14,7 +14,7 @@ use std::time::Duration;
 use actions_support::{have_pg, pg_cmd, postgres_ids, PgBase, PgCluster, PG_BIN};
 use daemon_support::{pg_ctl_config, spawn, status_json, stop, wait_for, wait_persisted, Net};
 use twinbeat::actions::postmaster;
-use twinbeat::actions::state_file::NodeState;
+use twinbeat_core::PersistedRole;
 
 /// One statement over the unix socket in `base` (the postmaster may live in the
 /// daemon's network namespace, whose 127.0.0.1 the test cannot reach).
@@ -71,7 +71,7 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     // 1. Promoted: PostgreSQL removed standby.signal, the daemon put it back.
     let promoted = wait_persisted(
         &dir.path().join("state"),
-        NodeState::Primary,
+        PersistedRole::Primary,
         Duration::from_secs(40),
     );
     assert!(promoted.is_some(), "never persisted primary\n{}", stderr());

@@ -4,7 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use twinbeat::actions::state_file::{NodeState, PersistedState, StateError, StateStore};
+use twinbeat::actions::state_file::{PersistedState, StateError, StateStore};
+use twinbeat_core::PersistedRole;
 
 #[test]
 fn round_trip_and_missing_default() {
@@ -12,12 +13,12 @@ fn round_trip_and_missing_default() {
     let store = StateStore::new(dir.path().join("sub"));
     assert_eq!(store.load().unwrap(), None);
     let d = store.load_or_default().unwrap();
-    assert_eq!((d.state, d.term), (NodeState::Standby, 0));
+    assert_eq!((d.state, d.term), (PersistedRole::Standby, 0));
 
-    let s = PersistedState::new(NodeState::Promoting, 7, "all paths down");
+    let s = PersistedState::new(PersistedRole::Promoting, 7, "all paths down");
     store.save(&s).unwrap();
     assert_eq!(store.load().unwrap(), Some(s));
-    let f = PersistedState::new(NodeState::Fenced, 7, "gateway down");
+    let f = PersistedState::new(PersistedRole::Fenced, 7, "gateway down");
     store.save(&f).unwrap();
     assert_eq!(store.load().unwrap(), Some(f));
     // No temp file is left behind.
@@ -26,6 +27,31 @@ fn round_trip_and_missing_default() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names, vec!["state.json".to_owned()]);
+}
+
+#[test]
+fn files_in_the_format_on_disk_load_and_are_written_alike() {
+    // The file's format is fixed: state files written by earlier versions load, and a
+    // save spells each role as they did.
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(dir.path());
+    for (spelling, role) in [
+        ("standby", PersistedRole::Standby),
+        ("promoting", PersistedRole::Promoting),
+        ("primary", PersistedRole::Primary),
+        ("fenced", PersistedRole::Fenced),
+    ] {
+        let text = format!(
+            "{{\n  \"version\": 1,\n  \"state\": \"{spelling}\",\n  \"term\": 4,\n  \
+             \"reason\": \"gateway down\",\n  \"since_unix_ms\": 1700000000000\n}}\n"
+        );
+        std::fs::write(store.path(), &text).unwrap();
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!((loaded.state, loaded.term), (role, 4));
+        assert_eq!(loaded.since_unix_ms, 1_700_000_000_000);
+        store.save(&loaded).unwrap();
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), text);
+    }
 }
 
 #[test]
@@ -66,9 +92,9 @@ fn writer_child() {
             "x".repeat(64 * 1024 + usize::try_from(term % 977).unwrap_or(0))
         );
         let state = if term % 2 == 0 {
-            NodeState::Primary
+            PersistedRole::Primary
         } else {
-            NodeState::Promoting
+            PersistedRole::Promoting
         };
         store
             .save(&PersistedState::new(state, term, reason))
@@ -81,7 +107,7 @@ fn killed_writer_leaves_old_or_new_never_torn() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::new(dir.path());
     store
-        .save(&PersistedState::new(NodeState::Standby, 0, "initial"))
+        .save(&PersistedState::new(PersistedRole::Standby, 0, "initial"))
         .unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut last_term = 0;
@@ -103,7 +129,7 @@ fn killed_writer_leaves_old_or_new_never_torn() {
     }
     // A final save clears the temp files the killed writers left.
     store
-        .save(&PersistedState::new(NodeState::Fenced, 9, "final"))
+        .save(&PersistedState::new(PersistedRole::Fenced, 9, "final"))
         .unwrap();
     let left: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -13,7 +13,8 @@ use std::time::Duration;
 use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
 use daemon_support::{config, spawn, status_json, stop, wait_for, Net};
 use twinbeat::actions::postmaster;
-use twinbeat::actions::state_file::{NodeState, PersistedState, StateStore};
+use twinbeat::actions::state_file::{PersistedState, StateStore};
+use twinbeat_core::PersistedRole;
 
 fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, i32) {
     assert!(have_pg(), "PostgreSQL 15 is not installed at {PG_BIN}");
@@ -37,7 +38,11 @@ fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, 
         "60s",
     );
     StateStore::new(dir.path().join("state"))
-        .save(&PersistedState::new(NodeState::Fenced, 2, "test: fenced"))
+        .save(&PersistedState::new(
+            PersistedRole::Fenced,
+            2,
+            "test: fenced",
+        ))
         .unwrap();
     let log = dir.path().join("stderr.log");
     let child = spawn(&net, &cfg, &log);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use actions_support::{have_pg, sh, PgBase, PgCluster, PG_BIN};
 use daemon_support::{pg_ctl_config, spawn, status_json, stop, wait_for, wait_persisted, Net};
-use twinbeat::actions::state_file::NodeState;
+use twinbeat_core::PersistedRole;
 
 #[test]
 fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() {
@@ -95,7 +95,7 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     let held = wait_for(Duration::from_secs(30), || tbv_has_vip().then_some(()));
     let persisted = wait_persisted(
         &dir.path().join("state"),
-        NodeState::Primary,
+        PersistedRole::Primary,
         Duration::from_secs(10),
     );
     let status = wait_for(Duration::from_secs(10), || {

@@ -1,12 +1,13 @@
 //! Bridge tuning: status cadence, what "heard recently" means, LED blink rate.
 
+use twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS;
+
 /// How the bridge reports and displays what it hears. All durations in ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BridgeConfig {
-    /// Period of the unsolicited `BridgeStatus` sent on both sides.
-    /// 500 ms keeps a host's view of the bridge fresher than its own serial
-    /// ping interval (1 s by default) at ~60 bytes/s per side.
+    /// Period of the unsolicited `BridgeStatus` sent on both sides (default: the
+    /// protocol's [`BRIDGE_STATUS_PERIOD_MS`], which the hosts count on).
     pub status_interval_ms: u32,
     /// A side counts as "heard recently" (for the LED) if a valid frame came
     /// from it within this window. 3 s is three default serial ping intervals,
@@ -24,7 +25,7 @@ pub struct BridgeConfig {
 impl BridgeConfig {
     /// The defaults described on each field.
     pub const DEFAULT: BridgeConfig = BridgeConfig {
-        status_interval_ms: 500,
+        status_interval_ms: BRIDGE_STATUS_PERIOD_MS,
         recent_ms: 3_000,
         blink_half_period_ms: 250,
         readopt_after_ms: 10_000,

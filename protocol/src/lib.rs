@@ -63,6 +63,13 @@ pub const MAX_BODY_LEN: usize = 5 + 1 + 10 + 10;
 /// Longest un-stuffed frame: header, body, CRC.
 pub const MAX_RAW_LEN: usize = HEADER_LEN + MAX_BODY_LEN + CRC_LEN;
 
+/// Period, in milliseconds, of a heartbeat bridge's unsolicited [`BridgeStatus`] on
+/// each side. A fact both ends rely on: the bridge sends at this pace, and a host
+/// judges a bridge silent only after several periods without one. 500 ms keeps a
+/// host's view of the bridge fresher than its own serial ping interval (1 s by
+/// default) at ~60 bytes/s per side.
+pub const BRIDGE_STATUS_PERIOD_MS: u32 = 500;
+
 /// Longest encoded frame in bytes, including its leading and trailing 0x00.
 /// Also the right `N` for a [`Deframer`] (it buffers only the COBS bytes).
 pub const MAX_FRAME_LEN: usize = 2 + cobs::max_encoding_length(MAX_RAW_LEN);

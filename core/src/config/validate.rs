@@ -1,45 +1,61 @@
-//! Checking a configuration before the engine runs with it: the accepted duration
-//! range and the error naming the offending field.
+//! Checking a configuration before the engine runs with it, against the bounds of
+//! `bounds`, and the error naming the offending field and value (rule
+//! `config-names-field-and-value`).
 
 use core::fmt;
 use core::time::Duration;
 
+use super::bounds::{ConfigField, DurationRange, MAX_RETRIES};
 use super::Config;
 use crate::types::PathId;
 
-/// Longest duration any setting accepts: a day. Longer values are typos (a missing
-/// unit) and would also make saturating time arithmetic meaningless.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
-
-/// Shortest duration a positive setting accepts: the engine schedules in microseconds,
-/// and sub-millisecond timings are below what the daemon's timers can honour.
-pub const MIN_DURATION: Duration = Duration::from_millis(1);
-
 /// A configuration value the engine cannot run with. Every variant names the field
-/// (as written in the TOML file) and the offending value.
+/// (a typed [`ConfigField`]; the daemon prints the file's name for it) and the value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigError {
-    /// A duration is shorter than [`MIN_DURATION`] (zero included).
-    TooShort {
-        /// The field, e.g. `"checks.icmp.timeout"`.
-        field: &'static str,
-        /// The value given.
-        value: Duration,
-    },
-    /// A duration is longer than [`MAX_DURATION`].
-    DurationTooLong {
+    /// A duration outside its field's range ([`ConfigField::duration_range`]).
+    DurationOutOfRange {
         /// The field.
-        field: &'static str,
+        field: ConfigField,
         /// The value given.
         value: Duration,
+        /// What the field accepts.
+        range: DurationRange,
     },
-    /// A retry count is zero (a path would be down before any attempt).
-    ZeroRetries {
-        /// The field, e.g. `"checks.serial.retries"`.
-        field: &'static str,
+    /// A retry count outside `1..=MAX_RETRIES`.
+    RetriesOutOfRange {
+        /// The field, a [`ConfigField::Retries`].
+        field: ConfigField,
+        /// The value given.
+        value: u32,
+    },
+    /// `serial.timeout` is longer than `serial.interval`: the ack of one ping must be
+    /// back before the next ping is due.
+    SerialTimeoutOverInterval {
+        /// `serial.timeout`.
+        timeout: Duration,
+        /// `serial.interval`.
+        interval: Duration,
+    },
+    /// `local_db.timeout` is not shorter than `restart_grace`: a restarted database
+    /// could not answer one check within its grace (rule `local-db-restart-once`).
+    LocalTimeoutNotBelowRestartGrace {
+        /// `local_db.timeout`.
+        timeout: Duration,
+        /// `restart_grace`.
+        restart_grace: Duration,
+    },
+    /// `peer_state_max_age` is not longer than `serial.interval`: every peer state
+    /// would be stale before the next one arrives (rule `fence-when-standby-can-take-over`).
+    PeerStateMaxAgeNotAboveSerialInterval {
+        /// `peer_state_max_age`.
+        value: Duration,
+        /// `serial.interval`.
+        serial_interval: Duration,
     },
     /// The failure window is shorter than the slowest peer path's `retries × timeout`,
-    /// so a dead master could never have all its paths down "together".
+    /// so a dead master could never have all its paths down "together" (rule
+    /// `all-paths-down-together`).
     FailureWindowTooShort {
         /// The value given.
         value: Duration,
@@ -48,24 +64,65 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// The field the error is about.
+    pub const fn field(&self) -> ConfigField {
+        match self {
+            ConfigError::DurationOutOfRange { field, .. }
+            | ConfigError::RetriesOutOfRange { field, .. } => *field,
+            ConfigError::SerialTimeoutOverInterval { .. } => ConfigField::Timeout(PathId::Serial),
+            ConfigError::LocalTimeoutNotBelowRestartGrace { .. } => {
+                ConfigField::Timeout(PathId::LocalDb)
+            }
+            ConfigError::PeerStateMaxAgeNotAboveSerialInterval { .. } => {
+                ConfigField::PeerStateMaxAge
+            }
+            ConfigError::FailureWindowTooShort { .. } => ConfigField::FailureWindow,
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = self.field();
         match self {
-            ConfigError::TooShort { field, value } => write!(
+            ConfigError::DurationOutOfRange { value, range, .. } => write!(
                 f,
-                "{field}: {} us is shorter than the minimum of 1 ms",
-                value.as_micros()
+                "{field}: {} us is outside {} us ..= {} us",
+                value.as_micros(),
+                range.min.as_micros(),
+                range.max.as_micros()
             ),
-            ConfigError::DurationTooLong { field, value } => write!(
+            ConfigError::RetriesOutOfRange { value, .. } => {
+                write!(f, "{field}: {value} is outside 1 ..= {MAX_RETRIES}")
+            }
+            ConfigError::SerialTimeoutOverInterval { timeout, interval } => write!(
                 f,
-                "{field}: {} ms is longer than the maximum of {} s",
+                "{field}: {} ms is longer than serial.interval ({} ms)",
+                timeout.as_millis(),
+                interval.as_millis()
+            ),
+            ConfigError::LocalTimeoutNotBelowRestartGrace {
+                timeout,
+                restart_grace,
+            } => write!(
+                f,
+                "{field}: {} ms is not shorter than restart_grace ({} ms)",
+                timeout.as_millis(),
+                restart_grace.as_millis()
+            ),
+            ConfigError::PeerStateMaxAgeNotAboveSerialInterval {
+                value,
+                serial_interval,
+            } => write!(
+                f,
+                "{field}: {} ms is not longer than serial.interval ({} ms)",
                 value.as_millis(),
-                MAX_DURATION.as_secs()
+                serial_interval.as_millis()
             ),
-            ConfigError::ZeroRetries { field } => write!(f, "{field}: must be >= 1, got 0"),
             ConfigError::FailureWindowTooShort { value, min } => write!(
                 f,
-                "failover.failure_window: {} ms is shorter than the slowest path's retries x timeout ({} ms)",
+                "{field}: {} ms is shorter than the slowest path's retries x timeout ({} ms)",
                 value.as_millis(),
                 min.as_millis()
             ),
@@ -78,83 +135,70 @@ extern crate std;
 #[cfg(feature = "std")]
 impl std::error::Error for ConfigError {}
 
-fn check_duration(field: &'static str, value: Duration, zero_ok: bool) -> Result<(), ConfigError> {
-    if value < MIN_DURATION && !(zero_ok && value.is_zero()) {
-        return Err(ConfigError::TooShort { field, value });
+fn check_duration(field: ConfigField, value: Duration) -> Result<(), ConfigError> {
+    match field.duration_range() {
+        Some(range) if !range.contains(value) => Err(ConfigError::DurationOutOfRange {
+            field,
+            value,
+            range,
+        }),
+        _ => Ok(()),
     }
-    if value > MAX_DURATION {
-        return Err(ConfigError::DurationTooLong { field, value });
+}
+
+fn check_path(c: &Config, path: PathId) -> Result<(), ConfigError> {
+    let p = c.path(path);
+    check_duration(ConfigField::Interval(path), p.interval)?;
+    check_duration(ConfigField::Timeout(path), p.timeout)?;
+    if !(1..=MAX_RETRIES).contains(&p.retries) {
+        return Err(ConfigError::RetriesOutOfRange {
+            field: ConfigField::Retries(path),
+            value: p.retries,
+        });
     }
     Ok(())
 }
 
 impl Config {
-    /// Checks every field; the first problem found is returned.
+    /// Checks every field; the first problem found is returned, in the order the
+    /// daemon's file lists the settings (`[local_db]`, `[checks]`, `[vip]`,
+    /// `[failover]`).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        const PATHS: [(PathId, [&str; 3]); 5] = [
-            (
-                PathId::Icmp,
-                [
-                    "checks.icmp.interval",
-                    "checks.icmp.timeout",
-                    "checks.icmp.retries",
-                ],
-            ),
-            (
-                PathId::RemoteDb,
-                [
-                    "checks.remote_db.interval",
-                    "checks.remote_db.timeout",
-                    "checks.remote_db.retries",
-                ],
-            ),
-            (
-                PathId::Serial,
-                [
-                    "checks.serial.interval",
-                    "checks.serial.timeout",
-                    "checks.serial.retries",
-                ],
-            ),
-            (
-                PathId::Gateway,
-                [
-                    "checks.gateway.interval",
-                    "checks.gateway.timeout",
-                    "checks.gateway.retries",
-                ],
-            ),
-            (
-                PathId::LocalDb,
-                [
-                    "local_db.check_interval",
-                    "local_db.timeout",
-                    "local_db.retries",
-                ],
-            ),
-        ];
-        for (path, [interval, timeout, retries]) in PATHS {
-            let p = self.path(path);
-            check_duration(interval, p.interval, false)?;
-            check_duration(timeout, p.timeout, false)?;
-            if p.retries == 0 {
-                return Err(ConfigError::ZeroRetries { field: retries });
-            }
+        check_path(self, PathId::LocalDb)?;
+        check_duration(ConfigField::RestartGrace, self.restart_grace)?;
+        if self.local_db.timeout >= self.restart_grace {
+            return Err(ConfigError::LocalTimeoutNotBelowRestartGrace {
+                timeout: self.local_db.timeout,
+                restart_grace: self.restart_grace,
+            });
         }
-        check_duration("local_db.restart_grace", self.restart_grace, false)?;
-        check_duration("failover.startup_grace", self.startup_grace, true)?;
-        check_duration(
-            "failover.peer_state_max_age",
-            self.peer_state_max_age,
-            false,
-        )?;
-        check_duration("vip.arp_probe_timeout", self.arp_probe_timeout, false)?;
+        for path in [PathId::Icmp, PathId::RemoteDb, PathId::Serial] {
+            check_path(self, path)?;
+        }
+        if self.serial.timeout > self.serial.interval {
+            return Err(ConfigError::SerialTimeoutOverInterval {
+                timeout: self.serial.timeout,
+                interval: self.serial.interval,
+            });
+        }
+        check_path(self, PathId::Gateway)?;
+        check_duration(ConfigField::ArpProbeTimeout, self.arp_probe_timeout)?;
         if let Some(w) = self.failure_window {
-            check_duration("failover.failure_window", w, false)?;
+            // The slowest path's detection time is at least `MIN_DURATION` (every
+            // timeout and retry count passed), so this also keeps the window positive.
             let min = self.slowest_peer_detection();
             if w < min {
                 return Err(ConfigError::FailureWindowTooShort { value: w, min });
             }
+            check_duration(ConfigField::FailureWindow, w)?;
+        }
+        check_duration(ConfigField::StartupGrace, self.startup_grace)?;
+        check_duration(ConfigField::PeerStateMaxAge, self.peer_state_max_age)?;
+        if self.peer_state_max_age <= self.serial.interval {
+            return Err(ConfigError::PeerStateMaxAgeNotAboveSerialInterval {
+                value: self.peer_state_max_age,
+                serial_interval: self.serial.interval,
+            });
         }
         Ok(())
     }
@@ -162,6 +206,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bounds::{MAX_INTERVAL, MAX_TIMEOUT};
     use super::*;
 
     #[test]
@@ -178,30 +223,37 @@ mod tests {
         c.icmp.timeout = Duration::ZERO;
         assert_eq!(
             c.validate(),
-            Err(ConfigError::TooShort {
-                field: "checks.icmp.timeout",
-                value: Duration::ZERO
+            Err(ConfigError::DurationOutOfRange {
+                field: ConfigField::Timeout(PathId::Icmp),
+                value: Duration::ZERO,
+                range: DurationRange {
+                    min: Duration::from_millis(1),
+                    max: MAX_TIMEOUT,
+                    zero_ok: false
+                }
             })
         );
         let mut c = Config::default();
         c.serial.retries = 0;
         assert_eq!(
             c.validate(),
-            Err(ConfigError::ZeroRetries {
-                field: "checks.serial.retries"
+            Err(ConfigError::RetriesOutOfRange {
+                field: ConfigField::Retries(PathId::Serial),
+                value: 0
             })
         );
         let c = Config {
             restart_grace: Duration::from_secs(100_000),
             ..Config::default()
         };
-        assert_eq!(
+        assert!(matches!(
             c.validate(),
-            Err(ConfigError::DurationTooLong {
-                field: "local_db.restart_grace",
-                value: Duration::from_secs(100_000)
-            })
-        );
+            Err(ConfigError::DurationOutOfRange {
+                field: ConfigField::RestartGrace,
+                value,
+                range: DurationRange { max: MAX_INTERVAL, .. },
+            }) if value == Duration::from_secs(100_000)
+        ));
         let c = Config {
             failure_window: Some(Duration::from_millis(10)),
             ..Config::default()
@@ -210,5 +262,32 @@ mod tests {
             c.validate(),
             Err(ConfigError::FailureWindowTooShort { .. })
         ));
+    }
+
+    #[test]
+    fn relations_between_fields_are_checked() {
+        let mut c = Config::default();
+        c.serial.timeout = c.serial.interval + Duration::from_millis(1);
+        assert_eq!(
+            c.validate().map_err(|e| e.field()),
+            Err(ConfigField::Timeout(PathId::Serial))
+        );
+        let mut c = Config::default();
+        c.local_db.timeout = c.restart_grace;
+        assert_eq!(
+            c.validate().map_err(|e| e.field()),
+            Err(ConfigField::Timeout(PathId::LocalDb))
+        );
+        let mut c = Config::default();
+        c.peer_state_max_age = c.serial.interval;
+        assert_eq!(
+            c.validate().map_err(|e| e.field()),
+            Err(ConfigField::PeerStateMaxAge)
+        );
+        let c = Config {
+            startup_grace: Duration::ZERO,
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
     }
 }

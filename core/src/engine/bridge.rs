@@ -21,7 +21,7 @@ impl Engine {
     /// A `BridgeStatus` arrived.
     pub(super) fn on_bridge_status(&mut self, now: Instant, status: BridgeStatus) {
         self.bridge = Some((status, now));
-        if self.cfg.serial_bridge {
+        if self.cfg.serial_bridge.is_some() {
             self.set_timer(
                 EngineTimer::BridgeSilence,
                 now + self.cfg.bridge_silence_bound(),
@@ -32,7 +32,7 @@ impl Engine {
 
     /// Arms the silence timer at start: a bridge that never reports is silent too.
     pub(super) fn start_bridge_watch(&mut self, now: Instant) {
-        if self.cfg.serial_bridge {
+        if self.cfg.serial_bridge.is_some() {
             self.set_timer(
                 EngineTimer::BridgeSilence,
                 now + self.cfg.bridge_silence_bound(),
@@ -42,9 +42,8 @@ impl Engine {
 
     /// What the bridge says of the serial path now (`None`: nothing against it).
     fn bridge_cause(&self, now: Instant) -> Option<SerialDownCause> {
-        if !self.cfg.serial_bridge {
-            return None;
-        }
+        // No bridge: nothing against the serial path.
+        self.cfg.serial_bridge?;
         let Some((status, at)) = self.bridge_alive_status(now) else {
             return Some(SerialDownCause::BridgeSilent);
         };
@@ -105,7 +104,7 @@ impl Engine {
 
     /// The bridge as this node sees it at `now`.
     pub fn bridge_state(&self, now: Instant) -> BridgeState {
-        if !self.cfg.serial_bridge {
+        if self.cfg.serial_bridge.is_none() {
             return BridgeState::NotConfigured;
         }
         match self.bridge_alive_status(now) {

@@ -1,4 +1,4 @@
-//! Design §2 "Paths and attempts" and rule 1.
+//! Rules `attempt-window`, `path-down-after-retries`, `confirmation-cascade` and `state-in-every-frame`.
 
 use std::time::Duration;
 

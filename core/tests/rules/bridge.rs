@@ -1,4 +1,5 @@
-//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, issue 7).
+//! The heartbeat bridge's verdict on the serial path (`checks.serial.bridge`, rule
+//! `bridge-verdict`).
 //!
 //! The bridge's reports are scripted here: each test says what the bridge has heard,
 //! and feeds a `BridgeStatus` every `BRIDGE_STATUS_PERIOD` as the firmware does.
@@ -8,12 +9,16 @@ use std::time::Duration;
 use crate::harness::{cfg, standby_facts, Answer, Harness, World};
 use twinbeat_core::{
     Action, BridgeState, BridgeStatus, Config, Event, Input, PathHealth, PathId, Reason, Role,
-    SerialDownCause, BRIDGE_STATUS_PERIOD,
+    SerialDownCause,
 };
+
+/// The bridge's status period: the wire protocol's, which the firmware sends by.
+const BRIDGE_STATUS_PERIOD: Duration =
+    Duration::from_millis(twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS as u64);
 
 fn bridge_cfg() -> Config {
     Config {
-        serial_bridge: true,
+        serial_bridge: Some(BRIDGE_STATUS_PERIOD),
         ..cfg()
     }
 }
@@ -91,7 +96,7 @@ fn bridge_saying_peer_silent_marks_serial_down_even_between_acks() {
         h.e.serial_down_cause(),
         Some(SerialDownCause::PeerSilentAtBridge)
     );
-    // Rule 3: one path down is a warning, never a promotion.
+    // Rule `partial-loss-only-warns`: one path down is a warning, never a promotion.
     assert!(!h.promoted());
 }
 
@@ -108,7 +113,10 @@ fn bridge_silent_marks_serial_down() {
     ));
     assert!(verdict_logged(&h, Some(SerialDownCause::BridgeSilent)));
     h.run_for(Duration::from_secs(30));
-    assert!(!h.promoted(), "rule 3: the other paths are up");
+    assert!(
+        !h.promoted(),
+        "partial-loss-only-warns: the other paths are up"
+    );
     // The bridge comes back: the verdict is lifted and the attempts decide again.
     run_with_bridge(&mut h, Duration::from_secs(2), peer_heard);
     assert_eq!(h.e.path(PathId::Serial).health, PathHealth::Up);
@@ -147,7 +155,7 @@ fn bridge_alive_and_peer_heard_keeps_ping_ack_judgement() {
 #[test]
 fn bridge_status_is_not_hearing_the_peer() {
     // A fresh standby whose master never answered on any path: a bridge saying it hears
-    // the master must not end the startup grace (rule 7) nor make a peer view.
+    // the master must not end the startup grace (rule `startup-grace`) nor make a peer view.
     let world = World {
         icmp: Answer::Silent,
         remote_db: Answer::Silent,
@@ -169,7 +177,7 @@ fn bridge_status_is_not_hearing_the_peer() {
 fn bridge_silent_on_a_plain_cable_never_promotes_a_live_master() {
     // `checks.serial.bridge = true` on a plain cable (no bridge): serial is down from
     // the start. An IP partition later must not promote while the master's frames
-    // still arrive: they prove it alive (rule 3's frame guard).
+    // still arrive: they prove it alive (the frame guard of `partial-loss-only-warns`).
     let mut h = Harness::new(bridge_cfg(), standby_facts(), World::standby_side());
     h.run_for(Duration::from_secs(60));
     assert_eq!(h.e.serial_down_cause(), Some(SerialDownCause::BridgeSilent));

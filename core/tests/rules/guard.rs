@@ -1,7 +1,7 @@
-//! Rule 12 with the start guard: the daemon keeps `standby.signal` in a running
+//! Rules `hold-needs-evidence` and `start-guard`: the daemon keeps `standby.signal` in a running
 //! primary's data directory, so a PostgreSQL start it did not order (reboot, crash)
 //! comes up read-only in recovery. A returning primary then holds, and either fences
-//! (the peer won) or re-opens its DB with `pg_promote` in the same term. Rule 2 on a
+//! (the peer won) or re-opens its DB with `pg_promote` in the same term. Rule `local-db-restart-once` on a
 //! primary whose DB is read-only.
 
 use std::time::Duration;
@@ -79,7 +79,7 @@ fn primary(term: u64) -> Action {
 fn start_role_with_a_db_in_recovery() {
     let role = |f| Engine::new(cfg(), f, Instant::ZERO).map(|e| e.role());
     assert_eq!(role(facts(PersistedRole::Primary, 1, true)), Ok(Role::Hold));
-    // Rule 10 unchanged: "promoting" that never left recovery re-evaluates as a standby.
+    // Rule `promotion-order` unchanged: "promoting" that never left recovery re-evaluates as a standby.
     assert_eq!(
         role(facts(PersistedRole::Promoting, 2, true)),
         Ok(Role::Standby)
@@ -138,7 +138,7 @@ fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
     assert!(decided(&h, DecisionKind::Resume, Reason::PeerHeard));
     // No "promoting" persisted: the VIP only after the DB is writable again.
     assert_eq!(effects(&h), reopened_in(1));
-    // Serving with a writable DB: no rule 2 restart follows.
+    // Serving with a writable DB: no `local-db-restart-once` restart follows.
     h.run_for(Duration::from_secs(30));
     assert_eq!(h.e.role(), Role::Primary);
     assert!(!effects(&h).contains(&Action::RestartDb));
@@ -206,7 +206,7 @@ fn guarded_reopen_fences_when_the_peer_wins() {
     let mut h = start(w);
     h.run_for(Duration::from_secs(2));
     assert_eq!(h.e.role(), Role::Promoting);
-    // Rule 11 still applies while pg_promote runs.
+    // Rule `higher-term-wins` still applies while pg_promote runs.
     h.input(Input::PingReceived {
         seq: 1,
         peer: peer_state(Role::Primary, 2),
@@ -285,7 +285,7 @@ fn primary_treats_a_read_only_db_as_unhealthy() {
 
 #[test]
 fn returning_primary_with_writable_db_takes_the_vip_without_promote() {
-    // Today's rule 12 hold: the peer's first ack comes before the first local DB check,
+    // Today's `hold-needs-evidence` hold: the peer's first ack comes before the first local DB check,
     // and the start facts (writable) decide: no `pg_promote`.
     let h = Harness::master(World::master_side());
     assert!(!h.promoted());

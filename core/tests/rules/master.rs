@@ -1,4 +1,4 @@
-//! Master rules 8 and 9, and rule 2 on a master.
+//! Rules `fence-when-standby-can-take-over` and `fence-sequence`, and `local-db-restart-once` on a master.
 
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ fn master_does_not_fence_when_standby_is_fenced_or_unhealthy() {
 
 #[test]
 fn master_fences_when_standby_never_heard() {
-    // Nothing heard from the standby at all: the notes' behaviour is to fence.
+    // Nothing heard from the standby at all: the design's behaviour (rule `fence-when-standby-can-take-over`) is to fence.
     let mut w = World::master_side();
     w.serial = Answer::Silent;
     w.icmp = Answer::Silent;
@@ -163,7 +163,7 @@ fn fence_and_first_fenced_ping(h: &Harness) -> (Instant, Instant) {
 
 #[test]
 fn fenced_state_is_announced_at_once() {
-    // Rule 6's fast handover: the standby learns of the fence from the next frame, so
+    // The fast handover of `fenced-peer-hands-over`: the standby learns of the fence from the next frame, so
     // the fenced node sends one as soon as "fenced" is on disk, not a serial interval
     // (1 s by default) later.
     let mut h = Harness::master(World::master_side());

@@ -1,4 +1,4 @@
-//! Rules 10–13: promotion order, terms, restarts, pauses.
+//! Rules `promotion-order`, `higher-term-wins`, `hold-needs-evidence` and `pause-is-a-restart`.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The invariants of issue 3, checked after every step of the simulation.
+//! The safety and liveness invariants, checked after every step of the simulation.
 
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub(crate) struct Checks {
     fenced_sent: [bool; 2],
     /// The node fenced: in this daemon run, or in an earlier one that got "fenced"
     /// onto disk. (A fence whose persist failed and whose daemon then crashed is lost:
-    /// the restarted engine only knows the older state, as rule 9 implies.)
+    /// the restarted engine only knows the older state, as rule `fence-sequence` implies.)
     ever_fenced: [bool; 2],
     liveness: Option<Liveness>,
     next_id: u32,
@@ -37,9 +37,9 @@ pub(crate) struct Checks {
     /// Shared gateway outage scenario: nobody may fence.
     pub(crate) shared_gateway: bool,
     pub(crate) promotions: u32,
-    /// Guarded primaries that re-opened their DB in their own term (rule 12).
+    /// Guarded primaries that re-opened their DB in their own term (rule `start-guard`).
     pub(crate) reopens: u32,
-    /// Rule 2 restarts of a primary whose DB was up read-only (the guard).
+    /// `local-db-restart-once` restarts of a primary whose DB was up read-only (the guard).
     pub(crate) read_only_restarts: u32,
     pub(crate) fences: u32,
     pub(crate) liveness_checked: u32,
@@ -219,8 +219,8 @@ impl Checks {
         }
     }
 
-    /// `pg_promote` only after "promoting" was persisted in the engine's term (rule 10),
-    /// or as a guarded primary re-opening its DB in its own persisted term (rule 12).
+    /// `pg_promote` only after "promoting" was persisted in the engine's term (rule `promotion-order`),
+    /// or as a guarded primary re-opening its DB in its own persisted term (rule `start-guard`).
     fn check_promote(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
         let me = &nodes[n];
         let Some(term) = me.engine.as_ref().map(|e| e.term()) else {

@@ -1,4 +1,4 @@
-//! The last fresh check before a promotion (design rule 5): does anyone hold the VIP?
+//! The last fresh check before a promotion (rule `fresh-checks`): does anyone hold the VIP?
 //!
 //! A few ARP probes (sender IP 0.0.0.0, as RFC 5227, so no neighbour cache is
 //! touched) tens of milliseconds apart instead of RFC 5227's seconds, which would

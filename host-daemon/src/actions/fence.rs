@@ -1,25 +1,24 @@
-//! The fence sequence (design rule 9), in order:
-//! 1. stop PostgreSQL (`-m immediate` / StopUnit / stop command) and confirm the
-//!    postmaster exited (its PID from `postmaster.pid` gone or a zombie); if it has
-//!    not within `stop_bound` (a SIGSTOPped postmaster ignores the request), SIGKILL
-//!    it and its children (systemd: KillUnit SIGKILL) and wait `kill_bound` more;
-//! 2. release the VIP;
-//! 3. persist "fenced" with the term and the reason;
-//! 4. (the caller starts carrying `fenced` in every frame: [`fence_local`] returns
-//!    before the action for that) the configured action: stop-db (nothing more),
-//!    poweroff (systemd PowerOff over D-Bus), or a command.
+//! The fence's host-side steps. The engine owns the sequence (rule `fence-sequence`:
+//! stop the DB, release the VIP, persist "fenced", advertise it, then the action)
+//! and orders each step as an action; this module performs the two that are
+//! fence-specific:
+//! - [`stop_confirmed`] (the engine's `StopDb`): stop PostgreSQL (`-m immediate` /
+//!   StopUnit / stop command) and confirm the postmaster exited (its PID from
+//!   `postmaster.pid` gone or a zombie); if it has not within `stop_bound` (a
+//!   SIGSTOPped postmaster ignores the request), SIGKILL it and its children
+//!   (systemd: KillUnit SIGKILL) and wait `kill_bound` more;
+//! - [`run_action`] (the engine's `RunFenceAction`): the configured action, stop-db
+//!   (nothing more), poweroff (systemd PowerOff over D-Bus), or a command.
 //!
-//! A failed step does not stop the sequence: every later step still runs (a node
-//! being fenced must shed as much as it can), and the report says what failed.
+//! Releasing the VIP is [`super::vip::Vip::remove`] and persisting "fenced" is
+//! [`super::state_file::StateStore::save_async`], as for any other role change.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::postmaster;
 use super::service::{run_shell, ServiceControl, ServiceError, StopMode};
-use super::state_file::{NodeState, PersistedState, StateError, StateStore};
 use super::systemd::{Bus, SystemdError, SystemdManager};
-use super::vip::{Vip, VipError};
 
 /// What to do once the node is fenced (`fence.action`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum FenceAction {
     Command(String),
 }
 
-/// Everything the sequence needs.
+/// Everything the two steps need.
 #[derive(Debug)]
 pub struct FencePlan<'a> {
     /// The local DB's manager.
@@ -43,14 +42,6 @@ pub struct FencePlan<'a> {
     /// Where `postmaster.pid` is (default: the pg_ctl manager's data directory).
     /// Without it a systemd/command stop cannot be confirmed by PID.
     pub data_dir: Option<PathBuf>,
-    /// The VIP, if this node may hold it.
-    pub vip: Option<&'a Vip>,
-    /// The state file.
-    pub store: &'a StateStore,
-    /// The term the node is fenced in.
-    pub term: u64,
-    /// Why (persisted; shown by `twinbeat status`).
-    pub reason: String,
     /// The configured action.
     pub action: FenceAction,
     /// Grace for the stop request before SIGKILL.
@@ -63,19 +54,10 @@ pub struct FencePlan<'a> {
 
 impl<'a> FencePlan<'a> {
     /// A plan with the default bounds (1 s stop grace, 2 s after SIGKILL, 30 s action).
-    pub fn new(
-        service: &'a ServiceControl,
-        store: &'a StateStore,
-        term: u64,
-        reason: impl Into<String>,
-    ) -> Self {
+    pub fn new(service: &'a ServiceControl) -> Self {
         Self {
             service,
             data_dir: service.data_dir().map(PathBuf::from),
-            vip: None,
-            store,
-            term,
-            reason: reason.into(),
             action: FenceAction::StopDb,
             stop_bound: Duration::from_secs(1),
             kill_bound: Duration::from_secs(2),
@@ -84,15 +66,11 @@ impl<'a> FencePlan<'a> {
     }
 }
 
-/// One step of the sequence.
+/// One of the two steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FenceStep {
     /// Stop the DB and confirm the postmaster exited.
     StopDb,
-    /// Release the VIP.
-    ReleaseVip,
-    /// Persist "fenced".
-    PersistFenced,
     /// The configured action.
     Action,
 }
@@ -106,12 +84,6 @@ pub enum FenceError {
     /// The postmaster was still alive after SIGKILL and `kill_bound`.
     #[error("postmaster {0} still alive after SIGKILL")]
     PostmasterSurvived(i32),
-    /// The VIP could not be released.
-    #[error(transparent)]
-    Vip(#[from] VipError),
-    /// The fenced state could not be persisted.
-    #[error(transparent)]
-    State(#[from] StateError),
     /// PowerOff failed.
     #[error(transparent)]
     Systemd(#[from] SystemdError),
@@ -128,24 +100,6 @@ pub struct StepReport {
     pub result: Result<String, FenceError>,
 }
 
-/// The whole sequence's report.
-#[derive(Debug, Default)]
-pub struct FenceReport {
-    /// The steps, in the order they ran.
-    pub steps: Vec<StepReport>,
-    /// Whether the postmaster had to be SIGKILLed.
-    pub killed: bool,
-    /// From the start of the sequence to the end of the last step.
-    pub total: Duration,
-}
-
-impl FenceReport {
-    /// Whether every step succeeded.
-    pub fn all_ok(&self) -> bool {
-        self.steps.iter().all(|s| s.result.is_ok())
-    }
-}
-
 async fn timed<F>(step: FenceStep, f: F) -> StepReport
 where
     F: std::future::Future<Output = Result<String, FenceError>>,
@@ -159,27 +113,8 @@ where
     }
 }
 
-/// Steps 1–3 (stop + confirm, release VIP, persist fenced). The caller marks the
-/// node fenced in its frames, then calls [`run_action`].
-pub async fn fence_local(plan: &FencePlan<'_>) -> FenceReport {
-    let start = Instant::now();
-    let mut report = FenceReport::default();
-    let mut killed = false;
-    report
-        .steps
-        .push(timed(FenceStep::StopDb, stop_db(plan, &mut killed)).await);
-    report.killed = killed;
-    report
-        .steps
-        .push(timed(FenceStep::ReleaseVip, release_vip(plan)).await);
-    report
-        .steps
-        .push(timed(FenceStep::PersistFenced, persist(plan)).await);
-    report.total = start.elapsed();
-    report
-}
-
-/// Step 4, the configured action.
+/// The configured action (the engine's `RunFenceAction`, once "fenced" is on disk
+/// and advertised).
 pub async fn run_action(plan: &FencePlan<'_>) -> StepReport {
     timed(FenceStep::Action, async {
         match &plan.action {
@@ -198,22 +133,13 @@ pub async fn run_action(plan: &FencePlan<'_>) -> StepReport {
     .await
 }
 
-/// Step 1 alone: stop the DB and confirm the postmaster exited (SIGKILL after
-/// `stop_bound`). The daemon's `StopDb` (rules 2 and 9) uses it; `killed` in the
-/// result says whether SIGKILL was needed.
+/// Stops the DB and confirms the postmaster exited (SIGKILL after `stop_bound`).
+/// The daemon's `StopDb` (rules `local-db-restart-once` and `fence-sequence`) uses
+/// it; `killed` in the result says whether SIGKILL was needed.
 pub async fn stop_confirmed(plan: &FencePlan<'_>) -> (StepReport, bool) {
     let mut killed = false;
     let report = timed(FenceStep::StopDb, stop_db(plan, &mut killed)).await;
     (report, killed)
-}
-
-/// The whole sequence: [`fence_local`] then [`run_action`].
-pub async fn fence(plan: &FencePlan<'_>) -> FenceReport {
-    let start = Instant::now();
-    let mut report = fence_local(plan).await;
-    report.steps.push(run_action(plan).await);
-    report.total = start.elapsed();
-    report
 }
 
 async fn stop_db(plan: &FencePlan<'_>, killed: &mut bool) -> Result<String, FenceError> {
@@ -268,17 +194,4 @@ async fn stop_db(plan: &FencePlan<'_>, killed: &mut bool) -> Result<String, Fenc
         manager_kill?;
         Err(FenceError::PostmasterSurvived(pid))
     }
-}
-
-async fn release_vip(plan: &FencePlan<'_>) -> Result<String, FenceError> {
-    match plan.vip {
-        None => Ok("no VIP configured".to_owned()),
-        Some(v) => Ok(format!("{:?}", v.remove().await?)),
-    }
-}
-
-async fn persist(plan: &FencePlan<'_>) -> Result<String, FenceError> {
-    let state = PersistedState::new(NodeState::Fenced, plan.term, plan.reason.clone());
-    plan.store.save_async(state).await?;
-    Ok(format!("fenced in term {} persisted", plan.term))
 }

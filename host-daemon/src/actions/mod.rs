@@ -6,14 +6,14 @@
 //! | engine action / moment | call |
 //! |---|---|
 //! | daemon start (before anything spawns PostgreSQL) | [`postmaster::become_subreaper`], then [`postmaster::spawn_reaper`] inside the runtime |
-//! | start-up role (rule 12) | [`state_file::StateStore::load`] (missing → [`state_file::PersistedState::default_missing`]; corrupt → refuse to start) with [`promote::in_recovery`] |
-//! | start-up / pause while not an active primary (rules 12, 13) | [`vip::Vip::is_present`] then [`vip::Vip::remove`] |
-//! | fresh check "nobody holds the VIP" (rule 5) | [`arp_probe::probe_vip`] → [`arp_probe::ProbeOutcome`] |
-//! | promote (rule 10) | `store.save_async(PersistedState::new(Promoting, t+1, ..))` → [`promote::promote_with_config`] (or [`promote::promote`] on an open client) → [`vip::Vip::take`] → `store.save_async(PersistedState::new(Primary, t+1, ..))` |
+//! | start-up role (rule `hold-needs-evidence`) | [`state_file::StateStore::load`] (missing → [`state_file::PersistedState::default_missing`]; corrupt → refuse to start) with [`promote::in_recovery`] |
+//! | start-up / pause while not an active primary (rules `hold-needs-evidence`, `pause-is-a-restart`) | [`vip::Vip::is_present`] then [`vip::Vip::remove`] |
+//! | fresh check "nobody holds the VIP" (rule `fresh-checks`) | [`arp_probe::probe_vip`] → [`arp_probe::ProbeOutcome`] |
+//! | promote (rule `promotion-order`) | `store.save_async(PersistedState::new(Promoting, t+1, ..))` → [`promote::promote_with_config`] (or [`promote::promote`] on an open client) → [`vip::Vip::take`] → `store.save_async(PersistedState::new(Primary, t+1, ..))` |
 //! | take VIP (a failure: retry with back-off, node stays primary) | [`vip::Vip::take`] (add + gratuitous ARP; cancel the [`arp::GarpHandle`] on release) |
 //! | release VIP | [`vip::Vip::remove`] |
-//! | restart / stop the local DB (rule 2) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
-//! | fence (rules 9, 11, 12) | [`fence::fence_local`] → mark fenced in frames → [`fence::run_action`] (or [`fence::fence`] for both) |
+//! | restart / stop the local DB (rule `local-db-restart-once`) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
+//! | fence (the engine orders the steps, rule `fence-sequence`) | `StopDb` → [`fence::stop_confirmed`]; `ReleaseVip` → [`vip::Vip::remove`]; `Persist(fenced)` → [`state_file::StateStore::save_async`]; `RunFenceAction` → [`fence::run_action`] |
 //! | the primary's DB is writable (after `Promoted`, on becoming primary) | [`start_guard::arm`]; around a restart the primary orders: [`start_guard::disarm`], restart, [`start_guard::arm`] |
 //! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |
 //!

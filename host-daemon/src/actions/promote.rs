@@ -1,4 +1,4 @@
-//! Promotion of the local standby (design rule 10, the `pg_promote` step).
+//! Promotion of the local standby (rule `promotion-order`, the `pg_promote` step).
 //!
 //! `pg_promote(wait => true)` re-checks only every 100 ms, so it costs ~126 ms here.
 //! Instead: `pg_promote(wait => false)` and then poll `pg_is_in_recovery()` on the
@@ -36,7 +36,7 @@ impl Default for PromoteOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PromoteReport {
     /// PostgreSQL was already out of recovery before the request (nothing to do):
-    /// the "finish" branch of rule 10 after a restart.
+    /// the "finish" branch of rule `promotion-order` after a restart.
     pub already_primary: bool,
     /// From sending `pg_promote` to the first poll that saw the end of recovery.
     pub request_to_writable: Duration,

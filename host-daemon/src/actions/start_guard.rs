@@ -1,4 +1,4 @@
-//! The start guard (rule 12): `standby.signal` kept in the data directory of a
+//! The start guard (rule `start-guard`): `standby.signal` kept in the data directory of a
 //! running primary.
 //!
 //! PostgreSQL reads signal files only at start-up, and removes `standby.signal`

@@ -1,4 +1,4 @@
-//! The persisted term and state (design rules 10 and 12).
+//! The persisted term and state (rules `promotion-order` and `hold-needs-evidence`).
 //!
 //! One small JSON file, `state.json` in `state_dir`, replaced atomically: the new
 //! content goes to a temporary file in the same directory, is fsynced, renamed over
@@ -8,6 +8,9 @@
 //! Reading: a missing file is `Ok(None)` (see [`StateStore::load`] for the safe
 //! default); a file that does not parse is [`StateError::Corrupt`], which the daemon
 //! must treat as fatal: it never guesses a role from a damaged file.
+//!
+//! The role is the engine's [`PersistedRole`]; its spelling in the file
+//! (`"standby"`, `"promoting"`, `"primary"`, `"fenced"`) is defined here alone.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -15,23 +18,21 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use twinbeat_core::{self as engine, PersistedRole};
 
 /// The file name inside `state_dir`.
 pub const STATE_FILE_NAME: &str = "state.json";
 /// The version written in the file; a file with another version is refused.
 const FORMAT_VERSION: u32 = 1;
 
-/// What this node last committed to doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NodeState {
-    /// A standby (or a node that never promoted).
+/// The file's spelling of a [`PersistedRole`] (serde's remote derive: it must
+/// list exactly the engine's variants, or this does not compile).
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "PersistedRole", rename_all = "kebab-case")]
+enum PersistedRoleInFile {
     Standby,
-    /// "Promoting to term t": written before `pg_promote` runs (rule 10).
     Promoting,
-    /// A primary in its term.
     Primary,
-    /// Fenced: sticky until an operator rejoins the node (rule 9).
     Fenced,
 }
 
@@ -41,8 +42,11 @@ pub enum NodeState {
 pub struct PersistedState {
     /// Format version (`FORMAT_VERSION`).
     pub version: u32,
-    /// The state.
-    pub state: NodeState,
+    /// What this node last committed to doing: "promoting" is written before
+    /// `pg_promote` runs (rule `promotion-order`); "fenced" is sticky until an
+    /// operator rejoins the node (rule `fence-sequence`).
+    #[serde(with = "PersistedRoleInFile")]
+    pub state: PersistedRole,
     /// The term this state belongs to.
     pub term: u64,
     /// Why the node entered this state (shown by `twinbeat status`).
@@ -53,7 +57,7 @@ pub struct PersistedState {
 
 impl PersistedState {
     /// A record stamped with the current wall-clock time.
-    pub fn new(state: NodeState, term: u64, reason: impl Into<String>) -> Self {
+    pub fn new(state: PersistedRole, term: u64, reason: impl Into<String>) -> Self {
         let since_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -69,17 +73,25 @@ impl PersistedState {
 
     /// The documented default for a node without a state file: standby, term 0.
     ///
-    /// This is safe because the role at start-up comes from PostgreSQL (rule 12): a
-    /// node whose PostgreSQL is out of recovery is a primary whatever this says, and
-    /// term 0 is below any term a promotion ever wrote, so a node with no file never
-    /// wins a term comparison against a node that promoted.
+    /// This is safe because the role at start-up comes from PostgreSQL (rule
+    /// `hold-needs-evidence`): a node whose PostgreSQL is out of recovery is a primary
+    /// whatever this says, and term 0 is below any term a promotion ever wrote, so a
+    /// node with no file never wins a term comparison against a node that promoted.
     pub fn default_missing() -> Self {
         Self {
             version: FORMAT_VERSION,
-            state: NodeState::Standby,
+            state: PersistedRole::Standby,
             term: 0,
             reason: "no state file (never promoted by twinbeat)".to_owned(),
             since_unix_ms: 0,
+        }
+    }
+
+    /// The engine's view of this record: role and term.
+    pub fn engine_state(&self) -> engine::PersistedState {
+        engine::PersistedState {
+            role: self.state,
+            term: self.term,
         }
     }
 }
@@ -166,8 +178,9 @@ impl StateStore {
 
     /// Writes `state` atomically and durably (temp file, fsync, rename, fsync dir).
     ///
-    /// Blocking: a few milliseconds for the two fsyncs. Rule 10 needs it on disk
-    /// before the next step, so the caller awaits it (e.g. in `spawn_blocking`).
+    /// Blocking: a few milliseconds for the two fsyncs. Rule `promotion-order` needs
+    /// it on disk before the next step, so the caller awaits it (e.g. in
+    /// `spawn_blocking`).
     pub fn save(&self, state: &PersistedState) -> Result<(), StateError> {
         let io_err = |path: &Path, op: &'static str| {
             let path = path.to_path_buf();

@@ -12,11 +12,11 @@ pub const DB_PORT: u16 = 5432;
 pub const DB_USER: &str = "postgres";
 /// `local_db.dbname`.
 pub const DB_NAME: &str = "postgres";
-/// `local_db.check_interval`: the notes' "every 2 s".
+/// `local_db.check_interval`: the design's default, every 2 s.
 pub const LOCAL_INTERVAL: Duration = Duration::from_secs(2);
 /// `local_db.timeout`.
 pub const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
-/// `retries` of every check: the notes' 5.
+/// `retries` of every check: the design's 5.
 pub const RETRIES: u32 = 5;
 /// `local_db.service.manager` when the section does not say.
 pub const MANAGER: &str = "systemd";
@@ -26,13 +26,13 @@ pub const UNIT: &str = "postgresql.service";
 pub const PG_CTL: &str = "pg_ctl";
 /// `local_db.service.restart_grace`.
 pub const RESTART_GRACE: Duration = Duration::from_secs(10);
-/// `checks.icmp.interval` (the notes' 1 ms, read as an interval).
+/// `checks.icmp.interval` (the design's 1 ms, read as an interval).
 pub const ICMP_INTERVAL: Duration = Duration::from_millis(1);
 /// `checks.icmp.timeout`.
 pub const ICMP_TIMEOUT: Duration = Duration::from_millis(100);
 /// `checks.icmp.ttl`.
 pub const TTL: u32 = 64;
-/// `checks.remote_db.interval` (the notes' 10 ms).
+/// `checks.remote_db.interval` (the design's 10 ms).
 pub const REMOTE_INTERVAL: Duration = Duration::from_millis(10);
 /// `checks.remote_db.timeout`.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_millis(200);
@@ -40,7 +40,7 @@ pub const REMOTE_TIMEOUT: Duration = Duration::from_millis(200);
 pub const SERIAL_DEVICE: &str = "/dev/ttyS0";
 /// `checks.serial.baud`.
 pub const BAUD: u32 = 115_200;
-/// `checks.serial.interval` (the notes' 1 s).
+/// `checks.serial.interval` (the design's 1 s).
 pub const SERIAL_INTERVAL: Duration = Duration::from_secs(1);
 /// `checks.serial.timeout`.
 pub const SERIAL_TIMEOUT: Duration = Duration::from_millis(200);
@@ -50,7 +50,8 @@ pub const GATEWAY_INTERVAL: Duration = Duration::from_secs(1);
 pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(500);
 /// `vip.gratuitous_arp`.
 pub const GARP: u32 = 5;
-/// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule 5).
+/// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule
+/// `fresh-checks`).
 pub const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 /// `failover.startup_grace` (heartbeat's `initdead`).
 pub const STARTUP_GRACE: Duration = Duration::from_secs(60);

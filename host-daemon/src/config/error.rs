@@ -72,7 +72,7 @@ impl ConfigError {
         }
     }
 
-    /// Replaces the field name (used to show the notes' flat key instead of the
+    /// Replaces the field name (used to show the flat JSON key instead of the
     /// sectioned one).
     pub(crate) fn rename_field(mut self, f: impl Fn(&str) -> Option<String>) -> Self {
         if let ConfigError::Decode { field, .. } | ConfigError::Invalid { field, .. } = &mut self {

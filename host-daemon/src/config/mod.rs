@@ -1,12 +1,17 @@
-//! Configuration: the TOML contract of issue 4 and the notes' flat JSON.
+//! Configuration: the TOML contract (`host-daemon/README.md`, "Configuration") and the
+//! notes' flat JSON.
 //!
 //! [`load`] reads a file (format by extension, else by content: `{` means JSON),
-//! decodes it with unknown keys refused, fills in every default and checks the rules.
-//! The result is an effective [`Config`] plus [`Warning`]s; [`render_toml`] prints it
-//! (password redacted) for `check-config`, and [`to_core`] maps it onto
-//! `twinbeat_core::Config`.
+//! decodes it with unknown keys refused, and resolves it: every default filled in, the
+//! names, addresses, passwords and host facts checked (`resolve`). The engine's part is
+//! then mapped onto `twinbeat_core::Config` once (`to_core`), where the engine checks
+//! its own settings against its one set of bounds; its typed field ids are named here
+//! as the file names them (`engine_errors`). The result is a [`Loaded`]: the effective
+//! [`Config`], the engine's config and the [`Warning`]s; [`render_toml`] prints it
+//! (password redacted) for `check-config`.
 
 pub mod defaults;
+mod engine_errors;
 mod error;
 mod flat;
 pub mod host;
@@ -25,9 +30,11 @@ use std::path::{Path, PathBuf};
 pub use error::{ConfigError, Warning};
 pub use host::HostFacts;
 pub use render::render_toml;
-pub use resolve::{HostChecks, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT};
-pub use to_core::{from_core_error, node_number, to_core};
+pub use resolve::HostChecks;
+pub use to_core::node_number;
 pub use types::*;
+
+use twinbeat_core as engine;
 
 /// Environment variable holding the database password.
 pub const PASSWORD_ENV: &str = "TWINBEAT_PG_PASSWORD";
@@ -37,7 +44,7 @@ pub const PASSWORD_ENV: &str = "TWINBEAT_PG_PASSWORD";
 pub enum Format {
     /// The sectioned TOML of the contract.
     Toml,
-    /// JSON with comments and trailing commas (JSON5): the notes' flat file, or the
+    /// JSON with comments and trailing commas (JSON5): the flat JSON format, or the
     /// sectioned shape written as JSON.
     Json,
 }
@@ -47,9 +54,12 @@ pub enum Format {
 pub struct Loaded {
     /// The effective configuration.
     pub config: Config,
+    /// The engine's part of it, checked by the engine: what `run` starts the engine
+    /// with, and where the derived values (the "auto" failure window) come from.
+    pub engine: engine::Config,
     /// Warnings, each naming its field.
     pub warnings: Vec<Warning>,
-    /// Whether the file was the notes' flat JSON.
+    /// Whether the file was the flat JSON format.
     pub flat: bool,
 }
 
@@ -80,7 +90,7 @@ pub fn load(path: &Path, mode: HostChecks) -> Result<Loaded, ConfigError> {
             if mode & 0o077 != 0 {
                 loaded.warnings.push(Warning {
                     field: if loaded.flat {
-                        flat_name("local_db.password").unwrap_or_default()
+                        flat::flat_name("local_db.password").unwrap_or_default()
                     } else {
                         "local_db.password".to_owned()
                     },
@@ -120,40 +130,21 @@ pub fn load_str(
         env_password,
         warnings: Vec::new(),
     };
-    let rename = |f: &str| flat.then(|| flat_name(f)).flatten();
+    let rename = |f: &str| flat.then(|| flat::flat_name(f)).flatten();
     let config = resolver.resolve(raw).map_err(|e| e.rename_field(rename))?;
-    to_core(&config).map_err(|e| e.rename_field(rename))?;
+    let engine = to_core::to_core(&config).map_err(|e| e.rename_field(rename))?;
     let mut warnings = resolver.warnings;
-    if flat {
-        for w in &mut warnings {
-            if let Some(n) = flat_name(&w.field) {
-                w.field = n;
-            }
+    for w in &mut warnings {
+        if let Some(n) = rename(&w.field) {
+            w.field = n;
         }
     }
     Ok(Loaded {
         config,
+        engine,
         warnings,
         flat,
     })
-}
-
-/// For a flat file, names a field by the notes' key with its sectioned meaning.
-fn flat_name(sectioned: &str) -> Option<String> {
-    const KEYS: [&str; 9] = [
-        "dblclhost",
-        "dblcluser",
-        "dblclpass",
-        "dblclname",
-        "dblclport",
-        "dbrmthost",
-        "dbrmtport",
-        "vip",
-        "role",
-    ];
-    KEYS.iter()
-        .find(|k| flat::sectioned_name(k) == Some(sectioned) && **k != sectioned)
-        .map(|k| format!("{k} ({sectioned})"))
 }
 
 fn decode_toml(path: &Path, text: &str) -> Result<raw::RawConfig, ConfigError> {
@@ -201,15 +192,21 @@ fn decode_json(path: &Path, text: &str) -> Result<(raw::RawConfig, bool), Config
         };
         ConfigError::Decode { field, message }
     };
-    if flat::is_flat(&value) {
-        let f: flat::FlatConfig = serde_path_to_error::deserialize(value).map_err(decode_err)?;
-        Ok((f.into_raw(), true))
+    let flat = flat::is_flat(&value);
+    let value = if flat {
+        flat::to_sectioned(value)?
     } else {
-        Ok((
-            serde_path_to_error::deserialize(value).map_err(decode_err)?,
-            false,
-        ))
-    }
+        value
+    };
+    let raw = serde_path_to_error::deserialize(value).map_err(|e| {
+        let e = decode_err(e);
+        if flat {
+            e.rename_field(flat::flat_name)
+        } else {
+            e
+        }
+    })?;
+    Ok((raw, flat))
 }
 
 /// The key named by serde's "unknown field `x`" message.

@@ -1,13 +1,15 @@
 //! The file as written: every setting optional, unknown keys refused.
 //!
 //! [`super::resolve`] turns this into the effective [`super::Config`] with every default
-//! filled in. The flat JSON of the notes is mapped onto the same shape by [`super::flat`].
+//! filled in. The flat JSON format is rewritten into the same shape by
+//! [`super::flat`].
 
 use serde::Deserialize;
 
 use super::units::{DurationStr, Port, Size, WindowSetting};
 
-/// The whole file (the TOML contract of issue 4, or the same shape in JSON).
+/// The whole file (the TOML contract of `host-daemon/README.md`, or the same shape in
+/// JSON).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {

@@ -1,10 +1,12 @@
 //! The effective configuration printed as TOML, in the contract's layout, with every
-//! default filled in and passwords redacted. Its output is itself a valid config file.
+//! default filled in (the "auto" failure window as the engine derives it) and passwords
+//! redacted. Its output is itself a valid config file.
 
 use serde::Serialize;
 
 use super::types::*;
 use super::units::{format_duration, format_size};
+use super::Loaded;
 
 #[derive(Serialize)]
 struct View {
@@ -148,7 +150,7 @@ fn pw(p: &PasswordSource) -> (Option<&'static str>, Option<String>) {
     }
 }
 
-fn path(p: &PathTiming) -> PathView {
+fn path(p: &PathConfig) -> PathView {
     PathView {
         interval: format_duration(p.interval),
         timeout: format_duration(p.timeout),
@@ -190,7 +192,8 @@ fn service(s: &Service) -> ServiceView {
 }
 
 /// Prints the effective configuration as TOML (passwords redacted).
-pub fn render_toml(c: &Config) -> String {
+pub fn render_toml(loaded: &Loaded) -> String {
+    let c = &loaded.config;
     let (lp, lpf) = pw(&c.local_db.conn.password);
     let (pp, ppf) = pw(&c.peer.db.password);
     let (action, command) = match &c.fence {
@@ -254,7 +257,7 @@ pub fn render_toml(c: &Config) -> String {
         },
         failover: FailoverView {
             startup_grace: format_duration(c.failover.startup_grace),
-            failure_window: format_duration(c.failover.failure_window),
+            failure_window: format_duration(loaded.engine.effective_failure_window()),
             promote_when_degraded: c.failover.promote_when_degraded,
             max_lag_on_failover: format_size(c.failover.max_lag_on_failover),
             peer_state_max_age: format_duration(c.failover.peer_state_max_age),
@@ -268,7 +271,7 @@ pub fn render_toml(c: &Config) -> String {
     if c.cluster_id_derived {
         out.push_str("# cluster_id derived from the VIP (no cluster_id in the file)\n");
     }
-    if c.failover.failure_window_auto {
+    if c.failover.failure_window.is_none() {
         out.push_str(
             "# failover.failure_window = \"auto\": twice the slowest path's retries x timeout\n",
         );

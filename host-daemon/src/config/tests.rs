@@ -111,33 +111,35 @@ fn password_from_the_environment_when_the_file_has_none() {
     );
     // The peer inherits the local credentials.
     assert_eq!(l.config.peer.db.password, l.config.local_db.conn.password);
-    let shown = render_toml(&l.config);
+    let shown = render_toml(&l);
     assert!(!shown.contains("s3cret"), "{shown}");
 }
 
 #[test]
 fn rendered_config_loads_back_to_the_same_config() {
     let l = load(FLAT, "notes.json", HostChecks::Warn).unwrap();
-    let text = render_toml(&l.config).replace("<redacted>", "pass");
+    let text = render_toml(&l).replace("<redacted>", "pass");
     let again = load(&text, "again.toml", HostChecks::Warn).unwrap();
     let mut expected = l.config.clone();
     // The rendered file states the derived cluster id and the window explicitly.
     expected.cluster_id_derived = false;
-    expected.failover.failure_window_auto = false;
+    expected.failover.failure_window = Some(l.engine.effective_failure_window());
     assert_eq!(again.config, expected);
 }
 
 #[test]
 fn engine_config_gets_every_timing() {
     let l = load(FLAT, "notes.json", HostChecks::Warn).unwrap();
-    let core = to_core(&l.config).unwrap();
+    let core = &l.engine;
     assert_eq!(core.icmp.interval, std::time::Duration::from_millis(1));
     assert_eq!(core.local_db.interval, std::time::Duration::from_secs(2));
     assert_eq!(core.failure_window, None);
-    assert_eq!(
-        core.effective_failure_window(),
-        l.config.failover.failure_window
+    // The window `check-config` shows is the one the engine runs with.
+    let shown = format!(
+        "failure_window = \"{}\"",
+        units::format_duration(core.effective_failure_window())
     );
+    assert!(render_toml(&l).contains(&shown), "{shown}");
 }
 
 #[test]
@@ -159,7 +161,7 @@ fn data_dir_is_accepted_for_every_manager_and_rendered() {
             "{service}: {:?}",
             l.warnings
         );
-        let shown = render_toml(&l.config);
+        let shown = render_toml(&l);
         assert!(
             shown.contains("data_dir = \"/srv/pg/15/main\""),
             "{service}: {shown}"

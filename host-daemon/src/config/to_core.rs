@@ -1,15 +1,17 @@
-//! The effective configuration mapped onto the engine's [`twinbeat_core::Config`], and
-//! the engine's own validation folded into [`ConfigError`].
+//! The effective configuration mapped onto the engine's [`twinbeat_core::Config`] and
+//! checked there: done once per load, and `run` starts the engine with the result.
+
+use std::time::Duration;
 
 use twinbeat_core as engine;
 
+use super::engine_errors::from_core_error;
 use super::error::ConfigError;
-use super::types::{Config, PathTiming, RolePin};
-use super::units::format_duration;
+use super::types::{Config, PathConfig};
 
 /// The engine's number for a node id. Frames carry it and, on an equal term, the
-/// smaller number wins (rule 11): a decimal `node_id` ("1", "2") is used as is, any
-/// other string by its FNV-1a hash, which both nodes compute alike.
+/// smaller number wins (rule `higher-term-wins`): a decimal `node_id` ("1", "2") is
+/// used as is, any other string by its FNV-1a hash, which both nodes compute alike.
 pub fn node_number(node_id: &str) -> u32 {
     if let Ok(n) = node_id.parse::<u32>() {
         return n;
@@ -19,80 +21,37 @@ pub fn node_number(node_id: &str) -> u32 {
     })
 }
 
-fn path(p: PathTiming) -> engine::PathConfig {
-    engine::PathConfig {
-        interval: p.interval,
-        timeout: p.timeout,
-        retries: p.retries,
-    }
-}
-
-/// Maps the effective configuration onto the engine's and runs the engine's checks.
-pub fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
+/// Maps the effective configuration onto the engine's and runs the engine's checks,
+/// the one validation of every timing (rule `config-names-field-and-value`).
+pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
     let cfg = engine::Config {
         node_id: engine::NodeId(node_number(&c.node_id)),
-        role: match c.role {
-            RolePin::Auto => engine::RolePin::Auto,
-            RolePin::Master => engine::RolePin::Master,
-            RolePin::Standby => engine::RolePin::Standby,
-        },
-        icmp: path(c.checks.icmp),
-        remote_db: path(c.checks.remote_db),
-        serial: path(c.checks.serial),
-        gateway: path(c.checks.gateway),
-        local_db: path(PathTiming {
+        role: c.role,
+        icmp: c.checks.icmp,
+        remote_db: c.checks.remote_db,
+        serial: c.checks.serial,
+        gateway: c.checks.gateway,
+        local_db: PathConfig {
             interval: c.local_db.check_interval,
             timeout: c.local_db.timeout,
             retries: c.local_db.retries,
-        }),
+        },
         restart_grace: c.local_db.service.restart_grace,
         startup_grace: c.failover.startup_grace,
-        failure_window: (!c.failover.failure_window_auto).then_some(c.failover.failure_window),
+        failure_window: c.failover.failure_window,
         promote_when_degraded: c.failover.promote_when_degraded,
-        serial_bridge: c.checks.serial_bridge,
+        serial_bridge: c
+            .checks
+            .serial_bridge
+            .then_some(Duration::from_millis(u64::from(
+                twinbeat_protocol::BRIDGE_STATUS_PERIOD_MS,
+            ))),
         max_lag_on_failover: c.failover.max_lag_on_failover,
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,
     };
     cfg.validate().map_err(from_core_error)?;
     Ok(cfg)
-}
-
-/// The engine's field names are the file's, except the restart grace, which lives in
-/// `[local_db.service]`.
-fn field(f: &str) -> &str {
-    match f {
-        "local_db.restart_grace" => "local_db.service.restart_grace",
-        f => f,
-    }
-}
-
-/// Folds the engine's validation error into the daemon's one-line form.
-pub fn from_core_error(e: engine::ConfigError) -> ConfigError {
-    let q = |d| format!("{:?}", format_duration(d));
-    match e {
-        engine::ConfigError::TooShort { field: f, value } => ConfigError::invalid(
-            field(f),
-            q(value),
-            format!("at least {}", format_duration(engine::MIN_DURATION)),
-        ),
-        engine::ConfigError::DurationTooLong { field: f, value } => ConfigError::invalid(
-            field(f),
-            q(value),
-            format!("at most {}", format_duration(engine::MAX_DURATION)),
-        ),
-        engine::ConfigError::ZeroRetries { field: f } => {
-            ConfigError::invalid(field(f), 0, "retries of at least 1")
-        }
-        engine::ConfigError::FailureWindowTooShort { value, min } => ConfigError::invalid(
-            "failover.failure_window",
-            q(value),
-            format!(
-                "at least the slowest path's retries × timeout ({})",
-                format_duration(min)
-            ),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+/// `role`: `auto` asks PostgreSQL; the others pin the role. The engine's type: it
+/// checks the pin at start.
+pub use twinbeat_core::RolePin;
+
+/// Attempt settings of one path (`interval`, `timeout`, `retries`): the engine's type,
+/// which also derives the path's detection time.
+pub use twinbeat_core::PathConfig;
 
 /// The whole effective configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,28 +41,6 @@ pub struct Config {
     pub fence: FenceAction,
     /// Status HTTP listener.
     pub status: StatusListen,
-}
-
-/// `role`: `auto` asks PostgreSQL; the others pin the role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RolePin {
-    /// Role from PostgreSQL and the persisted state.
-    Auto,
-    /// Pinned master.
-    Master,
-    /// Pinned standby.
-    Standby,
-}
-
-impl RolePin {
-    /// The spelling used in the file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RolePin::Auto => "auto",
-            RolePin::Master => "master",
-            RolePin::Standby => "standby",
-        }
-    }
 }
 
 /// A password; its `Debug` never shows it.
@@ -188,35 +173,17 @@ pub struct Peer {
     pub db: DbConn,
 }
 
-/// Attempt settings of one path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathTiming {
-    /// Time between a success and the next attempt.
-    pub interval: Duration,
-    /// Window of one attempt.
-    pub timeout: Duration,
-    /// Consecutive failures before the path is down.
-    pub retries: u32,
-}
-
-impl PathTiming {
-    /// How long `retries` failed attempts take: the path's detection time.
-    pub fn detection_time(&self) -> Duration {
-        self.timeout.saturating_mul(self.retries)
-    }
-}
-
 /// `[checks]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checks {
     /// ICMP to the peer.
-    pub icmp: PathTiming,
+    pub icmp: PathConfig,
     /// IP TTL of the ICMP probes.
     pub icmp_ttl: u8,
     /// `SELECT 1` on the peer's database.
-    pub remote_db: PathTiming,
+    pub remote_db: PathConfig,
     /// Serial ping/ack.
-    pub serial: PathTiming,
+    pub serial: PathConfig,
     /// Serial device.
     pub serial_device: PathBuf,
     /// Serial speed.
@@ -225,7 +192,7 @@ pub struct Checks {
     /// serial path too (`checks.serial.bridge`, default false).
     pub serial_bridge: bool,
     /// ICMP to the gateway.
-    pub gateway: PathTiming,
+    pub gateway: PathConfig,
     /// Gateway address: given, or the default route's next hop.
     pub gateway_address: Option<IpAddr>,
 }
@@ -239,7 +206,7 @@ pub struct Vip {
     pub interface: Option<String>,
     /// Gratuitous ARPs sent after taking it.
     pub gratuitous_arp: u32,
-    /// Bound of the pre-promotion ARP probe for the VIP (rule 5).
+    /// Bound of the pre-promotion ARP probe for the VIP (rule `fresh-checks`).
     pub arp_probe_timeout: Duration,
 }
 
@@ -248,10 +215,9 @@ pub struct Vip {
 pub struct Failover {
     /// No promotion before the master was heard once or this has passed.
     pub startup_grace: Duration,
-    /// All paths must go down within this of the first (rule 4).
-    pub failure_window: Duration,
-    /// True when `failure_window` was computed ("auto").
-    pub failure_window_auto: bool,
+    /// All paths must go down within this of the first (rule `all-paths-down-together`).
+    /// `None`: "auto", derived by the engine (`twinbeat_core::Config::effective_failure_window`).
+    pub failure_window: Option<Duration>,
     /// Promote even when a path had been down long before the others.
     pub promote_when_degraded: bool,
     /// Largest replication lag, in bytes, at which a promotion may happen.

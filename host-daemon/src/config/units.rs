@@ -17,7 +17,7 @@ pub struct DurationStr(pub Duration);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
 
-/// A TCP port given as a number (`5432`) or a string (`"5432"`, as in the notes' file).
+/// A TCP port given as a number (`5432`) or a string (`"5432"`, as in the flat JSON format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Port(pub u16);
 

@@ -3,16 +3,16 @@
 //! shape). Everything with a clock, a socket or a process is here or below; the
 //! engine only decides.
 //!
-//! `twinbeat run` is [`run_from_file`]: load the config (host checks enforced), start
-//! the status server, ask PostgreSQL for the start facts, start the engine (a role pin
-//! that contradicts PostgreSQL is refused here, exit 2), spawn the probes and the
-//! serial link, then loop until SIGTERM or SIGINT.
+//! [`run`] is the daemon: start the status server, ask PostgreSQL for the start
+//! facts, start the engine (a role pin that contradicts PostgreSQL is refused here),
+//! spawn the probes and the serial link, then loop until SIGTERM or SIGINT. The CLI
+//! loads the config, builds the runtime and maps a [`RunError`] to an exit code.
 //!
-//! Before the runtime starts the process becomes a child subreaper, so a postmaster
-//! it starts through pg_ctl is reaped at once when it dies (a zombie's PID in
-//! `postmaster.pid` would block the next start). The persisted state in `state_dir`
-//! is loaded before the engine starts: missing is the documented default (standby,
-//! term 0), corrupt refuses to start (exit 2) — never a silent promotion.
+//! The process first becomes a child subreaper, so a postmaster it starts through
+//! pg_ctl is reaped at once when it dies (a zombie's PID in `postmaster.pid` would
+//! block the next start). The persisted state in `state_dir` is loaded before the
+//! engine starts: missing is the documented default (standby, term 0), corrupt
+//! refuses to start — never a silent promotion.
 
 mod effects;
 mod engine_loop;
@@ -20,7 +20,6 @@ mod slots;
 mod snapshot;
 mod wire;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,32 +27,29 @@ use twinbeat_core as engine;
 
 use crate::actions::state_file::{PersistedState, StateStore};
 use crate::actions::{notify, postmaster};
-use crate::cli::{EXIT_CONFIG, EXIT_OK, EXIT_RUNTIME};
-use crate::config::{self, Config, HostChecks};
+use crate::config::{self, Config};
 use crate::probe::local_db::LocalDbProbe;
 use crate::probe::DbTarget;
 use crate::status::{self, Shared};
 
 pub use engine_loop::Driver;
 
-/// Why `run` stopped with an error.
+/// Why [`run`] stopped with an error. Each variant says whether the operator's input
+/// was refused or the host failed; the CLI maps that to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The configuration was refused (exit 2).
-    #[error("{0}")]
-    Config(#[from] config::ConfigError),
     /// The engine refused to start: a role pin that PostgreSQL and the persisted state
-    /// contradict, or an engine-level config error (exit 2).
+    /// contradict, or an engine-level config error.
     #[error("refusing to start: {0}")]
     Start(engine::StartError),
-    /// The state file in `state_dir` exists but cannot be read or parsed (exit 2):
+    /// The state file in `state_dir` exists but cannot be read or parsed:
     /// guessing a state could make this node a second primary.
     #[error("refusing to start: {0}")]
     State(crate::actions::state_file::StateError),
-    /// The status server could not listen (exit 1).
+    /// The status server could not listen.
     #[error("{0}")]
     Status(#[from] status::ServeError),
-    /// The runtime, a signal handler or another OS facility failed (exit 1).
+    /// A signal handler or another OS facility failed.
     #[error("{what}: {source}")]
     Io {
         /// What was being set up.
@@ -61,85 +57,6 @@ pub enum RunError {
         /// The error.
         source: std::io::Error,
     },
-}
-
-impl RunError {
-    /// The process exit code for this error.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RunError::Config(_) | RunError::Start(_) | RunError::State(_) => EXIT_CONFIG,
-            RunError::Status(_) | RunError::Io { .. } => EXIT_RUNTIME,
-        }
-    }
-}
-
-/// Sets up `tracing` to stderr; `RUST_LOG` overrides the default `info` level.
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
-}
-
-/// `twinbeat run --config FILE`: runs in the foreground until SIGTERM/SIGINT and
-/// returns the exit code.
-pub fn run_from_file(path: &Path) -> u8 {
-    init_logging();
-    let loaded = match config::load(path, HostChecks::Enforce) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
-    };
-    for w in &loaded.warnings {
-        tracing::warn!("config: {w}");
-    }
-    // Before any thread or child exists: orphaned postgres processes must become
-    // ours to reap.
-    if let Err(e) = postmaster::become_subreaper() {
-        tracing::warn!("cannot become a child subreaper ({e}): PID 1 reaps dead postmasters");
-    }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    // The daemon runs as a spawned task, not as `block_on`'s own future: on a
-    // current-thread runtime a wake of the `block_on` future unparks the
-    // driver, which costs an extra turn of the runtime, while a spawned task
-    // woken from the runtime's own thread is only queued. Measured on an idle
-    // standby (`perf stat -e syscalls:sys_enter_epoll_wait`, ~470 ICMP
-    // attempts/s): 1,833 → 1,363 `epoll_wait`s a second, one per attempt.
-    let daemon = rt.block_on(async { tokio::spawn(run(loaded.config)).await });
-    let outcome = match daemon {
-        Ok(outcome) => outcome,
-        Err(join) => match join.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(cancelled) => {
-                eprintln!("error: the daemon task ended unexpectedly: {cancelled}");
-                return EXIT_RUNTIME;
-            }
-        },
-    };
-    match outcome {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("error: {e}");
-            e.exit_code()
-        }
-    }
 }
 
 /// The database target of the local or remote probe.
@@ -189,7 +106,7 @@ async fn start_facts(
                 r.reason,
                 store.path().display()
             );
-            (Some(effects::engine_state(&r)), r)
+            (Some(r.engine_state()), r)
         }
         None => {
             tracing::info!(
@@ -208,9 +125,14 @@ async fn start_facts(
     ))
 }
 
-/// Runs the daemon on the current tokio runtime until SIGTERM or SIGINT.
-pub async fn run(cfg: Config) -> Result<(), RunError> {
-    let core_cfg = config::to_core(&cfg)?;
+/// `twinbeat run`: the daemon, on the current tokio runtime, until SIGTERM or SIGINT,
+/// with the engine's config as loading checked it (`config::Loaded::engine`).
+pub async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), RunError> {
+    // First, before this process starts any PostgreSQL: orphaned postgres processes
+    // must become ours to reap.
+    if let Err(e) = postmaster::become_subreaper() {
+        tracing::warn!("cannot become a child subreaper ({e}): PID 1 reaps dead postmasters");
+    }
     let store = StateStore::new(cfg.state_dir.clone());
     let shared = Shared::new(snapshot::initial(&cfg));
     let server = status::serve(cfg.status.listen, shared.clone()).await?;

@@ -6,24 +6,13 @@ use std::time::Duration;
 use twinbeat_core::{self as engine, Engine, PathHealth, PathId};
 
 use super::effects::vip_present;
-use crate::actions::state_file::{NodeState, PersistedState};
+use crate::actions::state_file::PersistedState;
 use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
     BridgeStatus, PathStatus, PeerStatus, PersistedStatus, SerialCounters, StatusSnapshot,
     VipStatus,
 };
-
-fn role_name(r: engine::Role) -> &'static str {
-    match r {
-        engine::Role::Standby => "standby",
-        engine::Role::Promoting => "promoting",
-        engine::Role::Primary => "primary",
-        engine::Role::Hold => "hold",
-        engine::Role::Fencing => "fencing",
-        engine::Role::Fenced => "fenced",
-    }
-}
 
 /// How the status page and the log name why the serial path is down.
 pub(crate) fn cause_name(c: engine::SerialDownCause) -> &'static str {
@@ -94,7 +83,7 @@ pub(crate) fn build(
     };
     let peer = e.peer().map(|v| PeerStatus {
         node: v.state.node_id.0.to_string(),
-        role: role_name(v.state.role).into(),
+        role: v.state.role.name().into(),
         term: v.state.term,
         fenced: v.state.fenced,
         age_ms: u64::try_from(now.saturating_duration_since(v.heard_at).as_millis())
@@ -135,7 +124,7 @@ pub(crate) fn build(
     StatusSnapshot {
         node: cfg.node_id.clone(),
         cluster: cfg.cluster_id.clone(),
-        role: role_name(e.role()).into(),
+        role: e.role().name().into(),
         term: e.term(),
         fenced: e.is_fenced(),
         uptime_secs: uptime.as_secs(),
@@ -174,13 +163,7 @@ pub(crate) fn build(
             })
             .collect(),
         persisted: Some(PersistedStatus {
-            state: match persisted.state {
-                NodeState::Standby => "standby",
-                NodeState::Promoting => "promoting",
-                NodeState::Primary => "primary",
-                NodeState::Fenced => "fenced",
-            }
-            .into(),
+            state: engine::Role::from(persisted.state).name().into(),
             term: persisted.term,
             reason: persisted.reason.clone(),
             since_unix_ms: persisted.since_unix_ms,

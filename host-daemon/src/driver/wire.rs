@@ -1,5 +1,7 @@
-//! Between the engine's types and the wire's: a frame carries the sender's state
-//! (rule 1); the engine's state also names the node, which the frame's header does.
+//! Between the engine's types and the wire's, and the only place that translates
+//! them (the engine and the protocol crates know nothing of each other): a frame
+//! carries the sender's state (rule `state-in-every-frame`); the engine's state also
+//! names the node, which the frame's header does.
 
 use twinbeat_core as engine;
 use twinbeat_protocol as wire;

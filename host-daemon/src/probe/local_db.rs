@@ -1,4 +1,4 @@
-//! The local DB check (design rule 2 and the fresh checks of rule 5).
+//! The local DB check (rules `local-db-restart-once` and `fresh-checks`).
 //!
 //! ```text
 //! let mut probe = LocalDbProbe::new(target);          // no I/O yet
@@ -50,7 +50,7 @@ pub struct LocalDbSample {
 }
 
 impl LocalDbSample {
-    /// Accepting connections and `SELECT 1` answered: what rule 2 calls healthy.
+    /// Accepting connections and `SELECT 1` answered: what rule `local-db-restart-once` calls healthy.
     pub fn healthy(&self) -> bool {
         self.readiness.is_accepting() && self.select_ok
     }

@@ -4,7 +4,7 @@
 //! and returns within the timeout it is given (plus scheduling noise): the
 //! driver decides when to call it, the core engine decides what the result means.
 //! A probe returns as soon as it knows; holding a failed attempt until the end of
-//! its window (design §2, "Paths and attempts") is the engine's job, not the probe's.
+//! its window (rule `attempt-window`) is the engine's job, not the probe's.
 //!
 //! | path | type | attempt | result |
 //! | --- | --- | --- | --- |

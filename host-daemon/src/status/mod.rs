@@ -32,7 +32,7 @@ pub struct StatusSnapshot {
     pub paths: Vec<PathStatus>,
     /// Local database state (`healthy`, `down`, `restarting`, `stopped`, `unknown`).
     pub local_db: String,
-    /// The start guard (`standby.signal` kept on a primary, rule 12): `armed`,
+    /// The start guard (`standby.signal` kept on a primary, rule `start-guard`): `armed`,
     /// `disarmed` or `unknown` (data directory not known). On a standby the file is
     /// its own replica signal and shows as `armed` too.
     #[serde(default)]

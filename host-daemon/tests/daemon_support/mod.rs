@@ -250,7 +250,7 @@ pub fn pg_ctl_config(
 /// Waits until the state file in `state_dir` says `state`.
 pub fn wait_persisted(
     state_dir: &Path,
-    state: twinbeat::actions::state_file::NodeState,
+    state: twinbeat_core::PersistedRole,
     bound: Duration,
 ) -> Option<twinbeat::actions::state_file::PersistedState> {
     let store = twinbeat::actions::state_file::StateStore::new(state_dir.to_path_buf());

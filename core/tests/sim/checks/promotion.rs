@@ -1,4 +1,4 @@
-//! The checks on a promotion request: rules 4–7 at the moment the standby decides.
+//! The checks on a promotion request: rules `all-paths-down-together` to `startup-grace` at the moment the standby decides.
 
 use twinbeat_core::{DecisionKind, Instant, PathHealth, PathId, Reason};
 
@@ -6,7 +6,7 @@ use super::Checks;
 use crate::world::{Node, N};
 
 impl Checks {
-    /// Rules 4–7 at the moment a promotion is requested.
+    /// Rules `all-paths-down-together`, `fresh-checks`, `fenced-peer-hands-over` and `startup-grace` at the moment a promotion is requested.
     pub(super) fn check_promotion(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
         let me = &nodes[n];
         let Some(e) = me.engine.as_ref() else { return };

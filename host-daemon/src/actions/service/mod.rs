@@ -119,7 +119,7 @@ impl ServiceControl {
         }
     }
 
-    /// Restarts the DB (rule 2): pg_ctl `restart -m fast` (starts it if it was down),
+    /// Restarts the DB (rule `local-db-restart-once`): pg_ctl `restart -m fast` (starts it if it was down),
     /// systemd RestartUnit, or the restart command.
     pub async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
         match self {

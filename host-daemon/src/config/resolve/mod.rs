@@ -1,10 +1,22 @@
-//! From the file as written to the effective [`Config`]: defaults, then the rules.
+//! From the file as written to the effective [`Config`]: every default filled in, and
+//! the names, addresses, passwords and host facts checked. The engine's timings are only
+//! filled in here: the engine checks them, once, against its own bounds (`to_core`).
 //!
 //! The defaults and the rules are listed in `host-daemon/README.md` ("Configuration").
-//! `net` resolves the addresses (peer, gateway, VIP), `parts` the other sections.
+//! One file per section: `local_db` (with its service), `checks` (the paths, the serial
+//! line, the gateway address), `peer`, `vip`, `failover`, `fence`; `password` holds the
+//! password sources of `[local_db]` and `[peer]`, `address` the host-name resolution
+//! and the this-host check shared by `[peer]` and `[checks.gateway]`. The top-level
+//! keys are resolved here.
 
-mod net;
-mod parts;
+mod address;
+mod checks;
+mod failover;
+mod fence;
+mod local_db;
+mod password;
+mod peer;
+mod vip;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,14 +27,7 @@ use super::error::{ConfigError, Warning};
 use super::host::HostFacts;
 use super::raw::{RawConfig, RawPath};
 use super::types::*;
-use super::units::{DurationStr, Port};
-
-/// Longest allowed per-attempt timeout: past a minute a probe no longer detects anything.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest allowed check interval.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
-/// Most retries allowed for any check.
-pub const MAX_RETRIES: u32 = 1000;
+use super::units::DurationStr;
 
 /// Checks that depend on the host the file is checked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,49 +51,13 @@ fn dur(v: Option<DurationStr>, default: Duration) -> Duration {
     v.map_or(default, |x| x.0)
 }
 
-fn check_interval(field: &str, v: Duration) -> R<Duration> {
-    if v.is_zero() || v > MAX_INTERVAL {
-        return Err(ConfigError::invalid(
-            field,
-            format!("{:?}", super::units::format_duration(v)),
-            "an interval from 1ms to 1h",
-        ));
+/// A path's attempt settings with the defaults filled in; the engine checks them.
+fn path_config(raw: RawPath, (interval, timeout): (Duration, Duration)) -> PathConfig {
+    PathConfig {
+        interval: dur(raw.interval, interval),
+        timeout: dur(raw.timeout, timeout),
+        retries: raw.retries.unwrap_or(d::RETRIES),
     }
-    Ok(v)
-}
-
-fn check_timeout(field: &str, v: Duration) -> R<Duration> {
-    if v.is_zero() || v > MAX_TIMEOUT {
-        return Err(ConfigError::invalid(
-            field,
-            format!("{:?}", super::units::format_duration(v)),
-            "a timeout from 1ms to 60s",
-        ));
-    }
-    Ok(v)
-}
-
-fn check_retries(field: &str, v: u32) -> R<u32> {
-    if v == 0 || v > MAX_RETRIES {
-        return Err(ConfigError::invalid(
-            field,
-            v,
-            format!("retries from 1 to {MAX_RETRIES}"),
-        ));
-    }
-    Ok(v)
-}
-
-fn path_timing(section: &str, raw: Option<RawPath>, def: (Duration, Duration)) -> R<PathTiming> {
-    let raw = raw.unwrap_or_default();
-    Ok(PathTiming {
-        interval: check_interval(&format!("{section}.interval"), dur(raw.interval, def.0))?,
-        timeout: check_timeout(&format!("{section}.timeout"), dur(raw.timeout, def.1))?,
-        retries: check_retries(
-            &format!("{section}.retries"),
-            raw.retries.unwrap_or(d::RETRIES),
-        )?,
-    })
 }
 
 fn name_like(field: &str, v: &str) -> R<()> {
@@ -104,6 +73,24 @@ fn name_like(field: &str, v: &str) -> R<()> {
         ));
     }
     Ok(())
+}
+
+/// `v` when it is an absolute path; otherwise an error naming the field and the value.
+fn absolute(field: &str, v: String, expected: &str) -> R<String> {
+    if !v.starts_with('/') {
+        return Err(ConfigError::invalid(field, format!("{v:?}"), expected));
+    }
+    Ok(v)
+}
+
+/// The error for a setting that has no default and was not given.
+fn missing(field: &str, expected: &str) -> ConfigError {
+    ConfigError::invalid(field, "(missing)", expected)
+}
+
+/// The value of a setting without a default, or an error naming it as missing.
+fn required<T>(field: &str, v: Option<T>, expected: &str) -> R<T> {
+    v.ok_or_else(|| missing(field, expected))
 }
 
 fn non_empty(field: &str, v: Option<String>, default: &str) -> R<String> {
@@ -152,63 +139,17 @@ impl Resolver<'_> {
                 ))
             }
         };
-        let state_dir = raw.state_dir.unwrap_or_else(|| d::STATE_DIR.to_owned());
-        if !state_dir.starts_with('/') {
-            return Err(ConfigError::invalid(
-                "state_dir",
-                format!("{state_dir:?}"),
-                "an absolute path",
-            ));
-        }
-
-        // [local_db]
-        let ldb = raw.local_db.unwrap_or_default();
-        let local_pw = self.password("local_db", ldb.password, ldb.password_file)?;
-        let local_pw = match local_pw {
-            Some(p) => p,
-            None => self
-                .env_password
-                .clone()
-                .map_or(PasswordSource::None, |p| PasswordSource::Env(Secret(p))),
-        };
-        let conn = DbConn {
-            host: non_empty("local_db.host", ldb.host, d::DB_HOST)?,
-            port: ldb.port.unwrap_or(Port(d::DB_PORT)).0,
-            user: non_empty("local_db.user", ldb.user, d::DB_USER)?,
-            password: local_pw,
-            dbname: non_empty("local_db.dbname", ldb.dbname, d::DB_NAME)?,
-        };
-        let check_interval_v = check_interval(
-            "local_db.check_interval",
-            dur(ldb.check_interval, d::LOCAL_INTERVAL),
+        let state_dir = absolute(
+            "state_dir",
+            raw.state_dir.unwrap_or_else(|| d::STATE_DIR.to_owned()),
+            "an absolute path",
         )?;
-        let timeout = check_timeout("local_db.timeout", dur(ldb.timeout, d::LOCAL_TIMEOUT))?;
-        let retries = check_retries("local_db.retries", ldb.retries.unwrap_or(d::RETRIES))?;
-        let service = self.service(ldb.service)?;
-        if timeout >= service.restart_grace {
-            return Err(ConfigError::invalid(
-                "local_db.timeout",
-                format!("{:?}", super::units::format_duration(timeout)),
-                format!(
-                    "less than local_db.service.restart_grace ({})",
-                    super::units::format_duration(service.restart_grace)
-                ),
-            ));
-        }
-        let local_db = LocalDb {
-            conn,
-            check_interval: check_interval_v,
-            timeout,
-            retries,
-            service,
-        };
 
-        let checks_raw = raw.checks.unwrap_or_default();
-        let checks = self.checks(checks_raw)?;
+        let local_db = self.local_db(raw.local_db)?;
+        let mut checks = self.checks(raw.checks.unwrap_or_default())?;
         let vip = self.vip(raw.vip)?;
         let peer = self.peer(raw.peer, &local_db.conn, role)?;
-        let mut checks = checks;
-        checks.gateway_address = self.gateway(checks.gateway_address, role, &peer, &vip)?;
+        checks.gateway_address = self.gateway_address(checks.gateway_address, role, &peer, &vip)?;
         if vip.address.addr() == peer.address {
             return Err(ConfigError::invalid(
                 "vip.address",
@@ -216,9 +157,9 @@ impl Resolver<'_> {
                 "an address other than peer.address",
             ));
         }
+        let failover = failover::failover(raw.failover);
+        let fence = fence::fence(raw.fence)?;
 
-        let failover = self.failover(raw.failover, &checks)?;
-        let fence = self.fence(raw.fence)?;
         let listen_s = raw
             .status
             .and_then(|s| s.listen)
@@ -230,7 +171,6 @@ impl Resolver<'_> {
                 "an IP:port address such as \"127.0.0.1:8432\"",
             )
         })?;
-
         let (cluster_id, cluster_id_derived) = match raw.cluster_id {
             Some(c) => {
                 name_like("cluster_id", &c)?;

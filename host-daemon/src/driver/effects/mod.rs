@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
-use twinbeat_core::{self as engine, Action, AttemptId, Input, PersistedRole};
+use twinbeat_core::{Action, AttemptId, Input};
 
 use crate::actions::arp_probe::{self, ProbeOptions, ProbeOutcome};
 use crate::actions::fence;
-use crate::actions::state_file::{self, NodeState};
+use crate::actions::state_file;
 use crate::actions::vip::Vip;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
@@ -53,29 +53,6 @@ pub(crate) struct Effects {
     db: mpsc::UnboundedSender<DbOp>,
     persist: mpsc::UnboundedSender<state_file::PersistedState>,
     done: mpsc::UnboundedSender<Report>,
-}
-
-/// The persisted file's state for the engine's role.
-pub(crate) fn node_state(r: PersistedRole) -> NodeState {
-    match r {
-        PersistedRole::Standby => NodeState::Standby,
-        PersistedRole::Promoting => NodeState::Promoting,
-        PersistedRole::Primary => NodeState::Primary,
-        PersistedRole::Fenced => NodeState::Fenced,
-    }
-}
-
-/// The engine's view of a persisted record.
-pub(crate) fn engine_state(s: &state_file::PersistedState) -> engine::PersistedState {
-    engine::PersistedState {
-        role: match s.state {
-            NodeState::Standby => PersistedRole::Standby,
-            NodeState::Promoting => PersistedRole::Promoting,
-            NodeState::Primary => PersistedRole::Primary,
-            NodeState::Fenced => PersistedRole::Fenced,
-        },
-        term: s.term,
-    }
 }
 
 impl Effects {
@@ -144,7 +121,7 @@ impl Effects {
         // nothing can be performed then, and the engine's answer no longer matters.
         match action {
             Action::Persist(s) => {
-                let record = state_file::PersistedState::new(node_state(s.role), s.term, reason);
+                let record = state_file::PersistedState::new(s.role, s.term, reason);
                 let _ = self.persist.send(record);
             }
             Action::Promote => {

@@ -121,11 +121,10 @@ impl Plan {
         }
     }
 
-    /// The fence plan for `StopDb` and `RunFenceAction` (the term and reason are
-    /// not used by those two steps: the engine persists "fenced" itself).
-    /// `data_dir` confirms a stop by PID (with any manager, when known).
+    /// The fence plan for `StopDb` and `RunFenceAction`. `data_dir` confirms a stop
+    /// by PID (any manager, when known).
     pub(crate) fn fence_plan(&self, data_dir: Option<&std::path::Path>) -> FencePlan<'_> {
-        let mut p = FencePlan::new(&self.service, &self.store, 0, "");
+        let mut p = FencePlan::new(&self.service);
         p.action = self.fence_action.clone();
         p.data_dir = data_dir.map(std::path::Path::to_path_buf);
         p

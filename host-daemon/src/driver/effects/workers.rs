@@ -9,7 +9,7 @@ use twinbeat_core::Input;
 
 use super::guard;
 use super::plan::{Plan, GARP_INTERVAL};
-use super::{engine_state, Report};
+use super::Report;
 use crate::actions::arp::GarpHandle;
 use crate::actions::fence;
 use crate::actions::promote::{self, PromoteOptions};
@@ -228,7 +228,7 @@ pub(crate) async fn persist_worker(
     done: mpsc::UnboundedSender<Report>,
 ) {
     while let Some(record) = rx.recv().await {
-        let state = engine_state(&record);
+        let state = record.engine_state();
         let report = match plan.store.save_async(record.clone()).await {
             Ok(()) => {
                 tracing::info!(

@@ -6,7 +6,7 @@ use twinbeat_core::{self as engine, Action, AttemptId, PathId};
 use twinbeat_protocol as proto;
 
 use super::{failed, Driver};
-use crate::driver::effects::{self, Report};
+use crate::driver::effects::Report;
 use crate::driver::slots::Started;
 use crate::driver::wire;
 
@@ -88,8 +88,7 @@ impl Driver {
     /// so `twinbeat status` still says why the node was fenced.
     fn reason_for(&self, action: &Action) -> String {
         if let Action::Persist(s) = action {
-            if effects::node_state(s.role) == self.persisted.state && s.term == self.persisted.term
-            {
+            if s.role == self.persisted.state && s.term == self.persisted.term {
                 return self.persisted.reason.clone();
             }
         }
