@@ -144,3 +144,10 @@ pub fn wait_for<T>(
         std::thread::sleep(poll);
     }
 }
+
+/// Polls `condition` every 20 ms until it holds, at most `deadline`.
+pub fn wait_until(what: &str, deadline: Duration, mut condition: impl FnMut() -> bool) -> Result<()> {
+    wait_for(what, deadline, Duration::from_millis(20), || {
+        condition().then_some(())
+    })
+}

@@ -67,7 +67,7 @@ pub fn s12b_paused_vm(ctx: &Ctx) -> Result<Outcome> {
         "CREATE TABLE IF NOT EXISTS lab_pause (at timestamptz)",
     );
     while Instant::now() < end {
-        let r = pgq::block_on(pgq::query(
+        let r = crate::rt::block_on(pgq::query(
             &target,
             "INSERT INTO lab_pause VALUES (now())",
             Duration::from_millis(200),
