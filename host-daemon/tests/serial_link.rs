@@ -3,13 +3,13 @@
 //! frames after them, a device unplugged and plugged back, a device missing at
 //! start.
 
-mod support;
-
 use std::time::Duration;
 
-use support::pty::PtyPair;
 use tokio::sync::mpsc::Receiver;
 use twinbeat::serial_link::{LinkEvent, SendError, SerialConfig, SerialLink};
+use twinbeat_lab::cmd::wait_until;
+use twinbeat_lab::pty::PtyPair;
+use twinbeat_lab::rt::runtime;
 use twinbeat_protocol::{
     Ack, ClusterId, DecodeError, Frame, Message, NodeId, NodeState, Ping, Role,
 };
@@ -41,13 +41,6 @@ fn ping(seq: u32) -> Frame {
             state: state(Role::Standby),
         }),
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 /// Waits for the first event `pick` accepts, collecting the ones skipped.
@@ -113,7 +106,7 @@ fn ping_ack(
 
 #[test]
 fn ping_and_ack_cross_the_line() {
-    let pair = PtyPair::new();
+    let pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
     let (a, mut a_events) = spawn(&pair.a);
     let (b, mut b_events) = spawn(&pair.b);
@@ -124,9 +117,10 @@ fn ping_and_ack_cross_the_line() {
     }
     // The writer thread counts a frame once its write returns, which can be
     // after the answer to it has already arrived.
-    support::wait_until("20 frames counted as sent", LIMIT, || {
+    wait_until("20 frames counted as sent", LIMIT, || {
         a.counters().frames_sent == 20
-    });
+    })
+    .unwrap();
     assert_eq!(b.counters().decode.frames_ok, 20);
     assert_eq!(a.counters().decode.frames_ok, 20);
     assert_eq!(b.counters().decode.errors(), 0);
@@ -134,7 +128,7 @@ fn ping_and_ack_cross_the_line() {
 
 #[test]
 fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() {
-    let pair = PtyPair::new();
+    let pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
     let (a, mut a_events) = spawn(&pair.a);
     let (b, mut b_events) = spawn(&pair.b);
@@ -174,7 +168,7 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
         "{rejected:?}"
     );
     // Counters are published after each read; wait for the good frame's.
-    support::wait_until("counters", LIMIT, || b.counters().decode.frames_ok == 1);
+    wait_until("counters", LIMIT, || b.counters().decode.frames_ok == 1).unwrap();
     let counters = b.counters().decode;
     assert_eq!(counters.wrong_cluster, 1, "{counters:?}");
     assert_eq!(counters.errors(), 3, "{counters:?}");
@@ -182,7 +176,7 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
 
 #[test]
 fn unplugged_device_is_reported_and_reopened() {
-    let mut pair = PtyPair::new();
+    let mut pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
     let (a, mut a_events) = spawn(&pair.a);
     let (b, mut b_events) = spawn(&pair.b);
@@ -196,10 +190,10 @@ fn unplugged_device_is_reported_and_reopened() {
             matches!(e, LinkEvent::Down { .. }).then_some(())
         });
     }
-    support::wait_until("link a closed", LIMIT, || !a.is_open());
+    wait_until("link a closed", LIMIT, || !a.is_open()).unwrap();
     assert!(matches!(a.send(&ping(2)), Err(SendError::NotOpen)));
 
-    pair.plug();
+    pair.plug().expect("plug");
     wait_up(&rt, &mut a_events);
     wait_up(&rt, &mut b_events);
     ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 3);
@@ -209,7 +203,7 @@ fn unplugged_device_is_reported_and_reopened() {
 
 #[test]
 fn device_missing_at_start_is_down_until_it_appears() {
-    let mut pair = PtyPair::new();
+    let mut pair = PtyPair::new().expect("a pty pair (socat)");
     pair.unplug();
     let rt = runtime();
     let (a, mut a_events) = spawn(&pair.a);
@@ -219,9 +213,9 @@ fn device_missing_at_start_is_down_until_it_appears() {
     });
     assert!(reason.contains("cannot open"), "{reason}");
     assert!(!a.is_open());
-    support::wait_until("a few retries", LIMIT, || a.counters().open_failures >= 2);
+    wait_until("a few retries", LIMIT, || a.counters().open_failures >= 2).unwrap();
 
-    pair.plug();
+    pair.plug().expect("plug");
     wait_up(&rt, &mut a_events);
     let (b, mut b_events) = spawn(&pair.b);
     wait_up(&rt, &mut b_events);

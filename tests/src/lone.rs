@@ -33,14 +33,8 @@ impl LoneNode {
         let gw_addr = format!("10.252.{x}.1/24");
         let net = NetPair::new(
             "tbdrv",
-            End {
-                ifname: NODE_IFACE,
-                addrs: &[&node_addr],
-            },
-            End {
-                ifname: "tbg",
-                addrs: &[&gw_addr],
-            },
+            End::new(NODE_IFACE, &[&node_addr]),
+            End::new("tbg", &[&gw_addr]),
         )?;
         Ok(Self {
             net,

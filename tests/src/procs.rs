@@ -139,7 +139,10 @@ pub fn gone(pid: i32) -> bool {
 /// Reaps `pid` if it is an exited child of this process (not a child, or still running:
 /// nothing to do).
 pub fn reap(pid: i32) {
-    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+    let _ = nix::sys::wait::waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
 }
 
 /// SIGKILLs every listed PID and waits (bounded) until all are gone or zombies.

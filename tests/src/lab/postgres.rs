@@ -38,13 +38,15 @@ impl Lab {
             &[("LC_ALL", "C")],
             &format!("postgres {n}"),
         )?;
-        pg.files.wait_ready(n.name(), Duration::from_secs(30)).map_err(|e| {
-            let state = if main.alive() { "running" } else { "exited" };
-            LabError::Postgres {
-                node: n.to_string(),
-                message: format!("{e}; postmaster {state}; log:\n{}", pg.files.log_tail(8)),
-            }
-        })
+        pg.files
+            .wait_ready(n.name(), Duration::from_secs(30))
+            .map_err(|e| {
+                let state = if main.alive() { "running" } else { "exited" };
+                LabError::Postgres {
+                    node: n.to_string(),
+                    message: format!("{e}; postmaster {state}; log:\n{}", pg.files.log_tail(8)),
+                }
+            })
     }
 
     /// Stops node `n`'s PostgreSQL at once (`-m immediate`, SIGKILL fallback).

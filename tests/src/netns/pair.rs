@@ -14,6 +14,13 @@ pub struct End<'a> {
     pub addrs: &'a [&'a str],
 }
 
+impl<'a> End<'a> {
+    /// An end named `ifname` with `addrs`.
+    pub fn new(ifname: &'a str, addrs: &'a [&'a str]) -> Self {
+        Self { ifname, addrs }
+    }
+}
+
 /// Namespaces `a` and `b`, each holding one end of a veth pair, both ends up.
 #[derive(Debug)]
 pub struct NetPair {

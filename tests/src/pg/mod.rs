@@ -24,6 +24,11 @@ use crate::procs;
 /// Where Debian puts PostgreSQL 15.
 pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
+/// Whether PostgreSQL 15 is installed where Debian puts it.
+pub fn installed() -> bool {
+    Path::new(PG_BIN).join("pg_ctl").exists()
+}
+
 /// One server's files: `home` (owned by `postgres`, the tools' working directory), the data
 /// directory, the unix socket directory (outside the data directory, so a base backup never
 /// copies a lock file) and the server log; and the port it listens on.
