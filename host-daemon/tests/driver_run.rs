@@ -18,17 +18,15 @@ use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 fn a_node_persisted_fenced_stays_fenced() {
     let net =
         LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
-    let dir = tempfile::tempdir().unwrap();
     let cfg = net
         .config(
-            dir.path(),
             ("127.0.0.1", free_local_port()),
             Service::command("true", "true"),
             "60s",
             net.vip(),
         )
         .unwrap();
-    StateStore::new(dir.path().join("state"))
+    StateStore::new(net.state_dir())
         .save(&PersistedState::new(
             NodeState::Fenced,
             3,
@@ -36,16 +34,15 @@ fn a_node_persisted_fenced_stays_fenced() {
         ))
         .unwrap();
     // systemd's side of Type=notify: a datagram socket the daemon reports to.
-    let notify_path = dir.path().join("notify.sock");
+    let notify_path = net.dir().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let log = dir.path().join("stderr.log");
+    let log = net.log();
     let child = net
         .spawn(
             &cfg,
-            &log,
             &[
                 ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
                 ("WATCHDOG_USEC", "400000"),
@@ -82,10 +79,7 @@ fn a_node_persisted_fenced_stays_fenced() {
         assert!(notes.contains(want), "{want} not in {notes}");
     }
     // Still fenced on disk after the run.
-    let after = StateStore::new(dir.path().join("state"))
-        .load()
-        .unwrap()
-        .unwrap();
+    let after = StateStore::new(net.state_dir()).load().unwrap().unwrap();
     assert_eq!((after.state, after.term), (NodeState::Fenced, 3));
 }
 
@@ -108,19 +102,12 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     );
     let net =
         LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
-    let dir = tempfile::tempdir().unwrap();
     // The daemon lives in the node namespace; PostgreSQL in the test's: the unix
     // socket directory reaches it from both.
-    let cfg = net.pg_ctl_config(dir.path(), &standby, None).unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = net.spawn(&cfg, &log, &[]).unwrap();
-    let persisted = poll(Duration::from_secs(40), || {
-        StateStore::new(dir.path().join("state"))
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let cfg = net.pg_ctl_config(&standby, None).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
+    let persisted = net.wait_persisted("primary", Duration::from_secs(40));
     let vip_held = net.node_has(&net.addr(100, false));
     let status = poll(Duration::from_secs(10), || {
         net.status_json(&cfg)
@@ -129,7 +116,7 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let code = child.stop();
     let stderr = std::fs::read_to_string(&log).unwrap();
     let persisted = persisted.unwrap_or_else(|| panic!("never persisted primary\n{stderr}"));
-    assert_eq!(persisted.term, 1, "{stderr}");
+    assert_eq!(persisted["term"], 1, "{stderr}");
     assert!(vip_held, "VIP not on tb0\n{stderr}");
     assert_eq!(
         rt.block_on(standby.query_text("SELECT pg_is_in_recovery()"))

@@ -20,6 +20,20 @@ fn sessions(server: &PgServer, app: &str) -> String {
         .unwrap()
 }
 
+/// An attempt that succeeded on the persistent connection.
+fn assert_ok_by_query(outcome: &RemoteDbOutcome) {
+    assert!(
+        matches!(
+            outcome,
+            RemoteDbOutcome::Ok {
+                via: Via::Query,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
 /// Runs attempts until one succeeds; the bound only guards against a hang.
 fn until_ok(rt: &tokio::runtime::Runtime, probe: &mut RemoteDbProbe) -> RemoteDbOutcome {
     for _ in 0..200 {
@@ -50,16 +64,7 @@ fn many_probes_share_one_connection() {
     );
     for _ in 0..300 {
         let outcome = rt.block_on(probe.attempt(TIMEOUT));
-        assert!(
-            matches!(
-                outcome,
-                RemoteDbOutcome::Ok {
-                    via: Via::Query,
-                    ..
-                }
-            ),
-            "{outcome:?}"
-        );
+        assert_ok_by_query(&outcome);
     }
     let counters = probe.counters();
     assert_eq!(counters.connects, 1, "{counters:?}");
@@ -98,16 +103,7 @@ fn stopped_server_is_down_and_a_restart_brings_it_back() {
     until_ok(&rt, &mut probe);
     assert!(probe.is_connected());
     let outcome = rt.block_on(probe.attempt(TIMEOUT));
-    assert!(
-        matches!(
-            outcome,
-            RemoteDbOutcome::Ok {
-                via: Via::Query,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_ok_by_query(&outcome);
     assert_eq!(sessions(&server, "tb-remote-stop"), "1");
 }
 

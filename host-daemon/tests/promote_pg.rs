@@ -59,7 +59,7 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     drop(client);
     let _ = task.await;
 
-    // Promoting again is an idempotent success (the "finish" branch of rule 10).
+    // Promoting again is an idempotent success (the "finish" branch of rule `promotion-order`).
     let again = promote_with_config(&standby.tcp_config(), PromoteOptions::default())
         .await
         .unwrap();

@@ -75,6 +75,20 @@ fn wait_up(rt: &tokio::runtime::Runtime, events: &mut Receiver<LinkEvent>) {
     });
 }
 
+/// One end's link and its events.
+type LinkEnd = (SerialLink, Receiver<LinkEvent>);
+
+/// A pty pair with a link opened and up on each end (the pair must outlive them: dropping
+/// it kills socat).
+fn linked_pair(rt: &tokio::runtime::Runtime) -> (PtyPair, LinkEnd, LinkEnd) {
+    let pair = PtyPair::new().expect("a pty pair (socat)");
+    let (a, mut a_events) = spawn(&pair.a);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(rt, &mut a_events);
+    wait_up(rt, &mut b_events);
+    (pair, (a, a_events), (b, b_events))
+}
+
 /// `a` pings, `b` answers with an ack echoing the seq, `a` receives it.
 fn ping_ack(
     rt: &tokio::runtime::Runtime,
@@ -106,12 +120,8 @@ fn ping_ack(
 
 #[test]
 fn ping_and_ack_cross_the_line() {
-    let pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (_pair, (a, mut a_events), (b, mut b_events)) = linked_pair(&rt);
     for seq in 0..20 {
         ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), seq);
     }
@@ -128,12 +138,8 @@ fn ping_and_ack_cross_the_line() {
 
 #[test]
 fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() {
-    let pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (_pair, (a, _a_events), (b, mut b_events)) = linked_pair(&rt);
 
     // Noise that ends in a delimiter (a corrupt frame), a valid frame of another
     // cluster, a corrupted copy of a good frame, then a good frame.
@@ -176,12 +182,8 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
 
 #[test]
 fn unplugged_device_is_reported_and_reopened() {
-    let mut pair = PtyPair::new().expect("a pty pair (socat)");
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (mut pair, (a, mut a_events), (b, mut b_events)) = linked_pair(&rt);
     ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 1);
 
     pair.unplug();

@@ -1,4 +1,4 @@
-//! The start guard (rule 12) with the real `twinbeat` binary and real PostgreSQL 15:
+//! The start guard (rule `start-guard`) with the real `twinbeat` binary and real PostgreSQL 15:
 //! a promoted standby gets `standby.signal` armed; a restart the daemon orders on
 //! its primary (the postmaster was killed) comes back writable with the guard
 //! re-armed; a restart outside the daemon (`pg_ctl restart` by an operator, a
@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use twinbeat::actions::postmaster;
-use twinbeat::actions::state_file::{NodeState, StateStore};
+
 use twinbeat_lab::cmd::poll;
 use twinbeat_lab::lone::LoneNode;
 use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
@@ -32,20 +32,13 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     );
     let net =
         LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = net.pg_ctl_config(dir.path(), &standby, None).unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = net.spawn(&cfg, &log, &[]).unwrap();
+    let cfg = net.pg_ctl_config(&standby, None).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // 1. Promoted: PostgreSQL removed standby.signal, the daemon put it back.
-    let promoted = poll(Duration::from_secs(40), || {
-        StateStore::new(dir.path().join("state"))
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let promoted = net.wait_persisted("primary", Duration::from_secs(40));
     assert!(promoted.is_some(), "never persisted primary\n{}", stderr());
     let armed = poll(Duration::from_secs(10), || {
         net.status_json(&cfg)

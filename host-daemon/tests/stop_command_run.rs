@@ -1,4 +1,4 @@
-//! Issue 5: a stop with the `command` manager confirmed by the postmaster's PID.
+//! A stop with the `command` manager confirmed by the postmaster's PID.
 //! `local_db.service.data_dir` is not configured: the real `twinbeat` binary learns
 //! it from the local DB (`SHOW data_directory`). A node persisted as fenced stops
 //! its real PostgreSQL 15 at start; a stop command that does nothing leaves the
@@ -25,22 +25,20 @@ fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, 
     let pid = db.pid().unwrap();
     let net =
         LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
-    let dir = tempfile::tempdir().unwrap();
     let sock = db.sock_dir().to_str().unwrap();
     let cfg = net
         .config(
-            dir.path(),
             (sock, db.port()),
             Service::command("true", &stop_command(db.data())),
             "60s",
             net.vip(),
         )
         .unwrap();
-    StateStore::new(dir.path().join("state"))
+    StateStore::new(net.state_dir())
         .save(&PersistedState::new(NodeState::Fenced, 2, "test: fenced"))
         .unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = net.spawn(&cfg, &log, &[]).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
     let stopped = poll(Duration::from_secs(30), || {
         stderr().contains("local DB stopped").then_some(())

@@ -21,6 +21,24 @@ fn pair() -> NetPair {
     .expect("two linked namespaces")
 }
 
+/// Puts a stale neighbour entry for `addr` with a wrong MAC on the observer `b`.
+fn stale_wrong_neighbour(pair: &NetPair, family: &str, addr: &str) {
+    pair.b
+        .ip(&[
+            family,
+            "neigh",
+            "add",
+            addr,
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "vb",
+            "nud",
+            "stale",
+        ])
+        .unwrap();
+}
+
 fn spec(interface: &str) -> VipSpec {
     VipSpec {
         address: IpAddr::V4(VIP),
@@ -61,19 +79,7 @@ fn vip_add_idempotent_release_and_gratuitous_arp_seen_from_peer() {
     let pair = pair();
     let mac_a = pair.a.mac("va").unwrap();
     // A stale, wrong neighbour entry on the observer: the gratuitous ARP must fix it.
-    pair.b
-        .ip(&[
-            "neigh",
-            "add",
-            &VIP.to_string(),
-            "lladdr",
-            "02:00:00:00:00:99",
-            "dev",
-            "vb",
-            "nud",
-            "stale",
-        ])
-        .unwrap();
+    stale_wrong_neighbour(&pair, "-4", &VIP.to_string());
 
     // Listen on the observer side first.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -195,20 +201,7 @@ fn ipv6_vip_is_announced_with_unsolicited_neighbour_advertisements() {
         .ip(&["-6", "addr", "add", "fd00:251::2/64", "dev", "vb", "nodad"])
         .unwrap();
     // A stale, wrong entry on the observer: the Override flag must replace it.
-    pair.b
-        .ip(&[
-            "-6",
-            "neigh",
-            "add",
-            vip6,
-            "lladdr",
-            "02:00:00:00:00:99",
-            "dev",
-            "vb",
-            "nud",
-            "stale",
-        ])
-        .unwrap();
+    stale_wrong_neighbour(&pair, "-6", vip6);
     let spec6 = move || VipSpec {
         address: vip6.parse().unwrap(),
         prefix_len: 64,

@@ -1,16 +1,15 @@
-//! Issue 5: a VIP that cannot be added. The real `twinbeat` binary promotes a real
+//! A VIP that cannot be added. The real `twinbeat` binary promotes a real
 //! standby, the VIP's interface refuses the address (IPv6 disabled on it: the
 //! kernel answers EACCES), the daemon raises the critical alarm, keeps the DB
 //! promoted and retries; once the interface accepts the address the retry holds it.
 //!
 //! The failure is not "interface missing": `run` refuses a `vip.interface` the host
 //! does not have, and the pre-promotion ARP probe counts a missing interface as
-//! "held" (rule 5), which would stop the promotion before any add.
+//! "held" (rule `fresh-checks`), which would stop the promotion before any add.
 
 use std::path::Path;
 use std::time::Duration;
 
-use twinbeat::actions::state_file::{NodeState, StateStore};
 use twinbeat_lab::cmd::poll;
 use twinbeat_lab::daemon::Vip;
 use twinbeat_lab::lone::LoneNode;
@@ -49,18 +48,15 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     };
     sysctl("1");
     let tbv_has_vip = || node.has_addr("tbv", &vip);
-    let dir = tempfile::tempdir().unwrap();
     let vip_body = Vip {
         address: format!("{vip}/64"),
         interface: Some("tbv".into()),
         gratuitous_arp: Some(1),
         ..Vip::default()
     };
-    let cfg = net
-        .pg_ctl_config(dir.path(), &standby, Some(vip_body))
-        .unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = net.spawn(&cfg, &log, &[]).unwrap();
+    let cfg = net.pg_ctl_config(&standby, Some(vip_body)).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // Failing: the alarm is raised and the take is retried (two failed adds).
@@ -89,13 +85,7 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     // The interface accepts addresses again: the next retry holds the VIP.
     sysctl("0");
     let held = poll(Duration::from_secs(30), || tbv_has_vip().then_some(()));
-    let persisted = poll(Duration::from_secs(10), || {
-        StateStore::new(dir.path().join("state"))
-            .load()
-            .ok()
-            .flatten()
-            .filter(|s| s.state == NodeState::Primary)
-    });
+    let persisted = net.wait_persisted("primary", Duration::from_secs(10));
     let status = poll(Duration::from_secs(10), || {
         net.status_json(&cfg).filter(|s| s["role"] == "primary")
     });

@@ -4,25 +4,30 @@
 //! dead, and the serial device does not exist either, so every path to the peer is down.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tempfile::TempDir;
 
 use crate::daemon::{
     self, Checks, DaemonConfig, DaemonProcess, Failover, Gateway, Icmp, LocalDb, Peer, Serial,
     Service, Status, Timing, Vip,
 };
-use crate::error::Result;
+use crate::error::{io_err, Result};
 use crate::netns::{End, NetPair, Netns};
 use crate::pg::PgServer;
 
 /// The node's interface.
 pub const NODE_IFACE: &str = "tb0";
 
-/// A lone node's network and the daemon binary it runs.
+/// A lone node's network, the daemon binary it runs and a temporary directory for its
+/// configuration, state and log.
 #[derive(Debug)]
 pub struct LoneNode {
     net: NetPair,
     /// The third octet of the node's /24.
     pub x: u32,
     binary: PathBuf,
+    dir: TempDir,
 }
 
 impl LoneNode {
@@ -36,10 +41,43 @@ impl LoneNode {
             End::new(NODE_IFACE, &[&node_addr]),
             End::new("tbg", &[&gw_addr]),
         )?;
+        let dir = tempfile::Builder::new()
+            .prefix("tbdrv")
+            .tempdir()
+            .map_err(io_err("a temporary directory"))?;
         Ok(Self {
             net,
             x,
             binary: binary.to_path_buf(),
+            dir,
+        })
+    }
+
+    /// The node's directory: `twinbeat.toml`, `state/`, `stderr.log`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir().join("state")
+    }
+
+    /// The daemon's standard error.
+    pub fn log(&self) -> PathBuf {
+        self.dir().join("stderr.log")
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log()).unwrap_or_default()
+    }
+
+    /// Waits up to `deadline` until the daemon's state file says `state` ("primary",
+    /// "fenced"...); returns the file's content.
+    pub fn wait_persisted(&self, state: &str, deadline: Duration) -> Option<serde_json::Value> {
+        crate::cmd::poll(deadline, || {
+            daemon::persisted_state(&self.state_dir()).filter(|s| s["state"] == state)
         })
     }
 
@@ -72,16 +110,16 @@ impl LoneNode {
     }
 
     /// A configuration with small timeouts (every dead path is down within about a
-    /// second): the local DB at `db_host`:`db_port` managed by `service`, state in
-    /// `<dir>/state`. Written to `<dir>/twinbeat.toml`; returns that path.
+    /// second): the local DB at `db_host`:`db_port` managed by `service`. Written to
+    /// `twinbeat.toml` in [`dir`](Self::dir); returns that path.
     pub fn config(
         &self,
-        dir: &Path,
         (db_host, db_port): (&str, u16),
         service: Service,
         startup_grace: &str,
         vip: Vip,
     ) -> Result<PathBuf> {
+        let dir = self.dir();
         let config = DaemonConfig {
             cluster_id: Some("tbdrv".into()),
             node_id: "b".into(),
@@ -139,10 +177,9 @@ impl LoneNode {
     /// [`config`](Self::config) for a daemon managing `db` with `pg_ctl` over its unix
     /// socket (which reaches the server from the node's namespace), a 1 s startup grace,
     /// and `vip` (else [`vip`](Self::vip)).
-    pub fn pg_ctl_config(&self, dir: &Path, db: &PgServer, vip: Option<Vip>) -> Result<PathBuf> {
+    pub fn pg_ctl_config(&self, db: &PgServer, vip: Option<Vip>) -> Result<PathBuf> {
         let sock = db.sock_dir().display().to_string();
         self.config(
-            dir,
             (&sock, db.port()),
             Service::pg_ctl(db.data()),
             "1s",
@@ -151,11 +188,11 @@ impl LoneNode {
     }
 
     /// Starts `twinbeat run --config <config>` in the node's namespace with `env`, its
-    /// standard error to `log`.
-    pub fn spawn(&self, config: &Path, log: &Path, env: &[(&str, &str)]) -> Result<DaemonProcess> {
+    /// standard error to [`log`](Self::log).
+    pub fn spawn(&self, config: &Path, env: &[(&str, &str)]) -> Result<DaemonProcess> {
         let mut cmd = daemon::run_command(self.node().name(), &self.binary, config);
         cmd.envs(env.iter().copied());
-        DaemonProcess::spawn(cmd, log)
+        DaemonProcess::spawn(cmd, &self.log())
     }
 
     /// `twinbeat status --json` in the node's namespace; `None` while it does not answer.

@@ -1,4 +1,4 @@
-//! The daemons' configuration files (the daemon issue's format) and the `lab` binary's
+//! The daemons' configuration files (the daemon's contract format) and the `lab` binary's
 //! behaviour without root.
 
 mod common;

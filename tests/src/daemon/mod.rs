@@ -97,6 +97,12 @@ pub fn status_json(ns: &str, binary: &Path, config: &Path) -> Option<serde_json:
     serde_json::from_slice(&out.stdout).ok()
 }
 
+/// The daemon's persisted state (`<state_dir>/state.json`), if it is there and parses.
+pub fn persisted_state(state_dir: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(state_dir.join("state.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
 /// Writes `text` to `path` with mode 0600 (it names a password file).
 pub fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -20,17 +20,16 @@ pub enum Profile {
     Fast,
 }
 
-/// One profile's numbers (durations as the daemon's configuration writes them).
-struct Rates {
-    icmp: [&'static str; 2],
-    remote_db: [&'static str; 2],
-    serial: [&'static str; 2],
-    gateway: [&'static str; 2],
-    local_db: [&'static str; 2],
-    restart_grace: &'static str,
-    startup_grace: &'static str,
-    arp_probe_timeout: &'static str,
-}
+/// Each setting in the default and the fast profile (indexed by `Profile as usize`); a
+/// path's pair is (interval, timeout), the local DB's (check interval, timeout).
+const ICMP: [[&str; 2]; 2] = [["1ms", "100ms"], ["1ms", "20ms"]];
+const REMOTE_DB: [[&str; 2]; 2] = [["10ms", "200ms"], ["10ms", "25ms"]];
+const SERIAL: [[&str; 2]; 2] = [["1s", "200ms"], ["50ms", "25ms"]];
+const GATEWAY: [[&str; 2]; 2] = [["1s", "500ms"], ["100ms", "100ms"]];
+const LOCAL_DB: [[&str; 2]; 2] = [["2s", "1s"], ["200ms", "100ms"]];
+const RESTART_GRACE: [&str; 2] = ["10s", "2s"];
+const STARTUP_GRACE: [&str; 2] = ["60s", "10s"];
+const ARP_PROBE_TIMEOUT: [&str; 2] = ["150ms", "20ms"];
 
 /// Every path's retries in both profiles.
 const RETRIES: u32 = 5;
@@ -41,31 +40,6 @@ impl Profile {
         match self {
             Profile::Default => "default",
             Profile::Fast => "fast",
-        }
-    }
-
-    fn rates(self) -> Rates {
-        match self {
-            Profile::Default => Rates {
-                icmp: ["1ms", "100ms"],
-                remote_db: ["10ms", "200ms"],
-                serial: ["1s", "200ms"],
-                gateway: ["1s", "500ms"],
-                local_db: ["2s", "1s"],
-                restart_grace: "10s",
-                startup_grace: "60s",
-                arp_probe_timeout: "150ms",
-            },
-            Profile::Fast => Rates {
-                icmp: ["1ms", "20ms"],
-                remote_db: ["10ms", "25ms"],
-                serial: ["50ms", "25ms"],
-                gateway: ["100ms", "100ms"],
-                local_db: ["200ms", "100ms"],
-                restart_grace: "2s",
-                startup_grace: "10s",
-                arp_probe_timeout: "20ms",
-            },
         }
     }
 
@@ -80,8 +54,8 @@ impl Profile {
         password_file: &Path,
         bridge: bool,
     ) -> DaemonConfig {
-        let r = self.rates();
-        let timing = |[interval, timeout]: [&str; 2]| Timing::new(interval, timeout, RETRIES);
+        let p = self as usize;
+        let timing = |table: [[&str; 2]; 2]| Timing::new(table[p][0], table[p][1], RETRIES);
         DaemonConfig {
             cluster_id: Some(format!("tblab-{}", topo.id)),
             node_id: pg.node.name().into(),
@@ -93,11 +67,11 @@ impl Profile {
                 user: Some("postgres".into()),
                 password_file: Some(password_file.to_path_buf()),
                 dbname: Some("postgres".into()),
-                check_interval: Some(r.local_db[0].into()),
-                timeout: Some(r.local_db[1].into()),
+                check_interval: Some(LOCAL_DB[p][0].into()),
+                timeout: Some(LOCAL_DB[p][1].into()),
                 retries: Some(RETRIES),
                 service: Service {
-                    restart_grace: Some(r.restart_grace.into()),
+                    restart_grace: Some(RESTART_GRACE[p].into()),
                     ..Service::pg_ctl(&pg.files.data)
                 },
             },
@@ -107,29 +81,29 @@ impl Profile {
             },
             checks: super::Checks {
                 icmp: Icmp {
-                    timing: timing(r.icmp),
+                    timing: timing(ICMP),
                     ttl: Some(64),
                 },
-                remote_db: Some(timing(r.remote_db)),
+                remote_db: Some(timing(REMOTE_DB)),
                 serial: Serial {
                     device: tty.to_path_buf(),
                     baud: Some(115_200),
                     bridge: Some(bridge),
-                    timing: timing(r.serial),
+                    timing: timing(SERIAL),
                 },
                 gateway: Gateway {
                     address: topo.addr(Host::Gateway).to_string(),
-                    timing: timing(r.gateway),
+                    timing: timing(GATEWAY),
                 },
             },
             vip: Vip {
                 address: format!("{}/24", topo.vip()),
                 interface: Some(IFACE.into()),
                 gratuitous_arp: Some(5),
-                arp_probe_timeout: Some(r.arp_probe_timeout.into()),
+                arp_probe_timeout: Some(ARP_PROBE_TIMEOUT[p].into()),
             },
             failover: Some(Failover {
-                startup_grace: Some(r.startup_grace.into()),
+                startup_grace: Some(STARTUP_GRACE[p].into()),
                 failure_window: Some("auto".into()),
                 promote_when_degraded: Some(false),
                 max_lag_on_failover: Some("1MiB".into()),

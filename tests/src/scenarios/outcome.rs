@@ -10,7 +10,7 @@ use crate::sampler::{Sampler, SamplerReport};
 pub struct Outcome {
     /// Scenario number and name.
     pub scenario: String,
-    /// The outcome the issue expects.
+    /// The outcome the design expects.
     pub expected: String,
     /// Did it hold (including: the sampler saw no violation, unless the scenario measures one)?
     pub held: bool,

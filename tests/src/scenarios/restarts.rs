@@ -53,13 +53,8 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
     lab.kill_node(Node::A)?;
     sampler.mark("fault: a dies");
     let state_dir = lab.dir.join("b").join("state");
-    let read_state = || -> serde_json::Value {
-        std::fs::read_to_string(state_dir.join("state.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
-    };
-    // The term b claimed in "promoting" (rule 10 persists it before pg_promote).
+    let read_state = || crate::daemon::persisted_state(&state_dir).unwrap_or_default();
+    // The term b claimed in "promoting" (rule `promotion-order` persists it before pg_promote).
     let saw = crate::cmd::wait_for(
         "b promoting",
         takeover_deadline(ctx.profile),
@@ -81,7 +76,7 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
     std::thread::sleep(Duration::from_millis(200));
     lab.start_daemon(Node::B)?;
     // Restarted, b has not heard a since: it waits out `startup_grace` before it may
-    // promote again (rule 4), like a standby booting after a power cut.
+    // promote again (rule `startup-grace`), like a standby booting after a power cut.
     out.check(
         b_promoted(
             &sampler,
@@ -99,7 +94,7 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
         timeline == Some(2),
         format!("one promotion: b on timeline {timeline:?}"),
     );
-    // Rule 10: a restart that finds PostgreSQL out of recovery finishes in the claimed
+    // Rule `promotion-order`: a restart that finds PostgreSQL out of recovery finishes in the claimed
     // term; one that finds it still in recovery re-evaluates as a standby and, promoting
     // again, claims the next term (a claimed term is never reused).
     let st = read_state();
