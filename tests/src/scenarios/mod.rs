@@ -57,7 +57,7 @@ pub fn quiet_window(p: Profile) -> Duration {
     }
 }
 
-/// The daemons' `startup_grace` in each profile (see `daemon::config_toml`).
+/// The daemons' `startup_grace` in each profile (see `daemon::Profile::config`).
 pub fn startup_grace(p: Profile) -> Duration {
     match p {
         Profile::Default => Duration::from_secs(60),
