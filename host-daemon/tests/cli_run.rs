@@ -4,10 +4,16 @@
 //! engine asks for (here a restart through `restart_command`), and stop cleanly on
 //! SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use twinbeat_lab::daemon::{
+    http_get_at, Checks, DaemonConfig, Gateway, Icmp, LocalDb, Peer, Serial, Service, Status,
+    Timing, Vip,
+};
+use twinbeat_lab::netns::free_local_port;
 
 /// A host address in the subnet of this host's first non-loopback IPv4 interface,
 /// other than the host's own: `run` insists that the VIP is in a local subnet.
@@ -28,26 +34,8 @@ fn vip_in_a_local_subnet() -> Option<String> {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let body = out.split_once("\r\n\r\n")?.1.to_owned();
-    Some(body)
+    http_get_at(addr, path).ok()
 }
 
 fn path_state(status: &serde_json::Value, name: &str) -> Option<String> {
@@ -60,54 +48,57 @@ fn path_state(status: &serde_json::Value, name: &str) -> Option<String> {
 }
 
 /// A config for this host; nothing listens on the DB port, so the local DB is down.
-fn write_config(
-    dir: &std::path::Path,
-    role: &str,
-    vip: &str,
-    status_port: u16,
-) -> std::path::PathBuf {
-    let db_port = free_port();
-    let config = format!(
-        r#"node_id = "1"
-role = "{role}"            # pinned: peer and gateway on loopback are allowed
-state_dir = "{state}"
-
-[local_db]
-host = "127.0.0.1"
-port = {db_port}
-check_interval = "200ms"
-timeout = "100ms"
-retries = 2
-
-[local_db.service]
-manager = "command"
-restart_command = "true"
-stop_command = "true"
-
-[peer]
-address = "127.0.0.1"
-db_port = {db_port}
-
-[checks.icmp]
-interval = "100ms"
-
-[checks.serial]
-device = "{serial}"
-
-[checks.gateway]
-address = "127.0.0.2"
-
-[vip]
-address = "{vip}"
-
-[status]
-listen = "127.0.0.1:{status_port}"
-"#,
-        state = dir.display(),
-        serial = dir.join("no-such-tty").display(),
-    );
+fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf {
+    let db_port = free_local_port();
+    let config = DaemonConfig {
+        cluster_id: None,
+        node_id: "1".into(),
+        // Pinned: peer and gateway on loopback are allowed.
+        role: Some(role.into()),
+        state_dir: dir.to_path_buf(),
+        local_db: LocalDb {
+            host: "127.0.0.1".into(),
+            port: db_port,
+            check_interval: Some("200ms".into()),
+            timeout: Some("100ms".into()),
+            retries: Some(2),
+            service: Service::command("true", "true"),
+            ..LocalDb::default()
+        },
+        peer: Peer {
+            address: "127.0.0.1".into(),
+            db_port,
+        },
+        checks: Checks {
+            icmp: Icmp {
+                timing: Timing {
+                    interval: Some("100ms".into()),
+                    ..Timing::default()
+                },
+                ttl: None,
+            },
+            remote_db: None,
+            serial: Serial {
+                device: dir.join("no-such-tty"),
+                ..Serial::default()
+            },
+            gateway: Gateway {
+                address: "127.0.0.2".into(),
+                ..Gateway::default()
+            },
+        },
+        vip: Vip {
+            address: vip.into(),
+            ..Vip::default()
+        },
+        failover: None,
+        fence: None,
+        status: Status {
+            listen: format!("127.0.0.1:{status_port}"),
+        },
+    };
     let path = dir.join("twinbeat.toml");
-    std::fs::write(&path, config).unwrap();
+    config.write(&path, "").unwrap();
     path
 }
 
@@ -117,7 +108,7 @@ fn run_refuses_a_role_pin_that_postgresql_contradicts() {
         .expect("this test needs an IPv4 interface other than loopback to put a VIP subnet on");
     let dir = tempfile::tempdir().unwrap();
     // No PostgreSQL answers: the start facts say "in recovery", i.e. a standby.
-    let path = write_config(dir.path(), "master", &vip, free_port());
+    let path = write_config(dir.path(), "master", &vip, free_local_port());
     let out = Command::new(env!("CARGO_BIN_EXE_twinbeat"))
         .args(["run", "--config"])
         .arg(&path)
@@ -136,7 +127,7 @@ fn run_serves_status_and_stops_on_sigterm() {
     let vip = vip_in_a_local_subnet()
         .expect("this test needs an IPv4 interface other than loopback to put a VIP subnet on");
     let dir = tempfile::tempdir().unwrap();
-    let status_port = free_port();
+    let status_port = free_local_port();
     let path = write_config(dir.path(), "standby", &vip, status_port);
     let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_twinbeat"))

@@ -3,32 +3,31 @@
 //! a node persisted as fenced stays fenced; a standby whose master is dead on every
 //! path promotes a real streaming standby, takes the VIP and persists the new term.
 
-mod actions_support;
-mod daemon_support;
-
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::time::Duration;
 
-use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
-use daemon_support::{
-    config, pg_ctl_config, spawn, spawn_with, status_json, stop, wait_for, wait_persisted, Net,
-};
 use twinbeat::actions::state_file::{PersistedState, StateStore};
 use twinbeat_core::PersistedRole;
+use twinbeat_lab::cmd::poll;
+use twinbeat_lab::daemon::Service;
+use twinbeat_lab::lone::LoneNode;
+use twinbeat_lab::netns::free_local_port;
+use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 
 #[test]
 fn a_node_persisted_fenced_stays_fenced() {
-    let net = Net::new();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &net,
-        "127.0.0.1",
-        actions_support::free_port(),
-        "manager = \"command\"\nrestart_command = \"true\"\nstop_command = \"true\"",
-        "60s",
-    );
-    StateStore::new(dir.path().join("state"))
+    let net =
+        LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
+    let cfg = net
+        .config(
+            ("127.0.0.1", free_local_port()),
+            Service::command("true", "true"),
+            "60s",
+            net.vip(),
+        )
+        .unwrap();
+    StateStore::new(net.state_dir())
         .save(&PersistedState::new(
             PersistedRole::Fenced,
             3,
@@ -36,25 +35,25 @@ fn a_node_persisted_fenced_stays_fenced() {
         ))
         .unwrap();
     // systemd's side of Type=notify: a datagram socket the daemon reports to.
-    let notify_path = dir.path().join("notify.sock");
+    let notify_path = net.dir().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
     notify
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = spawn_with(
-        &net,
-        &cfg,
-        &log,
-        &[
-            ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
-            ("WATCHDOG_USEC", "400000"),
-        ],
-    );
-    let seen = wait_for(Duration::from_secs(30), || {
-        status_json(&net, &cfg).filter(|s| s["role"] == "fenced")
+    let log = net.log();
+    let child = net
+        .spawn(
+            &cfg,
+            &[
+                ("NOTIFY_SOCKET", notify_path.to_str().unwrap()),
+                ("WATCHDOG_USEC", "400000"),
+            ],
+        )
+        .unwrap();
+    let seen = poll(Duration::from_secs(30), || {
+        net.status_json(&cfg).filter(|s| s["role"] == "fenced")
     });
-    let code = stop(child);
+    let code = child.stop();
     let stderr = std::fs::read_to_string(&log).unwrap();
     let s = seen.unwrap_or_else(|| panic!("never reported fenced\n{stderr}"));
     assert_eq!(s["fenced"], true, "{s}");
@@ -81,22 +80,18 @@ fn a_node_persisted_fenced_stays_fenced() {
         assert!(notes.contains(want), "{want} not in {notes}");
     }
     // Still fenced on disk after the run.
-    let after = StateStore::new(dir.path().join("state"))
-        .load()
-        .unwrap()
-        .unwrap();
+    let after = StateStore::new(net.state_dir()).load().unwrap().unwrap();
     assert_eq!((after.state, after.term), (PersistedRole::Fenced, 3));
 }
 
 #[test]
 fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term() {
     assert!(
-        have_pg(),
+        pg::installed(),
         "PostgreSQL 15 is not installed at {PG_BIN}: apt-get install postgresql-15 (tests/install-deps.sh)"
     );
-    let base = PgBase::new();
-    let primary = PgCluster::primary(&base, "a");
-    let standby = PgCluster::standby(&base, "b", &primary);
+    let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::PgCtl, true).expect("a standby");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -106,26 +101,23 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
             .unwrap(),
         "t"
     );
-    let net = Net::new();
-    let dir = tempfile::tempdir().unwrap();
+    let net =
+        LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
     // The daemon lives in the node namespace; PostgreSQL in the test's: the unix
     // socket directory reaches it from both.
-    let cfg = pg_ctl_config(dir.path(), &net, &base, &standby, None);
-    let log = dir.path().join("stderr.log");
-    let child = spawn(&net, &cfg, &log);
-    let persisted = wait_persisted(
-        &dir.path().join("state"),
-        PersistedRole::Primary,
-        Duration::from_secs(40),
-    );
+    let cfg = net.pg_ctl_config(&standby, None).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
+    let persisted = net.wait_persisted("primary", Duration::from_secs(40));
     let vip_held = net.node_has(&net.addr(100, false));
-    let status = wait_for(Duration::from_secs(10), || {
-        status_json(&net, &cfg).filter(|s| s["persisted"]["state"] == "primary")
+    let status = poll(Duration::from_secs(10), || {
+        net.status_json(&cfg)
+            .filter(|s| s["persisted"]["state"] == "primary")
     });
-    let code = stop(child);
+    let code = child.stop();
     let stderr = std::fs::read_to_string(&log).unwrap();
     let persisted = persisted.unwrap_or_else(|| panic!("never persisted primary\n{stderr}"));
-    assert_eq!(persisted.term, 1, "{stderr}");
+    assert_eq!(persisted["term"], 1, "{stderr}");
     assert!(vip_held, "VIP not on tb0\n{stderr}");
     assert_eq!(
         rt.block_on(standby.query_text("SELECT pg_is_in_recovery()"))

@@ -1,29 +1,24 @@
 //! The local DB probe against real PostgreSQL 15 servers: primary, hot
 //! standby, stopped, starting up (57P03), and hung (SIGSTOP).
 
-mod support;
+mod db_target;
 
 use std::time::Duration;
 
-use support::pg::PgServer;
+use db_target::target;
 use twinbeat::probe::local_db::LocalDbProbe;
 use twinbeat::probe::Readiness;
+use twinbeat_lab::pg::{Launch, PgServer};
+use twinbeat_lab::rt::runtime;
 
 /// Generous for a loaded 2-core CI machine; only the hung case waits it out.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
 #[test]
 fn primary_is_accepting_not_in_recovery_with_its_lsn_and_reuses_its_connection() {
-    let server = PgServer::primary();
+    let server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = LocalDbProbe::new(server.target("tb-local-primary"));
+    let mut probe = LocalDbProbe::new(target(&server, "tb-local-primary", false));
     let first = rt.block_on(probe.check(TIMEOUT));
     assert!(first.healthy(), "{first:?}\n{}", server.log());
     assert_eq!(first.readiness, Readiness::Accepting { login_error: None });
@@ -32,12 +27,14 @@ fn primary_is_accepting_not_in_recovery_with_its_lsn_and_reuses_its_connection()
     assert_eq!(first.error, None);
 
     // The LSN is the server's own, and moves with writes.
-    let text = server.psql("SELECT pg_current_wal_lsn()");
+    let text = server.query("SELECT pg_current_wal_lsn()").unwrap();
     let (hi, lo) = text.split_once('/').expect("lsn text");
     let server_lsn =
         (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
     assert!(server_lsn >= lsn);
-    server.psql("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n");
+    server
+        .query("CREATE TABLE t AS SELECT generate_series(1, 1000) AS n")
+        .unwrap();
     let later = rt.block_on(probe.check(TIMEOUT));
     assert!(later.wal_lsn.expect("lsn") > lsn);
 
@@ -50,15 +47,16 @@ fn primary_is_accepting_not_in_recovery_with_its_lsn_and_reuses_its_connection()
         "the probe keeps one connection between checks"
     );
     let sessions = server
-        .psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tb-local-primary'");
+        .query("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tb-local-primary'")
+        .unwrap();
     assert_eq!(sessions, "1");
 }
 
 #[test]
 fn unix_socket_directory_works_as_host() {
-    let server = PgServer::primary();
+    let server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = LocalDbProbe::new(server.socket_target("tb-local-socket"));
+    let mut probe = LocalDbProbe::new(target(&server, "tb-local-socket", true));
     let sample = rt.block_on(probe.check(TIMEOUT));
     assert!(sample.healthy(), "{sample:?}");
     assert_eq!(sample.in_recovery, Some(false));
@@ -66,10 +64,10 @@ fn unix_socket_directory_works_as_host() {
 
 #[test]
 fn hot_standby_is_in_recovery_with_a_received_lsn() {
-    let primary = PgServer::primary();
-    let standby = PgServer::standby_of(&primary, true);
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, true).expect("a hot standby");
     let rt = runtime();
-    let mut probe = LocalDbProbe::new(standby.target("tb-local-standby"));
+    let mut probe = LocalDbProbe::new(target(&standby, "tb-local-standby", false));
     let sample = rt.block_on(probe.check(TIMEOUT));
     assert!(sample.healthy(), "{sample:?}\n{}", standby.log());
     assert_eq!(sample.in_recovery, Some(true));
@@ -78,12 +76,12 @@ fn hot_standby_is_in_recovery_with_a_received_lsn() {
 
 #[test]
 fn stopped_server_gives_no_response_and_a_restart_is_seen() {
-    let mut server = PgServer::primary();
+    let mut server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = LocalDbProbe::new(server.target("tb-local-stop"));
+    let mut probe = LocalDbProbe::new(target(&server, "tb-local-stop", false));
     assert!(rt.block_on(probe.check(TIMEOUT)).healthy());
 
-    server.stop();
+    server.stop().expect("stop");
     let sample = rt.block_on(probe.check(TIMEOUT));
     assert!(
         matches!(sample.readiness, Readiness::NoResponse { .. }),
@@ -92,18 +90,18 @@ fn stopped_server_gives_no_response_and_a_restart_is_seen() {
     assert!(!sample.select_ok);
     assert!(!sample.healthy());
 
-    server.start();
-    server.wait_status(&["ready"]);
+    server.start().expect("start");
+    server.wait_status(&["ready"]).expect("ready");
     let sample = rt.block_on(probe.check(TIMEOUT));
     assert!(sample.healthy(), "reconnects after a restart: {sample:?}");
 }
 
 #[test]
 fn standby_without_hot_standby_rejects_with_57p03() {
-    let primary = PgServer::primary();
-    let standby = PgServer::standby_of(&primary, false);
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, false).expect("a standby");
     let rt = runtime();
-    let mut probe = LocalDbProbe::new(standby.target("tb-local-starting"));
+    let mut probe = LocalDbProbe::new(target(&standby, "tb-local-starting", false));
     let sample = rt.block_on(probe.check(TIMEOUT));
     match &sample.readiness {
         Readiness::Rejecting { message } => {
@@ -120,9 +118,9 @@ fn standby_without_hot_standby_rejects_with_57p03() {
 
 #[test]
 fn hung_server_times_out_with_and_without_an_open_connection() {
-    let mut server = PgServer::primary();
+    let server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut kept = LocalDbProbe::new(server.target("tb-local-hung"));
+    let mut kept = LocalDbProbe::new(target(&server, "tb-local-hung", false));
     assert!(rt.block_on(kept.check(TIMEOUT)).healthy());
 
     server.freeze();
@@ -134,7 +132,7 @@ fn hung_server_times_out_with_and_without_an_open_connection() {
         "{sample:?}"
     );
     // A new connection: TCP completes (the kernel accepts), the startup never answers.
-    let mut fresh = LocalDbProbe::new(server.target("tb-local-hung2"));
+    let mut fresh = LocalDbProbe::new(target(&server, "tb-local-hung2", false));
     let sample = rt.block_on(fresh.check(short));
     assert!(
         matches!(sample.readiness, Readiness::NoResponse { .. }),

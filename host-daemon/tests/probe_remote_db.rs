@@ -1,26 +1,37 @@
 //! The remote DB probe against a real PostgreSQL 15: one persistent connection
 //! for many probes, down when the server stops or hangs, up again after.
 
-mod support;
+mod db_target;
 
 use std::time::Duration;
 
-use support::pg::PgServer;
+use db_target::target;
 use twinbeat::probe::remote_db::{RemoteDbFailure, RemoteDbOutcome, RemoteDbProbe, Via};
+use twinbeat_lab::pg::{Launch, PgServer};
+use twinbeat_lab::rt::runtime;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
+fn sessions(server: &PgServer, app: &str) -> String {
+    server
+        .query(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'"
+        ))
+        .unwrap()
 }
 
-fn sessions(server: &PgServer, app: &str) -> String {
-    server.psql(&format!(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}'"
-    ))
+/// An attempt that succeeded on the persistent connection.
+fn assert_ok_by_query(outcome: &RemoteDbOutcome) {
+    assert!(
+        matches!(
+            outcome,
+            RemoteDbOutcome::Ok {
+                via: Via::Query,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }
 
 /// Runs attempts until one succeeds; the bound only guards against a hang.
@@ -37,9 +48,9 @@ fn until_ok(rt: &tokio::runtime::Runtime, probe: &mut RemoteDbProbe) -> RemoteDb
 
 #[test]
 fn many_probes_share_one_connection() {
-    let server = PgServer::primary();
+    let server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = RemoteDbProbe::new(server.target("tb-remote-one"));
+    let mut probe = RemoteDbProbe::new(target(&server, "tb-remote-one", false));
     let first = rt.block_on(probe.attempt(TIMEOUT));
     assert!(
         matches!(
@@ -53,16 +64,7 @@ fn many_probes_share_one_connection() {
     );
     for _ in 0..300 {
         let outcome = rt.block_on(probe.attempt(TIMEOUT));
-        assert!(
-            matches!(
-                outcome,
-                RemoteDbOutcome::Ok {
-                    via: Via::Query,
-                    ..
-                }
-            ),
-            "{outcome:?}"
-        );
+        assert_ok_by_query(&outcome);
     }
     let counters = probe.counters();
     assert_eq!(counters.connects, 1, "{counters:?}");
@@ -73,13 +75,13 @@ fn many_probes_share_one_connection() {
 
 #[test]
 fn stopped_server_is_down_and_a_restart_brings_it_back() {
-    let mut server = PgServer::primary();
+    let mut server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = RemoteDbProbe::new(server.target("tb-remote-stop"));
+    let mut probe = RemoteDbProbe::new(target(&server, "tb-remote-stop", false));
     assert!(rt.block_on(probe.attempt(TIMEOUT)).is_ok());
     assert!(probe.is_connected());
 
-    server.stop();
+    server.stop().expect("stop");
     // The first attempt finds the persistent connection broken, the next ones
     // are connect probes that find nobody listening.
     for _ in 0..5 {
@@ -96,29 +98,20 @@ fn stopped_server_is_down_and_a_restart_brings_it_back() {
     }
     assert!(!probe.is_connected());
 
-    server.start();
-    server.wait_status(&["ready"]);
+    server.start().expect("start");
+    server.wait_status(&["ready"]).expect("ready");
     until_ok(&rt, &mut probe);
     assert!(probe.is_connected());
     let outcome = rt.block_on(probe.attempt(TIMEOUT));
-    assert!(
-        matches!(
-            outcome,
-            RemoteDbOutcome::Ok {
-                via: Via::Query,
-                ..
-            }
-        ),
-        "{outcome:?}"
-    );
+    assert_ok_by_query(&outcome);
     assert_eq!(sessions(&server, "tb-remote-stop"), "1");
 }
 
 #[test]
 fn hung_server_times_out_and_recovers() {
-    let mut server = PgServer::primary();
+    let server = PgServer::primary(Launch::Child).expect("a primary");
     let rt = runtime();
-    let mut probe = RemoteDbProbe::new(server.target("tb-remote-hung"));
+    let mut probe = RemoteDbProbe::new(target(&server, "tb-remote-hung", false));
     assert!(rt.block_on(probe.attempt(TIMEOUT)).is_ok());
 
     server.freeze();
@@ -133,10 +126,10 @@ fn hung_server_times_out_and_recovers() {
 
 #[test]
 fn rejecting_standby_fails_with_its_message() {
-    let primary = PgServer::primary();
-    let standby = PgServer::standby_of(&primary, false);
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, false).expect("a standby");
     let rt = runtime();
-    let mut probe = RemoteDbProbe::new(standby.target("tb-remote-reject"));
+    let mut probe = RemoteDbProbe::new(target(&standby, "tb-remote-reject", false));
     let outcome = rt.block_on(probe.attempt(TIMEOUT));
     assert!(
         matches!(

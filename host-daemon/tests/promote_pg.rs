@@ -1,26 +1,24 @@
 //! Promotion of a real streaming standby (PostgreSQL 15, `pg_basebackup -R`).
 
-mod actions_support;
-
 use std::time::Duration;
 
-use actions_support::{have_pg, PgBase, PgCluster};
 use twinbeat::actions::promote::{promote, promote_with_config, PromoteOptions};
+use twinbeat_lab::netns::free_local_port;
+use twinbeat_lab::pg::{self, Launch, PgServer};
 
 #[tokio::test(flavor = "current_thread")]
 async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     assert!(
-        have_pg(),
+        pg::installed(),
         "PostgreSQL 15 is required (apt-get install postgresql-15)"
     );
     let _ = twinbeat::actions::postmaster::become_subreaper();
-    let base = PgBase::new();
-    let primary = PgCluster::primary(&base, "primary");
+    let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
     primary
         .query_text("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")
         .await
         .unwrap();
-    let standby = PgCluster::standby(&base, "standby", &primary);
+    let standby = PgServer::standby_of(&primary, Launch::PgCtl, true).expect("a standby");
     // The standby is in recovery and refuses writes.
     assert_eq!(
         standby
@@ -37,7 +35,7 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     // The primary is gone (as in a failover), then the standby is promoted.
     drop(primary);
     let (client, conn) = standby
-        .conn_config()
+        .tcp_config()
         .connect(tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -61,15 +59,15 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     drop(client);
     let _ = task.await;
 
-    // Promoting again is an idempotent success (the "finish" branch of rule 10).
-    let again = promote_with_config(&standby.conn_config(), PromoteOptions::default())
+    // Promoting again is an idempotent success (the "finish" branch of rule `promotion-order`).
+    let again = promote_with_config(&standby.tcp_config(), PromoteOptions::default())
         .await
         .unwrap();
     assert!(again.already_primary);
 
     // Nobody listening: a bounded, clear error.
-    let mut dead = standby.conn_config();
-    dead.port(actions_support::free_port())
+    let mut dead = standby.tcp_config();
+    dead.port(free_local_port())
         .connect_timeout(Duration::from_millis(500));
     assert!(promote_with_config(&dead, PromoteOptions::default())
         .await

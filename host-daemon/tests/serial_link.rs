@@ -3,13 +3,13 @@
 //! frames after them, a device unplugged and plugged back, a device missing at
 //! start.
 
-mod support;
-
 use std::time::Duration;
 
-use support::pty::PtyPair;
 use tokio::sync::mpsc::Receiver;
 use twinbeat::serial_link::{LinkEvent, SendError, SerialConfig, SerialLink};
+use twinbeat_lab::cmd::wait_until;
+use twinbeat_lab::pty::PtyPair;
+use twinbeat_lab::rt::runtime;
 use twinbeat_protocol::{
     Ack, ClusterId, DecodeError, Frame, Message, NodeId, NodeState, Ping, Role,
 };
@@ -41,13 +41,6 @@ fn ping(seq: u32) -> Frame {
             state: state(Role::Standby),
         }),
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
 }
 
 /// Waits for the first event `pick` accepts, collecting the ones skipped.
@@ -82,6 +75,20 @@ fn wait_up(rt: &tokio::runtime::Runtime, events: &mut Receiver<LinkEvent>) {
     });
 }
 
+/// One end's link and its events.
+type LinkEnd = (SerialLink, Receiver<LinkEvent>);
+
+/// A pty pair with a link opened and up on each end (the pair must outlive them: dropping
+/// it kills socat).
+fn linked_pair(rt: &tokio::runtime::Runtime) -> (PtyPair, LinkEnd, LinkEnd) {
+    let pair = PtyPair::new().expect("a pty pair (socat)");
+    let (a, mut a_events) = spawn(&pair.a);
+    let (b, mut b_events) = spawn(&pair.b);
+    wait_up(rt, &mut a_events);
+    wait_up(rt, &mut b_events);
+    (pair, (a, a_events), (b, b_events))
+}
+
 /// `a` pings, `b` answers with an ack echoing the seq, `a` receives it.
 fn ping_ack(
     rt: &tokio::runtime::Runtime,
@@ -113,20 +120,17 @@ fn ping_ack(
 
 #[test]
 fn ping_and_ack_cross_the_line() {
-    let pair = PtyPair::new();
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (_pair, (a, mut a_events), (b, mut b_events)) = linked_pair(&rt);
     for seq in 0..20 {
         ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), seq);
     }
     // The writer thread counts a frame once its write returns, which can be
     // after the answer to it has already arrived.
-    support::wait_until("20 frames counted as sent", LIMIT, || {
+    wait_until("20 frames counted as sent", LIMIT, || {
         a.counters().frames_sent == 20
-    });
+    })
+    .unwrap();
     assert_eq!(b.counters().decode.frames_ok, 20);
     assert_eq!(a.counters().decode.frames_ok, 20);
     assert_eq!(b.counters().decode.errors(), 0);
@@ -134,12 +138,8 @@ fn ping_and_ack_cross_the_line() {
 
 #[test]
 fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() {
-    let pair = PtyPair::new();
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (_pair, (a, _a_events), (b, mut b_events)) = linked_pair(&rt);
 
     // Noise that ends in a delimiter (a corrupt frame), a valid frame of another
     // cluster, a corrupted copy of a good frame, then a good frame.
@@ -174,7 +174,7 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
         "{rejected:?}"
     );
     // Counters are published after each read; wait for the good frame's.
-    support::wait_until("counters", LIMIT, || b.counters().decode.frames_ok == 1);
+    wait_until("counters", LIMIT, || b.counters().decode.frames_ok == 1).unwrap();
     let counters = b.counters().decode;
     assert_eq!(counters.wrong_cluster, 1, "{counters:?}");
     assert_eq!(counters.errors(), 3, "{counters:?}");
@@ -182,12 +182,8 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
 
 #[test]
 fn unplugged_device_is_reported_and_reopened() {
-    let mut pair = PtyPair::new();
     let rt = runtime();
-    let (a, mut a_events) = spawn(&pair.a);
-    let (b, mut b_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut b_events);
+    let (mut pair, (a, mut a_events), (b, mut b_events)) = linked_pair(&rt);
     ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 1);
 
     pair.unplug();
@@ -196,10 +192,10 @@ fn unplugged_device_is_reported_and_reopened() {
             matches!(e, LinkEvent::Down { .. }).then_some(())
         });
     }
-    support::wait_until("link a closed", LIMIT, || !a.is_open());
+    wait_until("link a closed", LIMIT, || !a.is_open()).unwrap();
     assert!(matches!(a.send(&ping(2)), Err(SendError::NotOpen)));
 
-    pair.plug();
+    pair.plug().expect("plug");
     wait_up(&rt, &mut a_events);
     wait_up(&rt, &mut b_events);
     ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 3);
@@ -209,7 +205,7 @@ fn unplugged_device_is_reported_and_reopened() {
 
 #[test]
 fn device_missing_at_start_is_down_until_it_appears() {
-    let mut pair = PtyPair::new();
+    let mut pair = PtyPair::new().expect("a pty pair (socat)");
     pair.unplug();
     let rt = runtime();
     let (a, mut a_events) = spawn(&pair.a);
@@ -219,9 +215,9 @@ fn device_missing_at_start_is_down_until_it_appears() {
     });
     assert!(reason.contains("cannot open"), "{reason}");
     assert!(!a.is_open());
-    support::wait_until("a few retries", LIMIT, || a.counters().open_failures >= 2);
+    wait_until("a few retries", LIMIT, || a.counters().open_failures >= 2).unwrap();
 
-    pair.plug();
+    pair.plug().expect("plug");
     wait_up(&rt, &mut a_events);
     let (b, mut b_events) = spawn(&pair.b);
     wait_up(&rt, &mut b_events);

@@ -1,13 +1,11 @@
 //! pg_ctl restart / stop / start on a real PostgreSQL 15, run as the data directory's
 //! owner (pg_ctl refuses root); the daemon-side reaper leaves no zombie postmaster.
 
-mod actions_support;
-
 use std::time::Duration;
 
-use actions_support::{have_pg, postgres_ids, PgBase, PgCluster, PG_BIN};
 use twinbeat::actions::postmaster::{self, ProcState};
 use twinbeat::actions::service::{PgCtl, ServiceControl, ServiceError, StopMode};
+use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 
 fn uid_of(pid: i32) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -17,14 +15,13 @@ fn uid_of(pid: i32) -> u32 {
 
 #[tokio::test(flavor = "current_thread")]
 async fn pg_ctl_restart_stop_start_as_the_data_dir_owner() {
-    assert!(have_pg(), "PostgreSQL 15 is required");
+    assert!(pg::installed(), "PostgreSQL 15 is required");
     postmaster::become_subreaper().unwrap();
     let _reaper = postmaster::spawn_reaper().unwrap();
-    let base = PgBase::new();
-    let db = PgCluster::primary(&base, "db");
+    let db = PgServer::primary(Launch::PgCtl).expect("a primary");
     let svc = ServiceControl::PgCtl(PgCtl {
         pg_ctl: format!("{PG_BIN}/pg_ctl").into(),
-        data_dir: db.data.clone(),
+        data_dir: db.data().to_path_buf(),
         log_file: None,
     });
     let t = Duration::from_secs(60);
@@ -37,7 +34,7 @@ async fn pg_ctl_restart_stop_start_as_the_data_dir_owner() {
     assert_ne!(before, after, "restart made a new postmaster");
     assert_eq!(
         uid_of(after),
-        postgres_ids().0,
+        pg::postgres_ids().unwrap().0,
         "runs as the data dir's owner"
     );
     assert_eq!(db.query_text("SELECT 1").await.unwrap(), "1");

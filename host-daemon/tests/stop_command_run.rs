@@ -1,69 +1,67 @@
-//! Issue 5: a stop with the `command` manager confirmed by the postmaster's PID.
+//! A stop with the `command` manager confirmed by the postmaster's PID.
 //! `local_db.service.data_dir` is not configured: the real `twinbeat` binary learns
 //! it from the local DB (`SHOW data_directory`). A node persisted as fenced stops
 //! its real PostgreSQL 15 at start; a stop command that does nothing leaves the
 //! postmaster alive, so only the PID check and the SIGKILL fallback can stop it.
 
-mod actions_support;
-mod daemon_support;
-
 use std::path::Path;
 use std::time::Duration;
 
-use actions_support::{have_pg, PgBase, PgCluster, PG_BIN};
-use daemon_support::{config, spawn, status_json, stop, wait_for, Net};
 use twinbeat::actions::postmaster;
 use twinbeat::actions::state_file::{PersistedState, StateStore};
 use twinbeat_core::PersistedRole;
+use twinbeat_lab::cmd::poll;
+use twinbeat_lab::daemon::Service;
+use twinbeat_lab::lone::LoneNode;
+use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 
 fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, i32) {
-    assert!(have_pg(), "PostgreSQL 15 is not installed at {PG_BIN}");
+    assert!(
+        pg::installed(),
+        "PostgreSQL 15 is not installed at {PG_BIN}"
+    );
     // The postmaster the daemon kills is reaped by the test (its parent).
     postmaster::become_subreaper().unwrap();
-    let base = PgBase::new();
-    let db = PgCluster::primary(&base, "db");
+    let db = PgServer::primary(Launch::PgCtl).expect("a primary");
     let pid = db.pid().unwrap();
-    let net = Net::new();
-    let dir = tempfile::tempdir().unwrap();
-    let service = format!(
-        "manager = \"command\"\nrestart_command = \"true\"\nstop_command = {:?}",
-        stop_command(&db.data)
-    );
-    let cfg = config(
-        dir.path(),
-        &net,
-        base.path().to_str().unwrap(),
-        db.port,
-        &service,
-        "60s",
-    );
-    StateStore::new(dir.path().join("state"))
+    let net =
+        LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
+    let sock = db.sock_dir().to_str().unwrap();
+    let cfg = net
+        .config(
+            (sock, db.port()),
+            Service::command("true", &stop_command(db.data())),
+            "60s",
+            net.vip(),
+        )
+        .unwrap();
+    StateStore::new(net.state_dir())
         .save(&PersistedState::new(
             PersistedRole::Fenced,
             2,
             "test: fenced",
         ))
         .unwrap();
-    let log = dir.path().join("stderr.log");
-    let child = spawn(&net, &cfg, &log);
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
-    let stopped = wait_for(Duration::from_secs(30), || {
+    let stopped = poll(Duration::from_secs(30), || {
         stderr().contains("local DB stopped").then_some(())
     });
-    let fenced = wait_for(Duration::from_secs(10), || {
-        status_json(&net, &cfg).filter(|s| s["role"] == "fenced")
+    let fenced = poll(Duration::from_secs(10), || {
+        net.status_json(&cfg).filter(|s| s["role"] == "fenced")
     });
-    let code = stop(child);
+    let code = child.stop();
     let text = stderr();
     assert!(stopped.is_some(), "no confirmed stop\n{text}");
     assert!(fenced.is_some(), "never fenced\n{text}");
     assert_eq!(code, Some(0), "{text}");
     let learned = format!(
         "learned {} from the local DB",
-        std::fs::canonicalize(&db.data).unwrap().display()
+        std::fs::canonicalize(db.data()).unwrap().display()
     );
     assert!(text.contains(&learned), "{learned}\n{text}");
-    let dead = wait_for(Duration::from_secs(10), || {
+    let dead = poll(Duration::from_secs(10), || {
         postmaster::reap(pid);
         postmaster::proc_state(pid).is_dead().then_some(())
     });

@@ -1,17 +1,43 @@
 //! The VIP over rtnetlink, gratuitous ARP and the ARP probe, inside network
 //! namespaces the test creates (root needed, as in CI).
 
-mod actions_support;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use actions_support::Pair;
 use twinbeat::actions::arp::{ArpFrame, OP_REQUEST};
 use twinbeat::actions::arp_probe::{probe_vip, ProbeOptions, ProbeOutcome};
 use twinbeat::actions::vip::{AddOutcome, RemoveOutcome, Vip, VipError, VipSpec};
+use twinbeat_lab::netns::{End, NetPair};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 251, 0, 100);
+
+/// Namespaces `a` (`va`, 10.251.0.1/24) and `b` (`vb`, 10.251.0.2/24) joined by a veth.
+fn pair() -> NetPair {
+    NetPair::new(
+        "tbact",
+        End::new("va", &["10.251.0.1/24"]),
+        End::new("vb", &["10.251.0.2/24"]),
+    )
+    .expect("two linked namespaces")
+}
+
+/// Puts a stale neighbour entry for `addr` with a wrong MAC on the observer `b`.
+fn stale_wrong_neighbour(pair: &NetPair, family: &str, addr: &str) {
+    pair.b
+        .ip(&[
+            family,
+            "neigh",
+            "add",
+            addr,
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "vb",
+            "nud",
+            "stale",
+        ])
+        .unwrap();
+}
 
 fn spec(interface: &str) -> VipSpec {
     VipSpec {
@@ -50,20 +76,10 @@ fn capture_garp(dev: &str, ip: Ipv4Addr, deadline: Duration) -> Option<(ArpFrame
 
 #[test]
 fn vip_add_idempotent_release_and_gratuitous_arp_seen_from_peer() {
-    let pair = Pair::new();
-    let mac_a = pair.a.mac("va");
+    let pair = pair();
+    let mac_a = pair.a.mac("va").unwrap();
     // A stale, wrong neighbour entry on the observer: the gratuitous ARP must fix it.
-    pair.b.ip(&[
-        "neigh",
-        "add",
-        &VIP.to_string(),
-        "lladdr",
-        "02:00:00:00:00:99",
-        "dev",
-        "vb",
-        "nud",
-        "stale",
-    ]);
+    stale_wrong_neighbour(&pair, "-4", &VIP.to_string());
 
     // Listen on the observer side first.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -74,26 +90,32 @@ fn vip_add_idempotent_release_and_gratuitous_arp_seen_from_peer() {
     ready_rx.recv().unwrap();
     std::thread::sleep(Duration::from_millis(50));
 
-    let (started, report) = pair.a.run(|| async {
-        let vip = Vip::new(spec("va")).unwrap();
-        assert!(!vip.is_present().await.unwrap());
-        let started = Instant::now();
-        let (mut report, arp_err) = vip.take(3, Duration::from_millis(50)).await.unwrap();
-        assert!(arp_err.is_none(), "{arp_err:?}");
-        assert_eq!(report.outcome, AddOutcome::Added);
-        assert!(vip.is_present().await.unwrap());
-        // Idempotent: a second add is a success that changes nothing.
-        assert_eq!(vip.add().await.unwrap(), AddOutcome::AlreadyPresent);
-        let sent = report.announcements.take().unwrap().finish().await.unwrap();
-        assert_eq!(sent, 3);
-        (started, report)
-    });
+    let (started, report) = pair
+        .a
+        .block_on(|| async {
+            let vip = Vip::new(spec("va")).unwrap();
+            assert!(!vip.is_present().await.unwrap());
+            let started = Instant::now();
+            let (mut report, arp_err) = vip.take(3, Duration::from_millis(50)).await.unwrap();
+            assert!(arp_err.is_none(), "{arp_err:?}");
+            assert_eq!(report.outcome, AddOutcome::Added);
+            assert!(vip.is_present().await.unwrap());
+            // Idempotent: a second add is a success that changes nothing.
+            assert_eq!(vip.add().await.unwrap(), AddOutcome::AlreadyPresent);
+            let sent = report.announcements.take().unwrap().finish().await.unwrap();
+            assert_eq!(sent, 3);
+            (started, report)
+        })
+        .unwrap();
     let (frame, seen) = capture
         .join()
         .unwrap()
         .expect("observer saw the gratuitous ARP");
     assert_eq!(frame.sender_mac, mac_a);
-    let neigh = pair.b.ip(&["neigh", "show", &VIP.to_string(), "dev", "vb"]);
+    let neigh = pair
+        .b
+        .ip(&["neigh", "show", &VIP.to_string(), "dev", "vb"])
+        .unwrap();
     let mac_text: Vec<String> = mac_a.iter().map(|b| format!("{b:02x}")).collect();
     assert!(
         neigh.contains(&mac_text.join(":")),
@@ -106,50 +128,57 @@ fn vip_add_idempotent_release_and_gratuitous_arp_seen_from_peer() {
         seen.duration_since(started)
     );
 
-    pair.a.run(|| async {
-        let vip = Vip::new(spec("va")).unwrap();
-        assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::Removed);
-        assert!(!vip.is_present().await.unwrap());
-        assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::WasAbsent);
-        // The interface's own address is untouched.
-        let own = Vip::new(VipSpec {
-            address: IpAddr::V4(Ipv4Addr::new(10, 251, 0, 1)),
-            prefix_len: 24,
-            interface: "va".into(),
+    pair.a
+        .block_on(|| async {
+            let vip = Vip::new(spec("va")).unwrap();
+            assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::Removed);
+            assert!(!vip.is_present().await.unwrap());
+            assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::WasAbsent);
+            // The interface's own address is untouched.
+            let own = Vip::new(VipSpec {
+                address: IpAddr::V4(Ipv4Addr::new(10, 251, 0, 1)),
+                prefix_len: 24,
+                interface: "va".into(),
+            })
+            .unwrap();
+            assert!(own.is_present().await.unwrap());
+            // An unknown interface is a clear error.
+            let bad = Vip::new(spec("nope0")).unwrap();
+            assert!(matches!(bad.add().await, Err(VipError::NoSuchInterface(_))));
         })
         .unwrap();
-        assert!(own.is_present().await.unwrap());
-        // An unknown interface is a clear error.
-        let bad = Vip::new(spec("nope0")).unwrap();
-        assert!(matches!(bad.add().await, Err(VipError::NoSuchInterface(_))));
-    });
-    let addrs = pair.a.ip(&["-o", "addr", "show", "dev", "va"]);
+    let addrs = pair.a.ip(&["-o", "addr", "show", "dev", "va"]).unwrap();
     assert!(!addrs.contains("10.251.0.100"), "{addrs}");
 }
 
 #[test]
 fn arp_probe_sees_a_held_address_and_none_when_free() {
-    let pair = Pair::new();
-    let mac_b = pair.b.mac("vb");
+    let pair = pair();
+    let mac_b = pair.b.mac("vb").unwrap();
     // The peer namespace holds .50.
-    pair.b.ip(&["addr", "add", "10.251.0.50/24", "dev", "vb"]);
+    pair.b
+        .ip(&["addr", "add", "10.251.0.50/24", "dev", "vb"])
+        .unwrap();
     let opts = ProbeOptions::default();
-    let (held, free) = pair.a.run(move || async move {
-        let t = Instant::now();
-        let held = probe_vip("va", Ipv4Addr::new(10, 251, 0, 50), opts)
-            .await
-            .unwrap();
-        let held_t = t.elapsed();
-        let t = Instant::now();
-        let free = probe_vip("va", Ipv4Addr::new(10, 251, 0, 77), opts)
-            .await
-            .unwrap();
-        println!(
-            "ARP probe: held answered in {held_t:?}; free took {:?}",
-            t.elapsed()
-        );
-        (held, free)
-    });
+    let (held, free) = pair
+        .a
+        .block_on(move || async move {
+            let t = Instant::now();
+            let held = probe_vip("va", Ipv4Addr::new(10, 251, 0, 50), opts)
+                .await
+                .unwrap();
+            let held_t = t.elapsed();
+            let t = Instant::now();
+            let free = probe_vip("va", Ipv4Addr::new(10, 251, 0, 77), opts)
+                .await
+                .unwrap();
+            println!(
+                "ARP probe: held answered in {held_t:?}; free took {:?}",
+                t.elapsed()
+            );
+            (held, free)
+        })
+        .unwrap();
     match held {
         ProbeOutcome::Held { by, after } => {
             println!("ARP probe: the holder answered {after:?} after the first probe");
@@ -159,72 +188,77 @@ fn arp_probe_sees_a_held_address_and_none_when_free() {
     }
     assert_eq!(free, ProbeOutcome::Free);
     // No neighbour entry was created on the peer by the probes (sender IP 0.0.0.0).
-    let neigh = pair.b.ip(&["neigh", "show", "dev", "vb"]);
+    let neigh = pair.b.ip(&["neigh", "show", "dev", "vb"]).unwrap();
     assert!(!neigh.contains("10.251.0.1 "), "{neigh}");
 }
 
 #[test]
 fn ipv6_vip_is_announced_with_unsolicited_neighbour_advertisements() {
-    let pair = Pair::new();
-    let mac_a = pair.a.mac("va");
+    let pair = pair();
+    let mac_a = pair.a.mac("va").unwrap();
     let vip6 = "fd00:251::100";
     pair.b
-        .ip(&["-6", "addr", "add", "fd00:251::2/64", "dev", "vb", "nodad"]);
+        .ip(&["-6", "addr", "add", "fd00:251::2/64", "dev", "vb", "nodad"])
+        .unwrap();
     // A stale, wrong entry on the observer: the Override flag must replace it.
-    pair.b.ip(&[
-        "-6",
-        "neigh",
-        "add",
-        vip6,
-        "lladdr",
-        "02:00:00:00:00:99",
-        "dev",
-        "vb",
-        "nud",
-        "stale",
-    ]);
+    stale_wrong_neighbour(&pair, "-6", vip6);
     let spec6 = move || VipSpec {
         address: vip6.parse().unwrap(),
         prefix_len: 64,
         interface: "va".into(),
     };
     // Control: adding the address alone does not touch the observer's entry.
-    pair.a.run(move || async move {
-        let (report, _) = Vip::new(spec6())
-            .unwrap()
-            .take(0, Duration::ZERO)
-            .await
-            .unwrap();
-        assert_eq!(report.outcome, AddOutcome::Added);
-    });
-    let neigh = pair.b.ip(&["-6", "neigh", "show", vip6, "dev", "vb"]);
+    pair.a
+        .block_on(move || async move {
+            let (report, _) = Vip::new(spec6())
+                .unwrap()
+                .take(0, Duration::ZERO)
+                .await
+                .unwrap();
+            assert_eq!(report.outcome, AddOutcome::Added);
+        })
+        .unwrap();
+    let neigh = pair
+        .b
+        .ip(&["-6", "neigh", "show", vip6, "dev", "vb"])
+        .unwrap();
     assert!(neigh.contains("02:00:00:00:00:99"), "{neigh}");
-    pair.a.run(move || async move {
-        let vip = Vip::new(spec6()).unwrap();
-        let (mut report, err) = vip.take(2, Duration::from_millis(50)).await.unwrap();
-        assert!(err.is_none(), "{err:?}");
-        assert_eq!(report.outcome, AddOutcome::AlreadyPresent);
-        assert_eq!(
-            report.announcements.take().unwrap().finish().await.unwrap(),
-            2
-        );
-        assert!(vip.is_present().await.unwrap());
-    });
+    pair.a
+        .block_on(move || async move {
+            let vip = Vip::new(spec6()).unwrap();
+            let (mut report, err) = vip.take(2, Duration::from_millis(50)).await.unwrap();
+            assert!(err.is_none(), "{err:?}");
+            assert_eq!(report.outcome, AddOutcome::AlreadyPresent);
+            assert_eq!(
+                report.announcements.take().unwrap().finish().await.unwrap(),
+                2
+            );
+            assert!(vip.is_present().await.unwrap());
+        })
+        .unwrap();
     let mac_text: Vec<String> = mac_a.iter().map(|b| format!("{b:02x}")).collect();
-    let neigh = pair.b.ip(&["-6", "neigh", "show", vip6, "dev", "vb"]);
+    let neigh = pair
+        .b
+        .ip(&["-6", "neigh", "show", vip6, "dev", "vb"])
+        .unwrap();
     assert!(
         neigh.contains(&mac_text.join(":")),
         "observer entry not updated: {neigh}"
     );
     // Not tentative (no DAD): usable at once.
-    let addrs = pair.a.ip(&["-6", "-o", "addr", "show", "dev", "va"]);
+    let addrs = pair
+        .a
+        .ip(&["-6", "-o", "addr", "show", "dev", "va"])
+        .unwrap();
     let line = addrs
         .lines()
         .find(|l| l.contains("fd00:251::100/64"))
         .unwrap_or_else(|| panic!("VIP missing: {addrs}"));
     assert!(!line.contains("tentative"), "{line}");
-    pair.a.run(move || async move {
-        let vip = Vip::new(spec6()).unwrap();
-        assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::Removed);
-    });
+    pair.a
+        .block_on(move || async move {
+            let vip = Vip::new(spec6()).unwrap();
+            assert_eq!(vip.remove().await.unwrap(), RemoveOutcome::Removed);
+        })
+        .unwrap();
 }

@@ -1,82 +1,74 @@
-//! Issue 5: a VIP that cannot be added. The real `twinbeat` binary promotes a real
+//! A VIP that cannot be added. The real `twinbeat` binary promotes a real
 //! standby, the VIP's interface refuses the address (IPv6 disabled on it: the
 //! kernel answers EACCES), the daemon raises the critical alarm, keeps the DB
 //! promoted and retries; once the interface accepts the address the retry holds it.
 //!
 //! The failure is not "interface missing": `run` refuses a `vip.interface` the host
 //! does not have, and the pre-promotion ARP probe counts a missing interface as
-//! "held" (rule 5), which would stop the promotion before any add.
+//! "held" (rule `fresh-checks`), which would stop the promotion before any add.
 
-mod actions_support;
-mod daemon_support;
-
+use std::path::Path;
 use std::time::Duration;
 
-use actions_support::{have_pg, sh, PgBase, PgCluster, PG_BIN};
-use daemon_support::{pg_ctl_config, spawn, status_json, stop, wait_for, wait_persisted, Net};
-use twinbeat_core::PersistedRole;
+use twinbeat_lab::cmd::poll;
+use twinbeat_lab::daemon::Vip;
+use twinbeat_lab::lone::LoneNode;
+use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 
 #[test]
 fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() {
     assert!(
-        have_pg(),
+        pg::installed(),
         "PostgreSQL 15 is not installed at {PG_BIN}: apt-get install postgresql-15 (tests/install-deps.sh)"
     );
-    let base = PgBase::new();
-    let primary = PgCluster::primary(&base, "a");
-    let standby = PgCluster::standby(&base, "b", &primary);
-    let net = Net::new();
+    let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::PgCtl, true).expect("a standby");
+    let net =
+        LoneNode::new(Path::new(env!("CARGO_BIN_EXE_twinbeat"))).expect("the node's namespaces");
     let vip = format!("fd00:252:{}::100", net.x);
     // The VIP's subnet is on tb0 (the host check wants it local); the VIP goes on
     // tbv, a veth whose peer stays in the node namespace.
-    let n = net.node.as_str();
-    sh(&[
-        "ip",
-        "-n",
-        n,
+    let node = net.node();
+    node.ip(&[
         "addr",
         "add",
         &format!("fd00:252:{}::2/64", net.x),
         "dev",
         "tb0",
         "nodad",
-    ]);
-    sh(&[
-        "ip", "-n", n, "link", "add", "tbv", "type", "veth", "peer", "name", "tbvp",
-    ]);
-    sh(&["ip", "-n", n, "link", "set", "tbv", "up"]);
-    sh(&["ip", "-n", n, "link", "set", "tbvp", "up"]);
+    ])
+    .unwrap();
+    node.ip(&["link", "add", "tbv", "type", "veth", "peer", "name", "tbvp"])
+        .unwrap();
+    node.ip(&["link", "set", "tbv", "up"]).unwrap();
+    node.ip(&["link", "set", "tbvp", "up"]).unwrap();
     let sysctl = |v: &str| {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            n,
-            "sysctl",
-            "-w",
-            &format!("net.ipv6.conf.tbv.disable_ipv6={v}"),
-        ]);
+        let setting = format!("net.ipv6.conf.tbv.disable_ipv6={v}");
+        node.run("sysctl", &["-w", &setting]).unwrap();
     };
     sysctl("1");
-    let tbv_has_vip =
-        || sh(&["ip", "-n", n, "-o", "addr", "show", "dev", "tbv"]).contains(&format!("{vip}/"));
-    let dir = tempfile::tempdir().unwrap();
-    let vip_body = format!("address = \"{vip}/64\"\ninterface = \"tbv\"\ngratuitous_arp = 1");
-    let cfg = pg_ctl_config(dir.path(), &net, &base, &standby, Some(&vip_body));
-    let log = dir.path().join("stderr.log");
-    let child = spawn(&net, &cfg, &log);
+    let tbv_has_vip = || node.has_addr("tbv", &vip);
+    let vip_body = Vip {
+        address: format!("{vip}/64"),
+        interface: Some("tbv".into()),
+        gratuitous_arp: Some(1),
+        ..Vip::default()
+    };
+    let cfg = net.pg_ctl_config(&standby, Some(vip_body)).unwrap();
+    let log = net.log();
+    let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // Failing: the alarm is raised and the take is retried (two failed adds).
-    let failing = wait_for(Duration::from_secs(40), || {
+    let failing = poll(Duration::from_secs(40), || {
         let text = stderr();
         (text.contains("CRITICAL alarm: VipFailed")
             && text.matches("CRITICAL: cannot take the VIP").count() >= 2)
             .then_some(())
     });
     assert!(failing.is_some(), "no alarm and retry\n{}", stderr());
-    let status = wait_for(Duration::from_secs(10), || {
-        status_json(&net, &cfg).filter(|s| {
+    let status = poll(Duration::from_secs(10), || {
+        net.status_json(&cfg).filter(|s| {
             s["alarms"].as_array().is_some_and(|a| {
                 a.iter()
                     .any(|t| t.as_str().is_some_and(|t| t.contains("VipFailed")))
@@ -92,16 +84,12 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
 
     // The interface accepts addresses again: the next retry holds the VIP.
     sysctl("0");
-    let held = wait_for(Duration::from_secs(30), || tbv_has_vip().then_some(()));
-    let persisted = wait_persisted(
-        &dir.path().join("state"),
-        PersistedRole::Primary,
-        Duration::from_secs(10),
-    );
-    let status = wait_for(Duration::from_secs(10), || {
-        status_json(&net, &cfg).filter(|s| s["role"] == "primary")
+    let held = poll(Duration::from_secs(30), || tbv_has_vip().then_some(()));
+    let persisted = net.wait_persisted("primary", Duration::from_secs(10));
+    let status = poll(Duration::from_secs(10), || {
+        net.status_json(&cfg).filter(|s| s["role"] == "primary")
     });
-    let code = stop(child);
+    let code = child.stop();
     let text = stderr();
     assert!(
         held.is_some(),

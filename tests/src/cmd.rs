@@ -144,3 +144,19 @@ pub fn wait_for<T>(
         std::thread::sleep(poll);
     }
 }
+
+/// Polls `condition` every 20 ms until it holds, at most `deadline`.
+pub fn wait_until(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> Result<()> {
+    wait_for(what, deadline, Duration::from_millis(20), || {
+        condition().then_some(())
+    })
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, at most `deadline`; `None` after.
+pub fn poll<T>(deadline: Duration, probe: impl FnMut() -> Option<T>) -> Option<T> {
+    wait_for("", deadline, Duration::from_millis(100), probe).ok()
+}

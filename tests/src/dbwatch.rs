@@ -88,7 +88,10 @@ async fn db_obs(conn: &mut Conn, sock: &std::path::Path, label: &str) -> DbObs {
         if conn.retry_at.is_some_and(|t| Instant::now() < t) {
             return DbObs::Hung;
         }
-        match Target::socket(sock, label).connect(QUERY_BOUND).await {
+        match Target::socket(sock, crate::pg::PORT, label)
+            .connect(QUERY_BOUND)
+            .await
+        {
             Ok(c) => {
                 conn.client = Some(c);
                 conn.retry_at = None;

@@ -6,7 +6,12 @@
 //! standby on b ([`pg`]); a pty relay is the serial cable ([`relay`]); each node runs
 //! `twinbeat run` in its namespace ([`daemon`]); an invariant sampler watches for two
 //! writable primaries or the VIP on both nodes ([`sampler`]). [`Lab`] ties it together and
-//! removes all of it when dropped. [`scenarios`] holds the fault scenarios.
+//! removes all of it when dropped. [`scenarios`] holds the fault scenarios.
+//!
+//! The same parts serve the daemon's own integration tests: a lone namespace or a pair
+//! ([`netns::Netns`], [`netns::NetPair`]), a lone PostgreSQL server ([`pg::PgServer`]), a
+//! pty pair ([`pty::PtyPair`]), a daemon configuration ([`daemon::DaemonConfig`]) and a
+//! lone daemon node ([`lone::LoneNode`]); each removes what it made when dropped.
 //!
 //! Everything needs root; [`lab::preflight`] says what is missing.
 
@@ -18,12 +23,15 @@ pub mod faults;
 pub mod foreign;
 pub mod keeper;
 pub mod lab;
+pub mod lone;
 pub mod netns;
 pub mod nlview;
 pub mod pg;
 pub mod pgq;
 pub mod procs;
+pub mod pty;
 pub mod relay;
+pub mod rt;
 pub mod sampler;
 pub mod scenarios;
 pub mod state;

@@ -1,7 +1,6 @@
 //! Short-timeout PostgreSQL queries (tokio-postgres). A frozen server still completes
 //! connects, so every step — connect and query — is bounded by a timeout.
 
-use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,11 +19,11 @@ pub struct Target {
 
 impl Target {
     /// The server whose unix socket is in `dir` (trust auth, no namespace needed).
-    pub fn socket(dir: &Path, label: &str) -> Self {
+    pub fn socket(dir: &Path, port: u16, label: &str) -> Self {
         let mut config = Config::new();
         config
             .host_path(PathBuf::from(dir))
-            .port(crate::pg::PORT)
+            .port(port)
             .user("postgres")
             .dbname("postgres")
             .application_name("tblab");
@@ -106,11 +105,18 @@ pub fn scalar(rows: &Rows) -> Option<&str> {
     rows.first()?.first()?.as_deref()
 }
 
-/// Runs a future to completion on a fresh current-thread runtime (the lab's API is blocking).
-pub fn block_on<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(crate::error::io_err("tokio runtime"))?
-        .block_on(fut)
+/// The first column of the first row of `sql` (empty if no row) on a fresh connection from
+/// `config`, with the driver's own error, for callers that look at its SQLSTATE.
+pub async fn first_text(config: &Config, sql: &str) -> Result<String, tokio_postgres::Error> {
+    let (client, conn) = config.connect(NoTls).await?;
+    let task = tokio::spawn(conn);
+    let rows = client.simple_query(sql).await;
+    drop(client);
+    let _ = task.await;
+    for message in rows? {
+        if let SimpleQueryMessage::Row(row) = message {
+            return Ok(row.get(0).unwrap_or("").to_owned());
+        }
+    }
+    Ok(String::new())
 }

@@ -136,6 +136,15 @@ pub fn gone(pid: i32) -> bool {
     stat(pid).is_none_or(|s| s.state == 'Z' || s.state == 'X')
 }
 
+/// Reaps `pid` if it is an exited child of this process (not a child, or still running:
+/// nothing to do).
+pub fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(
+        Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+}
+
 /// SIGKILLs every listed PID and waits (bounded) until all are gone or zombies.
 /// Returns the PIDs still running after `deadline`.
 pub fn kill_all(pids: &[i32], deadline: Duration) -> Vec<i32> {

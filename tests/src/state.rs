@@ -128,15 +128,7 @@ pub fn remove_lab(id: u8, state: Option<&LabState>, dir: Option<&Path>) -> Vec<S
     }
     let prefix = format!("{NS_PREFIX}{id}-");
     for ns in list_netns().into_iter().filter(|n| n.starts_with(&prefix)) {
-        let pids = procs::netns_pids(&ns);
-        if !pids.is_empty() {
-            done.push(format!("{ns}: killed pids {pids:?}"));
-            procs::kill_all(&pids, Duration::from_secs(5));
-        }
-        match crate::cmd::run("ip", &["netns", "del", &ns]) {
-            Ok(_) => done.push(format!("deleted namespace {ns}")),
-            Err(e) => done.push(format!("could not delete {ns}: {e}")),
-        }
+        done.extend(crate::netns::remove(&ns));
     }
     if let Some(dir) = dir {
         if dir.exists() {

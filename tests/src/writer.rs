@@ -18,7 +18,7 @@ pub fn commit_until_failure(
     let target = lab.pg(node).socket_target();
     std::thread::scope(|s| {
         let writer = s.spawn(|| {
-            pgq::block_on(async {
+            crate::rt::block_on(async {
                 let client = target.connect(Duration::from_secs(2)).await?;
                 let mut acked = Vec::new();
                 let start = Instant::now();

@@ -1,4 +1,4 @@
-//! The daemons' configuration files (the daemon issue's format) and the `lab` binary's
+//! The daemons' configuration files (the daemon's contract format) and the `lab` binary's
 //! behaviour without root.
 
 mod common;
@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use twinbeat_lab::daemon::{self, Profile};
+use twinbeat_lab::daemon::Profile;
 use twinbeat_lab::netns::Topology;
 use twinbeat_lab::pg::PgNode;
 use twinbeat_lab::Node;
@@ -15,14 +15,17 @@ fn config(profile: Profile, node: Node) -> toml::Value {
     let topo = Topology::new(7);
     let dir = std::path::Path::new("/tmp/tblab/7");
     let pg = PgNode::new(&topo, dir, node);
-    let text = daemon::config_toml(
-        &topo,
-        &pg,
-        profile,
-        &dir.join(format!("{node}.tty")),
-        &dir.join(node.name()).join("state"),
-        &dir.join("pgpass"),
-    );
+    let text = profile
+        .config(
+            &topo,
+            &pg,
+            &dir.join(format!("{node}.tty")),
+            &dir.join(node.name()).join("state"),
+            &dir.join("pgpass"),
+            false,
+        )
+        .render()
+        .expect("render");
     toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 

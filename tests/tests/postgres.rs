@@ -137,7 +137,7 @@ fn crash_stop_break_freeze_and_restart() {
     let n = lab.freeze(Node::A, Freeze::Postgres, true);
     assert!(n >= 2, "postmaster and children stopped ({n})");
     let t = twinbeat_lab::pg::PgNode::socket_target(lab.pg(Node::A));
-    let hung = twinbeat_lab::pgq::block_on(twinbeat_lab::pgq::query(
+    let hung = twinbeat_lab::rt::block_on(twinbeat_lab::pgq::query(
         &t,
         "SELECT 1",
         Duration::from_millis(300),

@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use super::{Freeze, Lab};
 use crate::cmd::wait_for;
 use crate::daemon::{self, Profile};
-use crate::error::{io_err, LabError, Result};
+use crate::error::{LabError, Result};
 use crate::netns::Node;
 use crate::procs::{self, ProcId};
 use crate::relay::Dir;
@@ -36,18 +36,16 @@ impl Lab {
         }
         for n in Node::BOTH {
             let state_dir = self.dir.join(n.name()).join("state");
-            std::fs::create_dir_all(&state_dir).map_err(io_err(&state_dir))?;
-            let text = daemon::config_toml_with(
+            let config = profile.config(
                 &self.topo,
                 self.pg(n),
-                profile,
                 &self.serial_device(n),
                 &state_dir,
                 &pwfile,
                 self.has_bridge(),
             );
-            let path = self.daemon_config(n);
-            std::fs::write(&path, text).map_err(io_err(&path))?;
+            let header = format!("# twinbeat lab, node {n}, profile {}\n", profile.name());
+            config.write(&self.daemon_config(n), &header)?;
         }
         Ok(())
     }

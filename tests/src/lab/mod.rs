@@ -302,8 +302,8 @@ impl Lab {
         Sampler::start(
             &self.topo,
             [
-                self.pg(Node::A).sock_dir.clone(),
-                self.pg(Node::B).sock_dir.clone(),
+                self.pg(Node::A).files.sock_dir.clone(),
+                self.pg(Node::B).files.sock_dir.clone(),
             ],
         )
     }

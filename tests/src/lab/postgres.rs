@@ -32,14 +32,21 @@ impl Lab {
     pub fn start_pg(&self, n: Node) -> Result<()> {
         let pg = self.pg(n);
         let argv = pg.postmaster_argv();
-        let main = self.kept(&pg.log, &argv, &[("LC_ALL", "C")], &format!("postgres {n}"))?;
-        pg.wait_ready(Duration::from_secs(30)).map_err(|e| {
-            let state = if main.alive() { "running" } else { "exited" };
-            LabError::Postgres {
-                node: n.to_string(),
-                message: format!("{e}; postmaster {state}; log:\n{}", pg.log_tail(8)),
-            }
-        })
+        let main = self.kept(
+            &pg.files.log,
+            &argv,
+            &[("LC_ALL", "C")],
+            &format!("postgres {n}"),
+        )?;
+        pg.files
+            .wait_ready(n.name(), Duration::from_secs(30))
+            .map_err(|e| {
+                let state = if main.alive() { "running" } else { "exited" };
+                LabError::Postgres {
+                    node: n.to_string(),
+                    message: format!("{e}; postmaster {state}; log:\n{}", pg.files.log_tail(8)),
+                }
+            })
     }
 
     /// Stops node `n`'s PostgreSQL at once (`-m immediate`, SIGKILL fallback).
@@ -64,7 +71,7 @@ impl Lab {
 
     /// Runs `sql` on node `n` over its unix socket.
     pub fn sql(&self, n: Node, sql: &str) -> Result<Rows> {
-        pgq::block_on(pgq::query(
+        crate::rt::block_on(pgq::query(
             &self.pg(n).socket_target(),
             sql,
             Duration::from_secs(5),
@@ -82,7 +89,7 @@ impl Lab {
         let target = Target::tcp(self.topo.vip(), "vip");
         let sql = sql.to_owned();
         self.topo.in_netns(Host::Client, move || {
-            pgq::block_on(pgq::query(&target, &sql, timeout))
+            crate::rt::block_on(pgq::query(&target, &sql, timeout))
         })?
     }
 

@@ -1,4 +1,7 @@
-//! The fault scenarios of issue 6 §4, one function each, returning what was observed.
+//! The fault scenarios, one function each, returning what was observed, in one file per
+//! fault family: `master_death`, `partitions`, `freezes` and pauses,
+//! `database_faults`, `restarts` and returns, `serial_faults`, `replication`, and
+//! the heartbeat `bridge` cable.
 //!
 //! They need daemons that act (promote, move the VIP, fence), so they are library functions
 //! run by `cargo lab demo` / `bench` and, once the daemon can fail over, by tests. Each starts
@@ -6,17 +9,28 @@
 //! and reports whether the expected outcome held — it never assumes it.
 
 mod bridge;
-mod list;
-mod list2;
+mod database_faults;
+mod freezes;
+mod master_death;
+mod outcome;
+mod partitions;
+mod replication;
+mod restarts;
+mod serial_faults;
 mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
-
 pub use bridge::*;
-pub use list::*;
+pub use database_faults::*;
+pub use freezes::*;
+pub use master_death::*;
+pub use outcome::Outcome;
+pub use partitions::*;
+pub use replication::*;
+pub use restarts::*;
+pub use serial_faults::*;
 pub use watch::{watch_takeover, Takeover};
 
 use crate::daemon::Profile;
@@ -24,7 +38,7 @@ use crate::error::{LabError, Result};
 use crate::lab::{Lab, LabOptions};
 use crate::netns::Node;
 use crate::pg::PgOptions;
-use crate::sampler::{DbObs, Sample, Sampler, SamplerReport, VipObs};
+use crate::sampler::{DbObs, Sample, Sampler, VipObs};
 
 /// What a scenario needs to build its cluster.
 #[derive(Debug, Clone)]
@@ -35,86 +49,6 @@ pub struct Ctx {
     pub profile: Profile,
 }
 
-/// What a scenario saw.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    /// Scenario number and name.
-    pub scenario: String,
-    /// The outcome the issue expects.
-    pub expected: String,
-    /// Did it hold (including: the sampler saw no violation, unless the scenario measures one)?
-    pub held: bool,
-    /// Observations, in order.
-    pub observed: Vec<String>,
-    /// Fault → b writable / VIP answering on b, when the scenario fails over.
-    pub takeover: Option<Takeover>,
-    /// The invariant sampler's report.
-    pub sampler: SamplerReport,
-}
-
-impl Outcome {
-    fn new(scenario: &str, expected: &str) -> Self {
-        Self {
-            scenario: scenario.to_owned(),
-            expected: expected.to_owned(),
-            held: true,
-            observed: Vec::new(),
-            takeover: None,
-            sampler: SamplerReport::default(),
-        }
-    }
-
-    /// Records an observation and whether it was what the scenario expects.
-    fn check(&mut self, ok: bool, what: impl Into<String>) {
-        let what = what.into();
-        self.observed
-            .push(format!("{} {what}", if ok { "ok:  " } else { "FAIL:" }));
-        self.held &= ok;
-    }
-
-    fn note(&mut self, what: impl Into<String>) {
-        self.observed.push(format!("      {}", what.into()));
-    }
-
-    /// Closes the outcome with the sampler's report; `allow_violation` for the scenario that
-    /// measures one (12b).
-    fn finish(mut self, sampler: Sampler, allow_violation: bool) -> Self {
-        let report = sampler.stop();
-        if !allow_violation {
-            self.check(
-                report.clean(),
-                format!(
-                    "invariants: {} samples, two primaries in {}, VIP on both in {}",
-                    report.ticks, report.two_primary_samples, report.vip_both_samples
-                ),
-            );
-        }
-        self.sampler = report;
-        self
-    }
-
-    /// A human-readable report.
-    pub fn text(&self) -> String {
-        let mut s = format!(
-            "scenario {}: {}\nexpected: {}\n",
-            self.scenario,
-            if self.held { "HELD" } else { "DID NOT HOLD" },
-            self.expected
-        );
-        for o in &self.observed {
-            s.push_str(&format!("  {o}\n"));
-        }
-        if let Some(t) = &self.takeover {
-            s.push_str(&format!("  takeover: {}\n", t.text()));
-        }
-        s.push_str("  timeline:\n");
-        for line in self.sampler.timeline_text().lines() {
-            s.push_str(&format!("    {line}\n"));
-        }
-        s
-    }
-}
-
 /// How long "no promotion" is watched: several times the profile's detection time.
 pub fn quiet_window(p: Profile) -> Duration {
     match p {
@@ -123,7 +57,7 @@ pub fn quiet_window(p: Profile) -> Duration {
     }
 }
 
-/// The daemons' `startup_grace` in each profile (see `daemon::config_toml`).
+/// The daemons' `startup_grace` in each profile (see `daemon::Profile::config`).
 pub fn startup_grace(p: Profile) -> Duration {
     match p {
         Profile::Default => Duration::from_secs(60),
@@ -194,6 +128,41 @@ pub fn kill_master_and_check_takeover(
         "sampler: b primary with the VIP",
     );
     Ok(())
+}
+
+/// Runs a "no promotion" scenario: healthy pair, `inject`, watch the quiet window, `lift`.
+fn no_promotion(
+    ctx: &Ctx,
+    name: &str,
+    inject: impl FnOnce(&Lab) -> Result<()>,
+    warn_words: &[&str],
+) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        name,
+        "no promotion; a keeps the VIP; the degradation is logged",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    sampler.mark("fault injected");
+    inject(&lab)?;
+    let bad = stays(&sampler, quiet_window(ctx.profile), normal);
+    out.check(
+        bad.is_none(),
+        format!(
+            "pair unchanged for {:?} ({bad:?})",
+            quiet_window(ctx.profile)
+        ),
+    );
+    if !warn_words.is_empty() {
+        let lines = log_lines(&lab, Node::B, warn_words);
+        out.check(
+            !lines.is_empty(),
+            format!(
+                "b logged it ({} lines matching {warn_words:?})",
+                lines.len()
+            ),
+        );
+    }
+    Ok(out.finish(sampler, false))
 }
 
 /// Runs `scenario` with the default profile, one lab at a time, prints what it observed

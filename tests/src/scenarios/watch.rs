@@ -87,11 +87,11 @@ pub fn watch_takeover(lab: &Lab, t0: Instant, deadline: Duration) -> Takeover {
 }
 
 fn answers(t: &Target) -> bool {
-    pgq::block_on(pgq::query(t, "SELECT 1", Duration::from_millis(100))).is_ok()
+    crate::rt::block_on(pgq::query(t, "SELECT 1", Duration::from_millis(100))).is_ok()
 }
 
 fn writable(t: &Target) -> bool {
-    pgq::block_on(pgq::query(
+    crate::rt::block_on(pgq::query(
         t,
         "SELECT pg_is_in_recovery()",
         Duration::from_millis(100),

@@ -12,7 +12,7 @@ use twinbeat_lab::state::LabState;
 use twinbeat_lab::{Lab, Node};
 
 fn role(pg: &PgNode) -> String {
-    match pgq::block_on(pgq::query(
+    match twinbeat_lab::rt::block_on(pgq::query(
         &pg.socket_target(),
         "SELECT pg_is_in_recovery()",
         Duration::from_secs(2),

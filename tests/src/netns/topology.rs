@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::{enter, exec_in, ip_in};
 use crate::cmd::{output_within, run, run_within};
-use crate::error::{io_err, sys_err, LabError, Result};
+use crate::error::{LabError, Result};
 
 /// One of the two database nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,18 +156,12 @@ impl Topology {
 
     /// Runs `ip -n <ns> args...`.
     pub fn ip(&self, host: Host, args: &[&str]) -> Result<String> {
-        let ns = self.ns(host);
-        let mut all = vec!["-n", ns.as_str()];
-        all.extend_from_slice(args);
-        run("ip", &all)
+        ip_in(&self.ns(host), args)
     }
 
     /// A command that runs `program args...` inside `host`'s namespace.
     pub fn exec(&self, host: Host, program: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns(host), program])
-            .args(args);
-        cmd
+        exec_in(&self.ns(host), program, args)
     }
 
     /// Creates the namespaces, the switch and the links; every host but the gateway gets a
@@ -231,11 +226,8 @@ impl Topology {
 
     /// The state and IPv4 addresses of `host`'s lab interface (`ip -j addr`).
     pub fn iface(&self, host: Host) -> Result<IfaceState> {
-        let cmd = {
-            let mut c = Command::new("ip");
-            c.args(["-n", &self.ns(host), "-j", "addr", "show", "dev", IFACE]);
-            c
-        };
+        let mut cmd = Command::new("ip");
+        cmd.args(["-n", &self.ns(host), "-j", "addr", "show", "dev", IFACE]);
         parse_iface(&run_within(cmd, Duration::from_secs(10))?)
     }
 
@@ -250,22 +242,7 @@ impl Topology {
 
     /// Runs `f` on a thread inside `host`'s network namespace: sockets it opens live there.
     pub fn in_netns<T: Send>(&self, host: Host, f: impl FnOnce() -> T + Send) -> Result<T> {
-        let path = format!("/run/netns/{}", self.ns(host));
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let file = std::fs::File::open(&path).map_err(io_err(&path))?;
-                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
-                    .map_err(sys_err(format!("setns {path}")))?;
-                Ok(f())
-            })
-            .join()
-            .unwrap_or_else(|_| {
-                Err(LabError::Parse {
-                    what: "namespace thread".into(),
-                    detail: "panicked".into(),
-                })
-            })
-        })
+        enter(&self.ns(host), f)
     }
 }
 

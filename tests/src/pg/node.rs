@@ -1,0 +1,187 @@
+//! The lab's PostgreSQL 15 pair: primary on a, a `pg_basebackup -R` standby on b, each
+//! listening in its node's namespace with its own `cluster_name`.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use nix::sys::signal::Signal;
+
+use super::PgFiles;
+use crate::error::{io_err, Result};
+use crate::netns::{Node, Topology};
+use crate::pgq::Target;
+
+/// The password of the `postgres` role over TCP (the lab's own, throwaway).
+pub const PASSWORD: &str = "twinbeat-lab";
+/// The PostgreSQL port on both nodes.
+pub const PORT: u16 = crate::faults::PG_PORT;
+
+/// A line that makes `postgresql.conf` unparsable (see [`PgNode::break_config`]).
+const BREAKAGE: &str = "this line breaks the lab configuration on purpose";
+
+/// One node's PostgreSQL: where its files are and how to reach it.
+#[derive(Debug, Clone)]
+pub struct PgNode {
+    /// The node.
+    pub node: Node,
+    /// The node's namespace.
+    pub ns: String,
+    /// The node's lab address.
+    pub addr: Ipv4Addr,
+    /// Its files, in `<labdir>/<node>`.
+    pub files: PgFiles,
+    /// `cluster_name`, unique per lab and node (`tblab<id>-<node>`).
+    pub cluster_name: String,
+}
+
+/// Options of the pair.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PgOptions {
+    /// Synchronous replication to the standby (scenario 17).
+    pub synchronous: bool,
+}
+
+impl PgNode {
+    /// The layout of `node`'s PostgreSQL in lab `dir`.
+    pub fn new(topo: &Topology, dir: &Path, node: Node) -> Self {
+        Self {
+            node,
+            ns: topo.ns(node.host()),
+            addr: topo.addr(node.host()),
+            files: PgFiles::new(dir.join(node.name()), PORT),
+            cluster_name: format!("tblab{}-{}", topo.id, node.name()),
+        }
+    }
+
+    /// Connection target over the unix socket (from the host namespace).
+    pub fn socket_target(&self) -> Target {
+        self.files.socket_target(self.node.name())
+    }
+
+    /// `initdb` a fresh primary with the lab password.
+    pub fn initdb(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.files.home).map_err(io_err(&self.files.home))?;
+        let pwfile = self.files.home.join("pwfile");
+        std::fs::write(&pwfile, PASSWORD).map_err(io_err(&pwfile))?;
+        super::chown_postgres(&pwfile)?;
+        let auth = [
+            "--auth-local=trust".to_owned(),
+            "--auth-host=scram-sha-256".to_owned(),
+            format!("--pwfile={}", pwfile.display()),
+        ];
+        let done = self.files.initdb(&auth);
+        let _ = std::fs::remove_file(&pwfile);
+        done
+    }
+
+    /// Writes this node's settings (`lab.conf`, included from `postgresql.conf`) and pg_hba.
+    pub fn configure(&self, topo: &Topology, opts: PgOptions) -> Result<()> {
+        let sync = if opts.synchronous {
+            // Either node may be primary: name both standbys' cluster names.
+            format!(
+                "synchronous_standby_names = 'FIRST 1 (\"tblab{id}-a\", \"tblab{id}-b\")'\n",
+                id = topo.id
+            )
+        } else {
+            String::new()
+        };
+        let conf = format!(
+            "# written by the twinbeat lab\n\
+             listen_addresses = '*'\n\
+             port = {PORT}\n\
+             unix_socket_directories = '{sock}'\n\
+             cluster_name = '{name}'\n\
+             wal_level = replica\n\
+             hot_standby = on\n\
+             max_wal_senders = 5\n\
+             wal_keep_size = '128MB'\n\
+             max_connections = 50\n\
+             shared_buffers = '32MB'\n\
+             fsync = off\n\
+             wal_sender_timeout = '5s'\n\
+             wal_receiver_status_interval = '1s'\n\
+             wal_retrieve_retry_interval = '500ms'\n\
+             log_line_prefix = '%m [%p] '\n\
+             {sync}",
+            sock = self.files.sock_dir.display(),
+            name = self.cluster_name,
+        );
+        self.files.configure("lab.conf", &conf)?;
+        let subnet = topo.subnet();
+        let hba = format!(
+            "local all all trust\n\
+             local replication all trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host all all {subnet} scram-sha-256\n\
+             host replication all {subnet} scram-sha-256\n"
+        );
+        self.files.write_owned("pg_hba.conf", &hba)
+    }
+
+    /// Makes this node a streaming standby of `primary` with `pg_basebackup -R`, over the lab
+    /// network from inside this node's namespace.
+    pub fn basebackup_from(&self, primary: &PgNode) -> Result<()> {
+        self.files.basebackup(
+            &primary.addr.to_string(),
+            PORT,
+            Some(&self.ns),
+            Some(PASSWORD),
+        )
+    }
+
+    /// The command line that runs the postmaster in the foreground inside the namespace.
+    pub fn postmaster_argv(&self) -> Vec<String> {
+        let cmd = self.files.as_postgres("postgres", Some(&self.ns));
+        std::iter::once(cmd.get_program())
+            .chain(cmd.get_args())
+            .chain(["-D".as_ref(), self.files.data.as_os_str()])
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// The postmaster's PID, if it is running.
+    pub fn postmaster_pid(&self) -> Option<i32> {
+        self.files.postmaster_pid()
+    }
+
+    /// Stops PostgreSQL at once (see [`PgFiles::stop_immediate`]).
+    pub fn stop_immediate(&self) -> Result<()> {
+        self.files.stop_immediate(&format!("on {}", self.node))
+    }
+
+    /// Crashes PostgreSQL: SIGKILL of the postmaster only.
+    pub fn kill(&self) -> bool {
+        self.files.kill()
+    }
+
+    /// Sends `sig` (SIGSTOP / SIGCONT) to the postmaster and all its children.
+    pub fn signal_all(&self, sig: Signal) -> usize {
+        self.files.signal_all(sig)
+    }
+
+    /// Makes `postgresql.conf` unparsable, so PostgreSQL cannot start again.
+    pub fn break_config(&self) -> Result<()> {
+        let text = self.main_conf()?;
+        if !text.contains(BREAKAGE) {
+            self.files
+                .write_owned("postgresql.conf", &format!("{text}\n{BREAKAGE}\n"))?;
+        }
+        Ok(())
+    }
+
+    /// Undoes [`break_config`](Self::break_config).
+    pub fn repair_config(&self) -> Result<()> {
+        let fixed: String = self
+            .main_conf()?
+            .lines()
+            .filter(|l| *l != BREAKAGE)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        self.files.write_owned("postgresql.conf", &fixed)
+    }
+
+    fn main_conf(&self) -> Result<String> {
+        let path = self.files.data.join("postgresql.conf");
+        std::fs::read_to_string(&path).map_err(io_err(&path))
+    }
+}
