@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU and RSS of both daemons of an idle lab pair — node a the master, node b the
-# standby — at the notes' default rates (the lab's default profile: ICMP every 1 ms,
+# standby — at the design's default rates (the lab's default profile: ICMP every 1 ms,
 # remote DB every 10 ms, serial every 1 s, local DB every 2 s), with real PostgreSQL
 # 15 on each node, the peer across a veth pair and the serial line through the lab's
 # pty relay. Brings a lab up (`lab up`), samples /proc/PID/stat and /proc/PID/status of

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU and RSS of an idle `twinbeat run` at the notes' default rates (ICMP every 1 ms,
+# CPU and RSS of an idle `twinbeat run` at the design's default rates (ICMP every 1 ms,
 # remote DB every 10 ms, serial every 1 s, local DB every 2 s), role pinned standby,
 # peer and gateway on loopback (ICMP answered by the kernel), no PostgreSQL behind the
 # ports and no serial device. Samples /proc/PID/stat and /proc/PID/status over SECONDS

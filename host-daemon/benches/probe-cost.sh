@@ -1,5 +1,5 @@
 #!/bin/sh
-# Measures what the probes cost (issue 4, "Performance"); the figures go into
+# Measures what the probes cost; the figures go into
 # host-daemon/docs/port-check-cost.md. Needs root, iproute2, PostgreSQL 15 and
 # /usr/bin/time (apt-get install time). Takes about 2 minutes after the build.
 #

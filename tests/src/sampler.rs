@@ -16,7 +16,7 @@ use crate::dbwatch::DbWatch;
 use crate::netns::{Node, Topology, IFACE};
 use crate::nlview::IfaceView;
 
-/// The sampling period (the bound: every ≤ 50 ms).
+/// The sampling period (every ≤ 50 ms, so that a split brain is seen however brief).
 pub const PERIOD: Duration = Duration::from_millis(50);
 /// Bound of one VIP read over netlink: below the period, so it cannot stretch the period.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(40);

@@ -1,4 +1,4 @@
-//! Scenarios through the heartbeat bridge (issue 7 point 6): the lab's serial cable runs
+//! Scenarios through the heartbeat bridge (rule `bridge-verdict`): the lab's serial cable runs
 //! through the `link-firmware` bridge in QEMU `lm3s6965evb` instead of the relay, with
 //! both daemons on `checks.serial.bridge = true`; two real PostgreSQL servers, network
 //! namespaces and the invariant sampler as in `scenarios.rs`.

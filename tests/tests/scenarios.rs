@@ -1,10 +1,10 @@
-//! The fault scenarios of issue 6 §4 against a real two-node cluster: two PostgreSQL 15
+//! The lab's fault matrix (docs/DESIGN.md §5) against a real two-node cluster: two PostgreSQL 15
 //! servers, the serial relay and one `twinbeat run` per node, each in its own network
 //! namespaces, with the invariant sampler running through every scenario (never two
 //! writable primaries, never the VIP on both nodes). One test per scenario; each asserts
 //! the outcome its function observed (`twinbeat_lab::scenarios`).
 //!
-//! Every scenario of issue 6 §4 is registered (`scenarios::all()` lists the same ones for
+//! Every scenario of the matrix is registered (`scenarios::all()` lists the same ones for
 //! `cargo lab scenario`).
 
 use twinbeat_lab::scenario_tests;

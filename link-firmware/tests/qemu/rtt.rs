@@ -1,5 +1,5 @@
 //! Ping→ack round trip through the bridge in QEMU versus direct links
-//! (socket pair, pty pair): the "Performance" figures. Printed, not
+//! (socket pair, pty pair): the firmware's round-trip figures in docs/BENCHMARKS.md. Printed, not
 //! asserted: timings on a shared two-core machine are noise-prone.
 
 use std::os::unix::net::UnixStream;

@@ -1,4 +1,4 @@
-//! Scenarios through the heartbeat bridge (issue 7 point 6): the serial cable runs
+//! Scenarios through the heartbeat bridge (rule `bridge-verdict`): the serial cable runs
 //! through the `link-firmware` bridge in QEMU `lm3s6965evb` (UART0 ↔ a, UART1 ↔ b), and
 //! both daemons run with `checks.serial.bridge = true`.
 
