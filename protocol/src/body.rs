@@ -67,6 +67,8 @@ fn heartbeat(
     let extensions = match version {
         WireVersion::V2 if tail.is_empty() => Extensions::NONE,
         WireVersion::V2 => return Err(DecodeError::TrailingBytes),
+        // The usual heartbeat has no tail: no call, no copy of a decoded one.
+        WireVersion::V3 if tail.is_empty() => Extensions::NONE,
         WireVersion::V3 => Extensions::decode(tail).map_err(|_| DecodeError::Malformed)?,
     };
     Ok((head.seq, head.state, extensions))
