@@ -1,7 +1,7 @@
 //! The serial link over a real pty pair made by socat: ping/ack between two
 //! links, line noise and foreign frames counted and dropped without losing the
 //! frames after them, a device unplugged and plugged back, a device missing at
-//! start.
+//! start, and a peer on the previous wire version answered in it.
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use twinbeat_lab::cmd::wait_until;
 use twinbeat_lab::pty::PtyPair;
 use twinbeat_lab::rt::runtime;
 use twinbeat_protocol::{
-    Ack, ClusterId, DecodeError, Frame, Message, NodeId, NodeState, Ping, Role,
+    encode_as, Ack, ClusterId, DecodeError, Extensions, Frame, Message, NodeId, NodeState, Ping,
+    Role, WireVersion, MAX_FRAME_LEN,
 };
 
 /// Safety net against a hang; never reached when things work.
@@ -39,6 +40,7 @@ fn ping(seq: u32) -> Frame {
         message: Message::Ping(Ping {
             seq,
             state: state(Role::Standby),
+            extensions: Extensions::NONE,
         }),
     }
 }
@@ -108,6 +110,7 @@ fn ping_ack(
         message: Message::Ack(Ack {
             seq,
             state: state(Role::Primary),
+            extensions: Extensions::NONE,
         }),
     };
     b.send(&ack).expect("send ack");
@@ -148,7 +151,7 @@ fn garbage_and_foreign_frames_are_counted_and_dropped_and_later_frames_decode() 
     let mut foreign = ping(7);
     foreign.cluster = ClusterId::from_name("another-pair");
     a.send(&foreign).expect("foreign frame");
-    let mut bytes = vec![0; twinbeat_protocol::MAX_FRAME_LEN];
+    let mut bytes = vec![0; MAX_FRAME_LEN];
     let len = twinbeat_protocol::encode(&ping(8), &mut bytes).expect("encode");
     bytes.truncate(len);
     bytes[len / 2] ^= 0x55;
@@ -222,4 +225,69 @@ fn device_missing_at_start_is_down_until_it_appears() {
     let (b, mut b_events) = spawn(&pair.b);
     wait_up(&rt, &mut b_events);
     ping_ack(&rt, (&a, &mut a_events), (&b, &mut b_events), 1);
+}
+
+/// `frame` as a node of `version` writes it.
+fn bytes_as(frame: &Frame, version: WireVersion) -> Vec<u8> {
+    let mut out = vec![0; MAX_FRAME_LEN];
+    let n = encode_as(frame, version, &mut out).expect("encode");
+    out.truncate(n);
+    out
+}
+
+#[test]
+fn a_peer_on_the_previous_version_is_heard_and_answered_in_it() {
+    let pair = PtyPair::new();
+    let rt = runtime();
+    // `a` is upgraded; the far end plays the peer, first on version 2, then upgraded.
+    let (a, mut a_events) = spawn(&pair.a);
+    let (peer, mut peer_events) = spawn(&pair.b);
+    wait_up(&rt, &mut a_events);
+    wait_up(&rt, &mut peer_events);
+    assert_eq!(a.peer_version(), WireVersion::V3, "until the peer is heard");
+    let frame_of = |events: &mut Receiver<LinkEvent>| {
+        wait_for(&rt, events, &mut Vec::new(), |e| match e {
+            LinkEvent::Frame { frame, version, .. } => Some((*frame, *version)),
+            _ => None,
+        })
+    };
+    let answer = |seq| {
+        let mut ack = ping(seq);
+        ack.message = Message::Ack(Ack {
+            seq,
+            state: state(Role::Primary),
+            extensions: Extensions {
+                echoed_seq: Some(seq),
+                ..Extensions::NONE
+            },
+        });
+        ack
+    };
+    let without_extensions = |mut frame: Frame| {
+        if let Message::Ack(ack) = &mut frame.message {
+            ack.extensions = Extensions::NONE;
+        }
+        frame
+    };
+
+    // The peer not yet upgraded: its version-2 ping is heard...
+    peer.send_raw(bytes_as(&ping(1), WireVersion::V2))
+        .expect("v2 ping");
+    assert_eq!(frame_of(&mut a_events), (ping(1), WireVersion::V2));
+    assert_eq!(a.peer_version(), WireVersion::V2);
+    // ...and answered in version 2, which it understands (no tail).
+    a.send(&answer(1)).expect("ack");
+    assert_eq!(
+        frame_of(&mut peer_events),
+        (without_extensions(answer(1)), WireVersion::V2)
+    );
+
+    // The peer upgraded: version 3 both ways, extensions included.
+    peer.send_raw(bytes_as(&ping(2), WireVersion::V3))
+        .expect("v3 ping");
+    assert_eq!(frame_of(&mut a_events), (ping(2), WireVersion::V3));
+    a.send(&answer(2)).expect("ack");
+    assert_eq!(frame_of(&mut peer_events), (answer(2), WireVersion::V3));
+    assert_eq!(a.counters().decode.errors(), 0);
+    assert_eq!(peer.counters().decode.errors(), 0);
 }

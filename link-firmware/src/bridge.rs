@@ -1,9 +1,14 @@
 //! The bridge's main-loop step: read both sides, forward, report, show, feed.
+//!
+//! Frames are forwarded on their envelope alone (COBS, CRC, version, cluster;
+//! rule `bridge-verdict`): the bridge never decodes a body, so a field added
+//! to a Ping or Ack later passes through firmware that does not know it.
 
 use embedded_hal::digital::OutputPin;
 use embedded_io::{Read, ReadReady, Write, WriteReady};
 use twinbeat_protocol::{
-    encode, BridgeStatus, ClusterId, DecodeError, Feed, Frame, Message, NodeId, Side, MAX_FRAME_LEN,
+    encode_as, BridgeStatus, ClusterId, DecodeError, Envelope, Feed, Frame, Kind, Message, NodeId,
+    Side, WireVersion, MAX_FRAME_LEN,
 };
 
 use crate::port::{Port, TxQueue, RX_CHUNK};
@@ -37,6 +42,9 @@ struct State {
     since_cluster: u32,
     /// Time since a valid frame came in on side A and side B; `None` = never.
     since: [Option<u32>; 2],
+    /// The version side A's and side B's host last wrote in: the bridge's
+    /// status goes to each in it, so a host not yet upgraded still reads it.
+    speaks: [WireVersion; 2],
     counters: Counters,
     /// The LED level last written; `None` before the first write.
     led_on: Option<bool>,
@@ -76,6 +84,7 @@ where
                 cluster: None,
                 since_cluster: 0,
                 since: [None, None],
+                speaks: [WireVersion::CURRENT; 2],
                 counters: Counters::default(),
                 led_on: None,
             },
@@ -214,14 +223,15 @@ fn pump_rx<P: Read + ReadReady>(from: &mut Port<P>, to: &mut TxQueue, state: &mu
             break;
         }
         while !window.is_empty() {
-            match from.deframer.feed(window) {
+            match from.deframer.feed_envelope(window) {
                 Feed::Consumed => break,
                 Feed::Frame {
                     frame,
+                    version,
                     raw,
                     remaining,
                 } => {
-                    state.on_frame(from.side, &frame, raw, &mut from.tx, to);
+                    state.on_frame(from.side, &frame, version, raw, &mut from.tx, to);
                     window = remaining;
                 }
                 Feed::Error { error, remaining } => {
@@ -258,23 +268,27 @@ impl State {
     fn on_frame(
         &mut self,
         from: Side,
-        frame: &Frame,
+        envelope: &Envelope,
+        version: WireVersion,
         raw: &[u8],
         own: &mut TxQueue,
         other: &mut TxQueue,
     ) {
-        if !self.accept_cluster(frame.cluster) {
+        if !self.accept_cluster(envelope.cluster) {
             self.counters.foreign_cluster = self.counters.foreign_cluster.wrapping_add(1);
             return;
         }
         self.since[index(from)] = Some(0);
-        match frame.message {
+        self.speaks[index(from)] = version;
+        match envelope.known_kind() {
             // Addressed to the bridge itself: answered on the side it came
-            // from, not forwarded (the peer did not ask).
-            Message::BridgeStatusRequest => {
+            // from, not forwarded (the peer did not ask). Its body, empty by
+            // the protocol, is not looked at.
+            Some(Kind::BridgeStatusRequest) => {
                 self.counters.requests_answered = self.counters.requests_answered.wrapping_add(1);
                 self.queue_status(from, own);
             }
+            // Every other kind, known here or not, goes through unchanged.
             _ => {
                 if !other.push_framed(raw) {
                     self.counters.tx_overflow = self.counters.tx_overflow.wrapping_add(1);
@@ -324,9 +338,10 @@ impl State {
         }
     }
 
-    /// Queues a status frame for `to_side`. Nothing is sent before a cluster
-    /// is adopted: hosts drop frames of the wrong cluster, and until a host
-    /// has spoken the bridge cannot know theirs.
+    /// Queues a status frame for `to_side`, in the version that side's host
+    /// speaks. Nothing is sent before a cluster is adopted: hosts drop frames
+    /// of the wrong cluster, and until a host has spoken the bridge cannot
+    /// know theirs.
     fn queue_status(&mut self, to_side: Side, tx: &mut TxQueue) {
         let Some(cluster) = self.cluster else { return };
         let frame = Frame {
@@ -335,7 +350,7 @@ impl State {
             message: Message::BridgeStatus(self.status(to_side)),
         };
         let mut wire = [0u8; MAX_FRAME_LEN];
-        let queued = match encode(&frame, &mut wire) {
+        let queued = match encode_as(&frame, self.speaks[index(to_side)], &mut wire) {
             Ok(n) => tx.push_all(&[wire.get(..n).unwrap_or(&[])]),
             Err(_) => false,
         };

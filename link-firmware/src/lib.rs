@@ -1,8 +1,9 @@
 //! twinbeat heartbeat bridge logic.
 //!
 //! A bridge sits on the serial line between the two twinbeat hosts: side A's
-//! UART is wired to host A, side B's to host B. It forwards every valid
-//! protocol frame unchanged to the other side, drops corrupt ones (counted),
+//! UART is wired to host A, side B's to host B. It forwards every frame whose
+//! envelope is valid (COBS, CRC, wire version 2 or 3, the adopted cluster)
+//! unchanged to the other side without reading its body, drops corrupt ones (counted),
 //! answers `BridgeStatusRequest` and sends `BridgeStatus` on both sides every
 //! [`BridgeConfig::status_interval_ms`]. A host that hears the bridge but not
 //! its peer knows the line is fine and the peer is silent; a host that hears

@@ -8,12 +8,14 @@ use twinbeat_protocol::{ClusterFilter, Deframer, Side, MAX_FRAME_LEN};
 /// Bytes taken from a port per read call.
 pub const RX_CHUNK: usize = 32;
 
-/// Bytes of whole frames that may wait for one port's transmitter: eight
-/// frames of the largest size. A UART drains at the same rate the other
-/// side's fills, so this only absorbs bursts (a forwarded frame and a status
-/// frame at once, say); beyond it frames are dropped and counted rather than
-/// blocking the loop while the other side's receive FIFO overflows.
-pub const TX_CAPACITY: usize = 8 * MAX_FRAME_LEN;
+/// Bytes of whole frames that may wait for one port's transmitter: four
+/// frames of the largest size a receiver accepts (684 B: 25 typical 27-byte
+/// heartbeats, and more than the eight largest frames of wire version 2 took).
+/// A UART drains at the same rate the other side's fills, so this only absorbs
+/// bursts (a forwarded frame and a status frame at once, say); beyond it frames
+/// are dropped and counted rather than blocking the loop while the other
+/// side's receive FIFO overflows.
+pub const TX_CAPACITY: usize = 4 * MAX_FRAME_LEN;
 
 /// One side of the bridge.
 pub(crate) struct Port<P> {

@@ -9,7 +9,8 @@ pub struct Counters {
     /// Valid frames forwarded from side B to side A.
     pub forwarded_b_to_a: u32,
     /// Frames rejected by the deframer (bad COBS, bad CRC, over-full,
-    /// unknown version or kind, malformed, too short).
+    /// unknown version, too short). Bodies are never decoded, so a frame of
+    /// an unknown kind or with a body the bridge cannot read is forwarded.
     pub corrupt: u32,
     /// Valid frames of a cluster other than the adopted one.
     pub foreign_cluster: u32,

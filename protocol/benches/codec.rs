@@ -17,7 +17,11 @@ fn vector(name: &str) -> (Frame, &'static [u8]) {
 fn codec(c: &mut Criterion) {
     let mut group = c.benchmark_group("codec");
     group.throughput(Throughput::Elements(1));
-    for (label, name) in [("ping", "ping_month_uptime"), ("ack", "ack_primary")] {
+    for (label, name) in [
+        ("ping", "ping_month_uptime"),
+        ("ack", "ack_primary"),
+        ("ping_echo", "ping_echo"),
+    ] {
         let (frame, wire) = vector(name);
         println!("{label}: {} bytes on the wire ({name})", wire.len());
 

@@ -1,10 +1,9 @@
-//! Decoding one frame's COBS bytes (delimiters already stripped) into a [`Frame`].
+//! Decoding one frame's COBS bytes (delimiters already stripped) into a
+//! [`Frame`], or only as far as its [`Envelope`] (what a bridge needs).
 
-use serde::de::DeserializeOwned;
-
-use crate::types::{ClusterId, Frame, Message, CRC32C};
-use crate::wire::{Header, Kind, CRC_LEN, HEADER_LEN};
-use crate::VERSION;
+use crate::body::decode_body;
+use crate::types::{ClusterId, Frame, NodeId, CRC32C};
+use crate::wire::{Header, Kind, WireVersion, CRC_LEN, HEADER_LEN};
 
 /// Why a frame was rejected. Every kind has its own counter in [`crate::Counters`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,13 +16,15 @@ pub enum DecodeError {
     BadCobs,
     /// The CRC-32C does not match: corrupted on the line.
     BadCrc,
-    /// CRC good but the version byte is not [`crate::VERSION`] (a newer or older peer).
+    /// CRC good but the version byte names no [`WireVersion`] this crate speaks.
     UnknownVersion(u8),
     /// CRC and version good but the kind byte names no known message.
     UnknownKind(u8),
-    /// CRC good but postcard could not deserialise the body.
+    /// CRC good but the body does not decode (postcard, or a version-3 tail:
+    /// see [`crate::TailError`]).
     Malformed,
-    /// CRC good and the body deserialised, but bytes were left over after it.
+    /// CRC good and the body deserialised, but bytes were left over after it
+    /// (never for a version-3 Ping or Ack: their tail runs to the end).
     TrailingBytes,
     /// Fewer bytes than a header and a CRC.
     TooShort,
@@ -68,15 +69,66 @@ impl ClusterFilter {
     }
 }
 
+/// A frame checked as far as its header: COBS, length, CRC, version and
+/// cluster, with the body unread. A bridge forwards on this alone (rule
+/// `bridge-verdict`), so it never needs to understand a body, and a field added
+/// to a body later passes through it unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Envelope {
+    /// The kind byte, known to this crate or not.
+    pub kind: u8,
+    /// The cluster the sender belongs to.
+    pub cluster: ClusterId,
+    /// The sender.
+    pub sender: NodeId,
+}
+
+impl Envelope {
+    /// The kind, if this crate knows it.
+    pub fn known_kind(&self) -> Option<Kind> {
+        Kind::from_byte(self.kind)
+    }
+}
+
+/// What a deframer makes of an un-stuffed frame.
+pub(crate) trait Unpack: Sized {
+    fn unpack(raw: &[u8], filter: ClusterFilter) -> Result<(Self, WireVersion), DecodeError>;
+}
+
+impl Unpack for Envelope {
+    fn unpack(raw: &[u8], filter: ClusterFilter) -> Result<(Self, WireVersion), DecodeError> {
+        let (version, header, _body) = check(raw, filter)?;
+        let envelope = Envelope {
+            kind: header.kind(),
+            cluster: header.cluster(),
+            sender: header.sender(),
+        };
+        Ok((envelope, version))
+    }
+}
+
+impl Unpack for Frame {
+    #[inline(always)]
+    fn unpack(raw: &[u8], filter: ClusterFilter) -> Result<(Self, WireVersion), DecodeError> {
+        let (version, header, body) = check(raw, filter)?;
+        let kind = Kind::from_byte(header.kind()).ok_or(DecodeError::UnknownKind(header.kind()))?;
+        let frame = Frame {
+            cluster: header.cluster(),
+            sender: header.sender(),
+            message: decode_body(kind, version, body)?,
+        };
+        Ok((frame, version))
+    }
+}
+
 /// Un-stuffs `framed` (a frame's COBS bytes followed by its closing 0x00) into
-/// `scratch` (at least as long as `framed`) and checks the frame, in this
-/// order: length, CRC, version, cluster, kind, body. The CRC is checked before
-/// anything is interpreted so corrupt bytes never reach the deserialiser.
-pub(crate) fn decode_framed(
+/// `scratch` (at least as long as `framed`) and unpacks it.
+pub(crate) fn decode_framed<T: Unpack>(
     framed: &[u8],
     filter: ClusterFilter,
     scratch: &mut [u8],
-) -> Result<Frame, DecodeError> {
+) -> Result<(T, WireVersion), DecodeError> {
     // The un-stuffed frame is shorter than `framed`, so a `scratch` at least
     // that long holds it and `decode_buf` cannot run out of room. corncobs
     // moves whole runs and skips empty ones, several times cheaper than
@@ -86,27 +138,34 @@ pub(crate) fn decode_framed(
     }
     let unstuffed_len = corncobs::decode_buf(framed, scratch).map_err(|_| DecodeError::BadCobs)?;
     let unstuffed = scratch.get(..unstuffed_len).ok_or(DecodeError::BadCobs)?;
-    decode_unstuffed(unstuffed, filter)
+    T::unpack(unstuffed, filter)
 }
 
 /// Like [`decode_framed`] for COBS bytes without their closing 0x00 (a frame
 /// that fills the deframer's whole buffer): un-stuffs a copy in place.
-pub(crate) fn decode_unterminated(
+pub(crate) fn decode_unterminated<T: Unpack>(
     stuffed: &[u8],
     filter: ClusterFilter,
     scratch: &mut [u8],
-) -> Result<Frame, DecodeError> {
+) -> Result<(T, WireVersion), DecodeError> {
     let work = scratch
         .get_mut(..stuffed.len())
         .ok_or(DecodeError::BadCobs)?;
     work.copy_from_slice(stuffed);
     let unstuffed_len = corncobs::decode_in_place(work).map_err(|_| DecodeError::BadCobs)?;
     let unstuffed = work.get(..unstuffed_len).ok_or(DecodeError::BadCobs)?;
-    decode_unstuffed(unstuffed, filter)
+    T::unpack(unstuffed, filter)
 }
 
-/// Checks and parses an un-stuffed frame (header · body · crc).
-fn decode_unstuffed(raw: &[u8], filter: ClusterFilter) -> Result<Frame, DecodeError> {
+/// Checks an un-stuffed frame (header · body · crc) in this order: length,
+/// CRC, version, cluster. The CRC is checked before anything is interpreted,
+/// so corrupt bytes never reach a body decoder. Returns the version, the
+/// header and the body.
+#[inline(always)]
+fn check(
+    raw: &[u8],
+    filter: ClusterFilter,
+) -> Result<(WireVersion, Header<'_>, &[u8]), DecodeError> {
     if raw.len() < HEADER_LEN + CRC_LEN {
         return Err(DecodeError::TooShort);
     }
@@ -115,45 +174,13 @@ fn decode_unstuffed(raw: &[u8], filter: ClusterFilter) -> Result<Frame, DecodeEr
     if CRC32C.checksum(covered) != u32::from_le_bytes(crc) {
         return Err(DecodeError::BadCrc);
     }
-
     let header = Header::new_checked(covered).ok_or(DecodeError::TooShort)?;
-    if header.version() != VERSION {
-        return Err(DecodeError::UnknownVersion(header.version()));
-    }
+    let version = WireVersion::from_byte(header.version())
+        .ok_or(DecodeError::UnknownVersion(header.version()))?;
     let cluster = header.cluster();
     if !filter.accepts(cluster) {
         return Err(DecodeError::WrongCluster(cluster));
     }
-    let kind = Kind::from_byte(header.kind()).ok_or(DecodeError::UnknownKind(header.kind()))?;
     let body = covered.get(HEADER_LEN..).ok_or(DecodeError::TooShort)?;
-    let message = match kind {
-        Kind::Ping => Message::Ping(body_of(body)?),
-        Kind::Ack => Message::Ack(body_of(body)?),
-        Kind::BridgeStatus => Message::BridgeStatus(body_of(body)?),
-        Kind::BridgeStatusRequest => {
-            if !body.is_empty() {
-                return Err(DecodeError::TrailingBytes);
-            }
-            Message::BridgeStatusRequest
-        }
-    };
-    Ok(Frame {
-        cluster,
-        sender: header.sender(),
-        message,
-    })
-}
-
-/// Deserialises a whole body: every byte must belong to the message.
-/// Inlined so the message stays in registers: returned through memory, its
-/// fields were stored piecewise and re-read whole, and the failed store
-/// forwarding cost about a tenth of a frame's decode time (`perf annotate`
-/// of the codec bench: 123 → 111 ns per Ping).
-#[inline(always)]
-fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
-    match postcard::take_from_bytes(body) {
-        Ok((value, [])) => Ok(value),
-        Ok(_) => Err(DecodeError::TrailingBytes),
-        Err(_) => Err(DecodeError::Malformed),
-    }
+    Ok((version, header, body))
 }

@@ -1,8 +1,9 @@
 //! The streaming deframer: splits a byte stream at 0x00, decodes each frame,
 //! and resyncs after anything bad. Const-generic buffer, no allocation, no panics.
 
-use crate::decode::{decode_framed, decode_unterminated, ClusterFilter, DecodeError};
+use crate::decode::{decode_framed, decode_unterminated, ClusterFilter, DecodeError, Unpack};
 use crate::types::Frame;
+use crate::wire::WireVersion;
 
 /// How many frames were accepted and how many were rejected, per reason.
 /// Counters wrap at `u32::MAX`.
@@ -65,18 +66,21 @@ impl Counters {
     }
 }
 
-/// What one call to [`Deframer::feed`] found. `'d` borrows the deframer
-/// (for `raw`, which lies in its buffer or, when a frame came whole in one
-/// input, in the input), `'a` the input (for `remaining`), so the usual loop
-/// `while !window.is_empty() { match d.feed(window) { … } }` compiles.
+/// What one call to [`Deframer::feed`] found (`F` = [`Frame`]) or to
+/// [`Deframer::feed_envelope`] (`F` = [`crate::Envelope`]). `'d` borrows the
+/// deframer (for `raw`, which lies in its buffer or, when a frame came whole
+/// in one input, in the input), `'a` the input (for `remaining`), so the usual
+/// loop `while !window.is_empty() { match d.feed(window) { … } }` compiles.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Feed<'d, 'a> {
+pub enum Feed<'d, 'a, F = Frame> {
     /// All input was used and no frame is complete yet.
     Consumed,
     /// A frame was decoded.
     Frame {
         /// The decoded frame.
-        frame: Frame,
+        frame: F,
+        /// The version it was written in.
+        version: WireVersion,
         /// The frame's COBS bytes exactly as received, without delimiters: a
         /// bridge forwards them unchanged between two 0x00.
         raw: &'d [u8],
@@ -140,6 +144,20 @@ impl<const N: usize> Deframer<N> {
     /// Reads `bytes` up to the end of the first frame or error; returns what
     /// it found and the input it did not look at yet.
     pub fn feed<'d, 'a: 'd>(&'d mut self, bytes: &'a [u8]) -> Feed<'d, 'a> {
+        self.feed_as(bytes)
+    }
+
+    /// Like [`Deframer::feed`], but checks each frame only as far as its
+    /// [`crate::Envelope`] (COBS, CRC, version, cluster) and never reads its
+    /// body: what a bridge forwards. Any kind passes, known or not.
+    pub fn feed_envelope<'d, 'a: 'd>(
+        &'d mut self,
+        bytes: &'a [u8],
+    ) -> Feed<'d, 'a, crate::Envelope> {
+        self.feed_as(bytes)
+    }
+
+    fn feed_as<'d, 'a: 'd, F: Unpack>(&'d mut self, bytes: &'a [u8]) -> Feed<'d, 'a, F> {
         let mut rest = bytes;
         loop {
             // memchr scans a word (or SIMD register) at a time, not byte by byte.
@@ -216,13 +234,17 @@ impl<const N: usize> Deframer<N> {
         }
     }
 
-    fn reject<'d, 'a>(&'d mut self, error: DecodeError, remaining: &'a [u8]) -> Feed<'d, 'a> {
+    fn reject<'d, 'a, F>(&'d mut self, error: DecodeError, remaining: &'a [u8]) -> Feed<'d, 'a, F> {
         self.counters.count(error);
         Feed::Error { error, remaining }
     }
 
     /// Decodes the `len` buffered bytes of a frame that just ended.
-    fn finish_buffered<'d, 'a: 'd>(&'d mut self, len: usize, remaining: &'a [u8]) -> Feed<'d, 'a> {
+    fn finish_buffered<'d, 'a: 'd, F: Unpack>(
+        &'d mut self,
+        len: usize,
+        remaining: &'a [u8],
+    ) -> Feed<'d, 'a, F> {
         // Un-stuffing never grows the data, so N bytes of scratch always suffice.
         let mut scratch = [0u8; N];
         let decoded = match self.buf.get_mut(len) {
@@ -243,26 +265,26 @@ impl<const N: usize> Deframer<N> {
 
     /// Decodes a frame found whole in the input: `framed` is its COBS bytes
     /// and closing 0x00, `raw` the same without the 0x00.
-    fn finish_in_input<'d, 'a: 'd>(
+    fn finish_in_input<'d, 'a: 'd, F: Unpack>(
         &'d mut self,
         framed: &'a [u8],
         raw: &'a [u8],
         remaining: &'a [u8],
-    ) -> Feed<'d, 'a> {
+    ) -> Feed<'d, 'a, F> {
         let mut scratch = [0u8; N];
         let decoded = decode_framed(framed, self.filter, &mut scratch);
         self.conclude(decoded, RawAt::Input(raw), remaining)
     }
 
     /// Counts the outcome of a decode and reports it.
-    fn conclude<'d, 'a: 'd>(
+    fn conclude<'d, 'a: 'd, F>(
         &'d mut self,
-        decoded: Result<Frame, DecodeError>,
+        decoded: Result<(F, WireVersion), DecodeError>,
         raw: RawAt<'a>,
         remaining: &'a [u8],
-    ) -> Feed<'d, 'a> {
+    ) -> Feed<'d, 'a, F> {
         match decoded {
-            Ok(frame) => {
+            Ok((frame, version)) => {
                 self.counters.frames_ok = self.counters.frames_ok.wrapping_add(1);
                 let raw = match raw {
                     RawAt::Input(raw) => raw,
@@ -270,6 +292,7 @@ impl<const N: usize> Deframer<N> {
                 };
                 Feed::Frame {
                     frame,
+                    version,
                     raw,
                     remaining,
                 }

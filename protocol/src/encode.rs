@@ -1,8 +1,16 @@
-//! Frame encoder: header · postcard body · CRC-32C, COBS-stuffed between two 0x00.
+//! Frame encoder: header · body · CRC-32C, COBS-stuffed between two 0x00.
 
-use crate::types::{Frame, Message, CRC32C};
-use crate::wire::{Header, Kind, CRC_LEN, HEADER_LEN};
-use crate::{MAX_BODY_LEN, MAX_RAW_LEN, VERSION};
+use crate::body::{encode_body, MAX_HEAD_LEN};
+use crate::extensions::Extensions;
+use crate::types::{Frame, CRC32C};
+use crate::wire::{Header, Kind, WireVersion, CRC_LEN, HEADER_LEN};
+
+/// Longest body this encoder writes: a Ping or Ack with every field of
+/// [`Extensions`] at its widest (the receive bound, [`crate::MAX_BODY_LEN`],
+/// also leaves room for fields added later).
+const MAX_ENCODED_BODY_LEN: usize = MAX_HEAD_LEN + Extensions::MAX_LEN;
+/// Longest un-stuffed frame this encoder writes.
+const MAX_ENCODED_RAW_LEN: usize = HEADER_LEN + MAX_ENCODED_BODY_LEN + CRC_LEN;
 
 /// Why [`encode`] could not write a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,9 +22,9 @@ pub enum EncodeError {
         /// Bytes the encoder requires for this frame.
         needed: usize,
     },
-    /// postcard could not serialise the body. Cannot happen for the message
-    /// types of this crate (their bodies fit `MAX_BODY_LEN` by construction);
-    /// reported rather than panicking.
+    /// The body could not be written. Cannot happen for the message types of
+    /// this crate (their bodies fit by construction); reported rather than
+    /// panicking.
     Body,
 }
 
@@ -33,12 +41,24 @@ impl core::fmt::Display for EncodeError {
 
 impl core::error::Error for EncodeError {}
 
-/// Writes `frame` into `out` as `0x00 · COBS(header · body · crc) · 0x00` and
-/// returns the number of bytes written. The leading 0x00 lets a receiver that
-/// caught line noise resync before this frame rather than lose it.
+/// Writes `frame` into `out` as `0x00 · COBS(header · body · crc) · 0x00` in
+/// [`WireVersion::CURRENT`] and returns the number of bytes written. The
+/// leading 0x00 lets a receiver that caught line noise resync before this
+/// frame rather than lose it.
 pub fn encode(frame: &Frame, out: &mut [u8]) -> Result<usize, EncodeError> {
-    let mut raw = [0u8; MAX_RAW_LEN];
-    let raw_len = write_raw(frame, &mut raw)?;
+    encode_as(frame, WireVersion::CURRENT, out)
+}
+
+/// [`encode`] in a chosen version: a node or a bridge answers a peer that
+/// still speaks the previous version in that version (`WIRE.md`, "Rolling
+/// upgrade"). Version 2 has no tail, so a Ping's or Ack's extensions are left out.
+pub fn encode_as(
+    frame: &Frame,
+    version: WireVersion,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    let mut raw = [0u8; MAX_ENCODED_RAW_LEN];
+    let raw_len = write_raw(frame, version, &mut raw)?;
     let unstuffed = raw.get(..raw_len).ok_or(EncodeError::Body)?;
 
     let needed = 2 + cobs::max_encoding_length(raw_len);
@@ -54,11 +74,15 @@ pub fn encode(frame: &Frame, out: &mut [u8]) -> Result<usize, EncodeError> {
 }
 
 /// Writes the un-stuffed frame (header · body · crc) into `raw`; returns its length.
-fn write_raw(frame: &Frame, raw: &mut [u8; MAX_RAW_LEN]) -> Result<usize, EncodeError> {
+fn write_raw(
+    frame: &Frame,
+    version: WireVersion,
+    raw: &mut [u8; MAX_ENCODED_RAW_LEN],
+) -> Result<usize, EncodeError> {
     let mut header = [0u8; HEADER_LEN];
     Header::emit(
         &mut header,
-        VERSION,
+        version,
         Kind::of(&frame.message),
         frame.cluster,
         frame.sender,
@@ -66,16 +90,12 @@ fn write_raw(frame: &Frame, raw: &mut [u8; MAX_RAW_LEN]) -> Result<usize, Encode
     let (head, tail) = raw.split_at_mut(HEADER_LEN);
     head.copy_from_slice(&header);
 
-    // The body slot is exactly MAX_BODY_LEN long, so the CRC always fits after it.
-    let body_slot = tail.get_mut(..MAX_BODY_LEN).ok_or(EncodeError::Body)?;
-    let body_len = match &frame.message {
-        Message::Ping(ping) => postcard::to_slice(ping, body_slot),
-        Message::Ack(ack) => postcard::to_slice(ack, body_slot),
-        Message::BridgeStatus(status) => postcard::to_slice(status, body_slot),
-        Message::BridgeStatusRequest => Ok(&mut body_slot[..0]),
-    }
-    .map_err(|_| EncodeError::Body)?
-    .len();
+    // The body slot is exactly MAX_ENCODED_BODY_LEN long, so the CRC always fits after it.
+    let body_slot = tail
+        .get_mut(..MAX_ENCODED_BODY_LEN)
+        .ok_or(EncodeError::Body)?;
+    let body_len =
+        encode_body(&frame.message, version, body_slot).map_err(|_| EncodeError::Body)?;
 
     let crc_at = HEADER_LEN + body_len;
     let crc = CRC32C.checksum(raw.get(..crc_at).ok_or(EncodeError::Body)?);

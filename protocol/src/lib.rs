@@ -1,10 +1,11 @@
 //! twinbeat wire protocol: the frames two twinbeat nodes (and an optional
 //! heartbeat bridge between them) exchange over a serial line.
 //!
-//! A frame is `0x00 · COBS(header · postcard body · CRC-32C LE) · 0x00`; the
-//! byte layout, versioning rule and golden vectors are in `WIRE.md` beside
-//! this crate and in [`vectors`]. The crate is `no_std`, never allocates,
-//! has no `unsafe`, and its decoder never panics.
+//! A frame is `0x00 · COBS(header · body · CRC-32C LE) · 0x00`; the byte
+//! layout, versioning rule and golden vectors are in `WIRE.md` beside this
+//! crate and in [`vectors`]. The crate writes version 3 and reads versions 2
+//! and 3. The crate is `no_std`, never allocates, has no `unsafe`, and its
+//! decoder never panics.
 //!
 //! ```
 //! use twinbeat_protocol::*;
@@ -17,6 +18,7 @@
 //!         seq: 7,
 //!         state: NodeState { role: Role::Primary, term: 3, fenced: false,
 //!                            db_healthy: true, gateway_up: true, wal_lsn: 0x0300_0060 },
+//!         extensions: Extensions { echoed_seq: Some(12), ..Extensions::NONE },
 //!     }),
 //! };
 //! let mut wire = [0u8; MAX_FRAME_LEN];
@@ -37,28 +39,34 @@
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 
+mod body;
 mod decode;
 mod deframer;
 mod encode;
+mod extensions;
 mod packed_state;
+mod tail;
 mod types;
 pub mod vectors;
 mod wire;
 
-pub use decode::{ClusterFilter, DecodeError};
+pub use decode::{ClusterFilter, DecodeError, Envelope};
 pub use deframer::{Counters, Deframer, Feed};
-pub use encode::{encode, EncodeError};
+pub use encode::{encode, encode_as, EncodeError};
+pub use extensions::{Conditions, Extensions, NameTooLong, NodeName, Pause, SyncEpoch};
+pub use tail::{Tail, TailError, TailField, TailFields, MAX_TAIL_LEN};
 pub use types::{
     Ack, BridgeStatus, ClusterId, Frame, Message, NodeId, NodeState, Ping, Role, Side,
 };
-pub use wire::{CRC_LEN, HEADER_LEN};
+pub use wire::{Kind, WireVersion, CRC_LEN, HEADER_LEN};
 
-/// The protocol version this crate speaks (the header's first byte).
-pub const VERSION: u8 = 2;
+/// The protocol version [`encode`] writes (the header's first byte).
+pub const VERSION: u8 = WireVersion::CURRENT.byte();
 
-/// Longest postcard body of any message: a `Ping`/`Ack` with every varint at
-/// its widest (seq 5 + role and flags 1 + term 10 + wal_lsn 10 bytes).
-pub const MAX_BODY_LEN: usize = 5 + 1 + 10 + 10;
+/// Longest body of any message a receiver must accept: a `Ping`/`Ack` with
+/// every head varint at its widest (seq 5 + role and flags 1 + term 10 +
+/// wal_lsn 10 bytes) and a tail of [`MAX_TAIL_LEN`].
+pub const MAX_BODY_LEN: usize = body::MAX_HEAD_LEN + MAX_TAIL_LEN;
 
 /// Longest un-stuffed frame: header, body, CRC.
 pub const MAX_RAW_LEN: usize = HEADER_LEN + MAX_BODY_LEN + CRC_LEN;

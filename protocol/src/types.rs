@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::extensions::Extensions;
 use crate::packed_state::PackedState;
 
 /// Slice-by-16 tables (16 KiB) where memory is plentiful: they halve the CRC
@@ -59,7 +60,7 @@ pub enum Role {
     Hold,
 }
 
-/// The sender's state, carried in every ping and ack (design rule 1). On the
+/// The sender's state, carried in every ping and ack (rule `state-in-every-frame`). On the
 /// wire the role and the three flags share one byte (see `packed_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(into = "PackedState", try_from = "PackedState")]
@@ -81,7 +82,7 @@ pub struct NodeState {
 }
 
 /// A heartbeat; the receiver answers with an [`Ack`] echoing `seq`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Ping {
@@ -89,10 +90,12 @@ pub struct Ping {
     pub seq: u32,
     /// The sender's state.
     pub state: NodeState,
+    /// Optional fields (version 3's tail); none in a version-2 frame.
+    pub extensions: Extensions,
 }
 
 /// The answer to a [`Ping`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Ack {
@@ -100,6 +103,8 @@ pub struct Ack {
     pub seq: u32,
     /// The sender's (the answering node's) state.
     pub state: NodeState,
+    /// Optional fields (version 3's tail); none in a version-2 frame.
+    pub extensions: Extensions,
 }
 
 /// One of the two serial ports of a heartbeat bridge.
@@ -132,7 +137,7 @@ pub struct BridgeStatus {
 }
 
 /// Every message the protocol carries; the frame header's kind byte says which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Message {
@@ -147,7 +152,7 @@ pub enum Message {
 }
 
 /// One frame: the envelope every message travels in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Frame {

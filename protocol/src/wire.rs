@@ -1,6 +1,8 @@
 //! The fixed-width frame header and its checked view (smoltcp `wire/` style):
 //! offsets are named once here, and every accessor is infallible once
-//! [`Header::new_checked`] has accepted the buffer.
+//! [`Header::new_checked`] has accepted the buffer. The header's layout is
+//! frozen for every version (`WIRE.md`, "Versioning rule"), so the version and
+//! kind numbers live here too.
 
 use crate::types::{ClusterId, Message, NodeId};
 
@@ -18,18 +20,56 @@ pub const HEADER_LEN: usize = field::SENDER.end;
 /// Length of the trailing CRC-32C.
 pub const CRC_LEN: usize = 4;
 
-/// The kind byte of each message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A protocol version this crate speaks: the header's first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[repr(u8)]
-pub(crate) enum Kind {
+pub enum WireVersion {
+    /// Ping and Ack bodies without a tail. Still decoded, so that a node
+    /// upgraded first keeps hearing its peer (`WIRE.md`, "Rolling upgrade").
+    V2 = 2,
+    /// Ping and Ack bodies end in a tail of optional fields.
+    V3 = 3,
+}
+
+impl WireVersion {
+    /// The version [`crate::encode`] writes.
+    pub const CURRENT: WireVersion = WireVersion::V3;
+
+    /// The header byte of this version.
+    pub const fn byte(self) -> u8 {
+        self as u8
+    }
+
+    /// The version a header byte names, if this crate speaks it.
+    pub const fn from_byte(byte: u8) -> Option<WireVersion> {
+        match byte {
+            2 => Some(WireVersion::V2),
+            3 => Some(WireVersion::V3),
+            _ => None,
+        }
+    }
+}
+
+/// The kind byte of each message (the header's second byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum Kind {
+    /// [`Message::Ping`].
     Ping = 1,
+    /// [`Message::Ack`].
     Ack = 2,
+    /// [`Message::BridgeStatus`].
     BridgeStatus = 3,
+    /// [`Message::BridgeStatusRequest`].
     BridgeStatusRequest = 4,
 }
 
 impl Kind {
-    pub(crate) const fn of(message: &Message) -> Kind {
+    /// The kind of `message`.
+    pub const fn of(message: &Message) -> Kind {
         match message {
             Message::Ping(_) => Kind::Ping,
             Message::Ack(_) => Kind::Ack,
@@ -38,7 +78,8 @@ impl Kind {
         }
     }
 
-    pub(crate) const fn from_byte(byte: u8) -> Option<Kind> {
+    /// The kind a header byte names, if this crate knows it.
+    pub const fn from_byte(byte: u8) -> Option<Kind> {
         match byte {
             1 => Some(Kind::Ping),
             2 => Some(Kind::Ack),
@@ -81,12 +122,12 @@ impl<'a> Header<'a> {
     /// Writes a header into the front of `out` (which must hold [`HEADER_LEN`] bytes).
     pub(crate) fn emit(
         out: &mut [u8; HEADER_LEN],
-        version: u8,
+        version: WireVersion,
         kind: Kind,
         cluster: ClusterId,
         sender: NodeId,
     ) {
-        out[field::VERSION] = version;
+        out[field::VERSION] = version.byte();
         out[field::KIND] = kind as u8;
         out[field::CLUSTER].copy_from_slice(&cluster.0.to_le_bytes());
         out[field::SENDER].copy_from_slice(&sender.0.to_le_bytes());

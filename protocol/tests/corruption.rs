@@ -14,8 +14,8 @@ use common::{encoded, events, Event};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use twinbeat_protocol::{
-    Ack, BridgeStatus, ClusterFilter, ClusterId, DecodeError, Frame, Message, NodeId, NodeState,
-    Ping, Role, Side,
+    Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Extensions, Frame,
+    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SyncEpoch,
 };
 
 /// Trials by default; `TWINBEAT_CORRUPTIONS=n` overrides.
@@ -31,6 +31,29 @@ fn narrow(rng: &mut SmallRng) -> u32 {
     rng.random::<u32>() >> rng.random_range(0..32)
 }
 
+/// Each extension present half the time, so tails of every shape appear.
+fn random_extensions(rng: &mut SmallRng) -> Extensions {
+    const NAMES: [&str; 3] = ["a", "pg-b.rack-7", "pg-b.rack-7.eu-west-1.zürich.ch"];
+    Extensions {
+        echoed_seq: rng.random::<bool>().then(|| narrow(rng)),
+        conditions: rng.random::<bool>().then(|| Conditions {
+            human_promoted: rng.random(),
+            leaving: rng.random(),
+        }),
+        sync_epoch: rng.random::<bool>().then(|| SyncEpoch {
+            synchronous: rng.random(),
+            since_lsn: wide(rng),
+        }),
+        pause: rng.random::<bool>().then(|| Pause {
+            seconds_left: rng.random::<bool>().then(|| narrow(rng)),
+        }),
+        config_fingerprint: rng.random::<bool>().then(|| rng.random()),
+        node_name: rng
+            .random::<bool>()
+            .then(|| NodeName::new(NAMES[rng.random_range(0..NAMES.len())]).expect("fits")),
+    }
+}
+
 fn random_frame(rng: &mut SmallRng) -> Frame {
     let state = NodeState {
         role: [Role::Standby, Role::Primary, Role::Promoting, Role::Hold][rng.random_range(0..4)],
@@ -42,8 +65,16 @@ fn random_frame(rng: &mut SmallRng) -> Frame {
     };
     let seq = narrow(rng);
     let message = match rng.random_range(0..8) {
-        0..=2 => Message::Ping(Ping { seq, state }),
-        3..=5 => Message::Ack(Ack { seq, state }),
+        0..=2 => Message::Ping(Ping {
+            seq,
+            state,
+            extensions: random_extensions(rng),
+        }),
+        3..=5 => Message::Ack(Ack {
+            seq,
+            state,
+            extensions: random_extensions(rng),
+        }),
         6 => Message::BridgeStatus(BridgeStatus {
             uptime_ms: narrow(rng),
             since_a_ms: rng.random::<bool>().then(|| narrow(rng)),
@@ -137,7 +168,7 @@ fn random_corruptions_are_never_accepted() {
         let (got, _) = events([&wire[..]], ClusterFilter::Any);
         for event in &got {
             match event {
-                Event::Frame(f, _) => panic!(
+                Event::Frame(f, _, _) => panic!(
                     "trial {done}: {} of {good:02x?} into {bad:02x?} was accepted as {f:?}",
                     KINDS[kind]
                 ),

@@ -49,6 +49,7 @@ fn decode_with<const N: usize>(wire: &[u8]) -> Option<twinbeat_protocol::Frame> 
                 frame,
                 raw,
                 remaining,
+                ..
             } => {
                 assert_eq!(raw, &wire[1..wire.len() - 1]);
                 got = Some(frame);

@@ -10,12 +10,19 @@ use twinbeat_protocol::*;
 fn golden_vectors_encode_and_decode_exactly() {
     assert!(ALL.len() >= 8);
     for v in ALL {
-        assert_eq!(encoded(&v.frame), v.encoded, "encoding of {}", v.name);
+        if v.canonical {
+            let mut out = [0u8; MAX_FRAME_LEN];
+            let n = encode_as(&v.frame, v.version, &mut out).expect("fits");
+            assert_eq!(&out[..n], v.encoded, "encoding of {}", v.name);
+        }
+        if v.version == WireVersion::CURRENT && v.canonical {
+            assert_eq!(encoded(&v.frame), v.encoded, "encoding of {}", v.name);
+        }
         let (got, d) = events([v.encoded], ClusterFilter::Only(v.frame.cluster));
         let raw = v.encoded[1..v.encoded.len() - 1].to_vec();
         assert_eq!(
             got,
-            vec![Event::Frame(v.frame, raw)],
+            vec![Event::Frame(v.frame, v.version, raw)],
             "decoding of {}",
             v.name
         );
@@ -32,14 +39,18 @@ fn wire_md_lists_the_golden_vectors_exactly() {
         .nth(1)
         .and_then(|after| after.split("```").nth(1))
         .expect("WIRE.md has the hex block");
-    let mut listed = Vec::new();
-    let mut lines = hex_block.lines().filter(|l| !l.trim().is_empty());
-    while let (Some(name), Some(hex)) = (lines.next(), lines.next()) {
-        let bytes: Vec<u8> = hex
-            .split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).expect("hex byte"))
-            .collect();
-        listed.push((name.trim_end_matches(':').to_string(), bytes));
+    // A name line ("ping_standby:"), then its bytes on indented lines.
+    let mut listed: Vec<(String, Vec<u8>)> = Vec::new();
+    for line in hex_block.lines().filter(|l| !l.trim().is_empty()) {
+        if let Some(name) = line.strip_suffix(':').filter(|_| !line.starts_with(' ')) {
+            listed.push((name.to_string(), Vec::new()));
+            continue;
+        }
+        let (_, bytes) = listed.last_mut().expect("a name before the bytes");
+        bytes.extend(
+            line.split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).expect("hex byte")),
+        );
     }
     let exported: Vec<(String, Vec<u8>)> = ALL
         .iter()
@@ -70,9 +81,17 @@ fn sizes_meet_the_goals() {
         "ping_fenced",
         "ack_hold_zero",
         "ping_promoting",
+        "ping_echo",
+        "ack_leaving",
+        "ping_standby_v2",
     ] {
         assert!(size(name) <= 32, "{name} is {} bytes", size(name));
     }
+    // A version-3 frame without extensions is as long as its version-2 form.
+    assert_eq!(size("ping_standby"), size("ping_standby_v2"));
+    // The typical heartbeat: the routine ping and the echoed sequence, 3 B more.
+    assert_eq!(size("ping_echo"), 27);
+    assert_eq!(size("ping_every_extension"), 114);
     assert_eq!(size("ping_max"), MAX_FRAME_LEN);
 
     // WIRE.md's "long run" row: seq < 2^28, term < 128, LSN < 2^42 take 29 bytes.
@@ -89,9 +108,20 @@ fn sizes_meet_the_goals() {
                 gateway_up: true,
                 wal_lsn: (1 << 42) - 1,
             },
+            extensions: Extensions::NONE,
         }),
     };
     assert_eq!(encoded(&long_run).len(), 29);
+    // The same with the peer's seq (also < 2^28) echoed: WIRE.md's 35.
+    let Message::Ping(mut ping) = long_run.message else {
+        unreachable!()
+    };
+    ping.extensions.echoed_seq = Some((1 << 28) - 1);
+    let long_run_echo = Frame {
+        message: Message::Ping(ping),
+        ..long_run
+    };
+    assert_eq!(encoded(&long_run_echo).len(), 35);
     let widest_status = Frame {
         cluster: TWINBEAT,
         sender: NodeId::BRIDGE,
@@ -104,7 +134,7 @@ fn sizes_meet_the_goals() {
         }),
     };
     assert_eq!(encoded(&widest_status).len(), 40);
-    assert_eq!(MAX_FRAME_LEN, 43);
+    assert_eq!(MAX_FRAME_LEN, 171);
     for v in ALL {
         assert!(v.encoded.len() <= MAX_FRAME_LEN);
     }
@@ -174,6 +204,11 @@ fn each_error_kind_is_reported_and_counted() {
         only_error(&unknown_version, any),
         DecodeError::UnknownVersion(1)
     );
+    let next_version = forge(&[header(4, 1, TWINBEAT.0), body.to_vec()].concat());
+    assert_eq!(
+        only_error(&next_version, any),
+        DecodeError::UnknownVersion(4)
+    );
     let unknown_kind = forge(&[header(VERSION, 9, TWINBEAT.0), body.to_vec()].concat());
     assert_eq!(only_error(&unknown_kind, any), DecodeError::UnknownKind(9));
     let malformed = forge(&[header(VERSION, 1, TWINBEAT.0), vec![1, 9]].concat());
@@ -181,7 +216,8 @@ fn each_error_kind_is_reported_and_counted() {
     // seq 1, a state byte with bit 5 set (undefined), term 0, WAL 0.
     let undefined_flag = forge(&[header(VERSION, 1, TWINBEAT.0), vec![1, 0x20, 0, 0]].concat());
     assert_eq!(only_error(&undefined_flag, any), DecodeError::Malformed);
-    let trailing = forge(&[header(VERSION, 1, TWINBEAT.0), body.to_vec(), vec![0]].concat());
+    // Only version 2 has trailing bytes: in version 3 they are the tail.
+    let trailing = forge(&[header(2, 1, TWINBEAT.0), body.to_vec(), vec![0]].concat());
     assert_eq!(only_error(&trailing, any), DecodeError::TrailingBytes);
     let request_with_body = forge(&[header(VERSION, 4, TWINBEAT.0), vec![0]].concat());
     assert_eq!(
@@ -200,7 +236,7 @@ fn each_error_kind_is_reported_and_counted() {
     let (got, d) = events([&long[..]], any);
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0], Event::Error(DecodeError::OverFull));
-    assert!(matches!(got[1], Event::Frame(f, _) if f == ALL[0].frame));
+    assert!(matches!(got[1], Event::Frame(f, _, _) if f == ALL[0].frame));
     assert_eq!(d.counters().over_full, 1);
 
     let c = {
@@ -236,7 +272,7 @@ fn raw_is_forwardable_unchanged() {
     // A bridge forwards `0x00 · raw · 0x00`: the far side decodes the same frame.
     for v in ALL {
         let (got, _) = events([v.encoded], ClusterFilter::Any);
-        let Event::Frame(_, raw) = &got[0] else {
+        let Event::Frame(_, _, raw) = &got[0] else {
             panic!()
         };
         let forwarded = [&[0u8][..], raw, &[0]].concat();

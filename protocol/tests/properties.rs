@@ -4,7 +4,19 @@ mod common;
 
 use common::{encoded, events, frame, frames, Event};
 use proptest::prelude::*;
-use twinbeat_protocol::{ClusterFilter, Frame};
+use twinbeat_protocol::{
+    encode_as, ClusterFilter, Extensions, Frame, Message, WireVersion, MAX_FRAME_LEN,
+};
+
+/// `frame` as a version-2 receiver would see it: no extensions.
+fn without_extensions(mut frame: Frame) -> Frame {
+    match &mut frame.message {
+        Message::Ping(p) => p.extensions = Extensions::NONE,
+        Message::Ack(a) => a.extensions = Extensions::NONE,
+        Message::BridgeStatus(_) | Message::BridgeStatusRequest => {}
+    }
+    frame
+}
 
 /// Bytes biased towards 0x00 and towards frame-like content, so delimiters,
 /// empty frames and COBS code bytes are exercised often.
@@ -51,9 +63,25 @@ proptest! {
         let wire = encoded(&f);
         let raw = wire[1..wire.len() - 1].to_vec();
         let (got, d) = events([&wire[..]], ClusterFilter::Only(f.cluster));
-        prop_assert_eq!(got, vec![Event::Frame(f, raw)]);
+        prop_assert_eq!(got, vec![Event::Frame(f, WireVersion::V3, raw)]);
         prop_assert_eq!(d.counters().frames_ok, 1);
-        prop_assert!(wire.len() <= twinbeat_protocol::MAX_FRAME_LEN);
+        prop_assert!(wire.len() <= MAX_FRAME_LEN);
+    }
+
+    /// What a peer not yet upgraded sends decodes as version 2, equal to the
+    /// frame but for the extensions, which version 2 cannot carry.
+    #[test]
+    fn a_version_2_frame_decodes_without_extensions(f in frame()) {
+        let mut out = [0u8; MAX_FRAME_LEN];
+        let n = encode_as(&f, WireVersion::V2, &mut out).expect("fits");
+        let wire = &out[..n];
+        prop_assert_eq!(wire[2], 2, "version byte");
+        let (got, _) = events([wire], ClusterFilter::Only(f.cluster));
+        let raw = wire[1..n - 1].to_vec();
+        prop_assert_eq!(got, vec![Event::Frame(without_extensions(f), WireVersion::V2, raw)]);
+        // Without extensions a version-3 frame is exactly as long.
+        let v3 = encoded(&without_extensions(f));
+        prop_assert_eq!(v3.len(), n);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use twinbeat_protocol::{encode, ClusterId, Frame, Message, NodeId, NodeState, Ping, Role};
+use twinbeat_protocol::{
+    encode, ClusterId, Extensions, Frame, Message, NodeId, NodeState, Ping, Role,
+};
 
 use crate::error::{io_err, Result};
 
@@ -36,6 +38,7 @@ pub fn foreign_ping(cluster: &str, seq: u32) -> Vec<u8> {
                 gateway_up: true,
                 wal_lsn: 0,
             },
+            extensions: Extensions::NONE,
         }),
     };
     let mut buf = [0u8; 256];

@@ -7,7 +7,7 @@
 //!     match event {
 //!         LinkEvent::Up => ..,                              // device (re)opened
 //!         LinkEvent::Down { reason } => ..,                 // missing, unplugged, hung up
-//!         LinkEvent::Frame { frame, received } => ..,       // a valid frame of our cluster
+//!         LinkEvent::Frame { frame, .. } => ..,             // a valid frame of our cluster
 //!         LinkEvent::Rejected { error } => ..,              // corrupt / foreign frame, dropped
 //!     }
 //! }
@@ -24,12 +24,17 @@
 //! or that disappears (a USB adapter unplugged, the far end of a pty hung up), is
 //! reported once as [`LinkEvent::Down`] and reopened with exponential back-off; the
 //! path counts as down meanwhile. Dropping the [`SerialLink`] stops both threads.
+//!
+//! Frames go out in the wire version the peer last wrote in (the current one
+//! until it is heard): during a rolling upgrade a peer still on the previous
+//! version keeps understanding our pings and acks, so the serial path stays up
+//! on both sides (`protocol/WIRE.md`, "Rolling upgrade").
 
 mod reader;
 mod writer;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 use serialport::TTYPort;
 use tokio::sync::mpsc;
 use twinbeat_protocol::{
-    encode, ClusterId, Counters, DecodeError, EncodeError, Frame, MAX_FRAME_LEN,
+    encode_as, ClusterId, Counters, DecodeError, EncodeError, Frame, WireVersion, MAX_FRAME_LEN,
 };
 
 use reader::reader;
@@ -93,6 +98,8 @@ pub enum LinkEvent {
     Frame {
         /// The frame.
         frame: Frame,
+        /// The wire version it came in.
+        version: WireVersion,
         /// When the bytes that completed it were read.
         received: Instant,
     },
@@ -144,6 +151,9 @@ struct Shared {
     config: SerialConfig,
     stop: AtomicBool,
     open: AtomicBool,
+    /// The wire version the peer last wrote in (its header byte); ours is
+    /// written in it. Set by the reader, read by `send`.
+    peer_version: AtomicU8,
     /// The writer's clone of the open port; `None` while the device is away.
     port: Mutex<Option<TTYPort>>,
     counters: Mutex<LinkCounters>,
@@ -157,6 +167,11 @@ impl Shared {
 
     fn port(&self) -> MutexGuard<'_, Option<TTYPort>> {
         self.port.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn peer_version(&self) -> WireVersion {
+        WireVersion::from_byte(self.peer_version.load(Ordering::Acquire))
+            .unwrap_or(WireVersion::CURRENT)
     }
 }
 
@@ -190,6 +205,7 @@ impl SerialLink {
             config,
             stop: AtomicBool::new(false),
             open: AtomicBool::new(false),
+            peer_version: AtomicU8::new(WireVersion::CURRENT.byte()),
             port: Mutex::new(None),
             counters: Mutex::new(LinkCounters::default()),
         });
@@ -210,14 +226,15 @@ impl SerialLink {
         (SerialLink { shared, outgoing }, events_rx)
     }
 
-    /// Encodes `frame` and queues it for the writer. Never blocks.
+    /// Encodes `frame` in the version the peer speaks ([`SerialLink::peer_version`])
+    /// and queues it for the writer. Never blocks.
     pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
         if !self.is_open() {
             self.shared.counters().dropped_not_open += 1;
             return Err(SendError::NotOpen);
         }
         let mut bytes = vec![0; MAX_FRAME_LEN];
-        let len = encode(frame, &mut bytes).map_err(SendError::Encode)?;
+        let len = encode_as(frame, self.peer_version(), &mut bytes).map_err(SendError::Encode)?;
         bytes.truncate(len);
         self.send_raw(bytes)
     }
@@ -228,6 +245,12 @@ impl SerialLink {
             std_mpsc::TrySendError::Full(_) => SendError::QueueFull,
             std_mpsc::TrySendError::Disconnected(_) => SendError::Closed,
         })
+    }
+
+    /// The wire version the peer last wrote in, which [`SerialLink::send`]
+    /// writes: the current one until a frame of the peer was heard.
+    pub fn peer_version(&self) -> WireVersion {
+        self.shared.peer_version()
     }
 
     /// True while the device is open.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serialport::{DataBits, FlowControl, Parity, StopBits, TTYPort};
 use tokio::sync::mpsc;
-use twinbeat_protocol::{ClusterFilter, Deframer, Feed, MAX_FRAME_LEN};
+use twinbeat_protocol::{ClusterFilter, Deframer, Feed, NodeId, MAX_FRAME_LEN};
 
 use super::{LinkEvent, SerialConfig, Shared};
 
@@ -117,8 +117,24 @@ fn read_until_lost<const N: usize>(
             let (event, rest) = match deframer.feed(window) {
                 Feed::Consumed => break,
                 Feed::Frame {
-                    frame, remaining, ..
-                } => (LinkEvent::Frame { frame, received }, remaining),
+                    frame,
+                    version,
+                    remaining,
+                    ..
+                } => {
+                    // The peer's version, not a bridge's: a bridge answers
+                    // each side in that side's version anyway.
+                    if frame.sender != NodeId::BRIDGE {
+                        let byte = version.byte();
+                        shared.peer_version.store(byte, Ordering::Release);
+                    }
+                    let event = LinkEvent::Frame {
+                        frame,
+                        version,
+                        received,
+                    };
+                    (event, remaining)
+                }
                 Feed::Error { error, remaining } => (LinkEvent::Rejected { error }, remaining),
             };
             window = rest;

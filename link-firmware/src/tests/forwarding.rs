@@ -62,6 +62,8 @@ fn forwards_every_golden_vector_unchanged() {
         }
         let (mut bridge, _clock) = rig();
         bridge.port_a_mut().rx.extend(vector.encoded);
+        // The widest frames take two steps to read (RX_CHUNK × READS_PER_POLL).
+        bridge.poll();
         bridge.poll();
         assert_eq!(
             bridge.port_b_mut().take_tx(),
@@ -195,7 +197,12 @@ fn readopts_after_the_adopted_cluster_falls_silent() {
 fn full_transmitter_queues_then_drops_whole_frames() {
     let (mut bridge, _clock) = rig();
     bridge.port_b_mut().tx_room = Some(0);
-    let frames: Vec<Vec<u8>> = (0..20).map(|seq| wire(&ping(CLUSTER, seq))).collect();
+    // More pings than the transmit queue holds.
+    let count = crate::TX_CAPACITY / wire(&ping(CLUSTER, 0)).len() + 10;
+    let frames: Vec<Vec<u8>> = (0u32..)
+        .take(count)
+        .map(|seq| wire(&ping(CLUSTER, seq)))
+        .collect();
     for frame in &frames {
         bridge.port_a_mut().rx.extend(frame);
         bridge.poll();

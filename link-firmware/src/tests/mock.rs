@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use embedded_io::{ErrorKind, ErrorType, Read, ReadReady, Write, WriteReady};
 use twinbeat_protocol::{
-    encode, Ack, ClusterFilter, ClusterId, Deframer, Feed, Frame, Message, NodeId, NodeState, Ping,
-    Role, MAX_FRAME_LEN,
+    encode, Ack, ClusterFilter, ClusterId, Deframer, Extensions, Feed, Frame, Message, NodeId,
+    NodeState, Ping, Role, MAX_FRAME_LEN,
 };
 
 use crate::{Bridge, BridgeConfig, Clock, Watchdog};
@@ -178,6 +178,7 @@ pub(super) fn ping(cluster: ClusterId, seq: u32) -> Frame {
         message: Message::Ping(Ping {
             seq,
             state: state(Role::Standby),
+            extensions: Extensions::NONE,
         }),
     }
 }
@@ -189,6 +190,7 @@ pub(super) fn ack(cluster: ClusterId, seq: u32) -> Frame {
         message: Message::Ack(Ack {
             seq,
             state: state(Role::Primary),
+            extensions: Extensions::NONE,
         }),
     }
 }
@@ -199,6 +201,21 @@ pub(super) fn status_request(cluster: ClusterId) -> Frame {
         sender: NodeId(1),
         message: Message::BridgeStatusRequest,
     }
+}
+
+/// `0x00 · COBS(header · body · CRC-32C) · 0x00` for any version, kind and
+/// body, valid or not for a host: what a bridge must forward on its envelope alone.
+pub(super) fn forge(version: u8, kind: u8, cluster: ClusterId, body: &[u8]) -> Vec<u8> {
+    let mut raw = vec![version, kind];
+    raw.extend_from_slice(&cluster.0.to_le_bytes());
+    raw.extend_from_slice(&2u32.to_le_bytes());
+    raw.extend_from_slice(body);
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI).checksum(&raw);
+    raw.extend_from_slice(&crc.to_le_bytes());
+    let mut out = vec![0u8; cobs::max_encoding_length(raw.len()) + 2];
+    let n = cobs::encode(&raw, &mut out[1..]);
+    out.truncate(n + 2);
+    out
 }
 
 /// Every frame in `bytes`, as a host would decode it; panics on a bad one.

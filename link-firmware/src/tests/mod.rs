@@ -3,3 +3,4 @@
 mod forwarding;
 mod mock;
 mod status;
+mod versions;

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use twinbeat_protocol::{
-    encode, ClusterFilter, ClusterId, Deframer, Feed, Frame, Message, NodeId, NodeState, Ping,
-    Role, MAX_FRAME_LEN,
+    encode, ClusterFilter, ClusterId, Deframer, Extensions, Feed, Frame, Message, NodeId,
+    NodeState, Ping, Role, MAX_FRAME_LEN,
 };
 
 /// The environment variable naming the firmware ELF to boot.
@@ -229,6 +229,7 @@ impl Line {
                     frame,
                     raw,
                     remaining,
+                    ..
                 } => {
                     self.history.push(frame);
                     self.frames.push((frame, [&[0u8][..], raw, &[0]].concat()));
@@ -301,6 +302,7 @@ pub(crate) fn ping(sender: u32, seq: u32) -> Vec<u8> {
         Message::Ping(Ping {
             seq,
             state: state(),
+            extensions: Extensions::NONE,
         }),
     )
 }

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use harness::{is_seq, ping, state, watchdog_demo_elf, wire, Qemu, CLUSTER, PATIENCE, QEMU_ARGS};
-use twinbeat_protocol::{Ack, BridgeStatus, Frame, Message, NodeId, Side};
+use twinbeat_protocol::{Ack, BridgeStatus, Extensions, Frame, Message, NodeId, Side};
 
 fn status_of(frame: &Frame) -> Option<BridgeStatus> {
     match frame.message {
@@ -40,6 +40,7 @@ fn ping_and_ack_cross_the_bridge_byte_identical() {
             Message::Ack(Ack {
                 seq,
                 state: state(),
+                extensions: Extensions::NONE,
             }),
         );
         qemu.b.send(&ack);

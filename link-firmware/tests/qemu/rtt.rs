@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, SpecialCharacterIndices};
-use twinbeat_protocol::{Ack, Message};
+use twinbeat_protocol::{Ack, Extensions, Message};
 
 use crate::harness::{ping, state, wire, Line, Qemu, PATIENCE};
 
@@ -41,6 +41,7 @@ fn responder(mut line: Line) -> thread::JoinHandle<()> {
             Message::Ack(Ack {
                 seq: ping.seq,
                 state: state(),
+                extensions: Extensions::NONE,
             }),
         ));
     })
@@ -122,6 +123,7 @@ fn round_trip_through_bridge_vs_direct() {
         Message::Ack(Ack {
             seq: 1_000_000,
             state: state(),
+            extensions: Extensions::NONE,
         }),
     )
     .len();

@@ -6,11 +6,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use twinbeat_protocol::vectors::TWINBEAT;
-use twinbeat_protocol::{ClusterFilter, DecodeError, Deframer, Feed, Frame, MAX_FRAME_LEN};
+use twinbeat_protocol::{
+    ClusterFilter, DecodeError, Deframer, Feed, Frame, WireVersion, MAX_FRAME_LEN,
+};
 
 #[derive(Debug, PartialEq)]
 enum Event {
-    Frame(Frame, Vec<u8>),
+    Frame(Frame, WireVersion, Vec<u8>),
     Error(DecodeError),
 }
 
@@ -24,10 +26,11 @@ fn run<'a>(chunks: impl Iterator<Item = &'a [u8]>, filter: ClusterFilter) -> Vec
                 Feed::Consumed => break,
                 Feed::Frame {
                     frame,
+                    version,
                     raw,
                     remaining,
                 } => {
-                    events.push(Event::Frame(frame, raw.to_vec()));
+                    events.push(Event::Frame(frame, version, raw.to_vec()));
                     window = remaining;
                 }
                 Feed::Error { error, remaining } => {

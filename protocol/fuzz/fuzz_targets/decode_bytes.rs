@@ -16,6 +16,7 @@ fuzz_target!(|data: &[u8]| {
                 frame,
                 raw,
                 remaining,
+                ..
             } => {
                 // Canonical check: the sender's encoding of what we decoded.
                 let mut out = [0u8; MAX_FRAME_LEN];

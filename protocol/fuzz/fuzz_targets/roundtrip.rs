@@ -1,9 +1,9 @@
-//! Any frame encodes, fits `MAX_FRAME_LEN`, and decodes back to itself with
-//! its COBS bytes handed out as `raw`.
+//! Any frame encodes, fits `MAX_FRAME_LEN`, and decodes back to itself (in
+//! the current version) with its COBS bytes handed out as `raw`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use twinbeat_protocol::{encode, ClusterFilter, Deframer, Feed, Frame, MAX_FRAME_LEN};
+use twinbeat_protocol::{encode, ClusterFilter, Deframer, Feed, Frame, WireVersion, MAX_FRAME_LEN};
 
 fuzz_target!(|frame: Frame| {
     let mut out = [0u8; MAX_FRAME_LEN];
@@ -16,10 +16,12 @@ fuzz_target!(|frame: Frame| {
     match deframer.feed(wire) {
         Feed::Frame {
             frame: got,
+            version,
             raw,
             remaining,
         } => {
             assert_eq!(got, frame);
+            assert_eq!(version, WireVersion::CURRENT);
             assert_eq!(raw, &wire[1..n - 1]);
             assert!(remaining.is_empty());
         }

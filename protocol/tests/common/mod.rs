@@ -3,15 +3,16 @@
 
 use proptest::prelude::*;
 use twinbeat_protocol::{
-    encode, Ack, BridgeStatus, ClusterFilter, ClusterId, DecodeError, Deframer, Feed, Frame,
-    Message, NodeId, NodeState, Ping, Role, Side, MAX_FRAME_LEN,
+    encode, Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Deframer,
+    Extensions, Feed, Frame, Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side,
+    SyncEpoch, WireVersion, MAX_FRAME_LEN,
 };
 
 /// One thing a deframer reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A frame and its raw COBS bytes.
-    Frame(Frame, Vec<u8>),
+    /// A frame, the version it came in, and its raw COBS bytes.
+    Frame(Frame, WireVersion, Vec<u8>),
     /// A rejected frame.
     Error(DecodeError),
 }
@@ -30,10 +31,11 @@ pub fn events<'c>(
                 Feed::Consumed => break,
                 Feed::Frame {
                     frame,
+                    version,
                     raw,
                     remaining,
                 } => {
-                    out.push(Event::Frame(frame, raw.to_vec()));
+                    out.push(Event::Frame(frame, version, raw.to_vec()));
                     window = remaining;
                 }
                 Feed::Error { error, remaining } => {
@@ -51,7 +53,7 @@ pub fn frames(events: &[Event]) -> Vec<Frame> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Frame(f, _) => Some(*f),
+            Event::Frame(f, _, _) => Some(*f),
             Event::Error(_) => None,
         })
         .collect()
@@ -94,10 +96,63 @@ pub fn node_state() -> impl Strategy<Value = NodeState> {
         )
 }
 
+/// A node name of 0 to 32 bytes, multi-byte characters included.
+pub fn node_name() -> impl Strategy<Value = NodeName> {
+    "[a-z0-9.é·-]{0,16}".prop_map(|name| {
+        let mut end = name.len().min(NodeName::MAX_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        NodeName::new(&name[..end]).expect("cut to fit")
+    })
+}
+
+/// Any extensions, each field present or not.
+pub fn extensions() -> impl Strategy<Value = Extensions> {
+    (
+        any::<Option<u32>>(),
+        any::<Option<(bool, bool)>>(),
+        any::<Option<(bool, u64)>>(),
+        any::<Option<Option<u32>>>(),
+        any::<Option<u32>>(),
+        proptest::option::of(node_name()),
+    )
+        .prop_map(
+            |(echoed_seq, conditions, sync_epoch, pause, config_fingerprint, node_name)| {
+                Extensions {
+                    echoed_seq,
+                    conditions: conditions.map(|(human_promoted, leaving)| Conditions {
+                        human_promoted,
+                        leaving,
+                    }),
+                    sync_epoch: sync_epoch.map(|(synchronous, since_lsn)| SyncEpoch {
+                        synchronous,
+                        since_lsn,
+                    }),
+                    pause: pause.map(|seconds_left| Pause { seconds_left }),
+                    config_fingerprint,
+                    node_name,
+                }
+            },
+        )
+}
+
 pub fn message() -> impl Strategy<Value = Message> {
     prop_oneof![
-        (any::<u32>(), node_state()).prop_map(|(seq, state)| Message::Ping(Ping { seq, state })),
-        (any::<u32>(), node_state()).prop_map(|(seq, state)| Message::Ack(Ack { seq, state })),
+        (any::<u32>(), node_state(), extensions()).prop_map(|(seq, state, extensions)| {
+            Message::Ping(Ping {
+                seq,
+                state,
+                extensions,
+            })
+        }),
+        (any::<u32>(), node_state(), extensions()).prop_map(|(seq, state, extensions)| {
+            Message::Ack(Ack {
+                seq,
+                state,
+                extensions,
+            })
+        }),
         (
             any::<u32>(),
             any::<Option<u32>>(),

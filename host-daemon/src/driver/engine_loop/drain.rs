@@ -30,11 +30,13 @@ impl Driver {
                         self.send(proto::Message::Ping(proto::Ping {
                             seq,
                             state: wire::state_to_wire(state),
+                            extensions: proto::Extensions::NONE,
                         }))
                     }
                     Action::SendAck { seq, state } => self.send(proto::Message::Ack(proto::Ack {
                         seq,
                         state: wire::state_to_wire(state),
+                        extensions: proto::Extensions::NONE,
                     })),
                     Action::Log(event) => {
                         logged = true;
