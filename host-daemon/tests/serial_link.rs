@@ -237,13 +237,9 @@ fn bytes_as(frame: &Frame, version: WireVersion) -> Vec<u8> {
 
 #[test]
 fn a_peer_on_the_previous_version_is_heard_and_answered_in_it() {
-    let pair = PtyPair::new();
     let rt = runtime();
     // `a` is upgraded; the far end plays the peer, first on version 2, then upgraded.
-    let (a, mut a_events) = spawn(&pair.a);
-    let (peer, mut peer_events) = spawn(&pair.b);
-    wait_up(&rt, &mut a_events);
-    wait_up(&rt, &mut peer_events);
+    let (_pair, (a, mut a_events), (peer, mut peer_events)) = linked_pair(&rt);
     assert_eq!(a.peer_version(), WireVersion::V3, "until the peer is heard");
     let frame_of = |events: &mut Receiver<LinkEvent>| {
         wait_for(&rt, events, &mut Vec::new(), |e| match e {
