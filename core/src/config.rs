@@ -1,17 +1,21 @@
 //! Engine configuration: every path's timing, the role pin and the failover settings,
 //! and the values derived from them (detection times, the failure window, the pause
 //! threshold, the bridge's bounds). The accepted ranges live in `bounds`, the check
-//! and its error in `validate`.
+//! and its error in `validate`, the side effects' windows in `effect_windows`.
 
 use core::time::Duration;
 
 use crate::types::{NodeId, PathId};
 
 mod bounds;
+mod effect_windows;
 mod validate;
 
 pub use bounds::{
     ConfigField, DurationRange, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
+};
+pub use effect_windows::{
+    FENCE_ACTION_WINDOW, KILL_GRACE, MIN_RESTART_WINDOW, PROMOTE_WINDOW, STOP_GRACE,
 };
 pub use validate::ConfigError;
 

@@ -1,4 +1,9 @@
 //! What goes into the engine ([`Input`]) and what comes out ([`Action`], [`Event`]).
+//!
+//! Every action the daemon carries out over time carries the end of its window
+//! (`deadline`), counted from the `now` the engine was given: the probes (rule
+//! `attempt-window`) and the side effects with a bound alike. The daemon runs each
+//! until that instant and reads no timing from its config.
 
 use core::time::Duration;
 
@@ -124,14 +129,36 @@ pub enum Action {
         /// `arp_probe_timeout`. The probes and the listening after them fit inside it.
         deadline: Instant,
     },
-    /// Restart the local DB; answer [`Input::DbRestarted`] / [`Input::DbRestartFailed`].
-    RestartDb,
-    /// Stop the local DB and confirm the postmaster exited (SIGKILL after a bound);
-    /// answer [`Input::DbStopped`] / [`Input::DbStopFailed`].
-    StopDb,
-    /// `pg_promote` and confirm out of recovery; answer [`Input::Promoted`] /
-    /// [`Input::PromoteFailed`].
-    Promote,
+    /// Restart the local DB, bounded by `deadline`; answer [`Input::DbRestarted`] /
+    /// [`Input::DbRestartFailed`].
+    RestartDb {
+        /// End of the restart's window (it waits for the server to accept
+        /// connections): the `now` the engine was given plus
+        /// [`Config::restart_window`](crate::Config::restart_window).
+        deadline: Instant,
+    },
+    /// Stop the local DB and confirm the postmaster exited; answer
+    /// [`Input::DbStopped`] / [`Input::DbStopFailed`].
+    StopDb {
+        /// End of the stop request's grace: the `now` the engine was given plus
+        /// [`STOP_GRACE`](crate::STOP_GRACE). A postmaster still alive then is
+        /// SIGKILLed.
+        kill_at: Instant,
+        /// End of the stop's window: `kill_at` plus [`KILL_GRACE`](crate::KILL_GRACE).
+        /// A postmaster still alive then is a failed stop.
+        deadline: Instant,
+    },
+    /// `pg_promote` and confirm out of recovery, bounded by `deadline`; answer
+    /// [`Input::Promoted`] / [`Input::PromoteFailed`].
+    Promote {
+        /// End of the connection's window: the `now` the engine was given plus
+        /// [`Config::promote_connect_window`](crate::Config::promote_connect_window)
+        /// (a local DB check's window).
+        connect_by: Instant,
+        /// End of the promotion's window (connect, request, end of recovery): the
+        /// `now` the engine was given plus [`PROMOTE_WINDOW`](crate::PROMOTE_WINDOW).
+        deadline: Instant,
+    },
     /// Add the VIP and send gratuitous ARP; answer [`Input::VipTaken`] / [`Input::VipFailed`].
     TakeVip,
     /// Remove the VIP (fine if not held); answer [`Input::VipReleased`] /
@@ -140,8 +167,13 @@ pub enum Action {
     /// Persist this state atomically (write, fsync, rename); answer
     /// [`Input::Persisted`] / [`Input::PersistFailed`] with the same state.
     Persist(PersistedState),
-    /// Run the configured `fence.action`; answer [`Input::FenceActionDone`].
-    RunFenceAction,
+    /// Run the configured `fence.action`, bounded by `deadline`; answer
+    /// [`Input::FenceActionDone`].
+    RunFenceAction {
+        /// End of the action's window: the `now` the engine was given plus
+        /// [`FENCE_ACTION_WINDOW`](crate::FENCE_ACTION_WINDOW).
+        deadline: Instant,
+    },
     /// Log this event (and count it in metrics). No answer expected.
     Log(Event),
 }

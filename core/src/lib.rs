@@ -24,18 +24,21 @@
 //! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
 //! | `VipArpProbe { attempt, deadline }` | `VipArpProbe { attempt, answered }` |
 //! | `Persist(state)` | `Persisted(state)` / `PersistFailed(state)` |
-//! | `Promote` | `Promoted` / `PromoteFailed` |
+//! | `Promote { connect_by, deadline }` | `Promoted` / `PromoteFailed` |
 //! | `TakeVip` | `VipTaken` / `VipFailed` |
 //! | `ReleaseVip` | `VipReleased` / `VipReleaseFailed` |
-//! | `RestartDb` | `DbRestarted` / `DbRestartFailed` |
-//! | `StopDb` | `DbStopped` / `DbStopFailed` |
-//! | `RunFenceAction` | `FenceActionDone` |
+//! | `RestartDb { deadline }` | `DbRestarted` / `DbRestartFailed` |
+//! | `StopDb { kill_at, deadline }` | `DbStopped` / `DbStopFailed` |
+//! | `RunFenceAction { deadline }` | `FenceActionDone` |
 //! | `Log(event)` | — |
 //!
 //! A probe runs until the `deadline` its action carries (the `now` the engine was given
-//! plus the path's timeout, or `arp_probe_timeout` for the ARP probe), so the daemon
-//! needs no timing of its own; an answer after
-//! the deadline is harmless (the engine ignores it). The attempt id is the same
+//! plus the path's timeout, or `arp_probe_timeout` for the ARP probe); an answer after
+//! the deadline is harmless (the engine ignores it). A side effect with a bound runs
+//! until the `deadline` its action carries too (the `now` the engine was given plus
+//! [`PROMOTE_WINDOW`], [`Config::restart_window`], [`STOP_GRACE`] and [`KILL_GRACE`],
+//! or [`FENCE_ACTION_WINDOW`]). So the daemon reads no timing from its config: the
+//! engine owns every bound. The attempt id is the same
 //! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames
 //! from the peer that are not acks of our pings arrive as `PingReceived`; the daemon
 //! decodes frames, the engine never sees bytes. The status page reads [`Engine::role`],
@@ -75,6 +78,12 @@
 //!             Action::SendPing { seq, state: _ } => {
 //!                 inbox.push(Input::AckReceived { seq, peer: master })
 //!             }
+//!             // a side effect runs until the end of its window, as a probe does
+//!             // (a real daemon hands it to a worker and feeds its answer back)
+//!             Action::Promote { deadline, .. }
+//!             | Action::RestartDb { deadline }
+//!             | Action::StopDb { deadline, .. }
+//!             | Action::RunFenceAction { deadline } => assert!(deadline > now),
 //!             Action::Log(event) => { let _ = event; } // to the journal and metrics
 //!             _ => {}
 //!         }
@@ -136,8 +145,9 @@ mod time;
 mod types;
 
 pub use config::{
-    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, MAX_DURATION,
-    MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
+    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, FENCE_ACTION_WINDOW,
+    KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
+    MIN_RESTART_WINDOW, PROMOTE_WINDOW, STOP_GRACE,
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};

@@ -18,3 +18,5 @@ mod master;
 mod standby;
 #[path = "rules/terms.rs"]
 mod terms;
+#[path = "rules/windows.rs"]
+mod windows;

@@ -3,6 +3,7 @@
 
 use core::time::Duration;
 
+use super::actions::Bounded;
 use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
@@ -79,7 +80,7 @@ impl Engine {
             self.decide(now, DecisionKind::Resume, reason);
             self.set_step(Step::AwaitPromoted);
             self.set_role(now, Role::Promoting);
-            self.push(Action::Promote);
+            self.push_bounded(now, Bounded::Promote);
             return;
         }
         if in_recovery {

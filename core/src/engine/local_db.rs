@@ -3,8 +3,9 @@
 
 use core::time::Duration;
 
+use super::actions::Bounded;
 use super::{Engine, EngineTimer};
-use crate::io::{Action, DecisionKind, Reason};
+use crate::io::{DecisionKind, Reason};
 use crate::time::Instant;
 use crate::types::{AttemptId, LocalDbSample, PathHealth, PathId, Role};
 
@@ -91,7 +92,7 @@ impl Engine {
                     healthy_since: None,
                 });
                 self.decide(now, DecisionKind::RestartDb, Reason::LocalDbUnhealthy);
-                self.push(Action::RestartDb);
+                self.push_bounded(now, Bounded::RestartDb);
                 self.set_timer(EngineTimer::RestartGrace, now + self.cfg.restart_grace);
             }
             // Down again within the same incident and the grace already judged it
@@ -121,7 +122,7 @@ impl Engine {
                         inc.restarts = inc.restarts.saturating_add(1);
                         let shift = inc.restarts.saturating_sub(1).min(3);
                         let backoff = self.cfg.restart_grace.saturating_mul(1 << shift);
-                        self.push(Action::RestartDb);
+                        self.push_bounded(now, Bounded::RestartDb);
                         self.set_timer(
                             EngineTimer::RestartGrace,
                             now + backoff.min(Duration::from_secs(3600)),
@@ -133,7 +134,7 @@ impl Engine {
                 self.decide(now, DecisionKind::StopDb, Reason::OwnDbUnrecoverable);
                 self.alarm_once(Reason::LocalDbStopped);
                 self.db_stopped = true;
-                self.push(Action::StopDb);
+                self.push_bounded(now, Bounded::StopDb);
             }
             Role::Promoting | Role::Fencing | Role::Fenced => {}
         }

@@ -163,7 +163,8 @@ impl Engine {
         self.clear_timer(EngineTimer::Retry);
     }
 
-    /// Retries `action` after `delay` (one pending retry at a time).
+    /// Retries `action` after `delay` (one pending retry at a time); an effect with a
+    /// window gets a new one when it is retried.
     fn retry_later(&mut self, now: Instant, action: Action, delay: Duration) {
         self.pending_retry = Some(action);
         self.set_timer(EngineTimer::Retry, now + delay);

@@ -3,6 +3,7 @@
 
 use core::time::Duration;
 
+use super::actions::Bounded;
 use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Reason, Severity};
 use crate::time::Instant;
@@ -102,7 +103,7 @@ impl Engine {
         self.guarded_primary = false;
         self.set_step(Step::StopDb);
         self.set_role(now, Role::Fencing);
-        self.push(Action::StopDb);
+        self.push_bounded(now, Bounded::StopDb);
     }
 
     pub(super) fn on_db_stopped(&mut self, now: Instant, ok: bool) {
@@ -116,7 +117,8 @@ impl Engine {
             self.push(Action::ReleaseVip);
         } else {
             self.alarm(Severity::Critical, Reason::DbStopFailed);
-            self.retry_later(now, Action::StopDb, self.cfg.local_db.timeout);
+            let stop = self.windowed(now, Bounded::StopDb);
+            self.retry_later(now, stop, self.cfg.local_db.timeout);
         }
     }
 
@@ -158,7 +160,7 @@ impl Engine {
         match (self.step, ok) {
             (Step::PersistPromoting, true) => {
                 self.set_step(Step::AwaitPromoted);
-                self.push(Action::Promote);
+                self.push_bounded(now, Bounded::Promote);
             }
             (Step::PersistPromoting, false) => self.abort_promotion(now, Reason::PersistFailed),
             (Step::PersistPrimary, true) => self.set_step(Step::Idle),
@@ -177,7 +179,7 @@ impl Engine {
                 self.announce();
                 if self.run_fence_action {
                     self.set_step(Step::FenceAction);
-                    self.push(Action::RunFenceAction);
+                    self.push_bounded(now, Bounded::RunFenceAction);
                 } else {
                     self.set_step(Step::Idle);
                 }

@@ -152,6 +152,7 @@ impl Engine {
             }
             EngineTimer::Retry => {
                 if let Some(action) = self.pending_retry.take() {
+                    let action = self.rewindowed(now, action);
                     self.push(action);
                 }
             }

@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use crate::harness::{cfg, peer_state, replica, writable, Answer, Harness, World};
+use crate::harness::{
+    cfg, peer_state, replica, unwindowed, writable, Answer, Harness, World, PROMOTE, RESTART_DB,
+    STOP_DB,
+};
 use twinbeat_core::{
     Action, Config, DecisionKind, Engine, Event, Input, Instant, PersistedRole, PersistedState,
     Reason, Role, RolePin, Severity, StartError, StartFacts,
@@ -36,16 +39,16 @@ fn start(w: World) -> Harness {
 fn effects(h: &Harness) -> Vec<Action> {
     h.log
         .iter()
-        .map(|(_, a)| *a)
+        .map(|(_, a)| unwindowed(*a))
         .filter(|a| {
             matches!(
                 a,
                 Action::Persist(_)
-                    | Action::Promote
+                    | Action::Promote { .. }
                     | Action::TakeVip
                     | Action::ReleaseVip
-                    | Action::StopDb
-                    | Action::RestartDb
+                    | Action::StopDb { .. }
+                    | Action::RestartDb { .. }
             )
         })
         .collect()
@@ -54,12 +57,7 @@ fn effects(h: &Harness) -> Vec<Action> {
 /// The re-open's side effects: the VIP dropped at start (hold), `Promote` on the guarded
 /// DB, the VIP taken back, "primary" persisted again in the same term.
 fn reopened_in(term: u64) -> Vec<Action> {
-    vec![
-        Action::ReleaseVip,
-        Action::Promote,
-        Action::TakeVip,
-        primary(term),
-    ]
+    vec![Action::ReleaseVip, PROMOTE, Action::TakeVip, primary(term)]
 }
 
 fn decided(h: &Harness, kind: DecisionKind, reason: Reason) -> bool {
@@ -120,11 +118,8 @@ fn returning_primary_with_guarded_db_holds_and_fences_when_peer_won() {
     assert!(h.e.is_fenced());
     assert!(decided(&h, DecisionKind::Fence, Reason::PeerWins));
     let fx = effects(&h);
-    assert!(fx.contains(&Action::StopDb));
-    assert!(
-        !fx.contains(&Action::Promote),
-        "a DB the peer replaced stays shut"
-    );
+    assert!(fx.contains(&STOP_DB));
+    assert!(!fx.contains(&PROMOTE), "a DB the peer replaced stays shut");
     assert!(!fx.contains(&Action::TakeVip));
 }
 
@@ -141,7 +136,7 @@ fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
     // Serving with a writable DB: no `local-db-restart-once` restart follows.
     h.run_for(Duration::from_secs(30));
     assert_eq!(h.e.role(), Role::Primary);
-    assert!(!effects(&h).contains(&Action::RestartDb));
+    assert!(!effects(&h).contains(&RESTART_DB));
     assert!(h.e.own_state().db_healthy);
 }
 
@@ -190,7 +185,7 @@ fn guarded_reopen_is_not_aborted_by_a_live_standby_peer() {
         h.run_for(Duration::from_secs(1));
     }
     assert_eq!(h.e.role(), Role::Promoting);
-    assert_eq!(effects(&h), vec![Action::ReleaseVip, Action::Promote]);
+    assert_eq!(effects(&h), vec![Action::ReleaseVip, PROMOTE]);
     h.world.local_db = Some(writable(1000));
     h.input(Input::Promoted);
     h.run_for(Duration::from_secs(1));
@@ -271,7 +266,7 @@ fn primary_treats_a_read_only_db_as_unhealthy() {
         DecisionKind::RestartDb,
         Reason::LocalDbUnhealthy
     ));
-    let restarts = h.count_since(t0, |a| matches!(a, Action::RestartDb));
+    let restarts = h.count_since(t0, |a| matches!(a, Action::RestartDb { .. }));
     assert_eq!(restarts, 1, "restarted once, then healthy");
     let advertised_unhealthy = h
         .log

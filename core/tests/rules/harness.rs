@@ -23,6 +23,36 @@ pub(crate) enum Answer {
 
 pub(crate) const LATENCY: Duration = Duration::from_millis(1);
 
+/// `Action::Promote` as [`unwindowed`] leaves it.
+pub(crate) const PROMOTE: Action = Action::Promote {
+    connect_by: Instant::ZERO,
+    deadline: Instant::ZERO,
+};
+/// `Action::StopDb` as [`unwindowed`] leaves it.
+pub(crate) const STOP_DB: Action = Action::StopDb {
+    kill_at: Instant::ZERO,
+    deadline: Instant::ZERO,
+};
+/// `Action::RestartDb` as [`unwindowed`] leaves it.
+pub(crate) const RESTART_DB: Action = Action::RestartDb {
+    deadline: Instant::ZERO,
+};
+
+/// `action` with the end of its window cleared, so a sequence of side effects
+/// compares by what each effect is (every effect's window has its own rule test,
+/// `every_effect_carries_the_end_of_its_window`).
+pub(crate) fn unwindowed(action: Action) -> Action {
+    match action {
+        Action::Promote { .. } => PROMOTE,
+        Action::StopDb { .. } => STOP_DB,
+        Action::RestartDb { .. } => RESTART_DB,
+        Action::RunFenceAction { .. } => Action::RunFenceAction {
+            deadline: Instant::ZERO,
+        },
+        other => other,
+    }
+}
+
 /// The scripted world around the engine.
 #[derive(Clone, Debug)]
 pub(crate) struct World {
@@ -244,7 +274,7 @@ impl Harness {
                 let i = ok_if(w.effects_ok, Input::Persisted(s), Input::PersistFailed(s));
                 self.schedule(LATENCY, i)
             }
-            Action::Promote => {
+            Action::Promote { .. } => {
                 let ok = w.effects_ok && !matches!(w.promote, Answer::FailFast | Answer::Silent);
                 if ok {
                     // pg_promote ends recovery.
@@ -261,11 +291,11 @@ impl Harness {
                 self.schedule(LATENCY, ok_if(!fails, Input::VipTaken, Input::VipFailed));
             }
             Action::ReleaseVip => self.schedule(LATENCY, Input::VipReleased),
-            Action::StopDb => self.schedule(
+            Action::StopDb { .. } => self.schedule(
                 LATENCY,
                 ok_if(w.effects_ok, Input::DbStopped, Input::DbStopFailed),
             ),
-            Action::RestartDb => {
+            Action::RestartDb { .. } => {
                 // The daemon lifts the start guard before a restart it orders on a
                 // primary, so that restart comes back writable; in any other role the
                 // DB comes back as it was.
@@ -276,7 +306,7 @@ impl Harness {
                 }
                 self.schedule(LATENCY, Input::DbRestarted)
             }
-            Action::RunFenceAction => self.schedule(LATENCY, Input::FenceActionDone),
+            Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
             Action::SendAck { .. } | Action::Log(_) => {}
         }
     }
@@ -313,11 +343,15 @@ impl Harness {
     }
 
     pub(crate) fn promoted(&self) -> bool {
-        self.log.iter().any(|(_, a)| matches!(a, Action::Promote))
+        self.log
+            .iter()
+            .any(|(_, a)| matches!(a, Action::Promote { .. }))
     }
 
     pub(crate) fn fenced_started(&self) -> bool {
-        self.log.iter().any(|(_, a)| matches!(a, Action::StopDb))
+        self.log
+            .iter()
+            .any(|(_, a)| matches!(a, Action::StopDb { .. }))
     }
 
     /// Lets the standby hear the master so startup grace is over, then settles.

@@ -98,7 +98,7 @@ fn master_fences_on_unrecoverable_db() {
     let mut h = Harness::master(World::master_side());
     h.world.local_db = None;
     h.run_for(Duration::from_secs(30));
-    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb));
+    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb { .. }));
     assert_eq!(restarts, 1, "restart once per incident");
     assert!(h.fenced_started());
     assert_eq!(h.e.role(), Role::Fenced);
@@ -112,7 +112,7 @@ fn master_keeps_restarting_db_when_standby_cannot_take_over() {
     h.world.local_db = None;
     h.run_for(Duration::from_secs(120));
     assert!(!h.fenced_started());
-    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb));
+    let restarts = h.count_since(Instant::ZERO, |a| matches!(a, Action::RestartDb { .. }));
     assert!(
         (3..=6).contains(&restarts),
         "{restarts} restarts with back-off"
@@ -131,11 +131,11 @@ fn fence_order_stop_db_then_release_vip_then_persist_then_advertise() {
         .filter(|a| !matches!(a, Action::SendAck { .. }))
         .collect();
     let pos = |f: &dyn Fn(&Action) -> bool| seq.iter().position(f).expect("present");
-    let stop = pos(&|a| matches!(a, Action::StopDb));
+    let stop = pos(&|a| matches!(a, Action::StopDb { .. }));
     let release = pos(&|a| matches!(a, Action::ReleaseVip));
     let persist =
         pos(&|a| matches!(a, Action::Persist(s) if s.role == twinbeat_core::PersistedRole::Fenced));
-    let action = pos(&|a| matches!(a, Action::RunFenceAction));
+    let action = pos(&|a| matches!(a, Action::RunFenceAction { .. }));
     assert!(
         stop < release && release < persist && persist < action,
         "{seq:?}"
@@ -156,7 +156,7 @@ fn fence_and_first_fenced_ping(h: &Harness) -> (Instant, Instant) {
             .expect("present")
     };
     (
-        first(&|a| matches!(a, Action::RunFenceAction)),
+        first(&|a| matches!(a, Action::RunFenceAction { .. })),
         first(&|a| matches!(a, Action::SendPing { state, .. } if state.fenced)),
     )
 }
@@ -185,7 +185,7 @@ fn fencing_waits_for_db_stop_confirmation() {
     assert!(!h.e.own_state().fenced);
     assert_eq!(h.count_since(t0, |a| matches!(a, Action::ReleaseVip)), 0);
     assert!(
-        h.count_since(Instant::ZERO, |a| matches!(a, Action::StopDb)) > 1,
+        h.count_since(Instant::ZERO, |a| matches!(a, Action::StopDb { .. })) > 1,
         "retried"
     );
 }
@@ -205,7 +205,10 @@ fn fenced_is_sticky() {
     h.run_for(Duration::from_secs(120));
     assert_eq!(h.e.role(), Role::Fenced);
     assert_eq!(
-        h.count_since(t0, |a| matches!(a, Action::TakeVip | Action::Promote)),
+        h.count_since(t0, |a| matches!(
+            a,
+            Action::TakeVip | Action::Promote { .. }
+        )),
         0
     );
 }

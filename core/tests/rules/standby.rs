@@ -28,7 +28,7 @@ fn refused_with(h: &Harness, reason: Reason) -> bool {
 }
 
 /// Standby that has heard its master and then lost it on every path at once.
-fn master_dies(world: World) -> Harness {
+pub(crate) fn master_dies(world: World) -> Harness {
     let mut h = Harness::standby(world);
     h.settle();
     cut(&mut h, true, true, true);
@@ -335,10 +335,10 @@ fn local_db_restarted_once_then_stopped() {
     h.world.local_db = None;
     h.run_for(Duration::from_secs(60));
     let restarts = h.count_since(twinbeat_core::Instant::ZERO, |a| {
-        matches!(a, Action::RestartDb)
+        matches!(a, Action::RestartDb { .. })
     });
     let stops = h.count_since(twinbeat_core::Instant::ZERO, |a| {
-        matches!(a, Action::StopDb)
+        matches!(a, Action::StopDb { .. })
     });
     assert_eq!((restarts, stops), (1, 1));
     assert!(!h.e.own_state().db_healthy);
@@ -361,13 +361,13 @@ fn local_db_incident_ends_after_healthy_grace() {
     h.world.local_db = None;
     h.run_for(Duration::from_secs(11));
     let restarts = h.count_since(twinbeat_core::Instant::ZERO, |a| {
-        matches!(a, Action::RestartDb)
+        matches!(a, Action::RestartDb { .. })
     });
     assert_eq!(restarts, 2);
     assert_eq!(
         h.count_since(twinbeat_core::Instant::ZERO, |a| matches!(
             a,
-            Action::StopDb
+            Action::StopDb { .. }
         )),
         0
     );

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::harness::{cfg, peer_state, replica, standby_facts, writable, Answer, Harness, World};
+use crate::harness::{
+    cfg, peer_state, replica, standby_facts, unwindowed, writable, Answer, Harness, World, PROMOTE,
+};
 use twinbeat_core::{
     Action, Config, Engine, Input, Instant, PersistedRole, PersistedState, Reason, Role, RolePin,
     StartError, StartFacts,
@@ -18,16 +20,16 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
 fn effects(h: &Harness) -> Vec<Action> {
     h.log
         .iter()
-        .map(|(_, a)| *a)
+        .map(|(_, a)| unwindowed(*a))
         .filter(|a| !matches!(a, Action::Persist(s) if s.role == PersistedRole::Standby))
         .filter(|a| {
             matches!(
                 a,
                 Action::Persist(_)
-                    | Action::Promote
+                    | Action::Promote { .. }
                     | Action::TakeVip
                     | Action::ReleaseVip
-                    | Action::StopDb
+                    | Action::StopDb { .. }
             )
         })
         .collect()
@@ -46,7 +48,7 @@ fn promotion_order_persist_promote_vip_persist() {
         effects(&h),
         vec![
             p(PersistedRole::Promoting),
-            Action::Promote,
+            PROMOTE,
             Action::TakeVip,
             p(PersistedRole::Primary)
         ]
@@ -207,8 +209,11 @@ fn persisted_fenced_stays_fenced() {
     assert!(!h
         .log
         .iter()
-        .any(|(_, a)| matches!(a, Action::TakeVip | Action::RunFenceAction)));
-    assert!(h.log.iter().any(|(_, a)| matches!(a, Action::StopDb)));
+        .any(|(_, a)| matches!(a, Action::TakeVip | Action::RunFenceAction { .. })));
+    assert!(h
+        .log
+        .iter()
+        .any(|(_, a)| matches!(a, Action::StopDb { .. })));
 }
 
 #[test]
@@ -251,7 +256,7 @@ fn pause_drops_vip_and_holds() {
                     Action::Log(_) | Action::Probe { .. } | Action::SendPing { .. }
                 )
         })
-        .map(|(_, a)| *a);
+        .map(|(_, a)| unwindowed(*a));
     assert_eq!(first_effect, Some(Action::ReleaseVip));
     // Hears the (still standby) peer: resumes.
     h.run_for(Duration::from_secs(2));

@@ -177,7 +177,7 @@ impl Checks {
             Action::Persist(s) if s.role == PersistedRole::Promoting && self.ever_fenced[n] => {
                 self.fail(now, format!("fenced node {n} promotes"));
             }
-            Action::Promote | Action::TakeVip if self.ever_fenced[n] => {
+            Action::Promote { .. } | Action::TakeVip if self.ever_fenced[n] => {
                 self.fail(now, format!("fenced node {n} emits {a:?}"));
             }
             Action::Persist(s) if s.role == PersistedRole::Primary && self.ever_fenced[n] => {
@@ -200,11 +200,14 @@ impl Checks {
     /// Every action the engine requests, applied or not (the world may crash the
     /// daemon before carrying it out): the decision itself is what is checked.
     pub(crate) fn on_request(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
-        if matches!(a, Action::Promote) {
+        if matches!(a, Action::Promote { .. }) {
             self.check_promote(now, n, nodes);
         }
         let me = &nodes[n];
-        if matches!(a, Action::RestartDb) && me.role() == Some(Role::Primary) && me.in_recovery {
+        if matches!(a, Action::RestartDb { .. })
+            && me.role() == Some(Role::Primary)
+            && me.in_recovery
+        {
             self.read_only_restarts += 1;
         }
         if matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting) {

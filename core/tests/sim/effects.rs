@@ -94,7 +94,7 @@ impl World {
                 let d = Duration::from_millis(self.rng.u64(5..20));
                 self.deliver(n, d, Input::VipArpProbe { attempt, answered });
             }
-            Action::RestartDb => {
+            Action::RestartDb { .. } => {
                 let nd = &mut self.nodes[n];
                 let ok = !nd.db_broken;
                 if ok {
@@ -118,10 +118,10 @@ impl World {
                     },
                 );
             }
-            Action::StopDb if self.effect_fails() => {
+            Action::StopDb { .. } if self.effect_fails() => {
                 self.deliver(n, Duration::from_millis(20), Input::DbStopFailed);
             }
-            Action::StopDb => {
+            Action::StopDb { .. } => {
                 let nd = &mut self.nodes[n];
                 if nd.db_running {
                     nd.db_running = false;
@@ -129,7 +129,7 @@ impl World {
                 }
                 self.deliver(n, Duration::from_millis(20), Input::DbStopped);
             }
-            Action::Promote => {
+            Action::Promote { .. } => {
                 let fails = self.effect_fails();
                 let nd = &mut self.nodes[n];
                 let ok = nd.db_running && !fails;
@@ -165,7 +165,7 @@ impl World {
                 self.nodes[n].persisted = Some(s);
                 self.deliver(n, lat, Input::Persisted(s));
             }
-            Action::RunFenceAction => self.deliver(n, lat, Input::FenceActionDone),
+            Action::RunFenceAction { .. } => self.deliver(n, lat, Input::FenceActionDone),
             Action::Log(_) => {}
         }
     }

@@ -86,6 +86,9 @@ async fn start_facts(
     store: &StateStore,
 ) -> Result<(engine::StartFacts, PersistedState), RunError> {
     let mut probe = LocalDbProbe::new(db_target(&cfg.local_db.conn, "twinbeat-start")?);
+    // The one timing the driver reads from the config: this check runs before the
+    // engine exists, so no action can carry its window. It gets the window the
+    // engine gives every local DB check (rule `attempt-window`).
     let sample = probe.check(cfg.local_db.timeout).await;
     let db_in_recovery = match (sample.healthy(), sample.in_recovery) {
         (true, Some(r)) => r,

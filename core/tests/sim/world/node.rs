@@ -30,9 +30,9 @@ impl Step {
             (Step::PersistPromoting, Action::Persist(s)) => s.role == PersistedRole::Promoting,
             (Step::PersistPrimary, Action::Persist(s)) => s.role == PersistedRole::Primary,
             (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
-            (Step::Promote, Action::Promote) => true,
+            (Step::Promote, Action::Promote { .. }) => true,
             (Step::TakeVip, Action::TakeVip) => true,
-            (Step::StopDb, Action::StopDb) => true,
+            (Step::StopDb, Action::StopDb { .. }) => true,
             (Step::ReleaseVip, Action::ReleaseVip) => true,
             _ => false,
         }

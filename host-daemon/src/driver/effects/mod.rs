@@ -113,10 +113,18 @@ impl Effects {
 
     /// Starts `action`. `reason` is persisted with a new state (shown by
     /// `twinbeat status`). `primary`: the engine's role is `Primary` now (a restart
-    /// it orders then comes back writable). Returns false for the actions the engine
-    /// loop carries out itself: the probes (the ARP probe is [`Effects::probe_arp`]),
-    /// the frames and the log events.
-    pub(crate) fn perform(&self, action: Action, reason: &str, primary: bool) -> bool {
+    /// it orders then comes back writable). `at` puts the engine's instants on the
+    /// driver's clock: each effect runs until the end of the window its action
+    /// carries, and the driver reads no timing from the config. Returns false for the
+    /// actions the engine loop carries out itself: the probes (the ARP probe is
+    /// [`Effects::probe_arp`]), the frames and the log events.
+    pub(crate) fn perform(
+        &self,
+        action: Action,
+        reason: &str,
+        primary: bool,
+        at: impl Fn(twinbeat_core::Instant) -> TokioInstant,
+    ) -> bool {
         // A send fails only when a worker is gone (the runtime is shutting down):
         // nothing can be performed then, and the engine's answer no longer matters.
         match action {
@@ -124,14 +132,26 @@ impl Effects {
                 let record = state_file::PersistedState::new(s.role, s.term, reason);
                 let _ = self.persist.send(record);
             }
-            Action::Promote => {
-                let _ = self.db.send(DbOp::Promote);
+            Action::Promote {
+                connect_by,
+                deadline,
+            } => {
+                let _ = self.db.send(DbOp::Promote {
+                    connect_by: at(connect_by),
+                    deadline: at(deadline),
+                });
             }
-            Action::RestartDb => {
-                let _ = self.db.send(DbOp::Restart { primary });
+            Action::RestartDb { deadline } => {
+                let _ = self.db.send(DbOp::Restart {
+                    primary,
+                    deadline: at(deadline),
+                });
             }
-            Action::StopDb => {
-                let _ = self.db.send(DbOp::Stop);
+            Action::StopDb { kill_at, deadline } => {
+                let _ = self.db.send(DbOp::Stop {
+                    kill_at: at(kill_at),
+                    deadline: at(deadline),
+                });
             }
             Action::TakeVip => {
                 let _ = self.vip.send(VipOp::Take);
@@ -139,11 +159,12 @@ impl Effects {
             Action::ReleaseVip => {
                 let _ = self.vip.send(VipOp::Release);
             }
-            Action::RunFenceAction => {
+            Action::RunFenceAction { deadline } => {
                 let plan = Arc::clone(&self.plan);
                 let done = self.done.clone();
+                let deadline = at(deadline);
                 tokio::spawn(async move {
-                    let step = fence::run_action(&plan.fence_plan(None)).await;
+                    let step = fence::run_action(&plan.fence_action_plan(deadline)).await;
                     match &step.result {
                         Ok(what) => tracing::warn!("fence action: {what} ({:?})", step.elapsed),
                         Err(e) => tracing::error!("CRITICAL: fence action failed: {e}"),

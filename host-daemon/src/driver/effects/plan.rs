@@ -1,8 +1,11 @@
 //! The configuration mapped once, at start, into the types the `actions` module
-//! takes: the service manager, the fence action, the VIP, the state file, the
-//! promotion target and the bounds.
+//! takes: the service manager, the fence action, the VIP, the state file and the
+//! local DB's connection. No bound: every effect's window comes with its action,
+//! stamped by the engine, and the fence plan's bounds are set from it.
 
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::guard::DataDir;
 use crate::actions::fence::{FenceAction, FencePlan};
@@ -29,12 +32,10 @@ pub(crate) struct Plan {
     pub(crate) garp_count: u32,
     /// The state file in `state_dir`.
     pub(crate) store: StateStore,
-    /// Where `pg_promote` is sent (the local DB's credentials).
+    /// Where `pg_promote` and `SHOW data_directory` are sent (the local DB's
+    /// credentials). It has no connect timeout: each use bounds it (a promotion by
+    /// the window in its action).
     pub(crate) promote_target: tokio_postgres::Config,
-    /// Bound of a promotion (connect + request + end of recovery).
-    pub(crate) promote_timeout: Duration,
-    /// Bound of a restart (pg_ctl waits for the server to accept connections).
-    pub(crate) restart_timeout: Duration,
     /// Where `postmaster.pid` and the start guard are.
     pub(crate) data_dir: DataDir,
 }
@@ -81,14 +82,13 @@ pub(crate) fn vip_spec(cfg: &Config) -> Option<VipSpec> {
 }
 
 /// The connection `pg_promote` goes over.
-pub(crate) fn pg_config(t: &DbTarget, connect_timeout: Duration) -> tokio_postgres::Config {
+pub(crate) fn pg_config(t: &DbTarget) -> tokio_postgres::Config {
     let mut c = tokio_postgres::Config::new();
     c.host(&t.host)
         .port(t.port)
         .user(&t.user)
         .dbname(&t.dbname)
-        .application_name(&t.application_name)
-        .connect_timeout(connect_timeout);
+        .application_name(&t.application_name);
     if let Some(p) = &t.password {
         c.password(p);
     }
@@ -104,13 +104,7 @@ impl Plan {
             vip: vip_spec(cfg),
             garp_count: cfg.vip.gratuitous_arp,
             store: StateStore::new(cfg.state_dir.clone()),
-            promote_target: pg_config(local, cfg.local_db.timeout),
-            promote_timeout: Duration::from_secs(5),
-            restart_timeout: cfg
-                .local_db
-                .service
-                .restart_grace
-                .max(Duration::from_secs(5)),
+            promote_target: pg_config(local),
             data_dir: DataDir::new(
                 cfg.local_db
                     .service
@@ -122,11 +116,36 @@ impl Plan {
     }
 
     /// The fence plan for `StopDb` and `RunFenceAction`. `data_dir` confirms a stop
-    /// by PID (any manager, when known).
-    pub(crate) fn fence_plan(&self, data_dir: Option<&std::path::Path>) -> FencePlan<'_> {
+    /// by PID (any manager, when known). Its bounds are the library's defaults until
+    /// the caller sets them from the action's window ([`Plan::stop_plan`],
+    /// [`Plan::fence_action_plan`]).
+    fn fence_plan(&self, data_dir: Option<&std::path::Path>) -> FencePlan<'_> {
         let mut p = FencePlan::new(&self.service);
         p.action = self.fence_action.clone();
         p.data_dir = data_dir.map(std::path::Path::to_path_buf);
+        p
+    }
+
+    /// The plan of a `StopDb` starting now: the stop request gets until `kill_at`,
+    /// and the postmaster, SIGKILLed then if still alive, must be gone by `deadline`.
+    /// The service manager's own kill request (systemd's KillUnit, sent with the
+    /// daemon's SIGKILL) keeps the library's bound on a D-Bus call.
+    pub(crate) fn stop_plan(
+        &self,
+        data_dir: Option<&std::path::Path>,
+        kill_at: Instant,
+        deadline: Instant,
+    ) -> FencePlan<'_> {
+        let mut p = self.fence_plan(data_dir);
+        p.stop_bound = kill_at.saturating_duration_since(Instant::now());
+        p.kill_bound = deadline.saturating_duration_since(kill_at);
+        p
+    }
+
+    /// The plan of a `RunFenceAction` starting now, bounded by `deadline`.
+    pub(crate) fn fence_action_plan(&self, deadline: Instant) -> FencePlan<'_> {
+        let mut p = self.fence_plan(None);
+        p.action_timeout = deadline.saturating_duration_since(Instant::now());
         p
     }
 }

@@ -1,10 +1,13 @@
 //! The per-resource FIFO workers: each takes one operation at a time, in the order
-//! the engine queued them, and reports its answer.
+//! the engine queued them, and reports its answer. A DB operation runs until the
+//! end of the window its action carried; one queued behind another gets what is left
+//! of it, as a probe queued in its slot does.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant as TokioInstant;
 use twinbeat_core::Input;
 
 use super::guard;
@@ -25,19 +28,31 @@ pub(crate) enum VipOp {
     Release,
 }
 
-/// A local DB operation.
+/// A local DB operation, with the instants of its action on the driver's clock.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DbOp {
     /// `pg_promote` and wait until writable, then arm the start guard.
-    Promote,
+    Promote {
+        /// End of the connection's window.
+        connect_by: TokioInstant,
+        /// End of the promotion's window.
+        deadline: TokioInstant,
+    },
     /// Restart through the service manager. On a primary the start guard is
     /// disarmed around it, so the primary's own restart comes back writable.
     Restart {
         /// The engine's role was `Primary` when it ordered the restart.
         primary: bool,
+        /// End of the restart's window.
+        deadline: TokioInstant,
     },
     /// Stop and confirm the postmaster exited.
-    Stop,
+    Stop {
+        /// End of the stop request's grace: SIGKILL then.
+        kill_at: TokioInstant,
+        /// End of the stop's window.
+        deadline: TokioInstant,
+    },
     /// Arm the start guard (the role became `Primary`); no answer to the engine.
     ArmGuard,
 }
@@ -139,12 +154,18 @@ pub(crate) async fn db_worker(
     while let Some(op) = rx.recv().await {
         let input =
             match op {
-                DbOp::Promote => {
+                DbOp::Promote {
+                    connect_by,
+                    deadline,
+                } => {
+                    let now = TokioInstant::now();
+                    let mut target = plan.promote_target.clone();
+                    target.connect_timeout(connect_by.saturating_duration_since(now));
                     let opts = PromoteOptions {
-                        timeout: plan.promote_timeout,
+                        timeout: deadline.saturating_duration_since(now),
                         ..PromoteOptions::default()
                     };
-                    match promote::promote_with_config(&plan.promote_target, opts).await {
+                    match promote::promote_with_config(&target, opts).await {
                         Ok(r) => {
                             tracing::warn!(
                             "promoted: writable {:?} after the request ({} polls, {} requests{})",
@@ -163,14 +184,15 @@ pub(crate) async fn db_worker(
                         }
                     }
                 }
-                DbOp::Restart { primary } => restart(&plan, primary).await,
+                DbOp::Restart { primary, deadline } => restart(&plan, primary, deadline).await,
                 DbOp::ArmGuard => {
                     guard::arm(plan.data_dir.get(&plan.promote_target).await, "primary").await;
                     continue;
                 }
-                DbOp::Stop => {
+                DbOp::Stop { kill_at, deadline } => {
                     let dir = plan.data_dir.get(&plan.promote_target).await;
-                    let (step, killed) = fence::stop_confirmed(&plan.fence_plan(dir)).await;
+                    let stop = plan.stop_plan(dir, kill_at, deadline);
+                    let (step, killed) = fence::stop_confirmed(&stop).await;
                     match step.result {
                         Ok(what) => {
                             tracing::warn!(
@@ -196,8 +218,10 @@ pub(crate) async fn db_worker(
 /// A restart. Ordered by a primary: disarm, restart, re-arm whatever the restart's
 /// result (a DB that failed to come back must not come back writable later on an
 /// unordered start). Ordered in any other role: the guard (or a standby's own
-/// `standby.signal`) stays, so it comes back read-only.
-async fn restart(plan: &Plan, primary: bool) -> Input {
+/// `standby.signal`) stays, so it comes back read-only. The restart itself (the
+/// service manager waits for the server to accept connections) gets what is left of
+/// its window at `deadline`.
+async fn restart(plan: &Plan, primary: bool, deadline: TokioInstant) -> Input {
     let dir = if primary {
         plan.data_dir.get(&plan.promote_target).await
     } else {
@@ -206,7 +230,8 @@ async fn restart(plan: &Plan, primary: bool) -> Input {
     if let Some(d) = dir {
         guard::disarm(d, "restart ordered on the primary").await;
     }
-    let input = match plan.service.restart(plan.restart_timeout).await {
+    let window = deadline.saturating_duration_since(TokioInstant::now());
+    let input = match plan.service.restart(window).await {
         Ok(()) => {
             tracing::warn!("local DB restarted");
             Input::DbRestarted

@@ -46,7 +46,8 @@ impl Driver {
                         let reason = self.reason_for(&other);
                         tracing::debug!("effect {other:?}");
                         let primary = self.engine.role() == engine::Role::Primary;
-                        self.effects.perform(other, &reason, primary);
+                        self.effects
+                            .perform(other, &reason, primary, |t| self.instant(t));
                     }
                 }
             }

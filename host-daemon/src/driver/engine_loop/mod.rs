@@ -54,8 +54,9 @@ pub struct Driver {
     /// Answers produced while draining actions, fed back before waiting again.
     inputs: VecDeque<Input>,
     alarms: VecDeque<(String, u64)>,
-    /// Per-path metric handles, indexed by `PathId::index`.
-    path_metrics: [PathMetrics; 5],
+    /// Per-path metric handles, one table indexed by path (`PathId::index`), like
+    /// the slots: one entry for each of `PathId::ALL`.
+    path_metrics: [PathMetrics; PathId::ALL.len()],
     last_frame_seen: bool,
     /// Performs the side effects.
     effects: Effects,

@@ -1,0 +1,38 @@
+//! The window of each side effect the engine orders. The engine stamps every effect
+//! action with the end of its window, counted from the `now` it was given, so these
+//! bounds have one owner and the daemon keeps no timing of its own: it runs the effect
+//! until the instant the action carries.
+
+use core::time::Duration;
+
+use super::Config;
+
+/// Window of `Action::Promote`: connecting, `pg_promote` and the end of recovery.
+pub const PROMOTE_WINDOW: Duration = Duration::from_secs(5);
+
+/// Shortest window of `Action::RestartDb`: a restart waits for the server to accept
+/// connections, which a short `restart_grace` must not cut off.
+pub const MIN_RESTART_WINDOW: Duration = Duration::from_secs(5);
+
+/// How long `Action::StopDb`'s stop request gets before the postmaster is SIGKILLed.
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// How long `Action::StopDb` waits for the postmaster to exit after the SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Window of `Action::RunFenceAction` (the D-Bus call or the command).
+pub const FENCE_ACTION_WINDOW: Duration = Duration::from_secs(30);
+
+impl Config {
+    /// Window of `Action::RestartDb`: `restart_grace`, at least
+    /// [`MIN_RESTART_WINDOW`].
+    pub fn restart_window(&self) -> Duration {
+        self.restart_grace.max(MIN_RESTART_WINDOW)
+    }
+
+    /// How long `Action::Promote` may take to connect: a local DB check's window,
+    /// within [`PROMOTE_WINDOW`].
+    pub fn promote_connect_window(&self) -> Duration {
+        self.local_db.timeout.min(PROMOTE_WINDOW)
+    }
+}
