@@ -53,15 +53,16 @@ pub struct FencePlan<'a> {
 }
 
 impl<'a> FencePlan<'a> {
-    /// A plan with the default bounds (1 s stop grace, 2 s after SIGKILL, 30 s action).
+    /// A plan with the engine's default windows (`STOP_GRACE`, `KILL_GRACE`,
+    /// `FENCE_ACTION_WINDOW`: the driver sets each from the action's own deadline).
     pub fn new(service: &'a ServiceControl) -> Self {
         Self {
             service,
             data_dir: service.data_dir().map(PathBuf::from),
             action: FenceAction::StopDb,
-            stop_bound: Duration::from_secs(1),
-            kill_bound: Duration::from_secs(2),
-            action_timeout: Duration::from_secs(30),
+            stop_bound: twinbeat_core::STOP_GRACE,
+            kill_bound: twinbeat_core::KILL_GRACE,
+            action_timeout: twinbeat_core::FENCE_ACTION_WINDOW,
         }
     }
 }

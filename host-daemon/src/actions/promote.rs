@@ -25,7 +25,7 @@ pub struct PromoteOptions {
 impl Default for PromoteOptions {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(5),
+            timeout: twinbeat_core::PROMOTE_WINDOW,
             poll_interval: Duration::from_millis(2),
             resignal_interval: Duration::from_millis(100),
         }
