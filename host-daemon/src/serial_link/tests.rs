@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc::Receiver;
-use twinbeat::serial_link::{LinkEvent, SendError, SerialConfig, SerialLink};
 use twinbeat_lab::cmd::wait_until;
 use twinbeat_lab::pty::PtyPair;
 use twinbeat_lab::rt::runtime;
 use twinbeat_protocol::{
     Ack, ClusterId, DecodeError, Frame, Message, NodeId, NodeState, Ping, Role,
 };
+
+use super::{LinkEvent, SendError, SerialConfig, SerialLink};
 
 /// Safety net against a hang; never reached when things work.
 const LIMIT: Duration = Duration::from_secs(20);
