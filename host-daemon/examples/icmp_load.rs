@@ -14,7 +14,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use twinbeat::probe::icmp::{IcmpOutcome, IcmpProber};
+use twinbeat::measure::{IcmpOutcome, IcmpProber};
 
 fn arg<T: std::str::FromStr>(n: usize, default: T) -> T {
     std::env::args()

@@ -17,8 +17,7 @@
 use std::time::{Duration, Instant};
 
 use tokio_postgres::NoTls;
-use twinbeat::probe::remote_db::RemoteDbProbe;
-use twinbeat::probe::DbTarget;
+use twinbeat::measure::{DbTarget, RemoteDbProbe};
 
 /// Linux USER_HZ: `/proc/*/stat` times are in 1/100 s.
 const TICKS_PER_SECOND: f64 = 100.0;

@@ -13,14 +13,14 @@ use crate::driver::{self, RunError};
 use crate::status;
 
 /// Exit code: success.
-pub const EXIT_OK: u8 = 0;
+pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: a failure at run time (status server cannot bind, engine refused to
 /// start, a fatal I/O error).
-pub const EXIT_RUNTIME: u8 = 1;
+pub(crate) const EXIT_RUNTIME: u8 = 1;
 /// Exit code: bad configuration or bad usage.
-pub const EXIT_CONFIG: u8 = 2;
+pub(crate) const EXIT_CONFIG: u8 = 2;
 /// Exit code: `status` could not reach the daemon.
-pub const EXIT_UNREACHABLE: u8 = 3;
+pub(crate) const EXIT_UNREACHABLE: u8 = 3;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
@@ -32,7 +32,7 @@ const EXIT_CODES: &str = "Exit codes:
 /// twinbeat: failover daemon for a two-server PostgreSQL pair.
 #[derive(Debug, Parser)]
 #[command(name = "twinbeat", version, after_help = EXIT_CODES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -40,7 +40,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the daemon in the foreground (systemd Type=notify; logs to stderr).
     #[command(after_help = EXIT_CODES)]
     Run(ConfigArg),
@@ -78,7 +78,7 @@ pub enum Command {
 
 /// `--config FILE`.
 #[derive(Debug, Args)]
-pub struct ConfigArg {
+pub(crate) struct ConfigArg {
     /// The configuration file (TOML, or the notes' flat JSON).
     #[arg(long, short, value_name = "FILE", default_value_os_t = config::default_path())]
     pub config: PathBuf,
@@ -183,7 +183,7 @@ fn run_exit_code(e: &RunError) -> u8 {
 }
 
 /// `check-config`: prints warnings to stderr and the effective config to stdout.
-pub fn check_config(path: &std::path::Path, strict: bool) -> u8 {
+pub(crate) fn check_config(path: &std::path::Path, strict: bool) -> u8 {
     let mode = if strict {
         HostChecks::Enforce
     } else {

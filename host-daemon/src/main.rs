@@ -1,4 +1,4 @@
 //! `twinbeat`: the failover daemon and CLI.
 fn main() -> std::process::ExitCode {
-    twinbeat::cli::main()
+    twinbeat::main()
 }

@@ -9,14 +9,14 @@ use prometheus_client::registry::Registry;
 
 /// Label naming one checked path.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PathLabel {
+pub(crate) struct PathLabel {
     /// `icmp`, `remote_db`, `serial`, `gateway` or `local_db`.
     pub path: String,
 }
 
 /// Why a serial frame was dropped.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum DropReason {
+pub(crate) enum DropReason {
     /// CRC mismatch.
     Corrupt,
     /// Bad COBS or a frame that does not decode.
@@ -29,7 +29,7 @@ pub enum DropReason {
 
 /// Label of [`Metrics::serial_dropped`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DropLabel {
+pub(crate) struct DropLabel {
     /// Why it was dropped.
     pub reason: DropReason,
 }
@@ -44,7 +44,7 @@ fn rtt_histogram() -> Histogram {
 
 /// The metrics of one path; see [`Metrics::path`].
 #[derive(Debug, Clone)]
-pub struct PathMetrics {
+pub(crate) struct PathMetrics {
     up: Gauge,
     failures: Gauge,
     rtt: Histogram,
@@ -52,7 +52,7 @@ pub struct PathMetrics {
 
 impl PathMetrics {
     /// Records one probe outcome: up or not, consecutive failures, RTT on success.
-    pub fn observe(&self, up: bool, failures: u32, rtt: Option<std::time::Duration>) {
+    pub(crate) fn observe(&self, up: bool, failures: u32, rtt: Option<std::time::Duration>) {
         self.up.set(i64::from(up));
         self.failures.set(i64::from(failures));
         if let Some(rtt) = rtt {
@@ -63,7 +63,7 @@ impl PathMetrics {
 
 /// Every metric the daemon exports, registered once.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     /// 1 when the path is up, 0 when down.
     pub path_up: Family<PathLabel, Gauge>,
@@ -93,7 +93,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Creates and registers every metric under the `twinbeat_` prefix.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("twinbeat");
         let path_up = Family::<PathLabel, Gauge>::default();
         let consecutive_failures = Family::<PathLabel, Gauge>::default();
@@ -157,7 +157,7 @@ impl Metrics {
 
     /// The metrics of one path, looked up once so that recording a probe (up to a
     /// thousand a second for ICMP) allocates nothing.
-    pub fn path(&self, path: &str) -> PathMetrics {
+    pub(crate) fn path(&self, path: &str) -> PathMetrics {
         let label = PathLabel {
             path: path.to_owned(),
         };
@@ -168,26 +168,15 @@ impl Metrics {
         }
     }
 
-    /// Records one probe outcome of `path` (looks the path up each time).
-    pub fn observe_probe(
-        &self,
-        path: &str,
-        up: bool,
-        failures: u32,
-        rtt: Option<std::time::Duration>,
-    ) {
-        self.path(path).observe(up, failures, rtt);
-    }
-
     /// Counts one dropped serial frame.
-    pub fn dropped(&self, reason: DropReason) {
+    pub(crate) fn dropped(&self, reason: DropReason) {
         self.serial_dropped
             .get_or_create(&DropLabel { reason })
             .inc();
     }
 
     /// The Prometheus text exposition of every metric.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail; an encoder error would be a bug in a label.
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {

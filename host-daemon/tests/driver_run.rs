@@ -7,10 +7,8 @@ use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::time::Duration;
 
-use twinbeat::actions::state_file::{PersistedState, StateStore};
-use twinbeat_core::PersistedRole;
 use twinbeat_lab::cmd::poll;
-use twinbeat_lab::daemon::Service;
+use twinbeat_lab::daemon::{persisted_state, write_persisted_state, Service};
 use twinbeat_lab::lone::LoneNode;
 use twinbeat_lab::netns::free_local_port;
 use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
@@ -27,13 +25,13 @@ fn a_node_persisted_fenced_stays_fenced() {
             net.vip(),
         )
         .unwrap();
-    StateStore::new(net.state_dir())
-        .save(&PersistedState::new(
-            PersistedRole::Fenced,
-            3,
-            "test: fenced by an operator drill",
-        ))
-        .unwrap();
+    write_persisted_state(
+        &net.state_dir(),
+        "fenced",
+        3,
+        "test: fenced by an operator drill",
+    )
+    .unwrap();
     // systemd's side of Type=notify: a datagram socket the daemon reports to.
     let notify_path = net.dir().join("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).unwrap();
@@ -80,8 +78,9 @@ fn a_node_persisted_fenced_stays_fenced() {
         assert!(notes.contains(want), "{want} not in {notes}");
     }
     // Still fenced on disk after the run.
-    let after = StateStore::new(net.state_dir()).load().unwrap().unwrap();
-    assert_eq!((after.state, after.term), (PersistedRole::Fenced, 3));
+    let after = persisted_state(&net.state_dir()).unwrap();
+    assert_eq!(after["state"], "fenced", "{after}");
+    assert_eq!(after["term"], 3, "{after}");
 }
 
 #[test]

@@ -8,11 +8,11 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use twinbeat::actions::postmaster;
-
+use nix::sys::signal::Signal;
 use twinbeat_lab::cmd::poll;
 use twinbeat_lab::lone::LoneNode;
 use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
+use twinbeat_lab::procs;
 
 #[test]
 fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
@@ -22,7 +22,7 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     );
     // The postmasters this test kills must be reaped by it: a zombie's PID in
     // postmaster.pid would make the next pg_ctl wait for it.
-    postmaster::become_subreaper().unwrap();
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
     let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
     let standby = PgServer::standby_of(&primary, Launch::PgCtl, true).expect("a standby");
     let signal = standby.data().join("standby.signal");
@@ -58,10 +58,10 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     // 2. The postmaster dies; the engine (primary) orders a restart: the daemon
     // lifts the guard for it, so it comes back writable, and re-arms it.
     let pid = standby.pid().unwrap();
-    postmaster::kill_tree(pid);
+    procs::signal_tree(pid, Signal::SIGKILL);
     let reaped = poll(Duration::from_secs(10), || {
-        postmaster::reap(pid);
-        postmaster::proc_state(pid).is_dead().then_some(())
+        procs::reap(pid);
+        procs::gone(pid).then_some(())
     });
     assert!(reaped.is_some(), "postmaster {pid} did not die");
     let rearmed = poll(Duration::from_secs(60), || {

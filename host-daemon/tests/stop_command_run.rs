@@ -7,13 +7,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use twinbeat::actions::postmaster;
-use twinbeat::actions::state_file::{PersistedState, StateStore};
-use twinbeat_core::PersistedRole;
 use twinbeat_lab::cmd::poll;
-use twinbeat_lab::daemon::Service;
+use twinbeat_lab::daemon::{write_persisted_state, Service};
 use twinbeat_lab::lone::LoneNode;
 use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
+use twinbeat_lab::procs;
 
 fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, i32) {
     assert!(
@@ -21,7 +19,7 @@ fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, 
         "PostgreSQL 15 is not installed at {PG_BIN}"
     );
     // The postmaster the daemon kills is reaped by the test (its parent).
-    postmaster::become_subreaper().unwrap();
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
     let db = PgServer::primary(Launch::PgCtl).expect("a primary");
     let pid = db.pid().unwrap();
     let net =
@@ -35,13 +33,7 @@ fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, 
             net.vip(),
         )
         .unwrap();
-    StateStore::new(net.state_dir())
-        .save(&PersistedState::new(
-            PersistedRole::Fenced,
-            2,
-            "test: fenced",
-        ))
-        .unwrap();
+    write_persisted_state(&net.state_dir(), "fenced", 2, "test: fenced").unwrap();
     let log = net.log();
     let child = net.spawn(&cfg, &[]).unwrap();
     let stderr = || std::fs::read_to_string(&log).unwrap_or_default();
@@ -62,8 +54,8 @@ fn fenced_node_stops_its_db(stop_command: impl Fn(&Path) -> String) -> (String, 
     );
     assert!(text.contains(&learned), "{learned}\n{text}");
     let dead = poll(Duration::from_secs(10), || {
-        postmaster::reap(pid);
-        postmaster::proc_state(pid).is_dead().then_some(())
+        procs::reap(pid);
+        procs::gone(pid).then_some(())
     });
     assert!(dead.is_some(), "postmaster {pid} survived\n{text}");
     (text, pid)

@@ -16,16 +16,14 @@ use std::time::{Duration, Instant};
 use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender, MacAddr};
 
 /// Length of an ARP-over-Ethernet frame without padding.
-pub const ARP_FRAME_LEN: usize = 42;
+pub(crate) const ARP_FRAME_LEN: usize = 42;
 const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
 /// ARP opcode: request.
-pub const OP_REQUEST: u16 = 1;
-/// ARP opcode: reply.
-pub const OP_REPLY: u16 = 2;
+pub(crate) const OP_REQUEST: u16 = 1;
 
 /// Errors of the ARP side.
 #[derive(Debug, thiserror::Error)]
-pub enum ArpError {
+pub(crate) enum ArpError {
     /// No interface has this name.
     #[error("ARP: no interface named {0:?}")]
     NoSuchInterface(String),
@@ -50,7 +48,7 @@ pub enum ArpError {
 
 /// A parsed ARP frame (Ethernet/IPv4 only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArpFrame {
+pub(crate) struct ArpFrame {
     /// Opcode ([`OP_REQUEST`] or [`OP_REPLY`]).
     pub op: u16,
     /// Sender hardware address.
@@ -65,7 +63,7 @@ pub struct ArpFrame {
 
 impl ArpFrame {
     /// The Ethernet + ARP bytes, sent to `eth_dst`.
-    pub fn encode(&self, eth_dst: [u8; 6]) -> [u8; ARP_FRAME_LEN] {
+    pub(crate) fn encode(&self, eth_dst: [u8; 6]) -> [u8; ARP_FRAME_LEN] {
         let mut f = [0u8; ARP_FRAME_LEN];
         f[0..6].copy_from_slice(&eth_dst);
         f[6..12].copy_from_slice(&self.sender_mac);
@@ -83,7 +81,7 @@ impl ArpFrame {
     }
 
     /// Parses an Ethernet frame; `None` if it is not Ethernet/IPv4 ARP.
-    pub fn decode(frame: &[u8]) -> Option<Self> {
+    pub(crate) fn decode(frame: &[u8]) -> Option<Self> {
         let b = frame.get(..ARP_FRAME_LEN)?;
         if b[12..14] != ETHERTYPE_ARP || b[14..20] != [0, 1, 8, 0, 6, 4] {
             return None;
@@ -100,7 +98,7 @@ impl ArpFrame {
     }
 
     /// A gratuitous ARP request announcing `ip` at `mac` (sender = target = `ip`).
-    pub fn gratuitous(mac: [u8; 6], ip: Ipv4Addr) -> Self {
+    pub(crate) fn gratuitous(mac: [u8; 6], ip: Ipv4Addr) -> Self {
         Self {
             op: OP_REQUEST,
             sender_mac: mac,
@@ -112,7 +110,7 @@ impl ArpFrame {
 }
 
 /// The Ethernet broadcast address.
-pub const BROADCAST: [u8; 6] = [0xff; 6];
+pub(crate) const BROADCAST: [u8; 6] = [0xff; 6];
 
 /// An open AF_PACKET channel on one interface.
 pub(crate) struct PacketSocket {
@@ -199,32 +197,36 @@ impl PacketSocket {
 
 /// Gratuitous announcements in progress.
 #[derive(Debug)]
-pub struct GarpHandle {
+pub(crate) struct GarpHandle {
     first_sent_at: Instant,
     cancel: Arc<AtomicBool>,
+    // Awaited by `finish`, which only the tests call: the driver cancels announcements,
+    // it never waits for them.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the tests' `finish`"))]
     task: tokio::task::JoinHandle<Result<u32, ArpError>>,
 }
 
 impl GarpHandle {
     /// When the first announcement left.
-    pub fn first_sent_at(&self) -> Instant {
+    pub(crate) fn first_sent_at(&self) -> Instant {
         self.first_sent_at
     }
 
     /// Stops the remaining announcements (call it when the VIP is released).
-    pub fn cancel(&self) {
+    pub(crate) fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
 
     /// Waits for the remaining announcements; returns how many were sent in all.
-    pub async fn finish(self) -> Result<u32, ArpError> {
+    #[cfg(test)]
+    pub(crate) async fn finish(self) -> Result<u32, ArpError> {
         self.task.await.map_err(|e| ArpError::Task(e.to_string()))?
     }
 }
 
 /// Sends `count` gratuitous ARPs for `ip` on `interface`: the first before this
 /// returns, the rest `interval` apart in the background.
-pub async fn announce(
+pub(crate) async fn announce(
     interface: &str,
     ip: Ipv4Addr,
     count: u32,

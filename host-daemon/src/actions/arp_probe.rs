@@ -14,7 +14,7 @@ use super::arp::{ArpError, ArpFrame, PacketSocket, BROADCAST, OP_REQUEST};
 
 /// How to probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProbeOptions {
+pub(crate) struct ProbeOptions {
     /// Number of probes.
     pub count: u32,
     /// Gap between probes; the listening goes on one more gap after the last one.
@@ -32,7 +32,7 @@ impl Default for ProbeOptions {
 
 /// What the probe saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeOutcome {
+pub(crate) enum ProbeOutcome {
     /// Nobody answered within `count` × `interval`.
     Free,
     /// Someone claims the VIP.
@@ -47,7 +47,7 @@ pub enum ProbeOutcome {
 /// Probes for `vip` on `interface`; bounded by `count` × `interval` plus the socket
 /// set-up. Errors (e.g. no CAP_NET_RAW) mean "could not check", which the engine
 /// must treat as a failed fresh check.
-pub async fn probe_vip(
+pub(crate) async fn probe_vip(
     interface: &str,
     vip: Ipv4Addr,
     opts: ProbeOptions,

@@ -22,7 +22,7 @@ use super::systemd::{Bus, SystemdError, SystemdManager};
 
 /// What to do once the node is fenced (`fence.action`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FenceAction {
+pub(crate) enum FenceAction {
     /// Nothing more: the daemon stays up, the DB stays stopped (default).
     StopDb,
     /// systemd's PowerOff over D-Bus.
@@ -36,7 +36,7 @@ pub enum FenceAction {
 
 /// Everything the two steps need.
 #[derive(Debug)]
-pub struct FencePlan<'a> {
+pub(crate) struct FencePlan<'a> {
     /// The local DB's manager.
     pub service: &'a ServiceControl,
     /// Where `postmaster.pid` is (default: the pg_ctl manager's data directory).
@@ -55,7 +55,7 @@ pub struct FencePlan<'a> {
 impl<'a> FencePlan<'a> {
     /// A plan with the engine's default windows (`STOP_GRACE`, `KILL_GRACE`,
     /// `FENCE_ACTION_WINDOW`: the driver sets each from the action's own deadline).
-    pub fn new(service: &'a ServiceControl) -> Self {
+    pub(crate) fn new(service: &'a ServiceControl) -> Self {
         Self {
             service,
             data_dir: service.data_dir().map(PathBuf::from),
@@ -67,18 +67,9 @@ impl<'a> FencePlan<'a> {
     }
 }
 
-/// One of the two steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FenceStep {
-    /// Stop the DB and confirm the postmaster exited.
-    StopDb,
-    /// The configured action.
-    Action,
-}
-
 /// Why a step failed.
 #[derive(Debug, thiserror::Error)]
-pub enum FenceError {
+pub(crate) enum FenceError {
     /// The stop or kill request failed.
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -92,23 +83,20 @@ pub enum FenceError {
 
 /// What a step did.
 #[derive(Debug)]
-pub struct StepReport {
-    /// The step.
-    pub step: FenceStep,
+pub(crate) struct StepReport {
     /// Its duration.
     pub elapsed: Duration,
     /// A short description of what happened, or why it failed.
     pub result: Result<String, FenceError>,
 }
 
-async fn timed<F>(step: FenceStep, f: F) -> StepReport
+async fn timed<F>(f: F) -> StepReport
 where
     F: std::future::Future<Output = Result<String, FenceError>>,
 {
     let start = Instant::now();
     let result = f.await;
     StepReport {
-        step,
         elapsed: start.elapsed(),
         result,
     }
@@ -116,8 +104,8 @@ where
 
 /// The configured action (the engine's `RunFenceAction`, once "fenced" is on disk
 /// and advertised).
-pub async fn run_action(plan: &FencePlan<'_>) -> StepReport {
-    timed(FenceStep::Action, async {
+pub(crate) async fn run_action(plan: &FencePlan<'_>) -> StepReport {
+    timed(async {
         match &plan.action {
             FenceAction::StopDb => Ok("stop-db: nothing more to do".to_owned()),
             FenceAction::Poweroff { bus } => {
@@ -137,9 +125,9 @@ pub async fn run_action(plan: &FencePlan<'_>) -> StepReport {
 /// Stops the DB and confirms the postmaster exited (SIGKILL after `stop_bound`).
 /// The daemon's `StopDb` (rules `local-db-restart-once` and `fence-sequence`) uses
 /// it; `killed` in the result says whether SIGKILL was needed.
-pub async fn stop_confirmed(plan: &FencePlan<'_>) -> (StepReport, bool) {
+pub(crate) async fn stop_confirmed(plan: &FencePlan<'_>) -> (StepReport, bool) {
     let mut killed = false;
-    let report = timed(FenceStep::StopDb, stop_db(plan, &mut killed)).await;
+    let report = timed(stop_db(plan, &mut killed)).await;
     (report, killed)
 }
 
@@ -196,3 +184,6 @@ async fn stop_db(plan: &FencePlan<'_>, killed: &mut bool) -> Result<String, Fenc
         Err(FenceError::PostmasterSurvived(pid))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,15 +26,15 @@
 //! Every call is async with its own bound, and every module has one error enum.
 //! Network calls act in the network namespace the runtime's threads live in.
 
-pub mod arp;
-pub mod arp_probe;
-pub mod fence;
-pub mod ndp;
-pub mod notify;
-pub mod postmaster;
-pub mod promote;
-pub mod service;
-pub mod start_guard;
-pub mod state_file;
-pub mod systemd;
-pub mod vip;
+pub(crate) mod arp;
+pub(crate) mod arp_probe;
+pub(crate) mod fence;
+pub(crate) mod ndp;
+pub(crate) mod notify;
+pub(crate) mod postmaster;
+pub(crate) mod promote;
+pub(crate) mod service;
+pub(crate) mod start_guard;
+pub(crate) mod state_file;
+pub(crate) mod systemd;
+pub(crate) mod vip;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::arp::{announce_frames, ArpError, GarpHandle};
 
 /// Length of the Ethernet + IPv6 + ICMPv6 NA (+ target link-layer option) frame.
-pub const NA_FRAME_LEN: usize = 14 + 40 + 32;
+pub(crate) const NA_FRAME_LEN: usize = 14 + 40 + 32;
 const ALL_NODES: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
 /// The Internet checksum of the ICMPv6 message with its pseudo-header.
@@ -34,7 +34,7 @@ fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, icmp: &[u8]) -> u16 {
 }
 
 /// An unsolicited NA for `target` at `mac` (Override set, Solicited and Router clear).
-pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
+pub(crate) fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
     let mut f = [0u8; NA_FRAME_LEN];
     // Ethernet: all-nodes multicast MAC 33:33:00:00:00:01.
     f[0..6].copy_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
@@ -63,7 +63,7 @@ pub fn unsolicited_na(mac: [u8; 6], target: Ipv6Addr) -> [u8; NA_FRAME_LEN] {
 
 /// Sends `count` unsolicited NAs for `ip` on `interface`: the first before this
 /// returns, the rest `interval` apart in the background.
-pub async fn announce(
+pub(crate) async fn announce(
     interface: &str,
     ip: Ipv6Addr,
     count: u32,

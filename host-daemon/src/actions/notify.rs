@@ -13,7 +13,7 @@ use sd_notify::NotifyState;
 
 /// Errors of sd-notify.
 #[derive(Debug, thiserror::Error)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     /// Sending to `NOTIFY_SOCKET` failed.
     #[error("sd_notify {what}: {source}")]
     Send {
@@ -30,27 +30,30 @@ fn send(what: &'static str, states: &[NotifyState<'_>]) -> Result<(), NotifyErro
 }
 
 /// READY=1 with a status line.
-pub fn ready(status: &str) -> Result<(), NotifyError> {
+pub(crate) fn ready(status: &str) -> Result<(), NotifyError> {
     send("READY", &[NotifyState::Ready, NotifyState::Status(status)])
 }
 
 /// WATCHDOG=1: call it from the main loop every [`watchdog_period`].
-pub fn watchdog() -> Result<(), NotifyError> {
+pub(crate) fn watchdog() -> Result<(), NotifyError> {
     send("WATCHDOG", &[NotifyState::Watchdog])
 }
 
 /// STATUS=… (one line shown by `systemctl status`).
-pub fn status(status: &str) -> Result<(), NotifyError> {
+pub(crate) fn status(status: &str) -> Result<(), NotifyError> {
     send("STATUS", &[NotifyState::Status(status)])
 }
 
 /// STOPPING=1.
-pub fn stopping() -> Result<(), NotifyError> {
+pub(crate) fn stopping() -> Result<(), NotifyError> {
     send("STOPPING", &[NotifyState::Stopping])
 }
 
 /// How often to send WATCHDOG=1: half of `WATCHDOG_USEC` (as systemd advises), or
 /// `None` when the watchdog is off for this process.
-pub fn watchdog_period() -> Option<Duration> {
+pub(crate) fn watchdog_period() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|d| d / 2)
 }
+
+#[cfg(test)]
+mod tests;

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 
 /// How a process looks in `/proc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProcState {
+pub(crate) enum ProcState {
     /// No such process.
     Gone,
     /// Dead, waiting to be reaped: counts as gone.
@@ -32,13 +32,13 @@ pub enum ProcState {
 
 impl ProcState {
     /// Gone or zombie.
-    pub fn is_dead(self) -> bool {
+    pub(crate) fn is_dead(self) -> bool {
         matches!(self, Self::Gone | Self::Zombie)
     }
 }
 
 /// The postmaster's PID from `data_dir/postmaster.pid`; `Ok(None)` if there is no file.
-pub fn read_pid(data_dir: &Path) -> io::Result<Option<i32>> {
+pub(crate) fn read_pid(data_dir: &Path) -> io::Result<Option<i32>> {
     match fs::read_to_string(data_dir.join("postmaster.pid")) {
         Ok(s) => s
             .lines()
@@ -66,7 +66,7 @@ fn stat(pid: i32) -> Option<(char, i32, String)> {
 }
 
 /// The state of `pid`.
-pub fn proc_state(pid: i32) -> ProcState {
+pub(crate) fn proc_state(pid: i32) -> ProcState {
     match stat(pid) {
         None => ProcState::Gone,
         Some(('Z' | 'X' | 'x', _, _)) => ProcState::Zombie,
@@ -83,7 +83,7 @@ fn is_postgres_comm(comm: &str) -> bool {
 /// The state of the postmaster that `postmaster.pid` named: like [`proc_state`],
 /// but a live process that is not PostgreSQL is [`ProcState::Gone`] (the PID was
 /// reused after the postmaster died: never wait on it, never signal it).
-pub fn postmaster_state(pid: i32) -> ProcState {
+pub(crate) fn postmaster_state(pid: i32) -> ProcState {
     match stat(pid) {
         Some((_, _, comm)) if !is_postgres_comm(&comm) => ProcState::Gone,
         _ => proc_state(pid),
@@ -93,7 +93,7 @@ pub fn postmaster_state(pid: i32) -> ProcState {
 /// Direct children of `pid`, by reading the parent of every process in `/proc`
 /// (five syscalls per process on the machine: callers keep it rare). Kernels
 /// built with `CONFIG_PROC_CHILDREN` have a cheaper list, but not these machines.
-pub fn children_of(pid: i32) -> Vec<i32> {
+pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -105,7 +105,7 @@ pub fn children_of(pid: i32) -> Vec<i32> {
 /// SIGKILLs the postmaster `pid` and its direct children (the backends). SIGKILL
 /// also ends a SIGSTOPped process. Only PostgreSQL processes are signalled (a
 /// reused PID is left alone). Returns how many signals were delivered.
-pub fn kill_tree(pid: i32) -> usize {
+pub(crate) fn kill_tree(pid: i32) -> usize {
     if !stat(pid).is_some_and(|(_, _, comm)| is_postgres_comm(&comm)) {
         return 0;
     }
@@ -120,14 +120,14 @@ pub fn kill_tree(pid: i32) -> usize {
 }
 
 /// Reaps `pid` if it is a dead child of this process (no-op otherwise).
-pub fn reap(pid: i32) {
+pub(crate) fn reap(pid: i32) {
     // ECHILD (not our child) and "still running" are both fine here.
     let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
 }
 
 /// Polls until the postmaster `pid` is gone or a zombie (reaping it if it is
 /// ours), up to `bound`, by [`postmaster_state`]. Returns whether it died in time.
-pub async fn wait_dead(pid: i32, bound: Duration) -> bool {
+pub(crate) async fn wait_dead(pid: i32, bound: Duration) -> bool {
     let start = Instant::now();
     loop {
         let st = postmaster_state(pid);
@@ -146,13 +146,13 @@ pub async fn wait_dead(pid: i32, bound: Duration) -> bool {
 
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`), so orphaned
 /// PostgreSQL processes become its children and can be reaped at once.
-pub fn become_subreaper() -> nix::Result<()> {
+pub(crate) fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
 /// Reaps every zombie child of this process named `postgres` or `postmaster`.
 /// Returns how many were reaped.
-pub fn reap_postgres_zombies() -> usize {
+pub(crate) fn reap_postgres_zombies() -> usize {
     let me = std::process::id();
     let Ok(me) = i32::try_from(me) else { return 0 };
     children_of(me)
@@ -170,7 +170,7 @@ const REAP_SWEEP_PERIOD: Duration = Duration::from_secs(10);
 
 /// Reaps adopted PostgreSQL zombies on every SIGCHLD and at least every
 /// `REAP_SWEEP_PERIOD` (10 s), until the task is dropped. Call [`become_subreaper`] first.
-pub fn spawn_reaper() -> io::Result<tokio::task::JoinHandle<()>> {
+pub(crate) fn spawn_reaper() -> io::Result<tokio::task::JoinHandle<()>> {
     let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
     Ok(tokio::spawn(async move {
         loop {

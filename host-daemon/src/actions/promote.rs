@@ -10,7 +10,7 @@ use tokio_postgres::{Client, NoTls};
 
 /// Bounds of a promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PromoteOptions {
+pub(crate) struct PromoteOptions {
     /// The whole promotion (connect + request + end of recovery) must finish within this.
     pub timeout: Duration,
     /// Pause between two `pg_is_in_recovery()` polls.
@@ -34,7 +34,7 @@ impl Default for PromoteOptions {
 
 /// What a successful promotion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PromoteReport {
+pub(crate) struct PromoteReport {
     /// PostgreSQL was already out of recovery before the request (nothing to do):
     /// the "finish" branch of rule `promotion-order` after a restart.
     pub already_primary: bool,
@@ -48,7 +48,7 @@ pub struct PromoteReport {
 
 /// Errors of a promotion; each one means "not promoted (yet)" to the engine.
 #[derive(Debug, thiserror::Error)]
-pub enum PromoteError {
+pub(crate) enum PromoteError {
     /// Could not connect to the local PostgreSQL.
     #[error("promote: cannot connect to the local PostgreSQL: {0}")]
     Connect(#[source] tokio_postgres::Error),
@@ -73,7 +73,7 @@ pub enum PromoteError {
 }
 
 /// Connects with `config` and promotes; see [`promote`].
-pub async fn promote_with_config(
+pub(crate) async fn promote_with_config(
     config: &tokio_postgres::Config,
     opts: PromoteOptions,
 ) -> Result<PromoteReport, PromoteError> {
@@ -101,7 +101,10 @@ pub async fn promote_with_config(
 /// Promotes the server behind `client` and waits until it is writable.
 ///
 /// Needs a role allowed to run `pg_promote` (a superuser, or one granted EXECUTE).
-pub async fn promote(client: &Client, opts: PromoteOptions) -> Result<PromoteReport, PromoteError> {
+pub(crate) async fn promote(
+    client: &Client,
+    opts: PromoteOptions,
+) -> Result<PromoteReport, PromoteError> {
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let start = Instant::now();
     let bounded = async {
@@ -162,7 +165,7 @@ async fn request(client: &Client) -> Result<(), PromoteError> {
 }
 
 /// `SELECT pg_is_in_recovery()`.
-pub async fn in_recovery(client: &Client) -> Result<bool, PromoteError> {
+pub(crate) async fn in_recovery(client: &Client) -> Result<bool, PromoteError> {
     let q = "SELECT pg_is_in_recovery()";
     let map = |source| PromoteError::Query {
         query: "pg_is_in_recovery",
@@ -171,3 +174,6 @@ pub async fn in_recovery(client: &Client) -> Result<bool, PromoteError> {
     let row = client.query_one(q, &[]).await.map_err(map)?;
     row.try_get(0).map_err(map)
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,11 +18,11 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The signal file's name (PostgreSQL 12+).
-pub const SIGNAL_FILE: &str = "standby.signal";
+pub(crate) const SIGNAL_FILE: &str = "standby.signal";
 
 /// Why the guard could not be armed, disarmed or checked.
 #[derive(Debug, thiserror::Error)]
-pub enum GuardError {
+pub(crate) enum GuardError {
     /// The data directory could not be inspected (missing, unreadable).
     #[error("start guard: cannot read the data directory {path}: {source}")]
     DataDir {
@@ -73,12 +73,12 @@ pub enum GuardError {
 }
 
 /// The signal file in `data_dir`.
-pub fn signal_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn signal_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SIGNAL_FILE)
 }
 
 /// Whether the guard is armed (`standby.signal` exists).
-pub fn is_armed(data_dir: &Path) -> Result<bool, GuardError> {
+pub(crate) fn is_armed(data_dir: &Path) -> Result<bool, GuardError> {
     let path = signal_path(data_dir);
     match std::fs::symlink_metadata(&path) {
         Ok(_) => Ok(true),
@@ -100,7 +100,7 @@ pub fn is_armed(data_dir: &Path) -> Result<bool, GuardError> {
 /// Arms the guard: creates an empty `standby.signal`, mode 0600, owned by the data
 /// directory's owner, and syncs it and the directory so it survives a power cut
 /// (the case it exists for). Idempotent. Returns whether it was newly created.
-pub fn arm(data_dir: &Path) -> Result<bool, GuardError> {
+pub(crate) fn arm(data_dir: &Path) -> Result<bool, GuardError> {
     let meta = std::fs::metadata(data_dir).map_err(|source| GuardError::DataDir {
         path: data_dir.to_path_buf(),
         source,
@@ -141,7 +141,7 @@ pub fn arm(data_dir: &Path) -> Result<bool, GuardError> {
 
 /// Disarms the guard: removes `standby.signal` (absent is fine) and syncs the
 /// directory. Returns whether a file was removed.
-pub fn disarm(data_dir: &Path) -> Result<bool, GuardError> {
+pub(crate) fn disarm(data_dir: &Path) -> Result<bool, GuardError> {
     let path = signal_path(data_dir);
     let removed = match std::fs::remove_file(&path) {
         Ok(()) => true,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use twinbeat_core::{self as engine, PersistedRole};
 
 /// The file name inside `state_dir`.
-pub const STATE_FILE_NAME: &str = "state.json";
+pub(crate) const STATE_FILE_NAME: &str = "state.json";
 /// The version written in the file; a file with another version is refused.
 const FORMAT_VERSION: u32 = 1;
 
@@ -39,7 +39,7 @@ enum PersistedRoleInFile {
 /// The persisted record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PersistedState {
+pub(crate) struct PersistedState {
     /// Format version (`FORMAT_VERSION`).
     pub version: u32,
     /// What this node last committed to doing: "promoting" is written before
@@ -57,7 +57,7 @@ pub struct PersistedState {
 
 impl PersistedState {
     /// A record stamped with the current wall-clock time.
-    pub fn new(state: PersistedRole, term: u64, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(state: PersistedRole, term: u64, reason: impl Into<String>) -> Self {
         let since_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -77,7 +77,7 @@ impl PersistedState {
     /// `hold-needs-evidence`): a node whose PostgreSQL is out of recovery is a primary
     /// whatever this says, and term 0 is below any term a promotion ever wrote, so a
     /// node with no file never wins a term comparison against a node that promoted.
-    pub fn default_missing() -> Self {
+    pub(crate) fn default_missing() -> Self {
         Self {
             version: FORMAT_VERSION,
             state: PersistedRole::Standby,
@@ -88,7 +88,7 @@ impl PersistedState {
     }
 
     /// The engine's view of this record: role and term.
-    pub fn engine_state(&self) -> engine::PersistedState {
+    pub(crate) fn engine_state(&self) -> engine::PersistedState {
         engine::PersistedState {
             role: self.state,
             term: self.term,
@@ -98,7 +98,7 @@ impl PersistedState {
 
 /// Errors of the state file.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// The file or directory could not be read, written, synced or renamed.
     #[error("state file {path}: {op}: {source}")]
     Io {
@@ -122,26 +122,26 @@ pub enum StateError {
 
 /// The state file of one node.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
 }
 
 impl StateStore {
     /// A store in `state_dir` (created on the first save if missing).
-    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(state_dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: state_dir.into(),
         }
     }
 
     /// The path of the state file.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join(STATE_FILE_NAME)
     }
 
     /// Reads the state. `Ok(None)` when there is no file: the caller then uses
     /// [`PersistedState::default_missing`] together with what PostgreSQL says.
-    pub fn load(&self) -> Result<Option<PersistedState>, StateError> {
+    pub(crate) fn load(&self) -> Result<Option<PersistedState>, StateError> {
         let path = self.path();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -171,17 +171,12 @@ impl StateStore {
         Ok(Some(state))
     }
 
-    /// [`load`](Self::load), with the documented default for a missing file.
-    pub fn load_or_default(&self) -> Result<PersistedState, StateError> {
-        Ok(self.load()?.unwrap_or_else(PersistedState::default_missing))
-    }
-
     /// Writes `state` atomically and durably (temp file, fsync, rename, fsync dir).
     ///
     /// Blocking: a few milliseconds for the two fsyncs. Rule `promotion-order` needs
     /// it on disk before the next step, so the caller awaits it (e.g. in
     /// `spawn_blocking`).
-    pub fn save(&self, state: &PersistedState) -> Result<(), StateError> {
+    pub(crate) fn save(&self, state: &PersistedState) -> Result<(), StateError> {
         let io_err = |path: &Path, op: &'static str| {
             let path = path.to_path_buf();
             move |source| StateError::Io { path, op, source }
@@ -236,7 +231,7 @@ impl StateStore {
     }
 
     /// [`save`](Self::save) on tokio's blocking pool.
-    pub async fn save_async(&self, state: PersistedState) -> Result<(), StateError> {
+    pub(crate) async fn save_async(&self, state: PersistedState) -> Result<(), StateError> {
         let store = self.clone();
         match tokio::task::spawn_blocking(move || store.save(&state)).await {
             Ok(r) => r,
@@ -248,3 +243,6 @@ impl StateStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,17 +42,18 @@ mod proxy {
 
 /// Which bus to talk to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Bus {
+pub(crate) enum Bus {
     /// The system bus (production).
     #[default]
     System,
-    /// A bus at this D-Bus address (tests: a private `dbus-daemon`).
+    /// A bus at this D-Bus address: the tests' private `dbus-daemon`.
+    #[cfg(test)]
     Address(String),
 }
 
 /// Errors of the D-Bus side.
 #[derive(Debug, thiserror::Error)]
-pub enum SystemdError {
+pub(crate) enum SystemdError {
     /// Could not connect to the bus.
     #[error("systemd: cannot connect to D-Bus: {0}")]
     Connect(#[source] zbus::Error),
@@ -72,17 +73,18 @@ pub enum SystemdError {
 
 /// A connection to systemd's Manager.
 #[derive(Debug, Clone)]
-pub struct SystemdManager {
+pub(crate) struct SystemdManager {
     proxy: proxy::ManagerProxy<'static>,
     timeout: Duration,
 }
 
 impl SystemdManager {
     /// Connects to `bus`; every later call is bounded by `timeout`.
-    pub async fn connect(bus: &Bus, timeout: Duration) -> Result<Self, SystemdError> {
+    pub(crate) async fn connect(bus: &Bus, timeout: Duration) -> Result<Self, SystemdError> {
         let connect = async {
             let conn = match bus {
                 Bus::System => zbus::Connection::system().await?,
+                #[cfg(test)]
                 Bus::Address(a) => {
                     zbus::connection::Builder::address(a.as_str())?
                         .build()
@@ -110,31 +112,36 @@ impl SystemdManager {
     }
 
     /// `RestartUnit(unit, "replace")`; returns the job's object path.
-    pub async fn restart_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
+    pub(crate) async fn restart_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         self.bounded("RestartUnit", self.proxy.restart_unit(unit, "replace"))
             .await
     }
 
-    /// `StartUnit(unit, "replace")`; returns the job's object path.
-    pub async fn start_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
+    /// `StartUnit(unit, "replace")`; returns the job's object path. Only the tests start
+    /// the DB (see [`ServiceControl::start`](crate::actions::service::ServiceControl::start)).
+    #[cfg(test)]
+    pub(crate) async fn start_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         self.bounded("StartUnit", self.proxy.start_unit(unit, "replace"))
             .await
     }
 
     /// `StopUnit(unit, "replace")`; returns the job's object path.
-    pub async fn stop_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
+    pub(crate) async fn stop_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         self.bounded("StopUnit", self.proxy.stop_unit(unit, "replace"))
             .await
     }
 
     /// `KillUnit(unit, "all", signal)`: signals every process of the unit.
-    pub async fn kill_unit(&self, unit: &str, signal: i32) -> Result<(), SystemdError> {
+    pub(crate) async fn kill_unit(&self, unit: &str, signal: i32) -> Result<(), SystemdError> {
         self.bounded("KillUnit", self.proxy.kill_unit(unit, "all", signal))
             .await
     }
 
     /// `PowerOff()`: the `poweroff` fence action.
-    pub async fn power_off(&self) -> Result<(), SystemdError> {
+    pub(crate) async fn power_off(&self) -> Result<(), SystemdError> {
         self.bounded("PowerOff", self.proxy.power_off()).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,11 +17,11 @@ use super::arp::{self, ArpError, GarpHandle};
 use super::ndp;
 
 /// Bound on one netlink request (they normally answer in well under a millisecond).
-pub const NETLINK_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const NETLINK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the VIP goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VipSpec {
+pub(crate) struct VipSpec {
     /// The address.
     pub address: IpAddr,
     /// Its prefix length (as in `address/prefix`).
@@ -32,7 +32,7 @@ pub struct VipSpec {
 
 /// Errors of the VIP's netlink side.
 #[derive(Debug, thiserror::Error)]
-pub enum VipError {
+pub(crate) enum VipError {
     /// The netlink socket could not be opened.
     #[error("VIP: cannot open a netlink socket: {0}")]
     Socket(#[source] io::Error),
@@ -55,7 +55,7 @@ pub enum VipError {
 
 /// Whether [`Vip::add`] changed anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddOutcome {
+pub(crate) enum AddOutcome {
     /// The address was added.
     Added,
     /// It was already there (idempotent success).
@@ -64,7 +64,7 @@ pub enum AddOutcome {
 
 /// Whether [`Vip::remove`] changed anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RemoveOutcome {
+pub(crate) enum RemoveOutcome {
     /// The address was deleted.
     Removed,
     /// It was not there (idempotent success).
@@ -73,10 +73,11 @@ pub enum RemoveOutcome {
 
 /// The result of [`Vip::take`].
 #[derive(Debug)]
-pub struct TakeReport {
+pub(crate) struct TakeReport {
     /// What the add did.
     pub outcome: AddOutcome,
-    /// From the call to the address being on the interface.
+    /// From the call to the address being on the interface (a figure the tests print).
+    #[cfg(test)]
     pub add_elapsed: Duration,
     /// From the call to the first gratuitous ARP (IPv6: unsolicited neighbour
     /// advertisement) leaving; None when none was asked for or sending failed.
@@ -87,7 +88,7 @@ pub struct TakeReport {
 
 /// A handle on the VIP of one node. Bound to the network namespace it was created in.
 #[derive(Debug)]
-pub struct Vip {
+pub(crate) struct Vip {
     spec: VipSpec,
     handle: Handle,
     conn: tokio::task::JoinHandle<()>,
@@ -123,19 +124,19 @@ async fn bounded<T>(
 impl Vip {
     /// Opens a netlink connection (in the current network namespace; needs a tokio
     /// runtime with I/O enabled).
-    pub fn new(spec: VipSpec) -> Result<Self, VipError> {
+    pub(crate) fn new(spec: VipSpec) -> Result<Self, VipError> {
         let (connection, handle, _) = rtnetlink::new_connection().map_err(VipError::Socket)?;
         let conn = tokio::spawn(connection);
         Ok(Self { spec, handle, conn })
     }
 
     /// The VIP this handle manages.
-    pub fn spec(&self) -> &VipSpec {
+    pub(crate) fn spec(&self) -> &VipSpec {
         &self.spec
     }
 
     /// The interface's index.
-    pub async fn interface_index(&self) -> Result<u32, VipError> {
+    pub(crate) async fn interface_index(&self) -> Result<u32, VipError> {
         bounded("get link", async {
             let mut links = self
                 .handle
@@ -156,7 +157,7 @@ impl Vip {
     }
 
     /// Adds the address; already present is success.
-    pub async fn add(&self) -> Result<AddOutcome, VipError> {
+    pub(crate) async fn add(&self) -> Result<AddOutcome, VipError> {
         let index = self.interface_index().await?;
         bounded("add address", async {
             let mut req = self
@@ -178,7 +179,7 @@ impl Vip {
     }
 
     /// Deletes the address (any prefix length) from the interface; absent is success.
-    pub async fn remove(&self) -> Result<RemoveOutcome, VipError> {
+    pub(crate) async fn remove(&self) -> Result<RemoveOutcome, VipError> {
         let index = self.interface_index().await?;
         bounded("delete address", async {
             let mut found = self
@@ -211,7 +212,7 @@ impl Vip {
     }
 
     /// Whether the address is on the interface.
-    pub async fn is_present(&self) -> Result<bool, VipError> {
+    pub(crate) async fn is_present(&self) -> Result<bool, VipError> {
         let index = self.interface_index().await?;
         bounded("get address", async {
             let mut found = self
@@ -235,17 +236,17 @@ impl Vip {
     ///
     /// An announcement failure is returned as the second element: the address is
     /// on the interface either way, so the node is primary and the engine only alarms.
-    pub async fn take(
+    pub(crate) async fn take(
         &self,
         announcements: u32,
         interval: Duration,
     ) -> Result<(TakeReport, Option<ArpError>), VipError> {
         let start = Instant::now();
         let outcome = self.add().await?;
-        let add_elapsed = start.elapsed();
         let mut report = TakeReport {
             outcome,
-            add_elapsed,
+            #[cfg(test)]
+            add_elapsed: start.elapsed(),
             first_announcement_elapsed: None,
             announcements: None,
         };
@@ -270,3 +271,6 @@ impl Vip {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

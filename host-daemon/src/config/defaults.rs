@@ -3,61 +3,61 @@
 use std::time::Duration;
 
 /// `state_dir`.
-pub const STATE_DIR: &str = "/var/lib/twinbeat";
+pub(crate) const STATE_DIR: &str = "/var/lib/twinbeat";
 /// `local_db.host`.
-pub const DB_HOST: &str = "localhost";
+pub(crate) const DB_HOST: &str = "localhost";
 /// `local_db.port` and `peer.db_port`.
-pub const DB_PORT: u16 = 5432;
+pub(crate) const DB_PORT: u16 = 5432;
 /// `local_db.user`.
-pub const DB_USER: &str = "postgres";
+pub(crate) const DB_USER: &str = "postgres";
 /// `local_db.dbname`.
-pub const DB_NAME: &str = "postgres";
+pub(crate) const DB_NAME: &str = "postgres";
 /// `local_db.check_interval`: the design's default, every 2 s.
-pub const LOCAL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const LOCAL_INTERVAL: Duration = Duration::from_secs(2);
 /// `local_db.timeout`.
-pub const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const LOCAL_TIMEOUT: Duration = Duration::from_secs(1);
 /// `retries` of every check: the design's 5.
-pub const RETRIES: u32 = 5;
+pub(crate) const RETRIES: u32 = 5;
 /// `local_db.service.manager` when the section does not say.
-pub const MANAGER: &str = "systemd";
+pub(crate) const MANAGER: &str = "systemd";
 /// `local_db.service.unit` when no manager is given (Debian's umbrella unit).
-pub const UNIT: &str = "postgresql.service";
+pub(crate) const UNIT: &str = "postgresql.service";
 /// `local_db.service.pg_ctl`: found on `PATH`.
-pub const PG_CTL: &str = "pg_ctl";
+pub(crate) const PG_CTL: &str = "pg_ctl";
 /// `local_db.service.restart_grace`.
-pub const RESTART_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const RESTART_GRACE: Duration = Duration::from_secs(10);
 /// `checks.icmp.interval` (the design's 1 ms, read as an interval).
-pub const ICMP_INTERVAL: Duration = Duration::from_millis(1);
+pub(crate) const ICMP_INTERVAL: Duration = Duration::from_millis(1);
 /// `checks.icmp.timeout`.
-pub const ICMP_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const ICMP_TIMEOUT: Duration = Duration::from_millis(100);
 /// `checks.icmp.ttl`.
-pub const TTL: u32 = 64;
+pub(crate) const TTL: u32 = 64;
 /// `checks.remote_db.interval` (the design's 10 ms).
-pub const REMOTE_INTERVAL: Duration = Duration::from_millis(10);
+pub(crate) const REMOTE_INTERVAL: Duration = Duration::from_millis(10);
 /// `checks.remote_db.timeout`.
-pub const REMOTE_TIMEOUT: Duration = Duration::from_millis(200);
+pub(crate) const REMOTE_TIMEOUT: Duration = Duration::from_millis(200);
 /// `checks.serial.device`.
-pub const SERIAL_DEVICE: &str = "/dev/ttyS0";
+pub(crate) const SERIAL_DEVICE: &str = "/dev/ttyS0";
 /// `checks.serial.baud`.
-pub const BAUD: u32 = 115_200;
+pub(crate) const BAUD: u32 = 115_200;
 /// `checks.serial.interval` (the design's 1 s).
-pub const SERIAL_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const SERIAL_INTERVAL: Duration = Duration::from_secs(1);
 /// `checks.serial.timeout`.
-pub const SERIAL_TIMEOUT: Duration = Duration::from_millis(200);
+pub(crate) const SERIAL_TIMEOUT: Duration = Duration::from_millis(200);
 /// `checks.gateway.interval`.
-pub const GATEWAY_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const GATEWAY_INTERVAL: Duration = Duration::from_secs(1);
 /// `checks.gateway.timeout`.
-pub const GATEWAY_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const GATEWAY_TIMEOUT: Duration = Duration::from_millis(500);
 /// `vip.gratuitous_arp`.
-pub const GARP: u32 = 5;
+pub(crate) const GARP: u32 = 5;
 /// `vip.arp_probe_timeout`: a few ARP probes tens of ms apart (rule
 /// `fresh-checks`).
-pub const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
+pub(crate) const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 /// `failover.startup_grace` (heartbeat's `initdead`).
-pub const STARTUP_GRACE: Duration = Duration::from_secs(60);
+pub(crate) const STARTUP_GRACE: Duration = Duration::from_secs(60);
 /// `failover.max_lag_on_failover`: 1 MiB, as Patroni.
-pub const MAX_LAG: u64 = 1 << 20;
+pub(crate) const MAX_LAG: u64 = 1 << 20;
 /// `failover.peer_state_max_age`.
-pub const PEER_STATE_MAX_AGE: Duration = Duration::from_secs(5);
+pub(crate) const PEER_STATE_MAX_AGE: Duration = Duration::from_secs(5);
 /// `status.listen`.
-pub const LISTEN: &str = "127.0.0.1:8432";
+pub(crate) const LISTEN: &str = "127.0.0.1:8432";

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     /// The file could not be read.
     #[error("{}: cannot read the configuration file: {source}", path.display())]
     Read {
@@ -64,8 +64,10 @@ impl ConfigError {
         }
     }
 
-    /// The field the error names, when it names one.
-    pub fn field(&self) -> Option<&str> {
+    /// The field the error names, when it names one (the tests check it; the message
+    /// names it for the operator).
+    #[cfg(test)]
+    pub(crate) fn field(&self) -> Option<&str> {
         match self {
             ConfigError::Decode { field, .. } | ConfigError::Invalid { field, .. } => Some(field),
             ConfigError::Read { .. } | ConfigError::Syntax { .. } => None,
@@ -86,7 +88,7 @@ impl ConfigError {
 
 /// Something suspicious that does not stop the node (or that only `run` refuses).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
+pub(crate) struct Warning {
     /// Dotted path of the field concerned.
     pub field: String,
     /// What is suspicious and what it means.

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 
 /// One address on one local interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalAddr {
+pub(crate) struct LocalAddr {
     /// Interface name (`eth0`).
     pub interface: String,
     /// The address with its prefix length: the subnet the interface is on.
@@ -17,7 +17,7 @@ pub struct LocalAddr {
 
 /// One IPv4 route from `/proc/net/route`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
+pub(crate) struct Route {
     /// Interface name.
     pub interface: String,
     /// Destination network (`0.0.0.0/0` for the default route).
@@ -28,7 +28,7 @@ pub struct Route {
 
 /// What the configuration checks need to know about the host.
 #[derive(Debug, Clone, Default)]
-pub struct HostFacts {
+pub(crate) struct HostFacts {
     /// Host name (the default `node_id`).
     pub hostname: Option<String>,
     /// Every address on every interface, loopback included.
@@ -42,7 +42,7 @@ pub struct HostFacts {
 impl HostFacts {
     /// Reads the facts of the running host. A source that cannot be read leaves its
     /// part empty: the checks that need it then report "not found".
-    pub fn from_system() -> Self {
+    pub(crate) fn from_system() -> Self {
         let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
             .map(|s| s.trim().to_owned())
@@ -80,13 +80,13 @@ impl HostFacts {
     }
 
     /// Whether `ip` is this host: loopback, unspecified, or one of its own addresses.
-    pub fn is_self(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_self(&self, ip: IpAddr) -> bool {
         ip.is_loopback() || ip.is_unspecified() || self.addrs.iter().any(|a| a.net.addr() == ip)
     }
 
     /// The local address whose subnet contains `ip` (the longest prefix wins),
     /// loopback excluded.
-    pub fn subnet_of(&self, ip: IpAddr) -> Option<&LocalAddr> {
+    pub(crate) fn subnet_of(&self, ip: IpAddr) -> Option<&LocalAddr> {
         self.addrs
             .iter()
             .filter(|a| !a.net.addr().is_loopback() && a.net.contains(&ip))
@@ -94,7 +94,7 @@ impl HostFacts {
     }
 
     /// The interface the routing table sends `ip` through (longest prefix match).
-    pub fn route_to(&self, ip: IpAddr) -> Option<&Route> {
+    pub(crate) fn route_to(&self, ip: IpAddr) -> Option<&Route> {
         self.routes
             .iter()
             .filter(|r| r.dest.contains(&ip))
@@ -102,7 +102,7 @@ impl HostFacts {
     }
 
     /// The next hop of the default route, if any.
-    pub fn default_gateway(&self) -> Option<Ipv4Addr> {
+    pub(crate) fn default_gateway(&self) -> Option<Ipv4Addr> {
         self.routes
             .iter()
             .find(|r| r.dest.prefix_len() == 0)
@@ -110,7 +110,7 @@ impl HostFacts {
     }
 
     /// Whether an interface of this name exists.
-    pub fn has_interface(&self, name: &str) -> bool {
+    pub(crate) fn has_interface(&self, name: &str) -> bool {
         self.interfaces.iter().any(|i| i == name) || self.addrs.iter().any(|a| a.interface == name)
     }
 }
@@ -118,7 +118,7 @@ impl HostFacts {
 /// Parses `/proc/net/route`: addresses are little-endian hex u32 (host byte order on
 /// the little-endian machines this runs on; the kernel prints the raw `__be32`, which
 /// read as a native integer on x86/arm64 is little-endian).
-pub fn parse_proc_route(text: &str) -> Vec<Route> {
+pub(crate) fn parse_proc_route(text: &str) -> Vec<Route> {
     fn hex_ip(s: &str) -> Option<Ipv4Addr> {
         let v = u32::from_str_radix(s, 16).ok()?;
         Some(Ipv4Addr::from(v.to_le_bytes()))

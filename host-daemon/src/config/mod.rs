@@ -10,11 +10,11 @@
 //! [`Config`], the engine's config and the [`Warning`]s; [`render_toml`] prints it
 //! (password redacted) for `check-config`.
 
-pub mod defaults;
+pub(crate) mod defaults;
 mod engine_errors;
 mod error;
 mod flat;
-pub mod host;
+pub(crate) mod host;
 mod raw;
 mod render;
 mod resolve;
@@ -23,25 +23,25 @@ mod types;
 
 #[cfg(test)]
 mod tests;
-pub mod units;
+pub(crate) mod units;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ConfigError, Warning};
-pub use host::HostFacts;
-pub use render::render_toml;
-pub use resolve::HostChecks;
-pub use to_core::node_number;
-pub use types::*;
+pub(crate) use error::{ConfigError, Warning};
+pub(crate) use host::HostFacts;
+pub(crate) use render::render_toml;
+pub(crate) use resolve::HostChecks;
+pub(crate) use to_core::node_number;
+pub(crate) use types::*;
 
 use twinbeat_core as engine;
 
 /// Environment variable holding the database password.
-pub const PASSWORD_ENV: &str = "TWINBEAT_PG_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "TWINBEAT_PG_PASSWORD";
 
 /// The two accepted file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// The sectioned TOML of the contract.
     Toml,
     /// JSON with comments and trailing commas (JSON5): the flat JSON format, or the
@@ -51,7 +51,7 @@ pub enum Format {
 
 /// A loaded configuration and what looked suspicious on the way.
 #[derive(Debug, Clone)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The effective configuration.
     pub config: Config,
     /// The engine's part of it, checked by the engine: what `run` starts the engine
@@ -65,7 +65,7 @@ pub struct Loaded {
 
 /// Picks the format: `.toml` / `.json` / `.json5` by extension, else `{` as the first
 /// non-blank character means JSON.
-pub fn detect_format(path: &Path, text: &str) -> Format {
+pub(crate) fn detect_format(path: &Path, text: &str) -> Format {
     match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => Format::Toml,
         Some("json" | "json5") => Format::Json,
@@ -75,7 +75,7 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
 }
 
 /// Reads and checks a configuration file against the running host.
-pub fn load(path: &Path, mode: HostChecks) -> Result<Loaded, ConfigError> {
+pub(crate) fn load(path: &Path, mode: HostChecks) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
@@ -113,7 +113,7 @@ fn holds_password(c: &Config) -> bool {
 /// Decodes and checks configuration text; `path` only names the file in errors and
 /// picks the format. Host facts and the environment are passed in, so tests control
 /// them.
-pub fn load_str(
+pub(crate) fn load_str(
     path: &Path,
     text: &str,
     facts: &HostFacts,
@@ -220,6 +220,6 @@ fn one_line(s: &str) -> String {
 }
 
 /// The default path of the configuration file.
-pub fn default_path() -> PathBuf {
+pub(crate) fn default_path() -> PathBuf {
     PathBuf::from("/etc/twinbeat/twinbeat.toml")
 }

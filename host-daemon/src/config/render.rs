@@ -192,7 +192,7 @@ fn service(s: &Service) -> ServiceView {
 }
 
 /// Prints the effective configuration as TOML (passwords redacted).
-pub fn render_toml(loaded: &Loaded) -> String {
+pub(crate) fn render_toml(loaded: &Loaded) -> String {
     let c = &loaded.config;
     let (lp, lpf) = pw(&c.local_db.conn.password);
     let (pp, ppf) = pw(&c.peer.db.password);

@@ -12,7 +12,7 @@ use super::types::{Config, PathConfig};
 /// The engine's number for a node id. Frames carry it and, on an equal term, the
 /// smaller number wins (rule `higher-term-wins`): a decimal `node_id` ("1", "2") is
 /// used as is, any other string by its FNV-1a hash, which both nodes compute alike.
-pub fn node_number(node_id: &str) -> u32 {
+pub(crate) fn node_number(node_id: &str) -> u32 {
     if let Ok(n) = node_id.parse::<u32>() {
         return n;
     }

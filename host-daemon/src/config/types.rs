@@ -8,15 +8,15 @@ use std::time::Duration;
 use ipnet::IpNet;
 /// `role`: `auto` asks PostgreSQL; the others pin the role. The engine's type: it
 /// checks the pin at start.
-pub use twinbeat_core::RolePin;
+pub(crate) use twinbeat_core::RolePin;
 
 /// Attempt settings of one path (`interval`, `timeout`, `retries`): the engine's type,
 /// which also derives the path's detection time.
-pub use twinbeat_core::PathConfig;
+pub(crate) use twinbeat_core::PathConfig;
 
 /// The whole effective configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Config {
+pub(crate) struct Config {
     /// Cluster name; frames carry a hash of it. Given, or derived from the VIP.
     pub cluster_id: String,
     /// True when `cluster_id` was derived from the VIP (no `cluster_id` in the file).
@@ -45,7 +45,7 @@ pub struct Config {
 
 /// A password; its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
+pub(crate) struct Secret(pub String);
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,7 +55,7 @@ impl fmt::Debug for Secret {
 
 /// Where a database password comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
+pub(crate) enum PasswordSource {
     /// No password (trust, peer or `.pgpass` authentication).
     None,
     /// Written in the config file.
@@ -68,7 +68,7 @@ pub enum PasswordSource {
 
 impl PasswordSource {
     /// The password itself. A file is read now (its content up to the first newline).
-    pub fn resolve(&self) -> std::io::Result<Option<String>> {
+    pub(crate) fn resolve(&self) -> std::io::Result<Option<String>> {
         Ok(match self {
             PasswordSource::None => None,
             PasswordSource::Inline(s) | PasswordSource::Env(s) => Some(s.0.clone()),
@@ -82,7 +82,7 @@ impl PasswordSource {
 
 /// Credentials and address of one PostgreSQL.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DbConn {
+pub(crate) struct DbConn {
     /// Host name, IP, or unix socket directory.
     pub host: String,
     /// TCP port (also the socket's port number).
@@ -97,7 +97,7 @@ pub struct DbConn {
 
 /// `[local_db]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LocalDb {
+pub(crate) struct LocalDb {
     /// How to reach it.
     pub conn: DbConn,
     /// Check period.
@@ -112,7 +112,7 @@ pub struct LocalDb {
 
 /// `[local_db.service]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Service {
+pub(crate) struct Service {
     /// The manager and its settings.
     pub manager: ServiceManager,
     /// How long a restarted DB may take to become healthy.
@@ -121,7 +121,7 @@ pub struct Service {
 
 /// The service manager of the local PostgreSQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceManager {
+pub(crate) enum ServiceManager {
     /// `pg_ctl -D data_dir`.
     PgCtl {
         /// The pg_ctl binary.
@@ -152,7 +152,7 @@ pub enum ServiceManager {
 impl ServiceManager {
     /// The configured data directory: always for pg_ctl, when given for the others.
     /// It is where `postmaster.pid` (stop confirmed by PID) and the start guard live.
-    pub fn data_dir(&self) -> Option<&std::path::Path> {
+    pub(crate) fn data_dir(&self) -> Option<&std::path::Path> {
         match self {
             ServiceManager::PgCtl { data_dir, .. } => Some(data_dir),
             ServiceManager::Systemd { data_dir, .. } | ServiceManager::Command { data_dir, .. } => {
@@ -164,7 +164,7 @@ impl ServiceManager {
 
 /// `[peer]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Peer {
+pub(crate) struct Peer {
     /// The peer's address as written (a host name or an IP).
     pub host: String,
     /// What `host` resolved to; ICMP goes here.
@@ -175,7 +175,7 @@ pub struct Peer {
 
 /// `[checks]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Checks {
+pub(crate) struct Checks {
     /// ICMP to the peer.
     pub icmp: PathConfig,
     /// IP TTL of the ICMP probes.
@@ -199,7 +199,7 @@ pub struct Checks {
 
 /// `[vip]`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Vip {
+pub(crate) struct Vip {
     /// The VIP with its prefix length.
     pub address: IpNet,
     /// Interface it goes on: given, or the one whose subnet holds the VIP.
@@ -212,7 +212,7 @@ pub struct Vip {
 
 /// `[failover]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Failover {
+pub(crate) struct Failover {
     /// No promotion before the master was heard once or this has passed.
     pub startup_grace: Duration,
     /// All paths must go down within this of the first (rule `all-paths-down-together`).
@@ -228,7 +228,7 @@ pub struct Failover {
 
 /// `[fence] action`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FenceAction {
+pub(crate) enum FenceAction {
     /// Stop PostgreSQL (the default).
     StopDb,
     /// Stop PostgreSQL, then power the machine off.
@@ -239,7 +239,7 @@ pub enum FenceAction {
 
 /// `[status]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StatusListen {
+pub(crate) struct StatusListen {
     /// Listen address of the status HTTP server.
     pub listen: SocketAddr,
 }

@@ -11,19 +11,19 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 /// A duration written as a string: `"1ms"`, `"10ms"`, `"2s"`, `"1m 30s"` (humantime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DurationStr(pub Duration);
+pub(crate) struct DurationStr(pub Duration);
 
 /// A size in bytes: `"1MiB"`, `"512KiB"`, `"16MB"`, `"4096"` or a bare integer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Size(pub u64);
+pub(crate) struct Size(pub u64);
 
 /// A TCP port given as a number (`5432`) or a string (`"5432"`, as in the flat JSON format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Port(pub u16);
+pub(crate) struct Port(pub u16);
 
 /// `failover.failure_window`: `"auto"` or a duration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowSetting {
+pub(crate) enum WindowSetting {
     /// Twice the slowest path's `retries` × `timeout`.
     Auto,
     /// An explicit window.
@@ -31,7 +31,7 @@ pub enum WindowSetting {
 }
 
 /// Parses a humantime duration, with the error text used in config errors.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|_| {
         format!(
             "invalid duration {s:?}: expected a duration string such as \"10ms\", \"2s\" or \"1m\""
@@ -40,12 +40,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Formats a duration the way the config file writes it (`"1ms"`, `"2s"`, `"1m 30s"`).
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
 /// Parses a size such as `"1MiB"`; units B, kB/KB, KiB, MB, MiB, GB, GiB (case-insensitive).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let bad = || {
         format!(
             "invalid size {s:?}: expected a byte count such as \"1MiB\", \"512KiB\" or \"4096\""
@@ -69,7 +69,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// Formats a size with the largest binary unit that divides it exactly.
-pub fn format_size(n: u64) -> String {
+pub(crate) fn format_size(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (m, u) in UNITS {
         if n != 0 && n % m == 0 {

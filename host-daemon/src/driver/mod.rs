@@ -32,12 +32,12 @@ use crate::probe::local_db::LocalDbProbe;
 use crate::probe::DbTarget;
 use crate::status::{self, Shared};
 
-pub use engine_loop::Driver;
+pub(crate) use engine_loop::Driver;
 
 /// Why [`run`] stopped with an error. Each variant says whether the operator's input
 /// was refused or the host failed; the CLI maps that to an exit code.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub(crate) enum RunError {
     /// The engine refused to start: a role pin that PostgreSQL and the persisted state
     /// contradict, or an engine-level config error.
     #[error("refusing to start: {0}")]
@@ -130,7 +130,7 @@ async fn start_facts(
 
 /// `twinbeat run`: the daemon, on the current tokio runtime, until SIGTERM or SIGINT,
 /// with the engine's config as loading checked it (`config::Loaded::engine`).
-pub async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), RunError> {
+pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), RunError> {
     // First, before this process starts any PostgreSQL: orphaned postgres processes
     // must become ours to reap.
     if let Err(e) = postmaster::become_subreaper() {

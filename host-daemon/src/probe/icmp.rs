@@ -177,3 +177,6 @@ impl IcmpTarget {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,7 +33,7 @@ const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
 
 /// What one check of the local database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalDbSample {
+pub(crate) struct LocalDbSample {
     /// `pg_isready`'s answer for the server.
     pub readiness: Readiness,
     /// `SELECT 1` returned 1.
@@ -51,19 +51,19 @@ pub struct LocalDbSample {
 
 impl LocalDbSample {
     /// Accepting connections and `SELECT 1` answered: what rule `local-db-restart-once` calls healthy.
-    pub fn healthy(&self) -> bool {
+    pub(crate) fn healthy(&self) -> bool {
         self.readiness.is_accepting() && self.select_ok
     }
 
     /// The sample's `accepting` flag as the core engine wants it.
-    pub fn accepting(&self) -> bool {
+    pub(crate) fn accepting(&self) -> bool {
         self.readiness.is_accepting()
     }
 }
 
 /// Checks the local PostgreSQL; keeps one connection between checks.
 #[derive(Debug)]
-pub struct LocalDbProbe {
+pub(crate) struct LocalDbProbe {
     target: DbTarget,
     session: Option<SessionSlot>,
     connects: u64,
@@ -80,7 +80,7 @@ impl std::fmt::Debug for SessionSlot {
 
 impl LocalDbProbe {
     /// A probe for `target`; it connects on the first check.
-    pub fn new(target: DbTarget) -> Self {
+    pub(crate) fn new(target: DbTarget) -> Self {
         Self {
             target,
             session: None,
@@ -88,13 +88,15 @@ impl LocalDbProbe {
         }
     }
 
-    /// How many connections the probe has opened so far (successful logins).
-    pub fn connects(&self) -> u64 {
+    /// How many connections the probe has opened so far (successful logins): the
+    /// tests check the connection is kept.
+    #[cfg(test)]
+    pub(crate) fn connects(&self) -> u64 {
         self.connects
     }
 
     /// Runs one check, bounded by `timeout` as a whole.
-    pub async fn check(&mut self, timeout: Duration) -> LocalDbSample {
+    pub(crate) async fn check(&mut self, timeout: Duration) -> LocalDbSample {
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + timeout);
         let mut sample = match timeout_at(deadline, self.check_unbounded(timeout)).await {
@@ -204,35 +206,4 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
-        values.iter().map(|v| v.map(str::to_owned)).collect()
-    }
-
-    #[test]
-    fn primary_row_is_healthy_with_its_lsn() {
-        let sample = sample_from_row(&row(&[Some("1"), Some("f"), Some("0/3000148")]));
-        assert!(sample.healthy());
-        assert_eq!(sample.in_recovery, Some(false));
-        assert_eq!(sample.wal_lsn, Some(0x0300_0148));
-        assert_eq!(sample.error, None);
-    }
-
-    #[test]
-    fn standby_without_any_lsn_is_healthy_but_says_why_lsn_is_missing() {
-        let sample = sample_from_row(&row(&[Some("1"), Some("t"), None]));
-        assert!(sample.healthy());
-        assert_eq!(sample.in_recovery, Some(true));
-        assert_eq!(sample.wal_lsn, None);
-        assert!(sample.error.is_some());
-    }
-
-    #[test]
-    fn empty_row_is_not_select_ok() {
-        let sample = sample_from_row(&[]);
-        assert!(!sample.select_ok);
-        assert!(!sample.healthy());
-    }
-}
+mod tests;

@@ -16,19 +16,22 @@
 //! [`runner::spawn`], which owns the probe in its own task and reports finished
 //! attempts over a tokio mpsc channel (the shape a `select!` loop wants).
 
-pub mod icmp;
-pub mod local_db;
+pub(crate) mod icmp;
+#[cfg(test)]
+mod lab_target;
+pub(crate) mod local_db;
 mod pg;
-pub mod remote_db;
-pub mod runner;
+pub(crate) mod remote_db;
+pub(crate) mod runner;
 
 use std::future::Future;
 use std::time::Duration;
 
-pub use pg::{DbTarget, Readiness};
+pub use pg::DbTarget;
+pub(crate) use pg::Readiness;
 
 /// One kind of probe: something that runs one attempt bounded by a timeout.
-pub trait Probe: Send + 'static {
+pub(crate) trait Probe: Send + 'static {
     /// What one attempt reports.
     type Outcome: Send + 'static;
 

@@ -61,7 +61,7 @@ impl DbTarget {
 
 /// What a connection attempt says about the server, as `pg_isready` reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
+pub(crate) enum Readiness {
     /// The server answered the startup handshake. It may still have refused
     /// *this* login (wrong password, unknown database): like `pg_isready`, that
     /// counts as accepting, because the server is up; see `login_error`.
@@ -85,7 +85,7 @@ pub enum Readiness {
 
 impl Readiness {
     /// True for [`Readiness::Accepting`].
-    pub fn is_accepting(&self) -> bool {
+    pub(crate) fn is_accepting(&self) -> bool {
         matches!(self, Readiness::Accepting { .. })
     }
 }

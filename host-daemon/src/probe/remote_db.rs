@@ -29,7 +29,7 @@ use tokio::time::timeout_at;
 use super::pg::{connect, Connect, DbTarget, Readiness, Session};
 
 /// A background connect may run this many attempt timeouts before it is given up.
-pub const CONNECT_CAP_FACTOR: u32 = 10;
+pub(crate) const CONNECT_CAP_FACTOR: u32 = 10;
 
 /// How an attempt that succeeded got its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,3 +244,6 @@ impl RemoteDbProbe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use twinbeat_core::AttemptId;
@@ -24,20 +24,18 @@ use super::Probe;
 
 /// A finished attempt, as sent to the driver.
 #[derive(Debug)]
-pub struct Completed<K, O> {
+pub(crate) struct Completed<K, O> {
     /// The key given to [`spawn`] (which path this is).
     pub key: K,
     /// The attempt given to [`ProbeHandle::start`]: the engine's id, unchanged.
     pub attempt: AttemptId,
-    /// When the attempt started running.
-    pub started: Instant,
     /// What the probe reported.
     pub outcome: O,
 }
 
 /// Why [`ProbeHandle::start`] did not start an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     /// An attempt is already in flight.
     #[error("an attempt is already in flight")]
     Busy,
@@ -48,7 +46,7 @@ pub enum StartError {
 
 /// Starts attempts on a probe running in its own task.
 #[derive(Debug)]
-pub struct ProbeHandle {
+pub(crate) struct ProbeHandle {
     requests: mpsc::Sender<(AttemptId, Duration)>,
     in_flight: Arc<AtomicBool>,
 }
@@ -56,7 +54,7 @@ pub struct ProbeHandle {
 impl ProbeHandle {
     /// Starts `attempt`, bounded by `timeout`; its result arrives on the channel
     /// given to [`spawn`].
-    pub fn start(&self, attempt: AttemptId, timeout: Duration) -> Result<(), StartError> {
+    pub(crate) fn start(&self, attempt: AttemptId, timeout: Duration) -> Result<(), StartError> {
         if self.in_flight.swap(true, Ordering::AcqRel) {
             return Err(StartError::Busy);
         }
@@ -72,15 +70,16 @@ impl ProbeHandle {
     }
 
     /// True while an attempt is running (from [`ProbeHandle::start`] until its
-    /// result has been handed to the channel).
-    pub fn in_flight(&self) -> bool {
+    /// result has been handed to the channel); the tests watch it.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> bool {
         self.in_flight.load(Ordering::Acquire)
     }
 }
 
 /// Moves `probe` into a new task that runs the attempts the returned handle
 /// starts and sends each result, tagged with `key`, to `results`.
-pub fn spawn<K, P>(
+pub(crate) fn spawn<K, P>(
     key: K,
     mut probe: P,
     results: mpsc::Sender<Completed<K, P::Outcome>>,
@@ -94,12 +93,10 @@ where
     let busy = in_flight.clone();
     tokio::spawn(async move {
         while let Some((attempt, timeout)) = incoming.recv().await {
-            let started = Instant::now();
             let outcome = probe.attempt(timeout).await;
             let done = Completed {
                 key: key.clone(),
                 attempt,
-                started,
                 outcome,
             };
             // Cleared before the send so a driver reacting to this result can

@@ -55,7 +55,7 @@ const EVENT_QUEUE: usize = 256;
 
 /// How to reach the serial device.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SerialConfig {
+pub(crate) struct SerialConfig {
     /// Device path, e.g. `/dev/ttyS0` or a pty link.
     pub device: PathBuf,
     /// Baud rate (ignored by ptys).
@@ -72,7 +72,7 @@ pub struct SerialConfig {
 
 impl SerialConfig {
     /// Defaults: reopen back-off 50 ms doubling to 2 s, poll 100 ms.
-    pub fn new(device: impl Into<PathBuf>, baud: u32, cluster: ClusterId) -> Self {
+    pub(crate) fn new(device: impl Into<PathBuf>, baud: u32, cluster: ClusterId) -> Self {
         Self {
             device: device.into(),
             baud,
@@ -86,7 +86,7 @@ impl SerialConfig {
 
 /// What the link reports to the driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkEvent {
+pub(crate) enum LinkEvent {
     /// The device was opened (at start or after it came back).
     Up,
     /// The device could not be opened, or was lost; it is being retried.
@@ -112,7 +112,7 @@ pub enum LinkEvent {
 
 /// Counters of the link since it was spawned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkCounters {
+pub(crate) struct LinkCounters {
     /// Frames decoded, and rejected frames per reason (`wrong_cluster` counts
     /// foreign-cluster frames).
     pub decode: Counters,
@@ -132,7 +132,7 @@ pub struct LinkCounters {
 
 /// Why [`SerialLink::send`] did not queue a frame.
 #[derive(Debug, thiserror::Error)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// The device is not open (missing, unplugged): the frame was dropped.
     #[error("the serial device is not open")]
     NotOpen,
@@ -176,7 +176,7 @@ impl Shared {
 }
 
 /// A running serial link; see the module documentation.
-pub struct SerialLink {
+pub(crate) struct SerialLink {
     shared: Arc<Shared>,
     outgoing: std_mpsc::SyncSender<Vec<u8>>,
 }
@@ -200,7 +200,7 @@ impl Drop for SerialLink {
 impl SerialLink {
     /// Starts the reader and writer threads; the device is opened (and retried)
     /// by the reader. Needs no tokio runtime.
-    pub fn spawn(config: SerialConfig) -> (SerialLink, mpsc::Receiver<LinkEvent>) {
+    pub(crate) fn spawn(config: SerialConfig) -> (SerialLink, mpsc::Receiver<LinkEvent>) {
         let shared = Arc::new(Shared {
             config,
             stop: AtomicBool::new(false),
@@ -228,7 +228,7 @@ impl SerialLink {
 
     /// Encodes `frame` in the version the peer speaks ([`SerialLink::peer_version`])
     /// and queues it for the writer. Never blocks.
-    pub fn send(&self, frame: &Frame) -> Result<(), SendError> {
+    pub(crate) fn send(&self, frame: &Frame) -> Result<(), SendError> {
         if !self.is_open() {
             self.shared.counters().dropped_not_open += 1;
             return Err(SendError::NotOpen);
@@ -240,7 +240,7 @@ impl SerialLink {
     }
 
     /// Queues bytes as they are (tests inject line noise with it).
-    pub fn send_raw(&self, bytes: Vec<u8>) -> Result<(), SendError> {
+    pub(crate) fn send_raw(&self, bytes: Vec<u8>) -> Result<(), SendError> {
         self.outgoing.try_send(bytes).map_err(|error| match error {
             std_mpsc::TrySendError::Full(_) => SendError::QueueFull,
             std_mpsc::TrySendError::Disconnected(_) => SendError::Closed,
@@ -249,22 +249,20 @@ impl SerialLink {
 
     /// The wire version the peer last wrote in, which [`SerialLink::send`]
     /// writes: the current one until a frame of the peer was heard.
-    pub fn peer_version(&self) -> WireVersion {
+    pub(crate) fn peer_version(&self) -> WireVersion {
         self.shared.peer_version()
     }
 
     /// True while the device is open.
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         self.shared.open.load(Ordering::Acquire)
     }
 
     /// A snapshot of the counters.
-    pub fn counters(&self) -> LinkCounters {
+    pub(crate) fn counters(&self) -> LinkCounters {
         *self.shared.counters()
     }
-
-    /// The configuration the link runs with.
-    pub fn config(&self) -> &SerialConfig {
-        &self.shared.config
-    }
 }
+
+#[cfg(test)]
+mod tests;

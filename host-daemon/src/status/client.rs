@@ -12,14 +12,14 @@ use super::StatusSnapshot;
 
 /// Where the daemon's status server is.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// `host:port` to connect to.
     pub authority: String,
 }
 
 impl Target {
     /// From a URL such as `http://127.0.0.1:8432` (a path, if any, is ignored).
-    pub fn from_url(url: &str) -> Result<Self, FetchError> {
+    pub(crate) fn from_url(url: &str) -> Result<Self, FetchError> {
         let uri: Uri = url
             .parse()
             .map_err(|_| FetchError::BadUrl(url.to_owned()))?;
@@ -36,7 +36,7 @@ impl Target {
     }
 
     /// From the listen address in a config: a wildcard listener is reached on loopback.
-    pub fn from_listen(listen: std::net::SocketAddr) -> Self {
+    pub(crate) fn from_listen(listen: std::net::SocketAddr) -> Self {
         let ip = match listen.ip() {
             ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
             ip if ip.is_unspecified() => "[::1]".to_owned(),
@@ -51,7 +51,7 @@ impl Target {
 
 /// Why `twinbeat status` got no status (exit code 3, or 2 for a bad URL).
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     /// The URL does not parse as `http://host:port`.
     #[error("invalid URL {0:?}: expected http://HOST:PORT")]
     BadUrl(String),
@@ -64,7 +64,10 @@ pub enum FetchError {
 }
 
 /// Fetches and decodes `/status`, within `timeout`.
-pub async fn fetch(target: &Target, timeout: Duration) -> Result<StatusSnapshot, FetchError> {
+pub(crate) async fn fetch(
+    target: &Target,
+    timeout: Duration,
+) -> Result<StatusSnapshot, FetchError> {
     let unreachable = |e: String| FetchError::Unreachable(target.authority.clone(), e);
     let bad = |e: String| FetchError::BadAnswer(target.authority.clone(), e);
     let body = tokio::time::timeout(timeout, async {
@@ -101,7 +104,7 @@ pub async fn fetch(target: &Target, timeout: Duration) -> Result<StatusSnapshot,
 }
 
 /// The snapshot as an operator's table.
-pub fn render_table(s: &StatusSnapshot) -> String {
+pub(crate) fn render_table(s: &StatusSnapshot) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "node      {}  (cluster {})", s.node, s.cluster);
     let _ = writeln!(

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Metrics;
 
-pub use client::{fetch, render_table, FetchError, Target};
-pub use server::{serve, ServeError, StatusServer};
+pub(crate) use client::{fetch, render_table, FetchError, Target};
+pub(crate) use server::{serve, ServeError};
 
 /// The `/status` document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatusSnapshot {
+pub(crate) struct StatusSnapshot {
     /// This node's id.
     pub node: String,
     /// Cluster name.
@@ -64,7 +64,7 @@ pub struct StatusSnapshot {
 
 /// The persisted state record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PersistedStatus {
+pub(crate) struct PersistedStatus {
     /// `standby`, `promoting`, `primary` or `fenced`.
     pub state: String,
     /// Its term.
@@ -77,7 +77,7 @@ pub struct PersistedStatus {
 
 /// One path.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PathStatus {
+pub(crate) struct PathStatus {
     /// `icmp`, `remote_db`, `serial`, `gateway`, `local_db`.
     pub name: String,
     /// `up`, `down` or `unknown` (no attempt finished yet).
@@ -90,7 +90,7 @@ pub struct PathStatus {
 
 /// Who holds the VIP.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct VipStatus {
+pub(crate) struct VipStatus {
     /// The VIP with its prefix.
     pub address: String,
     /// `this node`, `peer`, `none` or `unknown`.
@@ -99,7 +99,7 @@ pub struct VipStatus {
 
 /// The peer's last state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PeerStatus {
+pub(crate) struct PeerStatus {
     /// Peer node id.
     pub node: String,
     /// Peer role.
@@ -114,7 +114,7 @@ pub struct PeerStatus {
 
 /// Serial frame counters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SerialCounters {
+pub(crate) struct SerialCounters {
     /// Frames sent.
     pub sent: u64,
     /// Valid frames received.
@@ -131,7 +131,7 @@ pub struct SerialCounters {
 
 /// The bridge's own report (`BridgeStatus` frames).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BridgeStatus {
+pub(crate) struct BridgeStatus {
     /// Milliseconds since this node received the report.
     #[serde(default)]
     pub report_age_ms: u64,
@@ -147,7 +147,7 @@ pub struct BridgeStatus {
 
 /// State shared between the driver (writer) and the status server (reader).
 #[derive(Debug, Default)]
-pub struct Shared {
+pub(crate) struct Shared {
     snapshot: RwLock<StatusSnapshot>,
     /// The metrics registry.
     pub metrics: Metrics,
@@ -155,7 +155,7 @@ pub struct Shared {
 
 impl Shared {
     /// A shared state starting from `snapshot`.
-    pub fn new(snapshot: StatusSnapshot) -> Arc<Self> {
+    pub(crate) fn new(snapshot: StatusSnapshot) -> Arc<Self> {
         Arc::new(Shared {
             snapshot: RwLock::new(snapshot),
             metrics: Metrics::new(),
@@ -163,7 +163,7 @@ impl Shared {
     }
 
     /// A copy of the current snapshot.
-    pub fn snapshot(&self) -> StatusSnapshot {
+    pub(crate) fn snapshot(&self) -> StatusSnapshot {
         // A writer that panicked left a complete snapshot behind (updates are
         // whole-field assignments), so a poisoned lock is still readable.
         self.snapshot
@@ -173,7 +173,7 @@ impl Shared {
     }
 
     /// Changes the snapshot in place.
-    pub fn update(&self, f: impl FnOnce(&mut StatusSnapshot)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut StatusSnapshot)) {
         let mut guard = self
             .snapshot
             .write()
@@ -181,3 +181,6 @@ impl Shared {
         f(&mut guard);
     }
 }
+
+#[cfg(test)]
+mod tests;

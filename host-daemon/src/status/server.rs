@@ -18,7 +18,7 @@ use super::Shared;
 
 /// Why the status server could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// Binding the listen address failed (in use, not local, no permission).
     #[error("status.listen {addr}: cannot listen: {source}")]
     Bind {
@@ -31,7 +31,7 @@ pub enum ServeError {
 
 /// A running status server.
 #[derive(Debug)]
-pub struct StatusServer {
+pub(crate) struct StatusServer {
     /// The address actually bound (useful with port 0).
     pub local_addr: SocketAddr,
     /// The accept loop; abort it to stop the server.
@@ -39,7 +39,10 @@ pub struct StatusServer {
 }
 
 /// Binds `addr` and serves `shared` until the returned task is aborted.
-pub async fn serve(addr: SocketAddr, shared: Arc<Shared>) -> Result<StatusServer, ServeError> {
+pub(crate) async fn serve(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+) -> Result<StatusServer, ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

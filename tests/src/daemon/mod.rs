@@ -139,3 +139,27 @@ pub fn http_get_at(addr: SocketAddr, path: &str) -> Result<String> {
         .map(|(_, body)| body.to_owned())
         .unwrap_or(text))
 }
+
+/// Writes `<state_dir>/state.json` as the daemon persists it (format version 1):
+/// `state` is `standby`, `promoting`, `primary` or `fenced`. Seeds a node's persisted
+/// state before `twinbeat run` starts.
+pub fn write_persisted_state(state_dir: &Path, state: &str, term: u64, reason: &str) -> Result<()> {
+    std::fs::create_dir_all(state_dir).map_err(io_err(state_dir))?;
+    let since_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let doc = serde_json::json!({
+        "version": 1,
+        "state": state,
+        "term": term,
+        "reason": reason,
+        "since_unix_ms": since_unix_ms,
+    });
+    let path = state_dir.join("state.json");
+    let text = serde_json::to_string_pretty(&doc).map_err(|e| LabError::Parse {
+        what: "state file".into(),
+        detail: e.to_string(),
+    })?;
+    std::fs::write(&path, text + "\n").map_err(io_err(&path))
+}

@@ -21,12 +21,12 @@ use std::time::Duration;
 use super::postmaster;
 use super::systemd::{Bus, SystemdError, SystemdManager};
 
-pub use pg_ctl::PgCtl;
-pub use shell::run_shell;
+pub(crate) use pg_ctl::PgCtl;
+pub(crate) use shell::run_shell;
 
 /// How the local PostgreSQL is managed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceControl {
+pub(crate) enum ServiceControl {
     /// `pg_ctl -D data_dir`.
     PgCtl(PgCtl),
     /// A systemd unit over D-Bus.
@@ -47,8 +47,10 @@ pub enum ServiceControl {
 
 /// How to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopMode {
-    /// `-m fast`: roll back sessions, checkpoint.
+pub(crate) enum StopMode {
+    /// `-m fast`: roll back sessions, checkpoint. The daemon stops only to fence
+    /// (immediate); the tests stop a server gently with it.
+    #[cfg(test)]
     Fast,
     /// `-m immediate`: quit at once (crash recovery on the next start); used by fencing.
     Immediate,
@@ -56,7 +58,7 @@ pub enum StopMode {
 
 /// Errors of service control.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     /// The data directory's owner could not be read.
     #[error("service: cannot read the owner of {path}: {source}")]
     Owner {
@@ -112,7 +114,7 @@ pub enum ServiceError {
 
 impl ServiceControl {
     /// The data directory, when the manager knows it (pg_ctl).
-    pub fn data_dir(&self) -> Option<&Path> {
+    pub(crate) fn data_dir(&self) -> Option<&Path> {
         match self {
             Self::PgCtl(p) => Some(&p.data_dir),
             _ => None,
@@ -121,7 +123,7 @@ impl ServiceControl {
 
     /// Restarts the DB (rule `local-db-restart-once`): pg_ctl `restart -m fast` (starts it if it was down),
     /// systemd RestartUnit, or the restart command.
-    pub async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
+    pub(crate) async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
         match self {
             Self::PgCtl(p) => p.restart(timeout).await,
             Self::Systemd { unit, bus } => {
@@ -133,8 +135,11 @@ impl ServiceControl {
         }
     }
 
-    /// Starts the DB: pg_ctl `start`, systemd StartUnit, or the restart command.
-    pub async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+    /// Starts the DB: pg_ctl `start`, systemd StartUnit, or the restart command. The
+    /// daemon never starts a stopped DB itself (it restarts it, rule
+    /// `local-db-restart-once`); the tests bring a stopped server back with it.
+    #[cfg(test)]
+    pub(crate) async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         match self {
             Self::PgCtl(p) => p.start(timeout).await,
             Self::Systemd { unit, bus } => {
@@ -148,7 +153,7 @@ impl ServiceControl {
 
     /// Stops the DB. For pg_ctl this returns once the postmaster has exited (or
     /// [`ServiceError::Timeout`]); systemd and commands return once the request is done.
-    pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
+    pub(crate) async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
         match self {
             Self::PgCtl(p) => p.stop(mode, timeout).await,
             Self::Systemd { unit, bus } => {
@@ -162,7 +167,7 @@ impl ServiceControl {
 
     /// SIGKILLs the DB's processes: systemd KillUnit(all, SIGKILL); otherwise the
     /// postmaster from `postmaster.pid` and its children (needs the data directory).
-    pub async fn kill(
+    pub(crate) async fn kill(
         &self,
         data_dir: Option<&Path>,
         timeout: Duration,
@@ -208,3 +213,6 @@ async fn wait_bounded<T>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests;

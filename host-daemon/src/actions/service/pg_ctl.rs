@@ -14,7 +14,7 @@ use crate::actions::postmaster;
 
 /// The `pg_ctl` manager's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PgCtl {
+pub(crate) struct PgCtl {
     /// The pg_ctl binary.
     pub pg_ctl: PathBuf,
     /// The data directory (`-D`); its owner runs pg_ctl.
@@ -32,15 +32,16 @@ impl PgCtl {
     }
 
     /// `pg_ctl restart -m fast -w`.
-    pub async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
+    pub(crate) async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
         let mut args = self.base_args("restart");
         args.extend(["-m".into(), "fast".into(), "-w".into()]);
         args.extend(self.wait_args(timeout));
         self.run(args, timeout).await
     }
 
-    /// `pg_ctl start -w`.
-    pub async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
+    /// `pg_ctl start -w` (the tests' [`ServiceControl::start`](super::ServiceControl::start)).
+    #[cfg(test)]
+    pub(crate) async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         let mut args = self.base_args("start");
         args.push("-w".into());
         args.extend(self.wait_args(timeout));
@@ -48,7 +49,7 @@ impl PgCtl {
     }
 
     /// `pg_ctl stop -m <mode> -W`, then waits for the postmaster's PID to die.
-    pub async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
+    pub(crate) async fn stop(&self, mode: StopMode, timeout: Duration) -> Result<(), ServiceError> {
         // An unreadable or half-written PID file must not prevent the stop request;
         // it only means the exit cannot be confirmed by PID.
         let pid = postmaster::read_pid(&self.data_dir).ok().flatten();
@@ -58,6 +59,7 @@ impl PgCtl {
             self.data_dir.clone().into_os_string(),
         ];
         let m = match mode {
+            #[cfg(test)]
             StopMode::Fast => "fast",
             StopMode::Immediate => "immediate",
         };

@@ -10,7 +10,7 @@ use super::{wait_bounded, ServiceError};
 /// Runs `sh -c command`, bounded by `timeout` (killed when it overruns). Its output
 /// goes to the daemon's own stdout/stderr (the journal): capturing it could hang on
 /// a server the command started, which would hold the pipe open.
-pub async fn run_shell(command: &str, timeout: Duration) -> Result<(), ServiceError> {
+pub(crate) async fn run_shell(command: &str, timeout: Duration) -> Result<(), ServiceError> {
     let what = format!("sh -c {command:?}");
     let mut child = Command::new("/bin/sh")
         .arg("-c")

@@ -31,7 +31,7 @@ use super::units::DurationStr;
 
 /// Checks that depend on the host the file is checked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HostChecks {
+pub(crate) enum HostChecks {
     /// Host-dependent problems are warnings (`check-config` on any machine).
     Warn,
     /// Host-dependent problems are errors (`run`, `check-config --strict`).

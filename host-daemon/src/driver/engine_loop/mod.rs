@@ -37,7 +37,7 @@ type IcmpDone = Completed<PathId, IcmpOutcome>;
 
 /// Owns the engine and everything that feeds it.
 #[derive(Debug)]
-pub struct Driver {
+pub(crate) struct Driver {
     engine: Engine,
     epoch: TokioInstant,
     cfg: Config,
@@ -88,7 +88,7 @@ impl Driver {
     }
 
     /// Runs until SIGTERM or SIGINT, then returns.
-    pub async fn run_until_signal(&mut self) -> Result<(), RunError> {
+    pub(crate) async fn run_until_signal(&mut self) -> Result<(), RunError> {
         let io = |what| move |source| RunError::Io { what, source };
         let mut term =
             signal(SignalKind::terminate()).map_err(io("installing the SIGTERM handler"))?;

@@ -44,7 +44,7 @@ async fn icmp_slot(
 
 impl Driver {
     /// Starts the engine and spawns the probes and the serial link.
-    pub async fn start(
+    pub(crate) async fn start(
         cfg: Config,
         core_cfg: engine::Config,
         facts: engine::StartFacts,

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use twinbeat::actions::postmaster::{self, ProcState};
-use twinbeat::actions::service::{PgCtl, ServiceControl, ServiceError, StopMode};
 use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
+
+use super::{PgCtl, ServiceControl, ServiceError, StopMode};
+use crate::actions::postmaster::{self, ProcState};
 
 fn uid_of(pid: i32) -> u32 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

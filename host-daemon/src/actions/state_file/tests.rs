@@ -4,15 +4,20 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use twinbeat::actions::state_file::{PersistedState, StateError, StateStore};
 use twinbeat_core::PersistedRole;
+
+use super::{PersistedState, StateError, StateStore};
 
 #[test]
 fn round_trip_and_missing_default() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::new(dir.path().join("sub"));
     assert_eq!(store.load().unwrap(), None);
-    let d = store.load_or_default().unwrap();
+    // The driver's start-up: a missing file is the documented default.
+    let d = store
+        .load()
+        .unwrap()
+        .unwrap_or_else(PersistedState::default_missing);
     assert_eq!((d.state, d.term), (PersistedRole::Standby, 0));
 
     let s = PersistedState::new(PersistedRole::Promoting, 7, "all paths down");
@@ -68,7 +73,10 @@ fn corrupt_file_is_a_clear_error_never_a_default() {
         let err = store.load().unwrap_err();
         assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
         assert!(err.to_string().contains("corrupt"), "{err}");
-        assert!(store.load_or_default().is_err());
+        assert!(store
+            .load()
+            .map(|s| s.unwrap_or_else(PersistedState::default_missing))
+            .is_err());
     }
 }
 
@@ -113,7 +121,12 @@ fn killed_writer_leaves_old_or_new_never_torn() {
     let mut last_term = 0;
     for round in 0..25u64 {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "writer_child", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "actions::state_file::tests::writer_child",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

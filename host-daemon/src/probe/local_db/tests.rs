@@ -1,15 +1,13 @@
-//! The local DB probe against real PostgreSQL 15 servers: primary, hot
-//! standby, stopped, starting up (57P03), and hung (SIGSTOP).
-
-mod db_target;
+//! The local DB probe: the row it reads, and real PostgreSQL 15 servers (primary, hot
+//! standby, stopped, starting up (57P03), and hung (SIGSTOP)).
 
 use std::time::Duration;
 
-use db_target::target;
-use twinbeat::probe::local_db::LocalDbProbe;
-use twinbeat::probe::Readiness;
 use twinbeat_lab::pg::{Launch, PgServer};
 use twinbeat_lab::rt::runtime;
+
+use super::*;
+use crate::probe::lab_target::target;
 
 /// Generous for a loaded 2-core CI machine; only the hung case waits it out.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -146,4 +144,33 @@ fn hung_server_times_out_with_and_without_an_open_connection() {
         sample.healthy(),
         "recovers once the server runs again: {sample:?}"
     );
+}
+
+fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
+    values.iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+#[test]
+fn primary_row_is_healthy_with_its_lsn() {
+    let sample = sample_from_row(&row(&[Some("1"), Some("f"), Some("0/3000148")]));
+    assert!(sample.healthy());
+    assert_eq!(sample.in_recovery, Some(false));
+    assert_eq!(sample.wal_lsn, Some(0x0300_0148));
+    assert_eq!(sample.error, None);
+}
+
+#[test]
+fn standby_without_any_lsn_is_healthy_but_says_why_lsn_is_missing() {
+    let sample = sample_from_row(&row(&[Some("1"), Some("t"), None]));
+    assert!(sample.healthy());
+    assert_eq!(sample.in_recovery, Some(true));
+    assert_eq!(sample.wal_lsn, None);
+    assert!(sample.error.is_some());
+}
+
+#[test]
+fn empty_row_is_not_select_ok() {
+    let sample = sample_from_row(&[]);
+    assert!(!sample.select_ok);
+    assert!(!sample.healthy());
 }

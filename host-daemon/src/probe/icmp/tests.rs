@@ -5,9 +5,10 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use twinbeat::probe::icmp::{IcmpError, IcmpOutcome, IcmpProber};
 use twinbeat_lab::netns::{End, NetPair};
 use twinbeat_lab::rt::runtime;
+
+use super::{IcmpError, IcmpOutcome, IcmpProber};
 
 const TIMEOUT: Duration = Duration::from_millis(500);
 

@@ -7,10 +7,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use twinbeat::actions::fence::{run_action, FenceAction, FencePlan};
-use twinbeat::actions::service::{ServiceControl, ServiceError, StopMode};
-use twinbeat::actions::systemd::{Bus, SystemdError};
 use zbus::zvariant::OwnedObjectPath;
+
+use super::{Bus, SystemdError};
+use crate::actions::fence::{run_action, FenceAction, FencePlan};
+use crate::actions::service::{ServiceControl, ServiceError, StopMode};
 
 struct DbusDaemon {
     child: Child,

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use tokio::sync::mpsc::Receiver;
-use twinbeat::serial_link::{LinkEvent, SendError, SerialConfig, SerialLink};
 use twinbeat_lab::cmd::wait_until;
 use twinbeat_lab::pty::PtyPair;
 use twinbeat_lab::rt::runtime;
@@ -14,6 +13,8 @@ use twinbeat_protocol::{
     encode_as, Ack, ClusterId, DecodeError, Extensions, Frame, Message, NodeId, NodeState, Ping,
     Role, WireVersion, MAX_FRAME_LEN,
 };
+
+use super::{LinkEvent, SendError, SerialConfig, SerialLink};
 
 /// Safety net against a hang; never reached when things work.
 const LIMIT: Duration = Duration::from_secs(20);

@@ -10,17 +10,18 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use twinbeat::actions::fence::{run_action, stop_confirmed, FenceAction, FencePlan};
-use twinbeat::actions::postmaster;
-use twinbeat::actions::service::{PgCtl, ServiceControl};
-use twinbeat::actions::state_file::{PersistedState, StateStore};
-use twinbeat::actions::vip::{Vip, VipSpec};
 use twinbeat_core::PersistedRole;
+use twinbeat_lab::netns::{End, NetPair};
+use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
+
+use super::{run_action, stop_confirmed, FenceAction, FencePlan};
+use crate::actions::postmaster;
+use crate::actions::service::{PgCtl, ServiceControl};
+use crate::actions::state_file::{PersistedState, StateStore};
+use crate::actions::vip::{Vip, VipSpec};
 
 /// A step's name, duration and outcome.
 type Step = (&'static str, Duration, Result<String, String>);
-use twinbeat_lab::netns::{End, NetPair};
-use twinbeat_lab::pg::{self, Launch, PgServer, PG_BIN};
 
 fn run_fence(freeze: bool) {
     assert!(pg::installed(), "PostgreSQL 15 is required");

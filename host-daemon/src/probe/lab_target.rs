@@ -1,7 +1,8 @@
 //! The DB probe tests' one link to the kit: a [`DbTarget`] for a kit [`PgServer`].
 
-use twinbeat::probe::DbTarget;
 use twinbeat_lab::pg::PgServer;
+
+use super::DbTarget;
 
 /// A probe target for `server` over TCP (`socket: false`) or its unix socket, as
 /// `application_name`.

@@ -1,14 +1,13 @@
 //! The remote DB probe against a real PostgreSQL 15: one persistent connection
 //! for many probes, down when the server stops or hangs, up again after.
 
-mod db_target;
-
 use std::time::Duration;
 
-use db_target::target;
-use twinbeat::probe::remote_db::{RemoteDbFailure, RemoteDbOutcome, RemoteDbProbe, Via};
 use twinbeat_lab::pg::{Launch, PgServer};
 use twinbeat_lab::rt::runtime;
+
+use super::{RemoteDbFailure, RemoteDbOutcome, RemoteDbProbe, Via};
+use crate::probe::lab_target::target;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 

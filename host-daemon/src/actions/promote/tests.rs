@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use twinbeat::actions::promote::{promote, promote_with_config, PromoteOptions};
 use twinbeat_lab::netns::free_local_port;
 use twinbeat_lab::pg::{self, Launch, PgServer};
+
+use super::{promote, promote_with_config, PromoteOptions};
+use crate::actions::postmaster;
 
 #[tokio::test(flavor = "current_thread")]
 async fn promotes_a_streaming_standby_which_then_accepts_writes() {
@@ -12,7 +14,7 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
         pg::installed(),
         "PostgreSQL 15 is required (apt-get install postgresql-15)"
     );
-    let _ = twinbeat::actions::postmaster::become_subreaper();
+    let _ = postmaster::become_subreaper();
     let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
     primary
         .query_text("CREATE TABLE t (x int); INSERT INTO t VALUES (1)")

@@ -4,10 +4,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use twinbeat::actions::arp::{ArpFrame, OP_REQUEST};
-use twinbeat::actions::arp_probe::{probe_vip, ProbeOptions, ProbeOutcome};
-use twinbeat::actions::vip::{AddOutcome, RemoveOutcome, Vip, VipError, VipSpec};
 use twinbeat_lab::netns::{End, NetPair};
+
+use super::{AddOutcome, RemoveOutcome, Vip, VipError, VipSpec};
+use crate::actions::arp::{ArpFrame, OP_REQUEST};
+use crate::actions::arp_probe::{probe_vip, ProbeOptions, ProbeOutcome};
 
 const VIP: Ipv4Addr = Ipv4Addr::new(10, 251, 0, 100);
 

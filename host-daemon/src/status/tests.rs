@@ -1,0 +1,131 @@
+//! The status server over real TCP: `/status` and `/metrics`; the snapshot it serves is
+//! the one `tests/data/status_snapshot.json` holds (the document `tests/status_http.rs`
+//! serves to the real `twinbeat status`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{
+    fetch, serve, BridgeStatus, PathStatus, PeerStatus, SerialCounters, Shared, StatusSnapshot,
+    Target, VipStatus,
+};
+use crate::metrics::DropReason;
+
+/// The snapshot the `twinbeat status` tests show, in the form the daemon serves it.
+const KNOWN_JSON: &str = include_str!("../../tests/data/status_snapshot.json");
+
+fn known() -> StatusSnapshot {
+    StatusSnapshot {
+        node: "a".into(),
+        cluster: "pair-1".into(),
+        role: "standby".into(),
+        term: 4,
+        fenced: false,
+        uptime_secs: 42,
+        paths: vec![
+            PathStatus {
+                name: "icmp".into(),
+                state: "up".into(),
+                consecutive_failures: 0,
+                last_rtt_ms: Some(0.125),
+            },
+            PathStatus {
+                name: "serial".into(),
+                state: "down".into(),
+                consecutive_failures: 5,
+                last_rtt_ms: None,
+            },
+        ],
+        local_db: "healthy (in recovery)".into(),
+        start_guard: "armed".into(),
+        vip: VipStatus {
+            address: "10.0.0.100/24".into(),
+            holder: "peer".into(),
+        },
+        peer: Some(PeerStatus {
+            node: "2".into(),
+            role: "primary".into(),
+            term: 4,
+            fenced: false,
+            age_ms: 300,
+        }),
+        serial: SerialCounters {
+            sent: 10,
+            received: 9,
+            corrupt: 1,
+            ..SerialCounters::default()
+        },
+        bridge_state: "alive".into(),
+        serial_down_cause: None,
+        bridge: Some(BridgeStatus {
+            report_age_ms: 120,
+            uptime_secs: 100,
+            heard_a_ms_ago: Some(20),
+            heard_b_ms_ago: None,
+            dropped: 3,
+        }),
+        alarms: vec!["warning: SerialDeviceMissing".into()],
+        persisted: None,
+    }
+}
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test]
+async fn serves_status_and_metrics() {
+    let shared = Shared::new(known());
+    shared
+        .metrics
+        .path("icmp")
+        .observe(true, 0, Some(Duration::from_micros(125)));
+    shared.metrics.path("serial").observe(false, 5, None);
+    shared.metrics.promotions.inc();
+    shared.metrics.dropped(DropReason::Corrupt);
+    let server = serve("127.0.0.1:0".parse().unwrap(), shared.clone())
+        .await
+        .unwrap();
+    let addr = server.local_addr;
+
+    let target = Target::from_listen(addr);
+    let got = fetch(&target, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(got, known());
+
+    let metrics = get(addr, "/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for needle in [
+        "twinbeat_path_up{path=\"icmp\"} 1",
+        "twinbeat_path_up{path=\"serial\"} 0",
+        "twinbeat_path_consecutive_failures{path=\"serial\"} 5",
+        "twinbeat_probe_rtt_seconds_count{path=\"icmp\"} 1",
+        "twinbeat_promotions_total 1",
+        "twinbeat_fences_total 0",
+        "twinbeat_serial_frames_dropped_total{reason=\"Corrupt\"} 1",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
+    }
+    let missing = get(addr, "/nope").await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+
+    // Updates show up on the next request.
+    shared.update(|s| s.role = "primary".into());
+    let got = fetch(&target, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(got.role, "primary");
+
+    server.task.abort();
+}
+
+#[test]
+fn the_known_snapshot_is_the_document_the_cli_tests_serve() {
+    let served: serde_json::Value = serde_json::from_str(KNOWN_JSON).unwrap();
+    assert_eq!(serde_json::to_value(known()).unwrap(), served);
+    let parsed: StatusSnapshot = serde_json::from_str(KNOWN_JSON).unwrap();
+    assert_eq!(parsed, known());
+}
