@@ -79,7 +79,7 @@ pub(crate) enum Command {
 /// `--config FILE`.
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArg {
-    /// The configuration file (TOML, or the notes' flat JSON).
+    /// The configuration file (TOML, or the flat JSON format).
     #[arg(long, short, value_name = "FILE", default_value_os_t = config::default_path())]
     pub config: PathBuf,
 }
