@@ -178,17 +178,27 @@ impl Vip {
         .await
     }
 
+    /// The netlink dump of this VIP's address on interface `index` (any prefix length).
+    fn our_addresses(
+        &self,
+        index: u32,
+    ) -> impl futures_util::TryStream<
+        Ok = rtnetlink::packet_route::address::AddressMessage,
+        Error = rtnetlink::Error,
+    > + Unpin {
+        self.handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_address_filter(self.spec.address)
+            .execute()
+    }
+
     /// Deletes the address (any prefix length) from the interface; absent is success.
     pub(crate) async fn remove(&self) -> Result<RemoveOutcome, VipError> {
         let index = self.interface_index().await?;
         bounded("delete address", async {
-            let mut found = self
-                .handle
-                .address()
-                .get()
-                .set_link_index_filter(index)
-                .set_address_filter(self.spec.address)
-                .execute();
+            let mut found = self.our_addresses(index);
             let mut removed = false;
             while let Some(msg) = found.try_next().await.map_err(netlink("get address"))? {
                 match self.handle.address().del(msg).execute().await {
@@ -215,13 +225,7 @@ impl Vip {
     pub(crate) async fn is_present(&self) -> Result<bool, VipError> {
         let index = self.interface_index().await?;
         bounded("get address", async {
-            let mut found = self
-                .handle
-                .address()
-                .get()
-                .set_link_index_filter(index)
-                .set_address_filter(self.spec.address)
-                .execute();
+            let mut found = self.our_addresses(index);
             Ok(found
                 .try_next()
                 .await
