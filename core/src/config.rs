@@ -191,10 +191,24 @@ impl Config {
             .unwrap_or_else(|| self.slowest_peer_detection().saturating_mul(2))
     }
 
-    /// Scheduling gaps longer than this are a pause (rule `pause-is-a-restart`). It is half the fastest
-    /// peer path's `retries × timeout`: the peer cannot have seen all three paths down
-    /// in less time than that, so a shorter gap is harmless and a longer one is not.
+    /// Scheduling gaps longer than this are a pause (rule `pause-is-a-restart`) while
+    /// the pair is whole. Half the slowest peer path's `retries × timeout`: the peer
+    /// promotes on its own only once all three paths are down (rule
+    /// `all-paths-down-together`), so not before the slowest of them has failed
+    /// `retries` times; the half is the margin for attempts that had already failed
+    /// before the pause. The peer's faster way, a fenced frame (rule
+    /// `fenced-peer-hands-over`), needs a frame from this node, which a paused node
+    /// cannot send.
     pub fn pause_threshold(&self) -> Duration {
+        self.slowest_peer_detection() / 2
+    }
+
+    /// The pause threshold while this node's serial path is not up (rule
+    /// `pause-is-a-restart`): the peer may already see paths down, and then needs only
+    /// the remaining ones to fail — at worst the fastest. Half the fastest peer path's
+    /// `retries × timeout`; also what the watchdog's period is derived from, so that
+    /// either threshold is noticed.
+    pub fn degraded_pause_threshold(&self) -> Duration {
         let fastest = PathId::PEER
             .iter()
             .map(|p| self.path(*p).detection_time())

@@ -241,6 +241,9 @@ pub enum Reason {
     PeerWins,
     /// The peer was heard and does not win (rule `hold-needs-evidence`).
     PeerHeard,
+    /// The peer's PostgreSQL answered on the remote DB path before `pg_promote`: the
+    /// promotion is aborted (rule `promotion-order`).
+    PeerDbAnswered,
     /// Nothing heard from the peer within `startup_grace` (rule `hold-needs-evidence`).
     PeerNotHeard,
     /// Peer paths are up but no frame carries its state: holding (rule
@@ -264,8 +267,10 @@ pub enum Reason {
     DbRestartFailed,
     /// The serial device is missing.
     SerialDeviceMissing,
-    /// A frame carried our own node id: both nodes are configured alike.
-    DuplicateNodeId,
+    /// A frame carried this node's own id: the serial line echoes our frames (a
+    /// loopback plug, a half-duplex line) or both nodes have the same `node_id` (rule
+    /// `own-frames-dropped`).
+    OwnNodeIdHeard,
 }
 
 /// The kind of a decision.

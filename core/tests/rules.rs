@@ -14,6 +14,10 @@ mod guard;
 mod harness;
 #[path = "rules/master.rs"]
 mod master;
+#[path = "rules/own_frames.rs"]
+mod own_frames;
+#[path = "rules/promotion_aborts.rs"]
+mod promotion_aborts;
 #[path = "rules/standby.rs"]
 mod standby;
 #[path = "rules/terms.rs"]

@@ -81,6 +81,9 @@ pub(crate) struct Metrics {
     pub serial_sent: Counter,
     /// Valid serial frames received.
     pub serial_received: Counter,
+    /// Valid serial frames the engine dropped for carrying this node's own id (rule
+    /// `own-frames-dropped`).
+    pub serial_own_echo: Counter,
     /// Current term.
     pub term: Gauge,
 }
@@ -103,6 +106,7 @@ impl Metrics {
         let serial_dropped = Family::<DropLabel, Counter>::default();
         let serial_sent = Counter::default();
         let serial_received = Counter::default();
+        let serial_own_echo = Counter::default();
         let term = Gauge::default();
         registry.register(
             "path_up",
@@ -140,6 +144,11 @@ impl Metrics {
             "Valid serial frames received",
             serial_received.clone(),
         );
+        registry.register(
+            "serial_own_echo",
+            "Serial frames dropped for carrying this node's own id (an echo of its own frames)",
+            serial_own_echo.clone(),
+        );
         registry.register("term", "Current term", term.clone());
         Metrics {
             registry,
@@ -151,6 +160,7 @@ impl Metrics {
             serial_dropped,
             serial_sent,
             serial_received,
+            serial_own_echo,
             term,
         }
     }

@@ -214,7 +214,11 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.validate(), Ok(()));
         assert_eq!(c.effective_failure_window(), Duration::from_secs(2));
-        assert_eq!(c.pause_threshold(), Duration::from_millis(250));
+        // Rule `pause-is-a-restart`: half the slowest peer path's 5 × 200 ms (remote_db,
+        // serial) while the pair is whole; half the fastest's 5 × 100 ms (icmp) while
+        // the serial path is not up.
+        assert_eq!(c.pause_threshold(), Duration::from_millis(500));
+        assert_eq!(c.degraded_pause_threshold(), Duration::from_millis(250));
     }
 
     #[test]

@@ -15,11 +15,17 @@ impl Engine {
                 outcome,
             } => self.on_probe(now, path, attempt, outcome),
             Input::LocalDb { attempt, sample } => self.on_local_db(now, attempt, sample),
-            Input::AckReceived { seq, peer } => self.on_ack(now, seq, peer),
+            Input::AckReceived { seq, peer } => {
+                if !self.drop_own_frame(now, &peer) {
+                    self.on_ack(now, seq, peer);
+                }
+            }
             Input::PingReceived { seq, peer } => {
-                let state = self.own_state();
-                self.push(Action::SendAck { seq, state });
-                self.on_frame(now, peer, false);
+                if !self.drop_own_frame(now, &peer) {
+                    let state = self.own_state();
+                    self.push(Action::SendAck { seq, state });
+                    self.on_frame(now, peer, false);
+                }
             }
             Input::SerialDeviceMissing => self.on_serial_missing(now),
             Input::BridgeStatus(status) => self.on_bridge_status(now, status),

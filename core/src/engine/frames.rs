@@ -1,19 +1,44 @@
-//! Frames from the peer: rule `state-in-every-frame` (the peer view), and the
-//! comparison of rule `higher-term-wins`.
+//! Frames from the peer: rules `own-frames-dropped` and `state-in-every-frame` (the
+//! peer view), and the comparison of rule `higher-term-wins`.
 
 use super::Engine;
-use crate::io::{Action, Reason};
+use crate::io::{Action, Reason, Severity};
 use crate::time::Instant;
 use crate::types::{PeerState, PeerView, PersistedRole, PersistedState, Role};
 
 impl Engine {
+    /// Rule `own-frames-dropped`: a frame carrying this node's own id is an echo (a
+    /// loopback plug, a half-duplex line) or a peer configured with the same id, never
+    /// the peer's answer. Dropped before anything reads it — not an ack, not a ping to
+    /// answer (answering an echoed ping would echo an ack for our own attempt), not
+    /// "peer heard" — and counted. It is a wiring fault the operator must fix: a
+    /// warning when echoes start, and again only after they stopped for longer than
+    /// this node leaves between its frames (`serial.interval + serial.timeout`), so a
+    /// half-duplex line that echoes and carries the peer's frames warns once, not per
+    /// frame. True when dropped.
+    pub(super) fn drop_own_frame(&mut self, now: Instant, sender: &PeerState) -> bool {
+        if sender.node_id != self.cfg.node_id {
+            return false;
+        }
+        self.own_frames_dropped = self.own_frames_dropped.saturating_add(1);
+        let quiet = self
+            .cfg
+            .serial
+            .interval
+            .saturating_add(self.cfg.serial.timeout);
+        if self
+            .own_frame_at
+            .is_none_or(|at| now.saturating_duration_since(at) > quiet)
+        {
+            self.alarm(Severity::Warning, Reason::OwnNodeIdHeard);
+        }
+        self.own_frame_at = Some(now);
+        true
+    }
+
     /// A frame from the peer (ping or ack): rules `state-in-every-frame`,
     /// `fenced-peer-hands-over`, `higher-term-wins` and `hold-needs-evidence`.
     pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, fresh_round_trip: bool) {
-        if peer.node_id == self.cfg.node_id {
-            self.alarm_once(Reason::DuplicateNodeId);
-            return;
-        }
         let peer_gateway_was_down = self.peer.is_some_and(|v| !v.state.gateway_up);
         self.peer = Some(PeerView {
             state: peer,

@@ -92,7 +92,10 @@ const IDLE_SLOT: PathSlot = PathSlot {
 pub struct Engine {
     cfg: Config,
     failure_window: Duration,
+    /// Rule `pause-is-a-restart`: the threshold while the serial path is up, and the
+    /// one while it is not (`Config::pause_threshold`, `degraded_pause_threshold`).
     pause_threshold: Duration,
+    degraded_pause_threshold: Duration,
     role: Role,
     term: u64,
     /// Advertised `fenced` flag: set only once the DB stop and the VIP release are confirmed.
@@ -102,6 +105,10 @@ pub struct Engine {
     timers: TimerTable,
     actions: Deque<Action, ACTION_QUEUE>,
     dropped_actions: u32,
+    /// Frames dropped for carrying this node's own id (rule `own-frames-dropped`).
+    own_frames_dropped: u32,
+    /// When the last of those arrived (one warning per run of them).
+    own_frame_at: Option<Instant>,
     next_id: u32,
     last_now: Instant,
     started_at: Instant,

@@ -188,7 +188,10 @@ impl Engine {
             ProbeOutcome::Ok { rtt } => Some(rtt),
             ProbeOutcome::Failed => None,
         };
-        self.attempt_result(now, path, id, ok);
+        let accepted = self.attempt_result(now, path, id, ok).is_some();
+        if accepted && ok.is_some() && path == PathId::RemoteDb {
+            self.promoting_db_answered(now);
+        }
     }
 
     pub(super) fn on_ack(&mut self, now: Instant, seq: u32, peer: PeerState) {

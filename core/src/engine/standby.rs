@@ -319,6 +319,21 @@ impl Engine {
         self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
     }
 
+    /// The peer's PostgreSQL answered on the remote DB path (an accepted success, rule
+    /// `attempt-window`). Before `pg_promote` this aborts a promotion like a frame does
+    /// (`promoting_heard`): a database that answers is alive, and may be a primary.
+    /// As there, a peer that said fenced does not abort: it confirmed its DB stopped
+    /// before saying so, and a start after that comes up read-only under its start
+    /// guard. The "promoting" term stays persisted and is never reused (rule
+    /// `promotion-order`). An ICMP answer does not abort: it says the host is up, not
+    /// what its PostgreSQL is.
+    pub(super) fn promoting_db_answered(&mut self, now: Instant) {
+        let peer_fenced = self.peer.is_some_and(|v| v.state.fenced);
+        if self.role == Role::Promoting && self.step == Step::PersistPromoting && !peer_fenced {
+            self.abort_promotion(now, Reason::PeerDbAnswered);
+        }
+    }
+
     /// A frame while promoting: before `pg_promote` any live, unfenced peer aborts the
     /// promotion; afterwards only rule `higher-term-wins` can stop it.
     pub(super) fn promoting_heard(&mut self, now: Instant, peer: PeerState) {

@@ -63,6 +63,7 @@ impl Engine {
         let mut e = Engine {
             failure_window: config.effective_failure_window(),
             pause_threshold: config.pause_threshold(),
+            degraded_pause_threshold: config.degraded_pause_threshold(),
             cfg: config,
             role: Role::Standby,
             term,
@@ -72,6 +73,8 @@ impl Engine {
             timers: TimerTable::IDLE,
             actions: Deque::new(),
             dropped_actions: 0,
+            own_frames_dropped: 0,
+            own_frame_at: None,
             next_id: 0,
             last_now: now,
             started_at: now,

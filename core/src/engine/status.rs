@@ -61,6 +61,12 @@ impl Engine {
         self.dropped_actions
     }
 
+    /// Frames dropped because they carried this node's own id: echoes of its own
+    /// frames, or a peer configured with the same id (rule `own-frames-dropped`).
+    pub fn own_frames_dropped(&self) -> u32 {
+        self.own_frames_dropped
+    }
+
     /// This node's state, as put in every frame.
     pub fn own_state(&self) -> OwnState {
         NodeState {

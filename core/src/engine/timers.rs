@@ -10,7 +10,7 @@ use core::time::Duration;
 
 use super::Engine;
 use crate::time::Instant;
-use crate::types::PathId;
+use crate::types::{PathHealth, PathId};
 
 /// Declares [`EngineTimer`] and its [`EngineTimer::ALL`] from one list, so the table
 /// can neither miss a variant nor disagree with the declaration order.
@@ -129,7 +129,8 @@ impl Engine {
     }
 
     pub(super) fn arm_watchdog(&mut self, now: Instant) {
-        let period = (self.pause_threshold / 2).max(Duration::from_millis(1));
+        // Half the lower threshold, so that a gap over either is seen.
+        let period = (self.degraded_pause_threshold / 2).max(Duration::from_millis(1));
         self.set_timer(EngineTimer::Watchdog, now + period);
     }
 
@@ -168,8 +169,22 @@ impl Engine {
         if now > self.last_now {
             self.last_now = now;
         }
-        if gap > self.pause_threshold {
+        if gap > self.pause_threshold_now() {
             self.on_pause(now, gap);
+        }
+    }
+
+    /// The threshold for the gap that just ended, judged by the serial path as it was
+    /// before it. Up, its last attempt a success: the pair is taken as whole, and the
+    /// peer must see all three paths fail before it promotes (the slowest). Otherwise
+    /// the peer may already see some down and need only the rest to fail (the
+    /// fastest).
+    fn pause_threshold_now(&self) -> Duration {
+        let serial = self.effective_path(PathId::Serial);
+        if serial.health == PathHealth::Up && serial.consecutive_failures == 0 {
+            self.pause_threshold
+        } else {
+            self.degraded_pause_threshold
         }
     }
 }

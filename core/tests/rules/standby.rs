@@ -412,27 +412,3 @@ fn frame_heard_after_serial_down_blocks_promotion() {
     }
     assert!(!h.promoted());
 }
-
-#[test]
-fn promotion_aborts_when_the_peer_is_heard_before_pg_promote() {
-    let mut h = Harness::standby(World::standby_side());
-    h.settle();
-    h.world.effects_ok = true;
-    cut(&mut h, true, true, true);
-    // Stop right after the Persist(Promoting) request, before its answer.
-    let mut guard = 0;
-    let promoting =
-        |a: &Action| matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting);
-    while !h.log.iter().any(|(_, a)| promoting(a)) && guard < 5000 {
-        h.run_for(Duration::from_millis(1));
-        guard += 1;
-    }
-    assert_eq!(h.e.role(), Role::Promoting);
-    h.input(Input::PingReceived {
-        seq: 9,
-        peer: peer_state(Role::Primary, 1),
-    });
-    assert_eq!(h.e.role(), Role::Standby);
-    h.run_for(Duration::from_millis(50));
-    assert!(!h.promoted(), "no pg_promote after the abort");
-}

@@ -272,6 +272,38 @@ fn short_gap_is_not_a_pause() {
     assert_eq!(h.e.role(), Role::Primary);
 }
 
+/// Rule `pause-is-a-restart` with the default config: the peer needs all three paths
+/// down, the slowest after 5 × 200 ms, so a gap of up to half that (500 ms) is no
+/// pause while the serial path is up; with it down the peer may need only the fastest
+/// (5 × 100 ms), so the threshold falls to 250 ms.
+#[test]
+fn pause_threshold_is_half_the_slowest_path_while_serial_is_up() {
+    let gap = |h: &mut Harness, ms: u64| {
+        h.now += Duration::from_millis(ms);
+        h.e.handle_timeout(h.now);
+        h.drain();
+        h.e.role()
+    };
+    let mut h = Harness::master(World::master_side());
+    assert_eq!(gap(&mut h, 400), Role::Primary, "under half the slowest");
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(gap(&mut h, 600), Role::Hold, "over half the slowest");
+
+    let mut h = Harness::master(World::master_side());
+    h.world.serial = Answer::Silent;
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(
+        h.e.path(twinbeat_core::PathId::Serial).health,
+        twinbeat_core::PathHealth::Down
+    );
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(
+        gap(&mut h, 400),
+        Role::Hold,
+        "serial down: half the fastest"
+    );
+}
+
 #[test]
 fn paused_standby_does_not_count_the_pause_as_failures() {
     let mut h = Harness::standby(World::standby_side());

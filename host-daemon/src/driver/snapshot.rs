@@ -151,6 +151,7 @@ pub(crate) fn build(
             ),
             overflow: u64::from(d.over_full),
             foreign: u64::from(d.wrong_cluster),
+            own_echo: u64::from(e.own_frames_dropped()),
         },
         bridge_state: bridge_state.into(),
         bridge,

@@ -159,8 +159,8 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
-        "serial    sent {}  received {}  dropped: corrupt {}  malformed {}  overflow {}  foreign {}",
-        c.sent, c.received, c.corrupt, c.malformed, c.overflow, c.foreign
+        "serial    sent {}  received {}  dropped: corrupt {}  malformed {}  overflow {}  foreign {}  own echo {}",
+        c.sent, c.received, c.corrupt, c.malformed, c.overflow, c.foreign, c.own_echo
     );
     if let Some(cause) = &s.serial_down_cause {
         let _ = writeln!(o, "serial    down: {cause}");

@@ -127,6 +127,10 @@ pub(crate) struct SerialCounters {
     pub overflow: u64,
     /// Frames from another cluster.
     pub foreign: u64,
+    /// Frames carrying this node's own id, dropped by the engine: an echo of its own
+    /// frames (a loopback plug, a half-duplex line) or a peer with the same `node_id`.
+    #[serde(default)]
+    pub own_echo: u64,
 }
 
 /// The bridge's own report (`BridgeStatus` frames).

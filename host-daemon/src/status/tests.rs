@@ -89,6 +89,7 @@ async fn serves_status_and_metrics() {
     shared.metrics.path("serial").observe(false, 5, None);
     shared.metrics.promotions.inc();
     shared.metrics.dropped(DropReason::Corrupt);
+    shared.metrics.serial_own_echo.inc();
     let server = serve("127.0.0.1:0".parse().unwrap(), shared.clone())
         .await
         .unwrap();
@@ -108,6 +109,7 @@ async fn serves_status_and_metrics() {
         "twinbeat_promotions_total 1",
         "twinbeat_fences_total 0",
         "twinbeat_serial_frames_dropped_total{reason=\"Corrupt\"} 1",
+        "twinbeat_serial_own_echo_total 1",
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }

@@ -148,7 +148,11 @@ impl Driver {
             }
         };
         let now = self.now();
+        let echoes = self.engine.own_frames_dropped();
         self.engine.handle_input(now, input);
+        if self.engine.own_frames_dropped() != echoes {
+            self.shared.metrics.serial_own_echo.inc();
+        }
     }
 }
 
