@@ -32,4 +32,5 @@ scenario_tests!(
     s19_cold_start,
     s20_gateway_down,
     s21_fence_with_dropped_frames,
+    s22_master_daemon_stopped,
 );

@@ -1,6 +1,8 @@
-//! Restarts and returns: the old master back, the standby's daemon killed mid-promotion, a cold start.
+//! Restarts and returns: the old master back, the standby's daemon killed mid-promotion, a cold
+//! start, the master's daemon stopped and started again.
 
-use std::time::Duration;
+use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
@@ -13,7 +15,7 @@ use crate::netns::Node;
 use crate::pg::PgOptions;
 use crate::pgq;
 use crate::relay::Dir;
-use crate::sampler::{DbObs, VipObs};
+use crate::sampler::{DbObs, Sample, VipObs, PERIOD};
 
 /// Scenario 13: The old master comes back after a death → it does not become primary; the VIP stays
 /// on b.
@@ -143,4 +145,125 @@ pub fn s19_cold_start(ctx: &Ctx) -> Result<Outcome> {
     let ok = sampler.wait_for(Duration::from_secs(60), normal);
     out.check(ok.is_some(), "normal pair");
     Ok(out.finish(sampler, false))
+}
+
+/// Scenario 22: a's daemon stopped cleanly (SIGTERM, as a package upgrade's `systemctl stop`)
+/// while a's host and PostgreSQL stay up → b never promotes: a's host and database still
+/// answer, so only b's serial path goes down (rule `partial-loss-only-warns`). Started
+/// again, a's daemon holds until it hears b (rule `hold-needs-evidence`) and the pair is
+/// normal again. Where the VIP was meanwhile is reported, not asserted.
+pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        "22 master's daemon stopped, host and PostgreSQL up",
+        "no promotion while it is stopped; a normal pair once it runs again",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    sampler.mark("fault: a's daemon SIGTERM (host and PostgreSQL stay up)");
+    let stopping = Instant::now();
+    lab.signal_daemon(Node::A, Signal::SIGTERM);
+    let exited = crate::cmd::wait_for(
+        "a's daemon exits on SIGTERM",
+        DAEMON_EXIT,
+        Duration::from_millis(10),
+        || lab.daemon(Node::A).is_none().then_some(()),
+    );
+    out.check(
+        exited.is_ok(),
+        format!("a's daemon exited on SIGTERM ({:?})", stopping.elapsed()),
+    );
+    // Should it hang, kill it: the rest of the scenario needs it gone.
+    lab.stop_daemon(Node::A, Duration::ZERO);
+    sampler.mark("a's daemon gone");
+    // Several times b's detection time: b has seen its serial path go down and decided
+    // on it, more than once.
+    let window = quiet_window(ctx.profile);
+    let vip = VipTally::default();
+    let bad = stays(&sampler, window, |s| {
+        vip.count(s);
+        s.a.db == DbObs::Primary && s.b.db == DbObs::Standby && s.b.vip == VipObs::Absent
+    });
+    out.check(
+        bad.is_none(),
+        format!("for {window:?}: a writable, b in recovery without the VIP ({bad:?})"),
+    );
+    out.note(format!("VIP while a's daemon was stopped: {}", vip.text()));
+    out.check(
+        lab.is_in_recovery(Node::B).is_ok_and(|r| r),
+        "b's PostgreSQL in recovery",
+    );
+    let b = lab.daemon_status(Node::B).unwrap_or_default();
+    let serial = b["paths"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "serial"))
+        .map(|p| p["state"].clone())
+        .unwrap_or_default();
+    out.check(
+        b["role"] == "standby" && serial == "down",
+        format!(
+            "b's daemon saw the stop and stayed standby (role {}, serial path {serial})",
+            b["role"]
+        ),
+    );
+
+    sampler.mark("a's daemon started again");
+    let starting = Instant::now();
+    lab.start_daemon(Node::A)?;
+    // A restarted master holds until a fresh round trip with b; that is far within the
+    // bound a failover gets.
+    let vip = VipTally::default();
+    let back = sampler.wait_for(takeover_deadline(ctx.profile), |s| {
+        vip.count(s);
+        normal(s)
+            && lab
+                .daemon_status(Node::A)
+                .is_ok_and(|v| v["role"] == "primary")
+    });
+    out.check(
+        back.is_some(),
+        format!(
+            "normal pair again, a's daemon primary ({:?} after its start)",
+            starting.elapsed()
+        ),
+    );
+    out.note(format!("VIP while a's daemon restarted: {}", vip.text()));
+    out.check(
+        lab.is_in_recovery(Node::B).is_ok_and(|r| r)
+            && lab.is_in_recovery(Node::A).is_ok_and(|r| !r),
+        "PostgreSQL: a writable, b in recovery",
+    );
+    Ok(out.finish(sampler, false))
+}
+
+/// How long a daemon may take to exit on SIGTERM before the scenario calls it hung.
+const DAEMON_EXIT: Duration = Duration::from_secs(5);
+
+/// Where the VIP was over a run of samples.
+#[derive(Default)]
+struct VipTally {
+    on_a: Cell<u32>,
+    on_b: Cell<u32>,
+    nowhere: Cell<u32>,
+}
+
+impl VipTally {
+    fn count(&self, s: &Sample) {
+        let held = |o: VipObs| o == VipObs::Held;
+        let slot = match (held(s.a.vip), held(s.b.vip)) {
+            (true, _) => &self.on_a,
+            (false, true) => &self.on_b,
+            (false, false) => &self.nowhere,
+        };
+        slot.set(slot.get() + 1);
+    }
+
+    fn text(&self) -> String {
+        let ms = |n: u32| PERIOD.saturating_mul(n).as_millis();
+        format!(
+            "on a in {} samples, on b in {}, on neither in {} (~{} ms)",
+            self.on_a.get(),
+            self.on_b.get(),
+            self.nowhere.get(),
+            ms(self.nowhere.get())
+        )
+    }
 }
