@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use twinbeat_core::{
-    Action, Config, Engine, Input, Instant, LocalDbSample, NodeId, NodeState, PathId, ProbeOutcome,
-    Role, StartFacts,
+    Action, Config, Engine, Input, Instant, LocalDbSample, NodeId, NodeState, PathId,
+    PeerDbReading, ProbeOutcome, Role, StartFacts,
 };
 
 /// A standby that has settled: every path up, the master heard.
@@ -30,12 +30,14 @@ fn settled_standby() -> (Engine, Instant) {
         db_healthy: true,
         gateway_up: true,
         wal_lsn: 0,
+        human_promoted: false,
     };
     let sample = LocalDbSample {
         accepting: true,
         select_ok: true,
         in_recovery: true,
         wal_lsn: 0,
+        timeline: 1,
     };
     for _ in 0..10 {
         now += Duration::from_millis(1);
@@ -56,6 +58,21 @@ fn answer(e: &mut Engine, now: Instant, a: Action, peer: NodeState, sample: Loca
         } => Input::LocalDb {
             attempt,
             sample: Some(sample),
+        },
+        Action::Probe {
+            path: PathId::RemoteDb,
+            attempt,
+            ..
+        } => Input::RemoteDb {
+            attempt,
+            outcome: ProbeOutcome::Ok {
+                rtt: Duration::from_micros(300),
+            },
+            reading: Some(PeerDbReading {
+                in_recovery: false,
+                term: Some(1),
+                timeline: 1,
+            }),
         },
         Action::Probe { path, attempt, .. } => Input::ProbeDone {
             path,
@@ -83,12 +100,14 @@ fn bench(c: &mut Criterion) {
         db_healthy: true,
         gateway_up: true,
         wal_lsn: 0,
+        human_promoted: false,
     };
     let sample = LocalDbSample {
         accepting: true,
         select_ok: true,
         in_recovery: true,
         wal_lsn: 0,
+        timeline: 1,
     };
     // The hot path on a standby: an icmp reply (about 1 kHz), answered at once.
     let mut t = now;
@@ -119,6 +138,7 @@ fn bench(c: &mut Criterion) {
             e.handle_input(
                 t,
                 Input::PingReceived {
+                    echoed: None,
                     seq,
                     peer: black_box(peer),
                 },

@@ -9,15 +9,15 @@ use core::time::Duration;
 
 use crate::time::Instant;
 use crate::types::{
-    AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerState, PersistedState,
-    ProbeOutcome, Role, SerialDownCause,
+    AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerDbReading, PeerState,
+    PersistedState, ProbeOutcome, Role, SerialDownCause,
 };
 
 /// Something the daemon observed. Every action that expects an answer gets exactly one
 /// of these back (see each [`Action`] variant).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// Answer to [`Action::Probe`] for icmp, remote_db or gateway.
+    /// Answer to [`Action::Probe`] for icmp or gateway.
     ProbeDone {
         /// The probed path.
         path: PathId,
@@ -33,6 +33,17 @@ pub enum Input {
         /// What the check found.
         sample: Option<LocalDbSample>,
     },
+    /// Answer to [`Action::Probe`] for remote_db.
+    RemoteDb {
+        /// The attempt from the action.
+        attempt: AttemptId,
+        /// Whether the peer's PostgreSQL answered (a connect probe that got an answer
+        /// counts, as for `pg_isready`).
+        outcome: ProbeOutcome,
+        /// What the query read of it (role, published term, timeline); `None` when
+        /// only a connect probe answered.
+        reading: Option<PeerDbReading>,
+    },
     /// An `Ack` frame answering our ping `seq` (from [`Action::SendPing`]).
     AckReceived {
         /// Sequence number echoed by the peer.
@@ -44,6 +55,9 @@ pub enum Input {
     PingReceived {
         /// The peer's sequence number.
         seq: u32,
+        /// The sequence number of the last ping the peer received from us, if its
+        /// frame carries one (rule `hold-needs-evidence`).
+        echoed: Option<u32>,
         /// The peer's state carried in the frame.
         peer: PeerState,
     },
@@ -64,8 +78,12 @@ pub enum Input {
     PersistFailed(PersistedState),
     /// [`Action::Promote`] done and the DB confirmed out of recovery.
     Promoted,
-    /// [`Action::Promote`] failed or the DB is still in recovery.
-    PromoteFailed,
+    /// [`Action::Promote`] could not confirm the DB out of recovery by its deadline.
+    PromoteFailed {
+        /// `pg_promote` was sent: the promotion cannot be taken back and may still
+        /// complete (rule `promotion-order`).
+        requested: bool,
+    },
     /// [`Action::TakeVip`] done (address added, gratuitous ARP sent).
     VipTaken,
     /// [`Action::TakeVip`] failed.
@@ -109,6 +127,8 @@ pub enum Action {
     SendPing {
         /// Sequence number to put in the frame.
         seq: u32,
+        /// The last ping sequence number heard from the peer, to echo in the frame.
+        echo: Option<u32>,
         /// Our state, to put in the frame.
         state: OwnState,
     },
@@ -148,9 +168,13 @@ pub enum Action {
         /// A postmaster still alive then is a failed stop.
         deadline: Instant,
     },
-    /// `pg_promote` and confirm out of recovery, bounded by `deadline`; answer
-    /// [`Input::Promoted`] / [`Input::PromoteFailed`].
+    /// Publish `term` where the peer's remote DB path reads it (`twinbeat.term`,
+    /// read back), then `pg_promote` and confirm out of recovery, bounded by
+    /// `deadline`; answer [`Input::Promoted`] / [`Input::PromoteFailed`]. A server
+    /// already out of recovery is promoted: publish the term and answer `Promoted`.
     Promote {
+        /// The term to publish before `pg_promote`.
+        term: u64,
         /// End of the connection's window: the `now` the engine was given plus
         /// [`Config::promote_connect_window`](crate::Config::promote_connect_window)
         /// (a local DB check's window).
@@ -174,6 +198,9 @@ pub enum Action {
         /// [`FENCE_ACTION_WINDOW`](crate::FENCE_ACTION_WINDOW).
         deadline: Instant,
     },
+    /// Drop whatever serial input is queued (rule `pause-is-a-restart`: frames that
+    /// waited out a pause are no evidence). No answer expected.
+    FlushSerialInput,
     /// Log this event (and count it in metrics). No answer expected.
     Log(Event),
 }
@@ -244,8 +271,31 @@ pub enum Reason {
     /// The peer's PostgreSQL answered on the remote DB path before `pg_promote`: the
     /// promotion is aborted (rule `promotion-order`).
     PeerDbAnswered,
-    /// Nothing heard from the peer within `startup_grace` (rule `hold-needs-evidence`).
+    /// Nothing heard from the peer within `startup_grace`: the node holds until
+    /// evidence arrives or an operator releases it (rule `hold-needs-evidence`).
     PeerNotHeard,
+    /// The peer's PostgreSQL, read over the remote DB path, is a replica that has not
+    /// taken over (rule `hold-needs-evidence`).
+    PeerDbInRecovery,
+    /// The peer's PostgreSQL is in recovery but published a higher term, or is on a
+    /// later or unknown timeline: no evidence either way yet (rule
+    /// `hold-needs-evidence`).
+    PeerDbAhead,
+    /// The peer's PostgreSQL is writable in no higher term (or none published): two
+    /// writable databases, and no rule may settle it alone (rules `higher-term-wins`,
+    /// `human-promoted-standby`).
+    SecondWritablePeer,
+    /// The peer is a standby whose PostgreSQL was promoted by hand (rule
+    /// `human-promoted-standby`).
+    PeerHumanPromoted,
+    /// This node is a standby whose PostgreSQL left recovery without the daemon (rule
+    /// `human-promoted-standby`).
+    LocalDbPromotedByHand,
+    /// An operator released the hold (`twinbeat resume --force-primary`).
+    OperatorRelease,
+    /// `pg_promote` was sent and PostgreSQL has not left recovery yet: the node stays
+    /// promoting and keeps confirming (rule `promotion-order`).
+    PromotionPending,
     /// Peer paths are up but no frame carries its state: holding (rule
     /// `hold-needs-evidence`).
     PeerAliveButSilent,
@@ -346,4 +396,35 @@ pub enum Event {
         /// Gap since the previous call.
         gap: Duration,
     },
+}
+
+/// Why [`Engine::release_hold`](crate::Engine::release_hold) refused an operator's
+/// release (rule `hold-needs-evidence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseRefused {
+    /// The node is not holding: it is in this role.
+    NotHolding(Role),
+    /// The node is leaving hold already (re-opening its DB or taking the VIP).
+    Busy,
+    /// The peer was heard since the hold began: the rules judge it, not the operator.
+    PeerHeard,
+    /// `startup_grace` has not passed yet: evidence may still come.
+    GraceRunning,
+}
+
+impl core::fmt::Display for ReleaseRefused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReleaseRefused::NotHolding(role) => {
+                write!(f, "the node is not holding (it is {})", role.name())
+            }
+            ReleaseRefused::Busy => f.write_str("the node is already leaving its hold"),
+            ReleaseRefused::PeerHeard => f.write_str(
+                "the peer was heard since the hold began; the rules decide, not the operator",
+            ),
+            ReleaseRefused::GraceRunning => {
+                f.write_str("startup_grace has not passed yet; evidence may still arrive")
+            }
+        }
+    }
 }

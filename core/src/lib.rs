@@ -18,18 +18,20 @@
 //!
 //! | action | answer |
 //! |---|---|
-//! | `Probe { path: Icmp / RemoteDb / Gateway, attempt, deadline, fresh }` | `ProbeDone { path, attempt, outcome }` |
+//! | `Probe { path: Icmp / Gateway, attempt, deadline, fresh }` | `ProbeDone { path, attempt, outcome }` |
+//! | `Probe { path: RemoteDb, attempt, deadline, fresh }` | `RemoteDb { attempt, outcome, reading }` |
 //! | `Probe { path: LocalDb, attempt, deadline, fresh }` | `LocalDb { attempt, sample }` |
-//! | `SendPing { seq, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
+//! | `SendPing { seq, echo, state }` | the peer's `Ack` frame → `AckReceived { seq, peer }` (none if lost) |
 //! | `SendAck { seq, state }` | — (answers a `PingReceived`) |
 //! | `VipArpProbe { attempt, deadline }` | `VipArpProbe { attempt, answered }` |
 //! | `Persist(state)` | `Persisted(state)` / `PersistFailed(state)` |
-//! | `Promote { connect_by, deadline }` | `Promoted` / `PromoteFailed` |
+//! | `Promote { term, connect_by, deadline }` | `Promoted` / `PromoteFailed { requested }` |
 //! | `TakeVip` | `VipTaken` / `VipFailed` |
 //! | `ReleaseVip` | `VipReleased` / `VipReleaseFailed` |
 //! | `RestartDb { deadline }` | `DbRestarted` / `DbRestartFailed` |
 //! | `StopDb { kill_at, deadline }` | `DbStopped` / `DbStopFailed` |
 //! | `RunFenceAction { deadline }` | `FenceActionDone` |
+//! | `FlushSerialInput` | — |
 //! | `Log(event)` | — |
 //!
 //! A probe runs until the `deadline` its action carries (the `now` the engine was given
@@ -40,8 +42,10 @@
 //! or [`FENCE_ACTION_WINDOW`]). So the daemon reads no timing from its config: the
 //! engine owns every bound. The attempt id is the same
 //! [`AttemptId`] end to end: in the action, in the probe task, in the answer. Frames
-//! from the peer that are not acks of our pings arrive as `PingReceived`; the daemon
-//! decodes frames, the engine never sees bytes. The status page reads [`Engine::role`],
+//! from the peer that are not acks of our pings arrive as `PingReceived` (with the
+//! sequence number the peer echoes, if any); the daemon decodes frames, the engine
+//! never sees bytes. An operator's release of a hold goes to [`Engine::release_hold`],
+//! which accepts or refuses it at once. The status page reads [`Engine::role`],
 //! [`Engine::term`], [`Engine::path`], [`Engine::last_decision`], [`Engine::peer`] and
 //! [`Engine::own_state`].
 //!
@@ -54,7 +58,7 @@
 //! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
 //! let master = NodeState {
 //!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
-//!     db_healthy: true, gateway_up: true, wal_lsn: 0,
+//!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false,
 //! };
 //! let mut inbox: Vec<Input> = Vec::new();
 //! while now < Instant::from_millis(3_000) {
@@ -66,8 +70,14 @@
 //!                 assert!(deadline > now);
 //!                 let sample = LocalDbSample {
 //!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
+//!                     timeline: 1,
 //!                 };
 //!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
+//!             }
+//!             Action::Probe { path: PathId::RemoteDb, attempt, .. } => {
+//!                 let outcome = ProbeOutcome::Ok { rtt: Duration::from_micros(300) };
+//!                 let reading = PeerDbReading { in_recovery: false, term: Some(1), timeline: 1 };
+//!                 inbox.push(Input::RemoteDb { attempt, outcome, reading: Some(reading) });
 //!             }
 //!             Action::Probe { path, attempt, deadline, .. } => {
 //!                 let rtt = Duration::from_micros(200);
@@ -75,7 +85,7 @@
 //!                 let outcome = ProbeOutcome::Ok { rtt };
 //!                 inbox.push(Input::ProbeDone { path, attempt, outcome });
 //!             }
-//!             Action::SendPing { seq, state: _ } => {
+//!             Action::SendPing { seq, .. } => {
 //!                 inbox.push(Input::AckReceived { seq, peer: master })
 //!             }
 //!             // a side effect runs until the end of its window, as a probe does
@@ -116,11 +126,12 @@
 //! so a start it did not order (reboot, crash) comes up read-only in recovery instead
 //! of writable next to a peer that may have taken over. A persisted primary whose DB is
 //! in recovery therefore starts in hold too. The peer primary in a higher term: it
-//! fences. Otherwise (the peer heard and not winning, or nothing heard within
-//! `startup_grace` and the peer's host and DB silent) it re-opens the DB in its own
-//! term: `Promote` (nothing persisted first: the term is still its own), then `TakeVip`
-//! and `Persist(Primary)`; a failed `Promote` leaves it a standby with a critical
-//! alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule
+//! fences. On positive evidence that the peer has not taken over (a frame built after
+//! the hold began, or the peer's PostgreSQL read in recovery in no higher term on this
+//! node's timeline) or an operator's release, it re-opens the DB in its own term:
+//! `Promote` (nothing persisted first: the term is still its own), then `TakeVip` and
+//! `Persist(Primary)`; a failed `Promote` leaves it a standby with a critical alarm.
+//! Nothing heard is never evidence: it holds, with a critical alarm. A primary whose DB reports `in_recovery` counts it unhealthy (rule
 //! `local-db-restart-once` restarts it): the daemon must lift the guard before a
 //! `RestartDb` it carries out while [`Engine::role`] is `Primary`, and keep it for a
 //! restart in any other role.
@@ -151,10 +162,10 @@ pub use config::{
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
-pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, Severity};
+pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, ReleaseRefused, Severity};
 pub use time::Instant;
 pub use types::{
     AttemptId, BridgeState, BridgeStatus, LocalDbSample, NodeId, NodeState, OwnState, PathHealth,
-    PathId, PathStatus, PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Role,
-    SerialDownCause, StartFacts,
+    PathId, PathStatus, PeerDbReading, PeerState, PeerView, PersistedRole, PersistedState,
+    ProbeOutcome, Role, SerialDownCause, StartFacts,
 };

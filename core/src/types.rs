@@ -57,7 +57,8 @@ impl Role {
 pub enum PathId {
     /// ICMP echo to the peer host.
     Icmp,
-    /// `SELECT 1` on the peer's database.
+    /// The peer's PostgreSQL: its role, published term and timeline (rule
+    /// `remote-db-reads-role`).
     RemoteDb,
     /// Serial ping/ack with the peer's daemon.
     Serial,
@@ -119,6 +120,10 @@ pub struct NodeState {
     pub gateway_up: bool,
     /// WAL position: current on a primary, received on a standby.
     pub wal_lsn: u64,
+    /// The sender is a standby whose PostgreSQL left recovery without it (somebody ran
+    /// `pg_promote` by hand): its own condition, not a claim to the primary position
+    /// (rule `human-promoted-standby`).
+    pub human_promoted: bool,
 }
 
 /// The peer's state as received in a frame.
@@ -192,12 +197,47 @@ pub struct LocalDbSample {
     pub in_recovery: bool,
     /// Current (primary) or received (standby) WAL position, in bytes.
     pub wal_lsn: u64,
+    /// The timeline the server is on (0: unknown).
+    pub timeline: u32,
 }
 
 impl LocalDbSample {
     /// Accepting connections and answering queries.
     pub fn healthy(&self) -> bool {
         self.accepting && self.select_ok
+    }
+}
+
+/// What one remote DB probe read of the peer's PostgreSQL, on the one persistent
+/// connection (rule `remote-db-reads-role`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerDbReading {
+    /// `pg_is_in_recovery()`. A guarded primary reads `true` too: the term tells.
+    pub in_recovery: bool,
+    /// The term the peer's daemon published (`twinbeat.term`) before its last
+    /// `pg_promote`; `None` when it never published one.
+    pub term: Option<u64>,
+    /// The timeline the peer is on (0: unknown).
+    pub timeline: u32,
+}
+
+impl PeerDbReading {
+    /// The peer's PostgreSQL serves writes as primary in a term above `term`: it took
+    /// over (rule `higher-term-wins` over the remote DB path).
+    pub fn primary_above(&self, term: u64) -> bool {
+        !self.in_recovery && self.term.is_some_and(|t| t > term)
+    }
+
+    /// Rule `hold-needs-evidence`: the peer is a replica that has not taken over — in
+    /// recovery, no higher term published, on `timeline` or an ancestor of it. In a
+    /// pair the timelines are one line, so "ancestor" is "not after"; an unknown
+    /// timeline proves nothing.
+    pub fn proves_not_taken_over(&self, term: u64, timeline: u32) -> bool {
+        self.in_recovery
+            && self.term.is_none_or(|t| t <= term)
+            && self.timeline != 0
+            && timeline != 0
+            && self.timeline <= timeline
     }
 }
 

@@ -8,14 +8,20 @@
 mod attempts;
 #[path = "rules/bridge.rs"]
 mod bridge;
+#[path = "rules/evidence.rs"]
+mod evidence;
 #[path = "rules/guard.rs"]
 mod guard;
 #[path = "rules/harness.rs"]
 mod harness;
+#[path = "rules/human_promoted.rs"]
+mod human_promoted;
 #[path = "rules/master.rs"]
 mod master;
 #[path = "rules/own_frames.rs"]
 mod own_frames;
+#[path = "rules/peer_db.rs"]
+mod peer_db;
 #[path = "rules/promotion_aborts.rs"]
 mod promotion_aborts;
 #[path = "rules/standby.rs"]

@@ -57,6 +57,8 @@ struct Outcome {
     read_only_restarts: u32,
     fences: u32,
     liveness_checked: u32,
+    /// Episodes in which the serving invariant was owed for longer than its bound.
+    serving_windows: u32,
 }
 
 fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
@@ -79,6 +81,7 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         read_only_restarts: w.checks.read_only_restarts,
         fences: w.checks.fences,
         liveness_checked: w.checks.liveness_checked,
+        serving_windows: w.checks.serving_windows,
     })
 }
 
@@ -107,7 +110,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 2], [0u64; 12]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 3], [0u64; 12]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -119,6 +122,7 @@ fn schedules() {
                             stats.3 += u64::from(o.liveness_checked);
                             stats.4[0] += u64::from(o.reopens);
                             stats.4[1] += u64::from(o.read_only_restarts);
+                            stats.4[2] += u64::from(o.serving_windows);
                             stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
@@ -132,7 +136,7 @@ fn schedules() {
         .collect();
     let mut failures = Vec::new();
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
-    let (mut reopens, mut read_only) = (0, 0);
+    let (mut reopens, mut read_only, mut serving) = (0, 0, 0);
     let mut families = [0u64; 12];
     for h in handles {
         let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
@@ -142,13 +146,14 @@ fn schedules() {
         live += l;
         reopens += r[0];
         read_only += r[1];
+        serving += r[2];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences, {live} liveness checks; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -158,6 +163,9 @@ fn schedules() {
     );
     // The world must actually exercise the rules.
     assert!(promotions > count / 20 && fences > count / 50 && live > count / 50);
+    // ... and the serving invariant (`sim/checks/serving.rs`) must really be put to
+    // the test: its condition outlasting its bound in many schedules.
+    assert!(serving > count / 5, "{serving} serving-invariant windows");
     // ... including the start guard's paths (rules `hold-needs-evidence`, `start-guard` and `local-db-restart-once`).
     assert!(reopens > count / 200 && read_only > count / 200);
 }

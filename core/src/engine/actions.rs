@@ -51,6 +51,7 @@ impl Engine {
     pub(super) fn windowed(&self, now: Instant, effect: Bounded) -> Action {
         match effect {
             Bounded::Promote => Action::Promote {
+                term: self.term,
                 connect_by: now + self.cfg.promote_connect_window(),
                 deadline: now + PROMOTE_WINDOW,
             },

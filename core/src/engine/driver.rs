@@ -15,16 +15,23 @@ impl Engine {
                 outcome,
             } => self.on_probe(now, path, attempt, outcome),
             Input::LocalDb { attempt, sample } => self.on_local_db(now, attempt, sample),
+            Input::RemoteDb {
+                attempt,
+                outcome,
+                reading,
+            } => self.on_remote_db(now, attempt, outcome, reading),
             Input::AckReceived { seq, peer } => {
                 if !self.drop_own_frame(now, &peer) {
                     self.on_ack(now, seq, peer);
                 }
             }
-            Input::PingReceived { seq, peer } => {
+            Input::PingReceived { seq, echoed, peer } => {
                 if !self.drop_own_frame(now, &peer) {
+                    self.last_peer_ping = Some(seq);
                     let state = self.own_state();
                     self.push(Action::SendAck { seq, state });
-                    self.on_frame(now, peer, false);
+                    let fresh = echoed.is_some_and(|e| self.sent_since_hold(e));
+                    self.on_frame(now, peer, fresh);
                 }
             }
             Input::SerialDeviceMissing => self.on_serial_missing(now),
@@ -32,8 +39,8 @@ impl Engine {
             Input::VipArpProbe { attempt, answered } => self.on_arp(now, attempt, answered),
             Input::Persisted(state) => self.on_persisted(now, state, true),
             Input::PersistFailed(state) => self.on_persisted(now, state, false),
-            Input::Promoted => self.on_promoted(now, true),
-            Input::PromoteFailed => self.on_promoted(now, false),
+            Input::Promoted => self.on_promoted(now, Ok(())),
+            Input::PromoteFailed { requested } => self.on_promoted(now, Err(requested)),
             Input::VipTaken => self.on_vip_taken(now, true),
             Input::VipFailed => self.on_vip_taken(now, false),
             Input::VipReleased => self.on_vip_released(now, true),

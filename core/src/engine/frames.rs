@@ -37,27 +37,25 @@ impl Engine {
     }
 
     /// A frame from the peer (ping or ack): rules `state-in-every-frame`,
-    /// `fenced-peer-hands-over`, `higher-term-wins` and `hold-needs-evidence`.
-    pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, fresh_round_trip: bool) {
+    /// `fenced-peer-hands-over`, `higher-term-wins`, `hold-needs-evidence` and
+    /// `human-promoted-standby`. `fresh`: the peer built it after receiving a ping this
+    /// node sent after entering hold (see `sent_since_hold`).
+    pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, fresh: bool) {
         let peer_gateway_was_down = self.peer.is_some_and(|v| !v.state.gateway_up);
         self.peer = Some(PeerView {
             state: peer,
             heard_at: now,
         });
         self.heard_peer = true;
-        self.peer_max_term = self.peer_max_term.max(peer.term);
+        self.learn_peer_term(peer.term);
+        if peer.human_promoted {
+            // Not a claim to the primary position: no rule acts on it, an operator must.
+            self.alarm_once(Reason::PeerHumanPromoted);
+        }
         match self.role {
             Role::Standby => {
-                if peer.role.claims_primary() && peer.term > self.term {
-                    // Persisted so that a restart cannot promote into a term the
-                    // master already used (the t+1 of rule `promotion-order` must exceed every
-                    // t seen).
-                    self.term = peer.term;
-                    let state = PersistedState {
-                        role: PersistedRole::Standby,
-                        term: peer.term,
-                    };
-                    self.push(Action::Persist(state));
+                if peer.role.claims_primary() {
+                    self.learn_standby_term(peer.term);
                 }
                 self.evaluate_standby(now);
             }
@@ -74,9 +72,36 @@ impl Engine {
                     self.evaluate_primary(now);
                 }
             }
-            Role::Hold => self.hold_heard(now, peer, fresh_round_trip),
+            Role::Hold => self.hold_heard(now, peer, fresh),
             Role::Fencing | Role::Fenced => {}
         }
+    }
+
+    /// Every term the peer was seen in: a promotion goes past all of them (rule
+    /// `promotion-order`).
+    pub(super) fn learn_peer_term(&mut self, term: u64) {
+        self.peer_max_term = self.peer_max_term.max(term);
+    }
+
+    /// A standby learns a higher term the peer claims the primary position in, and
+    /// persists it, so that a restart cannot promote into a term the master already
+    /// used (the t+1 of rule `promotion-order` must exceed every t seen).
+    pub(super) fn learn_standby_term(&mut self, term: u64) {
+        if term > self.term {
+            self.term = term;
+            self.push(Action::Persist(PersistedState {
+                role: PersistedRole::Standby,
+                term,
+            }));
+        }
+    }
+
+    /// Whether ping `seq` was sent after this node last entered hold: ids only grow
+    /// (wrapping; compared as serial numbers), so the peer built a frame answering or
+    /// echoing it after the hold began (rule `hold-needs-evidence`).
+    pub(super) fn sent_since_hold(&self, seq: u32) -> bool {
+        let after = seq.wrapping_sub(self.hold_first_seq);
+        after != 0 && after < u32::MAX / 2
     }
 
     /// Rule `higher-term-wins`: the peer claims primary in a higher term, or the same term with a

@@ -5,27 +5,34 @@ use core::time::Duration;
 
 use super::actions::Bounded;
 use super::{Engine, EngineTimer, Step};
-use crate::io::{Action, DecisionKind, Event, Reason};
+use crate::io::{Action, DecisionKind, Event, Reason, ReleaseRefused, Severity};
 use crate::time::Instant;
 use crate::types::{PathHealth, PathId, PeerState, PersistedRole, Role, StartFacts};
 
 impl Engine {
-    /// Hold: no VIP, not acting as primary, until the peer is heard (rule
-    /// `hold-needs-evidence`).
+    /// Hold: no VIP, not acting as primary, until positive evidence about the peer
+    /// arrives or an operator releases the node (rule `hold-needs-evidence`). Only a
+    /// ping sent from now on can be answered with evidence.
     pub(super) fn enter_hold(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Hold, reason);
         self.set_step(Step::Idle);
         self.hold_since = now;
+        self.hold_first_seq = self.next_id;
+        self.hold_heard_peer = false;
+        self.hold_waiting = false;
         self.set_role(now, Role::Hold);
         self.push(Action::ReleaseVip);
         self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
     }
 
     /// A frame while holding. A winning peer means this node lost: fence and stay
-    /// fenced. Otherwise only the ack of a ping sent after entering hold may end it:
-    /// the peer built that ack after receiving our ping, so if it was about to promote
-    /// it has either aborted (and says standby) or is past `pg_promote` (and says so).
-    pub(super) fn hold_heard(&mut self, now: Instant, peer: PeerState, fresh_round_trip: bool) {
+    /// fenced. Otherwise only a frame the peer built after this node entered hold may
+    /// end it (`fresh`): the answer to, or the echo of, a ping sent since. The peer
+    /// built it after receiving that ping, so if it was about to promote it has either
+    /// aborted (and says standby) or is past `pg_promote` (and says so). Frames queued
+    /// before (a tty buffer, the bridge, a paused VM's backlog) prove nothing.
+    pub(super) fn hold_heard(&mut self, now: Instant, peer: PeerState, fresh: bool) {
+        self.hold_heard_peer = true;
         if self.peer_wins(&peer) {
             self.begin_fence(now, Reason::PeerWins);
         } else if peer.role.claims_primary() && !peer.fenced {
@@ -33,7 +40,7 @@ impl Engine {
             // hearing our state, and its next frame (fenced) lets us resume. Taking
             // the VIP now would overlap with its.
             self.decide_once(now, DecisionKind::Hold, Reason::PeerWins);
-        } else if fresh_round_trip && self.step == Step::Idle {
+        } else if fresh && self.step == Step::Idle {
             self.resume(
                 now,
                 if peer.fenced {
@@ -45,9 +52,11 @@ impl Engine {
         }
     }
 
-    /// Nothing heard within `startup_grace`: the peer is gone, resume — unless its host
-    /// or database still answers, in which case it is alive but silent and holding on
-    /// is the only safe choice.
+    /// `startup_grace` passed in hold without evidence. "Nothing heard" is never
+    /// evidence: a node that was primary keeps holding, with a critical alarm, until
+    /// evidence arrives or an operator releases it (Pacemaker's `wait_for_all` for two
+    /// nodes). Only a first start (nothing persisted: the node never served under the
+    /// daemon) with no sign of the peer resumes on its own, as the pair's bootstrap.
     pub(super) fn on_hold_grace(&mut self, now: Instant) {
         if self.role != Role::Hold || self.step != Step::Idle {
             return;
@@ -55,20 +64,54 @@ impl Engine {
         let alive = [PathId::Icmp, PathId::RemoteDb]
             .iter()
             .any(|p| self.effective_path(*p).health == PathHealth::Up);
-        if alive {
-            self.alarm_once(Reason::PeerAliveButSilent);
-            self.decide_once(now, DecisionKind::Hold, Reason::PeerAliveButSilent);
-            self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
-        } else {
+        if !self.hold_needs_evidence && !alive {
             self.resume(now, Reason::PeerNotHeard);
+            return;
         }
+        let reason = if alive {
+            Reason::PeerAliveButSilent
+        } else {
+            Reason::PeerNotHeard
+        };
+        self.hold_waiting = true;
+        self.alarm_once(reason);
+        self.decide_once(now, DecisionKind::Hold, reason);
+        if !self.hold_needs_evidence {
+            // The bootstrap looks again: the peer may be gone for good by then.
+            self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
+        }
+    }
+
+    /// The operator's release of a hold (`twinbeat resume --force-primary`): accepted
+    /// only in exactly the hold that waits for the operator — `startup_grace` passed and
+    /// nothing heard from the peer since the hold began (a peer that was heard is
+    /// judged by the rules, not overruled). The node then re-opens its DB or takes the
+    /// VIP as on evidence (rule `hold-needs-evidence`).
+    pub fn release_hold(&mut self, now: Instant) -> Result<(), ReleaseRefused> {
+        self.handle_timeout(now);
+        if self.role != Role::Hold {
+            return Err(ReleaseRefused::NotHolding(self.role));
+        }
+        if self.step != Step::Idle {
+            return Err(ReleaseRefused::Busy);
+        }
+        if self.hold_heard_peer {
+            return Err(ReleaseRefused::PeerHeard);
+        }
+        if !self.hold_waiting {
+            return Err(ReleaseRefused::GraceRunning);
+        }
+        self.alarm(Severity::Warning, Reason::OperatorRelease);
+        self.resume(now, Reason::OperatorRelease);
+        Ok(())
     }
 
     /// Leave hold: a writable DB takes the VIP back; a read-only one is re-opened if
     /// this node is the primary of its term (the start guard put it in recovery), and
     /// otherwise makes the node a standby.
-    fn resume(&mut self, now: Instant, reason: Reason) {
+    pub(super) fn resume(&mut self, now: Instant, reason: Reason) {
         self.clear_timer(EngineTimer::HoldGrace);
+        self.hold_waiting = false;
         // No sample yet (the peer's ack can beat the first local check): trust what the
         // DB said at start. Should it have left recovery since, `Promote` only confirms.
         let in_recovery = self.local.map_or(self.start_in_recovery, |s| s.in_recovery);
@@ -78,6 +121,7 @@ impl Engine {
             // persist. `Role::Promoting` past `pg_promote` lets only rule `higher-term-wins` stop it,
             // not a live standby peer (`promoting_heard`).
             self.decide(now, DecisionKind::Resume, reason);
+            self.reopening = true;
             self.set_step(Step::AwaitPromoted);
             self.set_role(now, Role::Promoting);
             self.push_bounded(now, Bounded::Promote);
@@ -97,6 +141,8 @@ impl Engine {
     /// hold the VIP drops it and holds until it hears the peer.
     pub(super) fn on_pause(&mut self, now: Instant, gap: Duration) {
         self.log(Event::PauseDetected { gap });
+        // Frames that waited out the pause in a buffer are no evidence.
+        self.push(Action::FlushSerialInput);
         self.restart_attempts(now);
         self.fresh = None;
         self.clear_timer(EngineTimer::Fresh);

@@ -52,6 +52,9 @@ impl Engine {
             self.local = sample;
         }
         self.local_healthy = healthy;
+        if self.promoted_by_hand() {
+            self.alarm_once(Reason::LocalDbPromotedByHand);
+        }
         self.local_db_sampled(now, healthy);
     }
 

@@ -5,8 +5,8 @@
 //! (rules `partial-loss-only-warns`, `all-paths-down-together`, `fresh-checks`,
 //! `fenced-peer-hands-over`, `startup-grace`, `promotion-order`), `primary` (rules
 //! `fence-when-standby-can-take-over`, `fence-sequence`, `higher-term-wins`), `hold`
-//! (rules `hold-needs-evidence`, `pause-is-a-restart`) and `local_db` (rule
-//! `local-db-restart-once`).
+//! (rules `hold-needs-evidence`, `pause-is-a-restart`), `peer_db` (rule
+//! `remote-db-reads-role`) and `local_db` (rule `local-db-restart-once`).
 
 mod actions;
 mod bridge;
@@ -15,6 +15,7 @@ mod frames;
 mod hold;
 mod local_db;
 mod paths;
+mod peer_db;
 mod primary;
 mod standby;
 mod start;
@@ -29,7 +30,8 @@ use crate::config::Config;
 use crate::io::{Action, Decision, Event, Reason};
 use crate::time::Instant;
 use crate::types::{
-    self, AttemptId, BridgeStatus, LocalDbSample, PathHealth, PathId, PathStatus, PeerView, Role,
+    self, AttemptId, BridgeStatus, LocalDbSample, PathHealth, PathId, PathStatus, PeerDbReading,
+    PeerView, Role,
 };
 pub use start::StartError;
 use timers::{EngineTimer, Timer, TimerTable};
@@ -115,6 +117,10 @@ pub struct Engine {
     /// Any peer path succeeded or any frame arrived since start (rule `startup-grace`).
     heard_peer: bool,
     peer: Option<PeerView>,
+    /// The last reading of the peer's PostgreSQL and when (rule `remote-db-reads-role`).
+    peer_db: Option<(PeerDbReading, Instant)>,
+    /// The sequence number of the last ping heard from the peer, echoed in ours.
+    last_peer_ping: Option<u32>,
     peer_max_term: u64,
     bridge: Option<(BridgeStatus, Instant)>,
     /// The bridge says the serial path is down: why, and since when (see `bridge`).
@@ -125,11 +131,23 @@ pub struct Engine {
     incident: Option<local_db::Incident>,
     fresh: Option<standby::Fresh>,
     hold_since: Instant,
+    /// The last id allocated before the hold began: pings with later ids were sent
+    /// during it (`sent_since_hold`).
+    hold_first_seq: u32,
+    /// A frame or a reading of the peer arrived since the hold began.
+    hold_heard_peer: bool,
+    /// `startup_grace` passed in hold without evidence: waiting for it or the operator.
+    hold_waiting: bool,
+    /// Leaving hold needs positive evidence: the node has a persisted state or has
+    /// served (rule `hold-needs-evidence`); only a first start may resume unheard.
+    hold_needs_evidence: bool,
     /// This node claims the primary position in `term` (persisted primary, or serving):
     /// a read-only DB when it leaves hold is the start guard's doing (the daemon keeps
     /// `standby.signal` in a running primary's data directory, so an unordered start
     /// comes up in recovery), and leaving hold re-opens it instead of following.
     guarded_primary: bool,
+    /// A guarded primary's `Promote` in its own term is in flight (rule `start-guard`).
+    reopening: bool,
     /// `StartFacts::db_in_recovery`: what the DB is taken to be until it is sampled.
     start_in_recovery: bool,
     /// Whether the fence action runs after the fence (not when re-fencing at start).
@@ -153,6 +171,9 @@ impl Engine {
     }
 
     fn set_role(&mut self, now: Instant, role: Role) {
+        if matches!(role, Role::Promoting | Role::Primary) {
+            self.hold_needs_evidence = true;
+        }
         if self.role != role {
             self.log(Event::RoleChanged {
                 from: self.role,

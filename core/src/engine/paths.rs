@@ -12,11 +12,10 @@ impl Engine {
     /// Which paths run in the current role.
     pub(super) fn path_active(&self, path: PathId) -> bool {
         match path {
-            // The peer's host and database are watched while this node may have to
-            // take over (standby) or must judge whether the peer is alive (hold).
-            PathId::Icmp | PathId::RemoteDb => {
-                matches!(self.role, Role::Standby | Role::Promoting | Role::Hold)
-            }
+            // Every role that may serve watches the peer's host and database too, so a
+            // second primary is seen on every path, not only on serial (rule
+            // `remote-db-reads-role`).
+            PathId::Icmp | PathId::RemoteDb => !matches!(self.role, Role::Fencing | Role::Fenced),
             // Frames carry the state both ways, fenced included (rule
             // `state-in-every-frame`).
             PathId::Serial => true,
@@ -51,6 +50,7 @@ impl Engine {
         let action = match path {
             PathId::Serial => Action::SendPing {
                 seq: id.0,
+                echo: self.last_peer_ping,
                 state: self.own_state(),
             },
             _ => Action::Probe {
@@ -71,7 +71,11 @@ impl Engine {
     pub(super) fn announce(&mut self) {
         let id = self.new_id();
         let state = self.own_state();
-        self.push(Action::SendPing { seq: id.0, state });
+        self.push(Action::SendPing {
+            seq: id.0,
+            echo: self.last_peer_ping,
+            state,
+        });
     }
 
     /// Timer of a path: either the in-flight attempt's window ended (a failure, unless
@@ -180,18 +184,15 @@ impl Engine {
         if path == PathId::Gateway && self.fresh_gateway(now, id, outcome) {
             return;
         }
-        if path == PathId::Serial || path == PathId::LocalDb {
-            // These paths answer through their own inputs.
+        if !matches!(path, PathId::Icmp | PathId::Gateway) {
+            // The other paths answer through their own inputs.
             return;
         }
         let ok = match outcome {
             ProbeOutcome::Ok { rtt } => Some(rtt),
             ProbeOutcome::Failed => None,
         };
-        let accepted = self.attempt_result(now, path, id, ok).is_some();
-        if accepted && ok.is_some() && path == PathId::RemoteDb {
-            self.promoting_db_answered(now);
-        }
+        self.attempt_result(now, path, id, ok);
     }
 
     pub(super) fn on_ack(&mut self, now: Instant, seq: u32, peer: PeerState) {
@@ -201,11 +202,11 @@ impl Engine {
             .map(|a| a.started)
             .unwrap_or(now);
         let rtt = now.saturating_duration_since(started);
-        let accepted = self.attempt_result(now, PathId::Serial, id, Some(rtt));
-        // A stale ack still carries the peer's state; only a fresh round trip started
-        // after entering hold may end a hold (see `hold_heard`).
-        let fresh_round_trip = accepted.is_some_and(|s| s >= self.hold_since);
-        self.on_frame(now, peer, fresh_round_trip);
+        self.attempt_result(now, PathId::Serial, id, Some(rtt));
+        // A stale ack still carries the peer's state; only the answer to a ping sent
+        // after entering hold may end a hold (rule `hold-needs-evidence`).
+        let fresh = self.sent_since_hold(seq);
+        self.on_frame(now, peer, fresh);
     }
 
     pub(super) fn on_serial_missing(&mut self, now: Instant) {

@@ -53,6 +53,10 @@ impl Engine {
         if s.fenced {
             return Err(Reason::PeerFenced);
         }
+        if s.human_promoted {
+            // Rule `human-promoted-standby`: writable already, and not following us.
+            return Err(Reason::PeerHumanPromoted);
+        }
         if s.role != Role::Standby {
             return Err(Reason::PeerNotStandby);
         }
@@ -101,6 +105,7 @@ impl Engine {
         self.clear_timer(EngineTimer::HoldGrace);
         self.incident = None;
         self.guarded_primary = false;
+        self.reopening = false;
         self.set_step(Step::StopDb);
         self.set_role(now, Role::Fencing);
         self.push_bounded(now, Bounded::StopDb);
@@ -159,6 +164,9 @@ impl Engine {
         }
         match (self.step, ok) {
             (Step::PersistPromoting, true) => {
+                // From here the term is this node's to finish: a hold (a pause) re-opens
+                // rather than follows, as for a guarded primary.
+                self.guarded_primary = true;
                 self.set_step(Step::AwaitPromoted);
                 self.push_bounded(now, Bounded::Promote);
             }
@@ -191,11 +199,16 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_promoted(&mut self, now: Instant, ok: bool) {
+    /// The answer to `Promote`. `Err(requested)`: not confirmed out of recovery; with
+    /// `pg_promote` sent it cannot be taken back and PostgreSQL may still finish it
+    /// (replay stuck behind a recovery conflict), so the node stays promoting and keeps
+    /// confirming, with an alarm (rule `promotion-order`).
+    pub(super) fn on_promoted(&mut self, now: Instant, result: Result<(), bool>) {
         if self.step != Step::AwaitPromoted {
             return;
         }
-        if ok {
+        if result.is_ok() {
+            self.reopening = false;
             // The end of recovery is confirmed: a sample taken before it must neither
             // make a later resume follow as a replica nor count against the primary
             // (rule `local-db-restart-once`), so the local DB check starts over.
@@ -206,6 +219,17 @@ impl Engine {
             self.start_attempt(now, PathId::LocalDb);
             self.set_step(Step::TakeVip);
             self.push(Action::TakeVip);
+        } else if result == Err(true) {
+            self.alarm_once(Reason::PromotionPending);
+            self.decide_once(now, DecisionKind::Promote, Reason::PromotionPending);
+            let promote = self.windowed(now, Bounded::Promote);
+            self.retry_later(now, promote, self.cfg.gateway.interval);
+        } else if self.reopening && self.peer_can_take_over(now).is_ok() {
+            // A primary that cannot re-open its own DB must not become a second
+            // standby: two standbys that hear each other never promote. It hands over
+            // like a master whose DB failed (rule `fence-when-standby-can-take-over`).
+            self.alarm_once(Reason::PromoteFailed);
+            self.begin_fence(now, Reason::OwnDbUnrecoverable);
         } else {
             self.abort_promotion(now, Reason::PromoteFailed);
         }

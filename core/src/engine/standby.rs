@@ -315,6 +315,7 @@ impl Engine {
         self.decide(now, DecisionKind::Standby, reason);
         self.set_step(Step::Idle);
         self.guarded_primary = false;
+        self.reopening = false;
         self.set_role(now, Role::Standby);
         self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
     }

@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::io::Decision;
 use crate::time::Instant;
 use crate::types::{
-    BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId, PathStatus, PeerView,
-    Role,
+    BridgeStatus, LocalDbSample, NodeState, OwnState, PathHealth, PathId, PathStatus,
+    PeerDbReading, PeerView, Role,
 };
 
 impl Engine {
@@ -77,6 +77,23 @@ impl Engine {
             db_healthy: self.local_healthy && !self.db_stopped,
             gateway_up: self.paths[PathId::Gateway.index()].status.health != PathHealth::Down,
             wal_lsn: self.local.map_or(0, |s| s.wal_lsn),
+            human_promoted: self.promoted_by_hand(),
         }
+    }
+
+    /// Rule `human-promoted-standby`: a standby whose PostgreSQL serves writes.
+    pub(super) fn promoted_by_hand(&self) -> bool {
+        self.role == Role::Standby && self.local.is_some_and(|s| s.healthy() && !s.in_recovery)
+    }
+
+    /// The last reading of the peer's PostgreSQL over the remote DB path and when.
+    pub fn peer_db(&self) -> Option<(PeerDbReading, Instant)> {
+        self.peer_db
+    }
+
+    /// Whether an operator may release this node's hold now
+    /// ([`Engine::release_hold`]).
+    pub fn hold_releasable(&self) -> bool {
+        self.role == Role::Hold && self.hold_waiting && !self.hold_heard_peer
     }
 }

@@ -169,7 +169,11 @@ fn both_roles_ping_and_answer_pings_with_their_state() {
     h.run_for(Duration::from_secs(3));
     assert!(h.count_since(t0, |a| matches!(a, Action::SendPing { .. })) >= 2);
     let peer = crate::harness::peer_state(Role::Standby, 1);
-    h.input(Input::PingReceived { seq: 77, peer });
+    h.input(Input::PingReceived {
+        echoed: None,
+        seq: 77,
+        peer,
+    });
     let ack = h.log.iter().rev().find_map(|(_, a)| match a {
         Action::SendAck { seq, state } => Some((*seq, *state)),
         _ => None,

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use crate::harness::{
-    cfg, peer_state, replica, unwindowed, writable, Answer, Harness, World, PROMOTE, RESTART_DB,
-    STOP_DB,
+    cfg, decided, peer_state, replica, unwindowed, writable, Answer, Harness, World, PROMOTE,
+    RESTART_DB, STOP_DB,
 };
 use twinbeat_core::{
     Action, Config, DecisionKind, Engine, Event, Input, Instant, PersistedRole, PersistedState,
-    Reason, Role, RolePin, Severity, StartError, StartFacts,
+    Reason, ReleaseRefused, Role, RolePin, Severity, StartError, StartFacts,
 };
 
 fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
@@ -58,12 +58,6 @@ fn effects(h: &Harness) -> Vec<Action> {
 /// DB, the VIP taken back, "primary" persisted again in the same term.
 fn reopened_in(term: u64) -> Vec<Action> {
     vec![Action::ReleaseVip, PROMOTE, Action::TakeVip, primary(term)]
-}
-
-fn decided(h: &Harness, kind: DecisionKind, reason: Reason) -> bool {
-    h.log.iter().any(|(_, a)| {
-        matches!(a, Action::Log(Event::Decision(d)) if d.kind == kind && d.reason == reason)
-    })
 }
 
 fn primary(term: u64) -> Action {
@@ -141,7 +135,8 @@ fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
 }
 
 #[test]
-fn returning_primary_with_guarded_db_reopens_when_peer_not_heard() {
+fn returning_primary_with_guarded_db_holds_until_evidence_or_the_operator() {
+    // The first event: back from a crash with the link and the cable out.
     let mut w = returning(Role::Standby, 1);
     w.icmp = Answer::Silent;
     w.remote_db = Answer::Silent;
@@ -149,19 +144,57 @@ fn returning_primary_with_guarded_db_reopens_when_peer_not_heard() {
     let mut h = start(w);
     h.run_for(Duration::from_secs(59));
     assert_eq!(h.e.role(), Role::Hold, "startup_grace (60 s) not over");
+    assert_eq!(
+        h.e.release_hold(h.now),
+        Err(ReleaseRefused::GraceRunning),
+        "evidence may still come"
+    );
+    h.run_for(Duration::from_secs(2));
+    // "Nothing heard" is never evidence: a critical alarm, and still no re-open.
+    assert_eq!(h.e.role(), Role::Hold);
+    assert!(decided(&h, DecisionKind::Hold, Reason::PeerNotHeard));
+    assert!(h.log.iter().any(|(_, a)| *a
+        == Action::Log(Event::Alarm {
+            severity: Severity::Critical,
+            reason: Reason::PeerNotHeard
+        })));
+    h.run_for(Duration::from_secs(3600));
+    assert_eq!(h.e.role(), Role::Hold, "no timer ends the hold");
     assert!(!h.promoted());
+    assert!(h.e.hold_releasable());
+    // The operator's release re-opens the DB in the same term.
+    assert_eq!(h.e.release_hold(h.now), Ok(()));
+    h.drain();
     h.run_for(Duration::from_secs(2));
     assert_eq!(h.e.role(), Role::Primary);
     assert_eq!(h.e.term(), 1);
-    assert!(decided(&h, DecisionKind::Resume, Reason::PeerNotHeard));
+    assert!(decided(&h, DecisionKind::Resume, Reason::OperatorRelease));
     assert_eq!(effects(&h), reopened_in(1));
+    assert_eq!(
+        h.e.release_hold(h.now),
+        Err(ReleaseRefused::NotHolding(Role::Primary))
+    );
+}
+
+#[test]
+fn returning_primary_fences_when_the_peer_db_serves_in_a_higher_term() {
+    // No frame comes, but the remote DB path reads the peer writable in term 2.
+    let mut w = returning(Role::Primary, 2);
+    w.serial = Answer::Silent;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(decided(&h, DecisionKind::Fence, Reason::PeerWins));
+    assert!(!h.promoted());
 }
 
 #[test]
 fn returning_primary_with_guarded_db_keeps_holding_when_peer_alive_but_silent() {
-    // The peer's host answers but no frame comes: it may have taken over.
+    // The peer's host answers, its database and its daemon do not: it may have taken
+    // over. Holding on is the only safe choice.
     let mut w = returning(Role::Primary, 2);
     w.serial = Answer::Silent;
+    w.remote_db = Answer::Silent;
     let mut h = start(w);
     h.run_for(Duration::from_secs(200));
     assert_eq!(h.e.role(), Role::Hold);
@@ -179,6 +212,7 @@ fn guarded_reopen_is_not_aborted_by_a_live_standby_peer() {
     // The standby keeps pinging and acking while pg_promote runs.
     for seq in 1..=5 {
         h.input(Input::PingReceived {
+            echoed: None,
             seq,
             peer: peer_state(Role::Standby, 1),
         });
@@ -203,6 +237,7 @@ fn guarded_reopen_fences_when_the_peer_wins() {
     assert_eq!(h.e.role(), Role::Promoting);
     // Rule `higher-term-wins` still applies while pg_promote runs.
     h.input(Input::PingReceived {
+        echoed: None,
         seq: 1,
         peer: peer_state(Role::Primary, 2),
     });
@@ -214,8 +249,22 @@ fn guarded_reopen_fences_when_the_peer_wins() {
 }
 
 #[test]
-fn guarded_reopen_falls_back_to_standby_when_promote_fails() {
+fn a_guarded_reopen_that_fails_hands_over_by_fencing() {
+    // Two standbys that hear each other never promote: a primary that cannot re-open
+    // its DB fences so that the standby, fit to take over, does.
     let mut w = returning(Role::Standby, 1);
+    w.promote = Answer::FailFast;
+    let mut h = start(w);
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(decided(&h, DecisionKind::Fence, Reason::OwnDbUnrecoverable));
+    assert!(!effects(&h).contains(&Action::TakeVip));
+}
+
+#[test]
+fn guarded_reopen_falls_back_to_standby_when_promote_fails_and_the_peer_cannot_take_over() {
+    let mut w = returning(Role::Standby, 1);
+    w.peer.db_healthy = false;
     w.promote = Answer::FailFast;
     let mut h = start(w);
     h.run_for(Duration::from_secs(2));

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use twinbeat_core::{
-    Action, Config, Engine, Input, Instant, LocalDbSample, NodeId, NodeState, PathId,
-    PersistedState, ProbeOutcome, Role, StartFacts,
+    Action, Config, DecisionKind, Engine, Event, Input, Instant, LocalDbSample, NodeId, NodeState,
+    PathId, PeerDbReading, PersistedState, ProbeOutcome, Reason, Role, Severity, StartFacts,
 };
 
 /// How one probed thing answers.
@@ -23,8 +23,10 @@ pub(crate) enum Answer {
 
 pub(crate) const LATENCY: Duration = Duration::from_millis(1);
 
-/// `Action::Promote` as [`unwindowed`] leaves it.
+/// `Action::Promote` as [`unwindowed`] leaves it (the term cleared too: the terms
+/// have their own tests).
 pub(crate) const PROMOTE: Action = Action::Promote {
+    term: 0,
     connect_by: Instant::ZERO,
     deadline: Instant::ZERO,
 };
@@ -53,6 +55,23 @@ pub(crate) fn unwindowed(action: Action) -> Action {
     }
 }
 
+/// Whether the engine logged decision `kind` for `reason`.
+pub(crate) fn decided(h: &Harness, kind: DecisionKind, reason: Reason) -> bool {
+    h.log.iter().any(|(_, a)| {
+        matches!(a, Action::Log(Event::Decision(d)) if d.kind == kind && d.reason == reason)
+    })
+}
+
+/// Whether the engine raised a critical alarm for `reason`.
+pub(crate) fn alarmed(h: &Harness, reason: Reason) -> bool {
+    h.log.iter().any(|(_, a)| {
+        *a == Action::Log(Event::Alarm {
+            severity: Severity::Critical,
+            reason,
+        })
+    })
+}
+
 /// The scripted world around the engine.
 #[derive(Clone, Debug)]
 pub(crate) struct World {
@@ -62,6 +81,9 @@ pub(crate) struct World {
     pub(crate) gateway: Answer,
     pub(crate) local_db: Option<LocalDbSample>,
     pub(crate) peer: NodeState,
+    /// What the remote DB path reads when it answers; `None`: what `peer` implies
+    /// ([`peer_db_of`]), and no answer from a fenced peer (its DB is stopped).
+    pub(crate) peer_db: Option<PeerDbReading>,
     pub(crate) arp_answered: bool,
     /// When the VIP ARP probe reports (the real probe listens for its whole window).
     pub(crate) arp_after: Duration,
@@ -71,6 +93,8 @@ pub(crate) struct World {
     pub(crate) effects_ok: bool,
     /// When `pg_promote` answers (`Silent`: the test answers it).
     pub(crate) promote: Answer,
+    /// A failed promotion had sent `pg_promote` (and PostgreSQL leaves recovery).
+    pub(crate) promote_requested: bool,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -79,6 +103,7 @@ pub(crate) fn replica(wal: u64) -> LocalDbSample {
         select_ok: true,
         in_recovery: true,
         wal_lsn: wal,
+        timeline: 1,
     }
 }
 
@@ -88,6 +113,7 @@ pub(crate) fn writable(wal: u64) -> LocalDbSample {
         select_ok: true,
         in_recovery: false,
         wal_lsn: wal,
+        timeline: 1,
     }
 }
 
@@ -100,6 +126,19 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         db_healthy: true,
         gateway_up: true,
         wal_lsn: 1000,
+        human_promoted: false,
+    }
+}
+
+/// The peer's PostgreSQL as the remote DB path reads it, consistent with the state
+/// its frames carry: a node that promoted (or re-opens) published its term; only a
+/// primary is out of recovery; a standby never promoted published none.
+pub(crate) fn peer_db_of(peer: &NodeState) -> PeerDbReading {
+    let claims = peer.role.claims_primary();
+    PeerDbReading {
+        in_recovery: peer.role != Role::Primary,
+        term: claims.then_some(peer.term),
+        timeline: 1,
     }
 }
 
@@ -113,11 +152,13 @@ impl World {
             gateway: Answer::Ok,
             local_db: Some(replica(1000)),
             peer: peer_state(Role::Primary, 1),
+            peer_db: None,
             arp_answered: false,
             arp_after: LATENCY,
             vip_add_failures: 0,
             effects_ok: true,
             promote: Answer::Ok,
+            promote_requested: false,
         }
     }
 
@@ -240,10 +281,31 @@ impl Harness {
                         self.schedule(LATENCY, input);
                     }
                 }
+                PathId::RemoteDb => {
+                    let reading = match w.peer_db {
+                        Some(r) => Some(r),
+                        None if w.peer.fenced => None,
+                        None => Some(peer_db_of(&w.peer)),
+                    };
+                    let (outcome, failed) = match reading {
+                        Some(_) => (ProbeOutcome::Ok { rtt: LATENCY }, ProbeOutcome::Failed),
+                        None => (ProbeOutcome::Failed, ProbeOutcome::Failed),
+                    };
+                    let ok = Input::RemoteDb {
+                        attempt,
+                        outcome,
+                        reading,
+                    };
+                    let failed = Input::RemoteDb {
+                        attempt,
+                        outcome: failed,
+                        reading: None,
+                    };
+                    self.answer(w.remote_db, ok, failed);
+                }
                 _ => {
                     let ans = match path {
                         PathId::Icmp => w.icmp,
-                        PathId::RemoteDb => w.remote_db,
                         _ => w.gateway,
                     };
                     let ok = Input::ProbeDone {
@@ -276,14 +338,17 @@ impl Harness {
             }
             Action::Promote { .. } => {
                 let ok = w.effects_ok && !matches!(w.promote, Answer::FailFast | Answer::Silent);
-                if ok {
+                if ok || w.promote_requested {
                     // pg_promote ends recovery.
                     if let Some(db) = self.world.local_db.as_mut() {
                         db.in_recovery = false;
                     }
                 }
-                let done = ok_if(w.effects_ok, Input::Promoted, Input::PromoteFailed);
-                self.answer(w.promote, done, Input::PromoteFailed);
+                let failed = Input::PromoteFailed {
+                    requested: w.promote_requested,
+                };
+                let done = ok_if(w.effects_ok, Input::Promoted, failed);
+                self.answer(w.promote, done, failed);
             }
             Action::TakeVip => {
                 let fails = !w.effects_ok || w.vip_add_failures > 0;
@@ -307,7 +372,7 @@ impl Harness {
                 self.schedule(LATENCY, Input::DbRestarted)
             }
             Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
-            Action::SendAck { .. } | Action::Log(_) => {}
+            Action::SendAck { .. } | Action::FlushSerialInput | Action::Log(_) => {}
         }
     }
 

@@ -86,7 +86,12 @@ fn master_fences_when_standby_never_heard() {
     };
     let mut h = Harness::new(crate::harness::cfg(), facts, w);
     h.run_for(Duration::from_secs(61));
-    assert_eq!(h.e.role(), Role::Primary, "resumed after startup grace");
+    assert_eq!(h.e.role(), Role::Hold, "nothing heard is no evidence");
+    h.e.release_hold(h.now)
+        .expect("the hold waits for the operator");
+    h.drain();
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(h.e.role(), Role::Primary, "released by the operator");
     assert!(h.e.peer().is_none());
     h.world.gateway = Answer::Silent;
     h.run_for(Duration::from_secs(15));
@@ -199,6 +204,7 @@ fn fenced_is_sticky() {
     let t0 = h.now;
     h.world.gateway = Answer::Ok;
     h.input(Input::PingReceived {
+        echoed: None,
         seq: 5,
         peer: peer_state(Role::Standby, 1),
     });

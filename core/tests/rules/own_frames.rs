@@ -18,7 +18,11 @@ fn run_echoing(h: &mut Harness, d: Duration) {
             let (_, action) = h.log[seen];
             seen += 1;
             let echo = match action {
-                Action::SendPing { seq, state } => Input::PingReceived { seq, peer: state },
+                Action::SendPing { seq, state, .. } => Input::PingReceived {
+                    echoed: None,
+                    seq,
+                    peer: state,
+                },
                 Action::SendAck { seq, state } => Input::AckReceived { seq, peer: state },
                 _ => continue,
             };

@@ -48,6 +48,18 @@ fn attempt_in_flight(h: &Harness, path: PathId) -> twinbeat_core::AttemptId {
 
 fn answer_ok(h: &mut Harness, path: PathId) {
     let attempt = attempt_in_flight(h, path);
+    if path == PathId::RemoteDb {
+        let reading = Some(crate::harness::peer_db_of(&h.world.peer));
+        let outcome = ProbeOutcome::Ok {
+            rtt: Duration::from_millis(1),
+        };
+        h.input(Input::RemoteDb {
+            attempt,
+            outcome,
+            reading,
+        });
+        return;
+    }
     h.input(Input::ProbeDone {
         path,
         attempt,
@@ -75,6 +87,7 @@ fn promoting_terms(h: &Harness) -> Vec<u64> {
 fn promotion_aborts_when_the_peer_is_heard_before_pg_promote() {
     let (mut h, _) = standby_about_to_promote();
     h.input(Input::PingReceived {
+        echoed: None,
         seq: 9,
         peer: peer_state(Role::Primary, 1),
     });
@@ -111,4 +124,37 @@ fn an_icmp_answer_does_not_abort_a_promotion() {
     h.run_for(Duration::from_millis(50));
     assert!(h.promoted(), "pg_promote follows");
     assert_eq!(h.e.term(), term);
+}
+
+#[test]
+fn a_promotion_once_requested_is_never_abandoned() {
+    // Replay stuck behind a recovery conflict outlives the window: `pg_promote` was
+    // sent and cannot be taken back. The node stays promoting and keeps confirming.
+    let (mut h, term) = standby_about_to_promote();
+    h.world.promote = Answer::FailFast;
+    h.world.promote_requested = true;
+    h.run_for(Duration::from_secs(3));
+    assert_eq!(h.e.role(), Role::Promoting);
+    assert_eq!(h.e.term(), term);
+    assert!(crate::harness::alarmed(&h, Reason::PromotionPending));
+    let asks = h.count_since(twinbeat_core::Instant::ZERO, |a| {
+        matches!(a, Action::Promote { .. })
+    });
+    assert!(asks >= 2, "keeps confirming: {asks} requests");
+    // PostgreSQL finally leaves recovery: the promotion finishes.
+    h.world.promote = Answer::Ok;
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(h.e.term(), term);
+}
+
+#[test]
+fn every_promote_carries_the_term_to_publish_first() {
+    let (mut h, term) = standby_about_to_promote();
+    h.run_for(Duration::from_millis(50));
+    let published = h.log.iter().find_map(|(_, a)| match a {
+        Action::Promote { term, .. } => Some(*term),
+        _ => None,
+    });
+    assert_eq!(published, Some(term));
 }

@@ -293,7 +293,11 @@ fn fenced_peer_allows_immediate_promotion() {
     let t0 = h.now;
     let mut peer = peer_state(Role::Fenced, 1);
     peer.fenced = true;
-    h.input(Input::PingReceived { seq: 1, peer });
+    h.input(Input::PingReceived {
+        echoed: None,
+        seq: 1,
+        peer,
+    });
     h.run_for(Duration::from_millis(50));
     assert!(h.promoted(), "paths are all up, the fenced flag suffices");
     assert_eq!(h.e.role(), Role::Primary);
@@ -406,6 +410,7 @@ fn frame_heard_after_serial_down_blocks_promotion() {
     for _ in 0..40 {
         h.run_for(Duration::from_millis(100));
         h.input(Input::PingReceived {
+            echoed: None,
             seq: 1,
             peer: peer_state(Role::Primary, 1),
         });

@@ -102,6 +102,7 @@ fn restart_promoting_out_of_recovery_finishes_through_hold() {
 fn primary_fences_on_higher_term_peer() {
     let mut h = Harness::master(World::master_side());
     h.input(Input::PingReceived {
+        echoed: None,
         seq: 1,
         peer: peer_state(Role::Primary, 2),
     });
@@ -124,6 +125,7 @@ fn primary_fences_on_equal_term_and_smaller_node_id() {
     assert_eq!(h.e.role(), Role::Primary);
     // Peer id 2 < 3, same term.
     h.input(Input::PingReceived {
+        echoed: None,
         seq: 1,
         peer: peer_state(Role::Primary, 1),
     });
@@ -135,8 +137,13 @@ fn primary_ignores_lower_term_or_larger_id_peer() {
     let mut h = Harness::master(World::master_side());
     let mut peer = peer_state(Role::Primary, 1);
     peer.node_id = twinbeat_core::NodeId(9);
-    h.input(Input::PingReceived { seq: 1, peer });
     h.input(Input::PingReceived {
+        echoed: None,
+        seq: 1,
+        peer,
+    });
+    h.input(Input::PingReceived {
+        echoed: None,
         seq: 2,
         peer: peer_state(Role::Primary, 0),
     });
@@ -147,6 +154,7 @@ fn primary_ignores_lower_term_or_larger_id_peer() {
 fn persisted_primary_starts_in_hold() {
     let mut w = World::master_side();
     w.serial = Answer::Silent;
+    w.remote_db = Answer::Silent;
     let mut h = Harness::new(cfg(), facts(PersistedRole::Primary, 1, false), w);
     assert_eq!(h.e.role(), Role::Hold);
     assert!(h.log.iter().any(|(_, a)| matches!(a, Action::ReleaseVip)));
@@ -171,12 +179,35 @@ fn hold_fences_on_peer_primary_in_higher_term() {
 }
 
 #[test]
-fn hold_resumes_after_grace_when_peer_gone() {
+fn hold_never_ends_on_a_timer_alone() {
     let mut w = World::master_side();
     w.serial = Answer::Silent;
     w.icmp = Answer::Silent;
     w.remote_db = Answer::Silent;
     let mut h = Harness::new(cfg(), facts(PersistedRole::Primary, 1, false), w);
+    h.run_for(Duration::from_secs(59));
+    assert_eq!(h.e.role(), Role::Hold);
+    h.run_for(Duration::from_secs(600));
+    assert_eq!(h.e.role(), Role::Hold);
+    assert_eq!(
+        h.e.last_decision().map(|d| d.reason),
+        Some(Reason::PeerNotHeard)
+    );
+    assert!(!h.log.iter().any(|(_, a)| matches!(a, Action::TakeVip)));
+}
+
+#[test]
+fn a_first_start_with_nothing_persisted_resumes_after_grace_when_peer_gone() {
+    // The pair's bootstrap: the node never served under the daemon.
+    let mut w = World::master_side();
+    w.serial = Answer::Silent;
+    w.icmp = Answer::Silent;
+    w.remote_db = Answer::Silent;
+    let facts = StartFacts {
+        persisted: None,
+        db_in_recovery: false,
+    };
+    let mut h = Harness::new(cfg(), facts, w);
     h.run_for(Duration::from_secs(59));
     assert_eq!(h.e.role(), Role::Hold);
     h.run_for(Duration::from_secs(2));
@@ -187,6 +218,7 @@ fn hold_resumes_after_grace_when_peer_gone() {
 fn hold_keeps_holding_when_peer_alive_but_silent() {
     let mut w = World::master_side();
     w.serial = Answer::Silent;
+    w.remote_db = Answer::Silent;
     let mut h = Harness::new(cfg(), facts(PersistedRole::Primary, 1, false), w);
     h.run_for(Duration::from_secs(200));
     assert_eq!(h.e.role(), Role::Hold);
@@ -253,11 +285,20 @@ fn pause_drops_vip_and_holds() {
             *t > t0
                 && !matches!(
                     a,
-                    Action::Log(_) | Action::Probe { .. } | Action::SendPing { .. }
+                    Action::Log(_)
+                        | Action::Probe { .. }
+                        | Action::SendPing { .. }
+                        | Action::FlushSerialInput
                 )
         })
         .map(|(_, a)| unwindowed(*a));
     assert_eq!(first_effect, Some(Action::ReleaseVip));
+    assert!(
+        h.log
+            .iter()
+            .any(|(t, a)| *t > t0 && *a == Action::FlushSerialInput),
+        "frames queued during the pause are dropped"
+    );
     // Hears the (still standby) peer: resumes.
     h.run_for(Duration::from_secs(2));
     assert_eq!(h.e.role(), Role::Primary);

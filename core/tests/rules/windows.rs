@@ -21,6 +21,7 @@ fn check_windows(h: &Harness, cfg: &Config) -> [usize; 4] {
             Action::Promote {
                 connect_by,
                 deadline,
+                ..
             } => {
                 seen[0] += 1;
                 assert_eq!(connect_by, at + cfg.local_db.timeout.min(PROMOTE_WINDOW));

@@ -10,6 +10,8 @@ use crate::world::{Node, N};
 mod liveness;
 #[path = "checks/promotion.rs"]
 mod promotion;
+#[path = "checks/serving.rs"]
+mod serving;
 
 use liveness::Liveness;
 
@@ -43,6 +45,18 @@ pub(crate) struct Checks {
     pub(crate) read_only_restarts: u32,
     pub(crate) fences: u32,
     pub(crate) liveness_checked: u32,
+    /// A path that carries state (remote DB or serial) works both ways.
+    reach: bool,
+    /// Since when the serving invariant's condition holds (`checks/serving.rs`).
+    owed_since: Option<Instant>,
+    /// The last step at which a node served.
+    serving_at: Option<Instant>,
+    serving_bound: Duration,
+    /// Steps at which the serving invariant was owed (how often it was checked).
+    pub(crate) serving_owed_steps: u64,
+    /// Episodes of the condition longer than the bound (each a real test of it).
+    pub(crate) serving_windows: u32,
+    window_counted: bool,
 }
 
 impl Checks {
@@ -79,6 +93,13 @@ impl Checks {
             read_only_restarts: 0,
             fences: 0,
             liveness_checked: 0,
+            reach: false,
+            owed_since: None,
+            serving_at: None,
+            serving_bound: serving::serving_bound(cfg, serving::EFFECT),
+            serving_owed_steps: 0,
+            serving_windows: 0,
+            window_counted: false,
         }
     }
 
@@ -93,6 +114,7 @@ impl Checks {
     }
 
     pub(crate) fn update_paths(&mut self, now: Instant, _nodes: &[Node; 2], view: [[bool; 3]; 2]) {
+        self.reach = (1..3).any(|p| view[0][p] && view[1][p]);
         for (n, row) in view.iter().enumerate() {
             for (p, up) in row.iter().enumerate() {
                 let slot = &mut self.up_since[n][p];
@@ -122,6 +144,10 @@ impl Checks {
                     format!("two writable DBs, node {n}'s without a daemon to hold it"),
                 );
             }
+        }
+        self.check_serving(now, nodes);
+        if self.owed_since.is_some() {
+            self.serving_owed_steps += 1;
         }
         if nodes.iter().all(|n| n.active() && n.vip) {
             self.fail(

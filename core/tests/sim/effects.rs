@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Action, Input, LocalDbSample, PathId, ProbeOutcome, Role};
+use twinbeat_core::{Action, Input, LocalDbSample, PathId, PeerDbReading, ProbeOutcome, Role};
 
 use crate::world::{Ev, Fault, World, BOOT, N};
 
@@ -27,7 +27,21 @@ impl World {
                             && !other.node_frozen
                             && !self.cut_db
                             && !other.db_running;
-                        if ok {
+                        if ok && path == PathId::RemoteDb {
+                            let reading = PeerDbReading {
+                                in_recovery: other.in_recovery,
+                                term: other.published_term,
+                                timeline: other.timeline,
+                            };
+                            let outcome = ProbeOutcome::Ok { rtt: lat };
+                            let reading = Some(reading);
+                            let input = Input::RemoteDb {
+                                attempt,
+                                outcome,
+                                reading,
+                            };
+                            self.deliver(n, lat, input);
+                        } else if ok {
                             let outcome = ProbeOutcome::Ok { rtt: lat };
                             self.deliver(
                                 n,
@@ -38,6 +52,13 @@ impl World {
                                     outcome,
                                 },
                             );
+                        } else if path == PathId::RemoteDb && (refused || self.rng.u8(0..4) == 0) {
+                            let input = Input::RemoteDb {
+                                attempt,
+                                outcome: ProbeOutcome::Failed,
+                                reading: None,
+                            };
+                            self.deliver(n, lat, input);
                         } else if refused || self.rng.u8(0..4) == 0 {
                             let outcome = ProbeOutcome::Failed;
                             self.deliver(
@@ -76,15 +97,21 @@ impl World {
                             select_ok: true,
                             in_recovery: me.in_recovery,
                             wal_lsn: me.wal,
+                            timeline: me.timeline,
                         });
                         self.deliver(n, lat, Input::LocalDb { attempt, sample });
                     }
                     PathId::Serial => {}
                 }
             }
-            Action::SendPing { seq, state } => {
-                self.serial(o, Input::PingReceived { seq, peer: state })
-            }
+            Action::SendPing { seq, echo, state } => self.serial(
+                o,
+                Input::PingReceived {
+                    seq,
+                    echoed: echo,
+                    peer: state,
+                },
+            ),
             Action::SendAck { seq, state } => {
                 self.serial(o, Input::AckReceived { seq, peer: state })
             }
@@ -129,28 +156,41 @@ impl World {
                 }
                 self.deliver(n, Duration::from_millis(20), Input::DbStopped);
             }
-            Action::Promote { .. } => {
+            Action::Promote { term, .. } => {
+                // A failure comes before `pg_promote` was sent, or after it (the
+                // confirmation timed out but PostgreSQL finishes the promotion).
                 let fails = self.effect_fails();
+                let requested = fails && self.rng.bool();
                 let nd = &mut self.nodes[n];
-                let ok = nd.db_running && !fails;
-                if ok {
-                    // PostgreSQL removes `standby.signal`; the daemon arms the guard
-                    // again after `Promoted` (modelled as one step).
-                    nd.in_recovery = false;
+                if nd.db_running && (!fails || requested) {
+                    // The term is published first, then `pg_promote`. PostgreSQL
+                    // removes `standby.signal` and starts the next timeline; the daemon
+                    // arms the guard again after `Promoted` (modelled as one step).
+                    nd.published_term = Some(term);
+                    if nd.in_recovery {
+                        nd.in_recovery = false;
+                        nd.timeline += 1;
+                    }
                     nd.signal = true;
                 }
-                self.deliver(
-                    n,
-                    lat * 4,
-                    if ok {
-                        Input::Promoted
-                    } else {
-                        Input::PromoteFailed
-                    },
-                );
+                let input = if nd.db_running && !fails {
+                    Input::Promoted
+                } else {
+                    Input::PromoteFailed {
+                        requested: nd.db_running && requested,
+                    }
+                };
+                self.deliver(n, lat * 4, input);
             }
-            Action::TakeVip if self.effect_fails() => self.deliver(n, lat, Input::VipFailed),
+            // Transient faults: at most three failed VIP adds in a row (the engine backs
+            // off up to 30 s between attempts, which no schedule outlasts; a lasting
+            // VIP fault has its own rule test, `vip_add_failure_is_retried_with_backoff_and_one_alarm`).
+            Action::TakeVip if self.nodes[n].vip_failures < 3 && self.effect_fails() => {
+                self.nodes[n].vip_failures += 1;
+                self.deliver(n, lat, Input::VipFailed)
+            }
             Action::TakeVip => {
+                self.nodes[n].vip_failures = 0;
                 self.nodes[n].vip = true;
                 self.deliver(n, lat, Input::VipTaken);
             }
@@ -166,7 +206,8 @@ impl World {
                 self.deliver(n, lat, Input::Persisted(s));
             }
             Action::RunFenceAction { .. } => self.deliver(n, lat, Input::FenceActionDone),
-            Action::Log(_) => {}
+            // Nothing of a pause is queued in the simulated serial line.
+            Action::FlushSerialInput | Action::Log(_) => {}
         }
     }
 
@@ -269,8 +310,10 @@ impl World {
                             && o.db_running
                             && o.in_recovery;
                         if streams {
-                            let wal = self.nodes[n].wal;
-                            self.nodes[1 - n].wal = wal;
+                            let (wal, timeline) = (self.nodes[n].wal, self.nodes[n].timeline);
+                            let o = &mut self.nodes[1 - n];
+                            o.wal = wal;
+                            o.timeline = o.timeline.max(timeline);
                         }
                     }
                 }

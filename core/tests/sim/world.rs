@@ -101,7 +101,10 @@ impl World {
             signal: true,
             db_changed_at: start,
             wal: 0,
+            timeline: 1,
+            published_term: primary.then_some(1),
             vip: false,
+            vip_failures: 0,
             gateway_ok: true,
             gateway_changed_at: start,
             persisted: primary.then_some(PersistedState {

@@ -1,5 +1,12 @@
 //! Promotion of the local standby (rule `promotion-order`, the `pg_promote` step).
 //!
+//! First the term is published where the peer's remote DB path reads it (rule
+//! `remote-db-reads-role`): `ALTER SYSTEM SET twinbeat.term` and a reload, read back
+//! (`current_setting('twinbeat.term', true)`). PostgreSQL 15 refuses `ALTER SYSTEM`
+//! for a custom setting it has never seen, so the session first defines the
+//! placeholder with `SET` (and `RESET`s it, so its own read-back sees the file's
+//! value); `ALTER SYSTEM` writes no WAL and is allowed during recovery.
+//!
 //! `pg_promote(wait => true)` re-checks only every 100 ms, so it costs ~126 ms here.
 //! Instead: `pg_promote(wait => false)` and then poll `pg_is_in_recovery()` on the
 //! same open connection every few milliseconds until it says false, within a bound.
@@ -11,6 +18,8 @@ use tokio_postgres::{Client, NoTls};
 /// Bounds of a promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PromoteOptions {
+    /// The term to publish before `pg_promote` (rule `remote-db-reads-role`).
+    pub term: u64,
     /// The whole promotion (connect + request + end of recovery) must finish within this.
     pub timeout: Duration,
     /// Pause between two `pg_is_in_recovery()` polls.
@@ -25,6 +34,7 @@ pub(crate) struct PromoteOptions {
 impl Default for PromoteOptions {
     fn default() -> Self {
         Self {
+            term: 0,
             timeout: twinbeat_core::PROMOTE_WINDOW,
             poll_interval: Duration::from_millis(2),
             resignal_interval: Duration::from_millis(100),
@@ -70,18 +80,47 @@ pub(crate) enum PromoteError {
     /// Still in recovery when the bound ran out.
     #[error("promote: still in recovery after {0:?}")]
     StillInRecovery(Duration),
+    /// The published term did not read back within the bound.
+    #[error("promote: twinbeat.term reads {read:?}, not {term}, after the reload")]
+    TermNotPublished {
+        /// The term written.
+        term: u64,
+        /// What `current_setting('twinbeat.term', true)` last said.
+        read: Option<String>,
+    },
+}
+
+/// A promotion that did not finish, and whether `pg_promote` had been sent: then it
+/// cannot be taken back and PostgreSQL may still finish it (rule `promotion-order`).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}{}", if *.requested { " (pg_promote was sent)" } else { "" })]
+pub(crate) struct PromoteFailure {
+    /// What went wrong.
+    #[source]
+    pub error: PromoteError,
+    /// `pg_promote` had been sent.
+    pub requested: bool,
+}
+
+impl From<PromoteError> for PromoteFailure {
+    fn from(error: PromoteError) -> Self {
+        Self {
+            error,
+            requested: false,
+        }
+    }
 }
 
 /// Connects with `config` and promotes; see [`promote`].
 pub(crate) async fn promote_with_config(
     config: &tokio_postgres::Config,
     opts: PromoteOptions,
-) -> Result<PromoteReport, PromoteError> {
+) -> Result<PromoteReport, PromoteFailure> {
     let start = Instant::now();
     let connect = tokio::time::timeout(opts.timeout, config.connect(NoTls));
     let (client, connection) = match connect.await {
         Ok(r) => r.map_err(PromoteError::Connect)?,
-        Err(_) => return Err(PromoteError::ConnectTimeout(start.elapsed())),
+        Err(_) => return Err(PromoteError::ConnectTimeout(start.elapsed()).into()),
     };
     let conn_task = tokio::spawn(async move {
         // The connection ends when `client` is dropped; its error, if any, also
@@ -98,16 +137,19 @@ pub(crate) async fn promote_with_config(
     result
 }
 
-/// Promotes the server behind `client` and waits until it is writable.
+/// Publishes the term, promotes the server behind `client` and waits until it is
+/// writable.
 ///
-/// Needs a role allowed to run `pg_promote` (a superuser, or one granted EXECUTE).
+/// Needs a role allowed to run `pg_promote` and `ALTER SYSTEM` (a superuser).
 pub(crate) async fn promote(
     client: &Client,
     opts: PromoteOptions,
-) -> Result<PromoteReport, PromoteError> {
+) -> Result<PromoteReport, PromoteFailure> {
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let start = Instant::now();
+    let sent = std::sync::atomic::AtomicBool::new(false);
     let bounded = async {
+        publish_term(client, opts.term, opts.poll_interval).await?;
         if !in_recovery(client).await? {
             return Ok(PromoteReport {
                 already_primary: true,
@@ -117,6 +159,7 @@ pub(crate) async fn promote(
             });
         }
         let requested = Instant::now();
+        sent.store(true, std::sync::atomic::Ordering::Relaxed);
         request(client).await?;
         let mut last_request = Instant::now();
         let mut requests = 1u32;
@@ -141,10 +184,48 @@ pub(crate) async fn promote(
             tokio::time::sleep(opts.poll_interval).await;
         }
     };
-    match tokio::time::timeout_at(deadline, bounded).await {
+    let result = match tokio::time::timeout_at(deadline, bounded).await {
         Ok(r) => r,
         Err(_) => Err(PromoteError::StillInRecovery(start.elapsed())),
+    };
+    result.map_err(|error| PromoteFailure {
+        error,
+        requested: sent.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+/// `ALTER SYSTEM SET twinbeat.term` and a reload, then polls until this session reads
+/// the new value back (the reload reaches each backend at its next command).
+async fn publish_term(client: &Client, term: u64, poll: Duration) -> Result<(), PromoteError> {
+    let map = |query| move |source| PromoteError::Query { query, source };
+    let value = term.to_string();
+    client
+        .batch_execute("SET twinbeat.term = '0'")
+        .await
+        .map_err(map("SET twinbeat.term"))?;
+    client
+        .batch_execute(&format!("ALTER SYSTEM SET twinbeat.term = '{term}'"))
+        .await
+        .map_err(map("ALTER SYSTEM SET twinbeat.term"))?;
+    client
+        .batch_execute("RESET twinbeat.term; SELECT pg_reload_conf()")
+        .await
+        .map_err(map("pg_reload_conf"))?;
+    let mut read = None;
+    for _ in 0..1000 {
+        let row = client
+            .query_one("SELECT current_setting('twinbeat.term', true)", &[])
+            .await
+            .map_err(map("current_setting"))?;
+        read = row
+            .try_get::<_, Option<String>>(0)
+            .map_err(map("current_setting"))?;
+        if read.as_deref() == Some(value.as_str()) {
+            return Ok(());
+        }
+        tokio::time::sleep(poll).await;
     }
+    Err(PromoteError::TermNotPublished { term, read })
 }
 
 /// `SELECT pg_promote(wait => false)`; false from PostgreSQL is [`PromoteError::Refused`].

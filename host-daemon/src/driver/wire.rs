@@ -39,8 +39,25 @@ pub(crate) fn state_to_wire(s: engine::NodeState) -> wire::NodeState {
     }
 }
 
-/// The peer's state from a frame sent by `sender`.
-pub(crate) fn state_from_wire(sender: wire::NodeId, s: wire::NodeState) -> engine::NodeState {
+/// The optional fields our frames carry: the echo of the peer's last ping (rule
+/// `hold-needs-evidence`) and our conditions (rule `human-promoted-standby`).
+pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wire::Extensions {
+    wire::Extensions {
+        echoed_seq: echo,
+        conditions: s.human_promoted.then_some(wire::Conditions {
+            human_promoted: true,
+            leaving: false,
+        }),
+        ..wire::Extensions::NONE
+    }
+}
+
+/// The peer's state from a frame sent by `sender` with these optional fields.
+pub(crate) fn state_from_wire(
+    sender: wire::NodeId,
+    s: wire::NodeState,
+    ext: &wire::Extensions,
+) -> engine::NodeState {
     engine::NodeState {
         node_id: engine::NodeId(sender.0),
         role: role_from_wire(s.role, s.fenced),
@@ -49,6 +66,7 @@ pub(crate) fn state_from_wire(sender: wire::NodeId, s: wire::NodeState) -> engin
         db_healthy: s.db_healthy,
         gateway_up: s.gateway_up,
         wal_lsn: s.wal_lsn,
+        human_promoted: ext.conditions.is_some_and(|c| c.human_promoted),
     }
 }
 
@@ -83,16 +101,25 @@ mod tests {
             db_healthy: true,
             gateway_up: true,
             wal_lsn: 42,
+            human_promoted: false,
         };
-        assert_eq!(state_from_wire(wire::NodeId(7), state_to_wire(s)), s);
+        let round_trip = |s: engine::NodeState| {
+            let ext = extensions_to_wire(s, Some(9));
+            assert_eq!(ext.echoed_seq, Some(9));
+            state_from_wire(wire::NodeId(7), state_to_wire(s), &ext)
+        };
+        assert_eq!(round_trip(s), s);
         let fenced = engine::NodeState {
             role: engine::Role::Fenced,
             fenced: true,
             ..s
         };
-        assert_eq!(
-            state_from_wire(wire::NodeId(7), state_to_wire(fenced)),
-            fenced
-        );
+        assert_eq!(round_trip(fenced), fenced);
+        let by_hand = engine::NodeState {
+            role: engine::Role::Standby,
+            human_promoted: true,
+            ..s
+        };
+        assert_eq!(round_trip(by_hand), by_hand);
     }
 }

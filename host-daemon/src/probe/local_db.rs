@@ -29,7 +29,12 @@ use super::pg::{connect, parse_lsn, Connect, DbTarget, Readiness, Session};
 const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
      CASE WHEN pg_is_in_recovery() \
           THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
-          ELSE pg_current_wal_lsn() END";
+          ELSE pg_current_wal_lsn() END, \
+     CASE WHEN pg_is_in_recovery() \
+          THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), \
+                        (pg_control_checkpoint()).timeline_id) \
+          ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int \
+     END";
 
 /// What one check of the local database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +48,9 @@ pub(crate) struct LocalDbSample {
     /// WAL position in bytes: current on a primary; last received (or, with
     /// nothing streamed yet, last replayed) on a standby.
     pub wal_lsn: Option<u64>,
+    /// The timeline (rule `hold-needs-evidence` compares the peer's with it): the
+    /// one written, or received (last checkpointed) in recovery.
+    pub timeline: Option<u32>,
     /// Why the check is not fully healthy, for the log (`None` when healthy).
     pub error: Option<String>,
     /// Wall time the check took.
@@ -111,6 +119,7 @@ impl LocalDbProbe {
                     select_ok: false,
                     in_recovery: None,
                     wal_lsn: None,
+                    timeline: None,
                     error: Some(format!("check timed out after {timeout:?}")),
                     elapsed: Duration::ZERO,
                 }
@@ -145,6 +154,7 @@ impl LocalDbProbe {
                         select_ok: false,
                         in_recovery: None,
                         wal_lsn: None,
+                        timeline: None,
                         error: Some(format!("check query failed: {error}")),
                         elapsed: Duration::ZERO,
                     },
@@ -166,6 +176,7 @@ impl LocalDbProbe {
                     select_ok: false,
                     in_recovery: None,
                     wal_lsn: None,
+                    timeline: None,
                     error,
                     elapsed: Duration::ZERO,
                 }
@@ -184,6 +195,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
         _ => None,
     };
     let wal_lsn = column(2).and_then(parse_lsn);
+    let timeline = column(3).and_then(|v| v.parse().ok());
     let error = if !select_ok {
         Some(format!("SELECT 1 returned {:?}", column(0)))
     } else if in_recovery.is_none() || wal_lsn.is_none() {
@@ -200,6 +212,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
         select_ok,
         in_recovery,
         wal_lsn,
+        timeline,
         error,
         elapsed: Duration::ZERO,
     }

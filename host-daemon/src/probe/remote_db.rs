@@ -1,14 +1,15 @@
-//! The remote DB path: is the peer's PostgreSQL answering?
+//! The remote DB path: is the peer's PostgreSQL answering, and as what? (rule
+//! `remote-db-reads-role`)
 //!
 //! ```text
 //! let mut probe = RemoteDbProbe::new(target);   // no I/O yet
 //! match probe.attempt(Duration::from_millis(200)).await {
-//!     RemoteDbOutcome::Ok { rtt, via } => ..,   // via: Query (SELECT 1) or ConnectProbe
+//!     RemoteDbOutcome::Ok { rtt, via } => ..,   // via: Query(reading) or ConnectProbe
 //!     RemoteDbOutcome::Failed(failure) => ..,
 //! }
 //! ```
 //!
-//! The probe keeps **one** connection and runs `SELECT 1` on it for each attempt
+//! The probe keeps **one** connection and runs [`ROLE_SQL`] on it for each attempt
 //! (simple query protocol: one round trip, no prepare). It never opens a
 //! connection per probe: measured in `docs/port-check-cost.md`, that would cost
 //! the master far more. While that connection is down, each attempt is a
@@ -26,7 +27,40 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio::time::timeout_at;
 
+use twinbeat_core::PeerDbReading;
+
 use super::pg::{connect, Connect, DbTarget, Readiness, Session};
+
+/// The one query of an attempt: the peer's recovery flag, the term its daemon
+/// published before its last `pg_promote` (`twinbeat.term`, NULL if never), and its
+/// timeline — the one it receives (or last checkpointed) in recovery, the one it
+/// writes otherwise (the first 8 hex digits of the current WAL file's name).
+/// Volatile functions are not folded ahead of the CASE, so a replica never runs
+/// `pg_current_wal_lsn()`.
+pub(crate) const ROLE_SQL: &str = "SELECT pg_is_in_recovery(),      current_setting('twinbeat.term', true),      CASE WHEN pg_is_in_recovery()           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),                         (pg_control_checkpoint()).timeline_id)           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int      END";
+
+/// Reads the row of [`ROLE_SQL`].
+fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
+    let column = |i: usize| row.get(i).and_then(|value| value.as_deref());
+    let in_recovery = match column(0) {
+        Some("t") => true,
+        Some("f") => false,
+        other => return Err(format!("pg_is_in_recovery() returned {other:?}")),
+    };
+    let term = match column(1).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .map_err(|_| format!("twinbeat.term is {v:?}, not a term"))?,
+        ),
+    };
+    let timeline = column(2).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    Ok(PeerDbReading {
+        in_recovery,
+        term,
+        timeline,
+    })
+}
 
 /// A background connect may run this many attempt timeouts before it is given up.
 pub(crate) const CONNECT_CAP_FACTOR: u32 = 10;
@@ -34,8 +68,8 @@ pub(crate) const CONNECT_CAP_FACTOR: u32 = 10;
 /// How an attempt that succeeded got its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
-    /// `SELECT 1` on the persistent connection.
-    Query,
+    /// [`ROLE_SQL`] on the persistent connection, and what it read.
+    Query(PeerDbReading),
     /// A connect probe: the server answered the startup handshake.
     ConnectProbe,
 }
@@ -56,7 +90,7 @@ pub enum RemoteDbFailure {
         /// Why, for the log.
         reason: String,
     },
-    /// The persistent connection broke or `SELECT 1` returned an error.
+    /// The persistent connection broke or the query returned an error.
     QueryFailed {
         /// The error, for the log.
         reason: String,
@@ -91,7 +125,7 @@ pub struct RemoteDbCounters {
     pub connects: u64,
     /// Connect probes started.
     pub connect_probes: u64,
-    /// `SELECT 1` queries sent on the persistent connection.
+    /// [`ROLE_SQL`] queries sent on the persistent connection.
     pub queries: u64,
     /// Connect probes where the server refused our login (not 57P03).
     pub login_refused: u64,
@@ -151,17 +185,17 @@ impl RemoteDbProbe {
         let deadline = tokio::time::Instant::from_std(started + timeout);
         if let Some(session) = self.session.take().filter(|s| !s.is_closed()) {
             self.counters.queries += 1;
-            return match timeout_at(deadline, session.first_row("SELECT 1")).await {
-                Ok(Ok(row)) if row.first().and_then(|v| v.as_deref()) == Some("1") => {
-                    self.session = Some(session);
-                    RemoteDbOutcome::Ok {
-                        rtt: started.elapsed(),
-                        via: Via::Query,
+            return match timeout_at(deadline, session.first_row(ROLE_SQL)).await {
+                Ok(Ok(row)) => match reading_from_row(&row) {
+                    Ok(reading) => {
+                        self.session = Some(session);
+                        RemoteDbOutcome::Ok {
+                            rtt: started.elapsed(),
+                            via: Via::Query(reading),
+                        }
                     }
-                }
-                Ok(Ok(row)) => RemoteDbOutcome::Failed(RemoteDbFailure::QueryFailed {
-                    reason: format!("SELECT 1 returned {row:?}"),
-                }),
+                    Err(reason) => RemoteDbOutcome::Failed(RemoteDbFailure::QueryFailed { reason }),
+                },
                 Ok(Err(error)) => RemoteDbOutcome::Failed(RemoteDbFailure::QueryFailed {
                     reason: error.to_string(),
                 }),

@@ -151,6 +151,9 @@ struct Shared {
     config: SerialConfig,
     stop: AtomicBool,
     open: AtomicBool,
+    /// The driver asked to drop queued input (rule `pause-is-a-restart`); the reader
+    /// does it before its next read.
+    flush: AtomicBool,
     /// The wire version the peer last wrote in (its header byte); ours is
     /// written in it. Set by the reader, read by `send`.
     peer_version: AtomicU8,
@@ -205,6 +208,7 @@ impl SerialLink {
             config,
             stop: AtomicBool::new(false),
             open: AtomicBool::new(false),
+            flush: AtomicBool::new(false),
             peer_version: AtomicU8::new(WireVersion::CURRENT.byte()),
             port: Mutex::new(None),
             counters: Mutex::new(LinkCounters::default()),
@@ -251,6 +255,13 @@ impl SerialLink {
     /// writes: the current one until a frame of the peer was heard.
     pub(crate) fn peer_version(&self) -> WireVersion {
         self.shared.peer_version()
+    }
+
+    /// Drops whatever input is queued on the device (the tty buffer) and any half
+    /// frame, before the next read: frames that waited out a pause are no evidence
+    /// (rule `hold-needs-evidence`). The reader does the same whenever it opens it.
+    pub(crate) fn flush_input(&self) {
+        self.shared.flush.store(true, Ordering::Release);
     }
 
     /// True while the device is open.

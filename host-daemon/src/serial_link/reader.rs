@@ -22,6 +22,14 @@ fn open(config: &SerialConfig) -> Result<TTYPort, serialport::Error> {
         .open_native()
 }
 
+/// Drops the bytes queued in the device's input buffer (`tcflush(TCIFLUSH)`).
+fn clear_input(port: &TTYPort) {
+    use serialport::SerialPort;
+    if let Err(error) = port.clear(serialport::ClearBuffer::Input) {
+        tracing::debug!(%error, "serial: cannot flush the input");
+    }
+}
+
 /// Sleeps `total` in `poll`-sized steps; false if a shutdown was asked meanwhile.
 fn sleep_unless_stopped(shared: &Shared, total: Duration) -> bool {
     let until = Instant::now() + total;
@@ -66,6 +74,9 @@ pub(super) fn reader(shared: &Shared, events: &mpsc::Sender<LinkEvent>) {
         };
         let (mut port, clone) = port;
         backoff = config.reopen_min;
+        // What the device held before we opened it was sent to a reader that is gone.
+        shared.flush.store(false, Ordering::Release);
+        clear_input(&port);
         deframer.reset();
         *shared.port() = Some(clone);
         shared.open.store(true, Ordering::Release);
@@ -102,6 +113,10 @@ fn read_until_lost<const N: usize>(
     loop {
         if shared.stop.load(Ordering::Acquire) {
             return None;
+        }
+        if shared.flush.swap(false, Ordering::AcqRel) {
+            clear_input(port);
+            deframer.reset();
         }
         let n = match port.read(&mut buf) {
             Ok(0) => return Some("end of file on the serial device".into()),

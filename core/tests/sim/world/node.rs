@@ -60,7 +60,15 @@ pub(crate) struct Node {
     pub(crate) signal: bool,
     pub(crate) db_changed_at: Instant,
     pub(crate) wal: u64,
+    /// The timeline the database is on: a promotion starts the next one, a replica
+    /// follows its primary's while it streams.
+    pub(crate) timeline: u32,
+    /// `twinbeat.term` in `postgresql.auto.conf`: published before every `pg_promote`
+    /// (rule `remote-db-reads-role`), kept across restarts.
+    pub(crate) published_term: Option<u64>,
     pub(crate) vip: bool,
+    /// Failed VIP adds in a row.
+    pub(crate) vip_failures: u32,
     pub(crate) gateway_ok: bool,
     pub(crate) gateway_changed_at: Instant,
     pub(crate) persisted: Option<PersistedState>,

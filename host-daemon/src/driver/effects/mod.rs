@@ -133,10 +133,12 @@ impl Effects {
                 let _ = self.persist.send(record);
             }
             Action::Promote {
+                term,
                 connect_by,
                 deadline,
             } => {
                 let _ = self.db.send(DbOp::Promote {
+                    term,
                     connect_by: at(connect_by),
                     deadline: at(deadline),
                 });
@@ -176,6 +178,7 @@ impl Effects {
             | Action::VipArpProbe { .. }
             | Action::SendPing { .. }
             | Action::SendAck { .. }
+            | Action::FlushSerialInput
             | Action::Log(_) => return false,
         }
         true

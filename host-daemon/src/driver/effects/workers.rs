@@ -33,6 +33,8 @@ pub(crate) enum VipOp {
 pub(crate) enum DbOp {
     /// `pg_promote` and wait until writable, then arm the start guard.
     Promote {
+        /// The term to publish first (rule `remote-db-reads-role`).
+        term: u64,
         /// End of the connection's window.
         connect_by: TokioInstant,
         /// End of the promotion's window.
@@ -155,6 +157,7 @@ pub(crate) async fn db_worker(
         let input =
             match op {
                 DbOp::Promote {
+                    term,
                     connect_by,
                     deadline,
                 } => {
@@ -162,6 +165,7 @@ pub(crate) async fn db_worker(
                     let mut target = plan.promote_target.clone();
                     target.connect_timeout(connect_by.saturating_duration_since(now));
                     let opts = PromoteOptions {
+                        term,
                         timeout: deadline.saturating_duration_since(now),
                         ..PromoteOptions::default()
                     };
@@ -180,7 +184,9 @@ pub(crate) async fn db_worker(
                         }
                         Err(e) => {
                             tracing::error!("CRITICAL: promotion failed: {e}");
-                            Input::PromoteFailed
+                            Input::PromoteFailed {
+                                requested: e.requested,
+                            }
                         }
                     }
                 }

@@ -26,18 +26,19 @@ impl Driver {
                     Action::VipArpProbe { attempt, deadline } => {
                         self.effects.probe_arp(attempt, self.instant(deadline));
                     }
-                    Action::SendPing { seq, state } => {
+                    Action::SendPing { seq, echo, state } => {
                         self.send(proto::Message::Ping(proto::Ping {
                             seq,
                             state: wire::state_to_wire(state),
-                            extensions: proto::Extensions::NONE,
+                            extensions: wire::extensions_to_wire(state, echo),
                         }))
                     }
                     Action::SendAck { seq, state } => self.send(proto::Message::Ack(proto::Ack {
                         seq,
                         state: wire::state_to_wire(state),
-                        extensions: proto::Extensions::NONE,
+                        extensions: wire::extensions_to_wire(state, None),
                     })),
+                    Action::FlushSerialInput => self.serial.flush_input(),
                     Action::Log(event) => {
                         logged = true;
                         self.log(event);

@@ -11,7 +11,7 @@ use crate::driver::wire;
 use crate::metrics::DropReason;
 use crate::probe::icmp::IcmpOutcome;
 use crate::probe::local_db::LocalDbSample;
-use crate::probe::remote_db::RemoteDbOutcome;
+use crate::probe::remote_db::{RemoteDbOutcome, Via};
 use crate::probe::runner::Completed;
 use crate::serial_link::LinkEvent;
 
@@ -51,17 +51,23 @@ impl Driver {
 
     pub(super) fn on_remote(&mut self, done: Completed<PathId, RemoteDbOutcome>) {
         let attempt = done.attempt;
-        let (outcome, rtt) = match done.outcome {
-            RemoteDbOutcome::Ok { rtt, .. } => (ProbeOutcome::Ok { rtt }, Some(rtt)),
+        let (outcome, reading, rtt) = match done.outcome {
+            RemoteDbOutcome::Ok { rtt, via } => {
+                let reading = match via {
+                    Via::Query(reading) => Some(reading),
+                    Via::ConnectProbe => None,
+                };
+                (ProbeOutcome::Ok { rtt }, reading, Some(rtt))
+            }
             RemoteDbOutcome::Failed(e) => {
                 tracing::debug!("remote_db: {e:?}");
-                (ProbeOutcome::Failed, None)
+                (ProbeOutcome::Failed, None, None)
             }
         };
-        let input = Input::ProbeDone {
-            path: PathId::RemoteDb,
+        let input = Input::RemoteDb {
             attempt,
             outcome,
+            reading,
         };
         self.result(PathId::RemoteDb, input, rtt);
     }
@@ -76,6 +82,7 @@ impl Driver {
                 // Unknown recovery state reads as "replica": the cautious side.
                 in_recovery: s.in_recovery.unwrap_or(true),
                 wal_lsn: s.wal_lsn.unwrap_or(0),
+                timeline: s.timeline.unwrap_or(0),
             }),
         };
         if let Some(err) = &s.error {
@@ -133,11 +140,12 @@ impl Driver {
                 match frame.message {
                     proto::Message::Ping(p) => Input::PingReceived {
                         seq: p.seq,
-                        peer: wire::state_from_wire(frame.sender, p.state),
+                        echoed: p.extensions.echoed_seq,
+                        peer: wire::state_from_wire(frame.sender, p.state, &p.extensions),
                     },
                     proto::Message::Ack(a) => Input::AckReceived {
                         seq: a.seq,
-                        peer: wire::state_from_wire(frame.sender, a.state),
+                        peer: wire::state_from_wire(frame.sender, a.state, &a.extensions),
                     },
                     proto::Message::BridgeStatus(b) => {
                         Input::BridgeStatus(wire::bridge_from_wire(b))

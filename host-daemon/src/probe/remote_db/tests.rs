@@ -25,7 +25,7 @@ fn assert_ok_by_query(outcome: &RemoteDbOutcome) {
         matches!(
             outcome,
             RemoteDbOutcome::Ok {
-                via: Via::Query,
+                via: Via::Query(_),
                 ..
             }
         ),
