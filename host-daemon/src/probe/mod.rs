@@ -18,7 +18,7 @@
 
 pub(crate) mod icmp;
 #[cfg(test)]
-mod lab_target;
+pub(crate) mod lab_target;
 pub(crate) mod local_db;
 mod pg;
 pub(crate) mod remote_db;
