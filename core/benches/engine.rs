@@ -19,6 +19,7 @@ fn settled_standby() -> (Engine, Instant) {
     let facts = StartFacts {
         persisted: None,
         db_in_recovery: true,
+        vip_held: false,
     };
     let mut now = Instant::from_millis(1_000);
     let mut e = Engine::new(Config::default(), facts, now).expect("default config is valid");

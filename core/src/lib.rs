@@ -53,7 +53,7 @@
 //! use twinbeat_core::*;
 //!
 //! // A fake daemon: the peer answers every probe and every ping at once.
-//! let facts = StartFacts { persisted: None, db_in_recovery: true };
+//! let facts = StartFacts { persisted: None, db_in_recovery: true, vip_held: false };
 //! let mut now = Instant::from_millis(0);
 //! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
 //! let master = NodeState {

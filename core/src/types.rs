@@ -184,6 +184,10 @@ pub struct StartFacts {
     /// node that believes it is a replica never acts on its own, and a persisted primary
     /// holds either way (its DB may be down or up read-only under the start guard).
     pub db_in_recovery: bool,
+    /// Whether the VIP is on this node's interface now. A primary whose daemon
+    /// restarted while its PostgreSQL kept serving keeps it while it checks (rule
+    /// `hold-needs-evidence`).
+    pub vip_held: bool,
 }
 
 /// One local database check's findings.

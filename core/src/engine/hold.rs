@@ -14,15 +14,43 @@ impl Engine {
     /// arrives or an operator releases the node (rule `hold-needs-evidence`). Only a
     /// ping sent from now on can be answered with evidence.
     pub(super) fn enter_hold(&mut self, now: Instant, reason: Reason) {
+        self.begin_hold(now, reason);
+        self.push(Action::ReleaseVip);
+    }
+
+    /// The hold of a primary whose daemon restarted while its PostgreSQL kept serving
+    /// with the VIP: the VIP stays while the evidence comes. The peer promotes only
+    /// once its remote DB path to this very database has failed, so while that DB
+    /// answers it, it has not taken over; and if it does answer, evidence comes within
+    /// one probe. A whole detection on the slowest peer path without evidence: drop the
+    /// VIP and hold as any restarted node (`on_hold_vip`).
+    pub(super) fn enter_hold_keeping_vip(&mut self, now: Instant) {
+        self.begin_hold(now, Reason::Restarted);
+        self.hold_keeps_vip = true;
+        let window = self.cfg.slowest_peer_detection();
+        self.set_timer(EngineTimer::HoldVip, now + window);
+    }
+
+    fn begin_hold(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Hold, reason);
         self.set_step(Step::Idle);
         self.hold_since = now;
         self.hold_first_seq = self.next_id;
         self.hold_heard_peer = false;
         self.hold_waiting = false;
+        self.hold_keeps_vip = false;
+        self.clear_timer(EngineTimer::HoldVip);
         self.set_role(now, Role::Hold);
-        self.push(Action::ReleaseVip);
         self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
+    }
+
+    /// No evidence within the window a restarted primary keeps its VIP for.
+    pub(super) fn on_hold_vip(&mut self, now: Instant) {
+        if self.role == Role::Hold && self.hold_keeps_vip {
+            self.hold_keeps_vip = false;
+            self.decide(now, DecisionKind::Hold, Reason::PeerNotHeard);
+            self.push(Action::ReleaseVip);
+        }
     }
 
     /// A frame while holding. A winning peer means this node lost: fence and stay
@@ -133,6 +161,14 @@ impl Engine {
             return;
         }
         self.decide(now, DecisionKind::Resume, reason);
+        if self.hold_keeps_vip {
+            // The address never left: nothing to add, no ARP to send.
+            self.hold_keeps_vip = false;
+            self.clear_timer(EngineTimer::HoldVip);
+            self.set_step(Step::TakeVip);
+            self.on_vip_taken(now, true);
+            return;
+        }
         self.set_step(Step::TakeVip);
         self.push(Action::TakeVip);
     }
@@ -151,6 +187,9 @@ impl Engine {
                 self.abort_promotion(now, Reason::Paused);
             }
             (Role::Primary | Role::Promoting, _) | (Role::Hold, Step::TakeVip) => {
+                self.enter_hold(now, Reason::Paused);
+            }
+            (Role::Hold, _) if self.hold_keeps_vip => {
                 self.enter_hold(now, Reason::Paused);
             }
             _ => {}

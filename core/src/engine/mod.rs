@@ -138,6 +138,9 @@ pub struct Engine {
     hold_heard_peer: bool,
     /// `startup_grace` passed in hold without evidence: waiting for it or the operator.
     hold_waiting: bool,
+    /// A restarted primary holds with the VIP still on its interface, until evidence
+    /// or `EngineTimer::HoldVip` (rule `hold-needs-evidence`).
+    hold_keeps_vip: bool,
     /// Leaving hold needs positive evidence: the node has a persisted state or has
     /// served (rule `hold-needs-evidence`); only a first start may resume unheard.
     hold_needs_evidence: bool,

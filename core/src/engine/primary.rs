@@ -103,6 +103,8 @@ impl Engine {
         self.clear_timer(EngineTimer::GatewaySettle);
         self.clear_timer(EngineTimer::RestartGrace);
         self.clear_timer(EngineTimer::HoldGrace);
+        self.clear_timer(EngineTimer::HoldVip);
+        self.hold_keeps_vip = false;
         self.incident = None;
         self.guarded_primary = false;
         self.reopening = false;

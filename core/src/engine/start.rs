@@ -94,6 +94,7 @@ impl Engine {
             hold_first_seq: 0,
             hold_heard_peer: false,
             hold_waiting: false,
+            hold_keeps_vip: false,
             hold_needs_evidence: start.persisted.is_some(),
             guarded_primary,
             reopening: false,
@@ -129,7 +130,18 @@ impl Engine {
                         term,
                     }));
                 }
-                e.enter_hold(now, Reason::Restarted);
+                // Its PostgreSQL kept serving through the daemon's restart, with the
+                // VIP: the peer cannot have taken over while this DB answered it, so
+                // clients keep the address while the evidence comes (rule
+                // `hold-needs-evidence`).
+                let serving = !start.db_in_recovery
+                    && start.vip_held
+                    && persisted.is_some_and(|p| p.role == PersistedRole::Primary);
+                if serving {
+                    e.enter_hold_keeping_vip(now);
+                } else {
+                    e.enter_hold(now, Reason::Restarted);
+                }
             }
             _ => {
                 e.set_role(now, Role::Standby);

@@ -38,6 +38,9 @@ engine_timers! {
     StartupGrace,
     /// End of the hold wait (rule `hold-needs-evidence`).
     HoldGrace,
+    /// End of the wait for evidence while a restarted primary keeps its VIP (rule
+    /// `hold-needs-evidence`).
+    HoldVip,
     /// End of the local DB restart grace (rule `local-db-restart-once`).
     RestartGrace,
     /// End of the wait for the peer to report its own gateway (rule
@@ -146,6 +149,7 @@ impl Engine {
             EngineTimer::Fresh => self.conclude_fresh(now),
             EngineTimer::FreshRetry | EngineTimer::StartupGrace => self.evaluate_standby(now),
             EngineTimer::HoldGrace => self.on_hold_grace(now),
+            EngineTimer::HoldVip => self.on_hold_vip(now),
             EngineTimer::RestartGrace => self.on_restart_grace(now),
             EngineTimer::GatewaySettle => {
                 self.gateway_settled = true;

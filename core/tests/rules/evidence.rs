@@ -25,6 +25,7 @@ fn held(serial: Answer, remote_db: Answer) -> Harness {
             term: 3,
         }),
         db_in_recovery: false,
+        vip_held: false,
     };
     let h = Harness::new(cfg(), facts, w);
     assert_eq!(h.e.role(), Role::Hold);
@@ -177,4 +178,69 @@ fn the_operator_cannot_overrule_a_peer_that_was_heard() {
     assert!(!h.e.hold_releasable());
     assert_eq!(h.e.release_hold(h.now), Err(ReleaseRefused::PeerHeard));
     assert_eq!(h.e.role(), Role::Hold);
+}
+
+/// A primary whose daemon restarted (a package upgrade) while PostgreSQL kept serving
+/// with the VIP.
+fn restarted_serving(w: World) -> Harness {
+    let facts = StartFacts {
+        persisted: Some(PersistedState {
+            role: PersistedRole::Primary,
+            term: 3,
+        }),
+        db_in_recovery: false,
+        vip_held: true,
+    };
+    Harness::new(cfg(), facts, w)
+}
+
+fn vip_effects(h: &Harness) -> usize {
+    h.log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::TakeVip | Action::ReleaseVip))
+        .count()
+}
+
+#[test]
+fn a_restarted_primary_keeps_the_vip_while_it_checks() {
+    // The "invisible daemon restart": the VIP is neither dropped nor re-added.
+    let mut h = restarted_serving(World::master_side());
+    assert_eq!(h.e.role(), Role::Hold);
+    h.run_for(Duration::from_millis(100));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert_eq!(vip_effects(&h), 0, "{:?}", h.log);
+    assert!(!h.promoted(), "a writable DB needs no re-opening");
+}
+
+#[test]
+fn a_restarted_primary_drops_the_vip_when_no_evidence_comes_in_time() {
+    let mut h = restarted_serving(World {
+        serial: Answer::Silent,
+        remote_db: Answer::Silent,
+        ..World::master_side()
+    });
+    let window = h.e.config().slowest_peer_detection();
+    h.run_for(window - Duration::from_millis(1));
+    assert_eq!(vip_effects(&h), 0);
+    h.run_for(Duration::from_millis(2));
+    assert_eq!(h.e.role(), Role::Hold);
+    assert_eq!(
+        h.log
+            .iter()
+            .filter(|(_, a)| *a == Action::ReleaseVip)
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn a_restarted_primary_keeping_the_vip_fences_when_the_peer_won() {
+    let mut h = restarted_serving(World {
+        peer: peer_state(Role::Primary, 4),
+        ..World::master_side()
+    });
+    h.run_for(Duration::from_secs(1));
+    assert_eq!(h.e.role(), Role::Fenced);
+    assert!(h.log.iter().any(|(_, a)| *a == Action::ReleaseVip));
+    assert!(!h.log.iter().any(|(_, a)| *a == Action::TakeVip));
 }

@@ -19,6 +19,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
     StartFacts {
         persisted: Some(PersistedState { role, term }),
         db_in_recovery,
+        vip_held: false,
     }
 }
 

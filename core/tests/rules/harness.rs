@@ -193,6 +193,7 @@ pub(crate) fn standby_facts() -> StartFacts {
     StartFacts {
         persisted: None,
         db_in_recovery: true,
+        vip_held: false,
     }
 }
 
@@ -224,6 +225,7 @@ impl Harness {
                 term: 1,
             }),
             db_in_recovery: false,
+            vip_held: false,
         };
         let mut h = Harness::new(cfg(), facts, world);
         h.run_for(Duration::from_secs(3));

@@ -83,6 +83,7 @@ fn master_fences_when_standby_never_heard() {
             term: 1,
         }),
         db_in_recovery: false,
+        vip_held: false,
     };
     let mut h = Harness::new(crate::harness::cfg(), facts, w);
     h.run_for(Duration::from_secs(61));

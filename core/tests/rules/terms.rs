@@ -14,6 +14,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
     StartFacts {
         persisted: Some(PersistedState { role, term }),
         db_in_recovery,
+        vip_held: false,
     }
 }
 
@@ -206,6 +207,7 @@ fn a_first_start_with_nothing_persisted_resumes_after_grace_when_peer_gone() {
     let facts = StartFacts {
         persisted: None,
         db_in_recovery: false,
+        vip_held: false,
     };
     let mut h = Harness::new(cfg(), facts, w);
     h.run_for(Duration::from_secs(59));

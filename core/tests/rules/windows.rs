@@ -54,6 +54,7 @@ fn master_facts() -> StartFacts {
             term: 1,
         }),
         db_in_recovery: false,
+        vip_held: false,
     }
 }
 

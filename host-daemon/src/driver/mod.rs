@@ -119,13 +119,43 @@ async fn start_facts(
             (None, PersistedState::default_missing())
         }
     };
+    let vip_held = vip_on_interface(cfg).await;
     Ok((
         engine::StartFacts {
             persisted,
             db_in_recovery,
+            vip_held,
         },
         record,
     ))
+}
+
+/// Whether the VIP is on our interface now (a fact for the engine, which decides
+/// whether a restarted primary keeps it, rule `hold-needs-evidence`). Unknown reads as
+/// absent: the engine then releases it, the cautious side.
+async fn vip_on_interface(cfg: &Config) -> bool {
+    let Some(spec) = effects::plan::vip_spec(cfg) else {
+        return false;
+    };
+    match crate::actions::vip::Vip::new(spec).map(|vip| async move { vip.is_present().await }) {
+        Ok(check) => match check.await {
+            Ok(held) => {
+                tracing::info!(
+                    "start: the VIP is {}on the interface",
+                    if held { "" } else { "not " }
+                );
+                held
+            }
+            Err(e) => {
+                tracing::warn!("start: cannot tell whether the VIP is held ({e}): as if not");
+                false
+            }
+        },
+        Err(e) => {
+            tracing::warn!("start: cannot tell whether the VIP is held ({e}): as if not");
+            false
+        }
+    }
 }
 
 /// `twinbeat run`: the daemon, on the current tokio runtime, until SIGTERM or SIGINT,

@@ -17,6 +17,7 @@ impl World {
         let facts = StartFacts {
             persisted: nd.persisted,
             db_in_recovery: if nd.db_running { nd.in_recovery } else { true },
+            vip_held: nd.vip,
         };
         nd.inc += 1;
         nd.started_at = now;

@@ -104,7 +104,10 @@ async fn the_promoted_standby_publishes_its_term_and_timeline_to_the_peer() {
     }
     let before = before.expect("a reading of the standby");
     assert!(before.in_recovery);
-    assert_eq!(before.term, None, "a standby that never promoted published none");
+    assert_eq!(
+        before.term, None,
+        "a standby that never promoted published none"
+    );
     assert_eq!(before.timeline, 1);
 
     drop(primary);
@@ -117,9 +120,16 @@ async fn the_promoted_standby_publishes_its_term_and_timeline_to_the_peer() {
         .expect("promoted");
     let after = read(probe.attempt(Duration::from_secs(2)).await).expect("a reading");
     assert!(!after.in_recovery);
-    assert_eq!(after.term, Some(5), "published before pg_promote, read back");
+    assert_eq!(
+        after.term,
+        Some(5),
+        "published before pg_promote, read back"
+    );
     assert_eq!(after.timeline, 2, "a promotion starts the next timeline");
-    assert!(probe.counters().connects == 1, "the same connection throughout");
+    assert!(
+        probe.counters().connects == 1,
+        "the same connection throughout"
+    );
 }
 
 /// A failure after `pg_promote` was sent says so: the engine must not abandon it.
