@@ -150,6 +150,11 @@ fn failed(path: PathId, attempt: AttemptId) -> Input {
             sample: None,
         },
         PathId::Serial => Input::SerialDeviceMissing,
+        PathId::RemoteDb => Input::RemoteDb {
+            attempt,
+            outcome: ProbeOutcome::Failed,
+            reading: None,
+        },
         path => Input::ProbeDone {
             path,
             attempt,
