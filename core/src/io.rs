@@ -98,6 +98,10 @@ pub enum Input {
     DbRestartFailed,
     /// [`Action::StopDb`] done and the postmaster confirmed gone.
     DbStopped,
+    /// The local postmaster exited (the daemon watches its PID). A fact, not a slow
+    /// answer: rule `local-db-restart-once` needs no retries to believe it. With
+    /// `restart_after_crash = off` this is how a crashed backend shows.
+    PostmasterExited,
     /// [`Action::StopDb`] could not confirm the postmaster gone.
     DbStopFailed,
     /// [`Action::RunFenceAction`] finished (whatever its outcome).

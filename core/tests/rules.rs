@@ -22,6 +22,8 @@ mod master;
 mod own_frames;
 #[path = "rules/peer_db.rs"]
 mod peer_db;
+#[path = "rules/postmaster_exit.rs"]
+mod postmaster_exit;
 #[path = "rules/promotion_aborts.rs"]
 mod promotion_aborts;
 #[path = "rules/standby.rs"]

@@ -33,4 +33,5 @@ scenario_tests!(
     s20_gateway_down,
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
+    s26_master_backend_killed,
 );

@@ -48,6 +48,7 @@ impl Engine {
             Input::DbRestarted => {}
             Input::DbRestartFailed => self.alarm(Severity::Warning, Reason::DbRestartFailed),
             Input::DbStopped => self.on_db_stopped(now, true),
+            Input::PostmasterExited => self.on_postmaster_exited(now),
             Input::DbStopFailed => self.on_db_stopped(now, false),
             Input::FenceActionDone => {
                 if self.step == Step::FenceAction {

@@ -5,7 +5,7 @@ use core::time::Duration;
 
 use super::actions::Bounded;
 use super::{Engine, EngineTimer};
-use crate::io::{DecisionKind, Reason};
+use crate::io::{DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{AttemptId, LocalDbSample, PathHealth, PathId, Role};
 
@@ -79,6 +79,30 @@ impl Engine {
                 self.evaluate_primary(now);
             }
         }
+    }
+
+    /// Rule `local-db-restart-once`: the postmaster exited. No answer can be awaited
+    /// from a process that is gone, so the path is down at once and the restart
+    /// follows without `retries` checks: PostgreSQL's own crash restart is off
+    /// (`restart_after_crash = off`), since it would read the start guard's
+    /// `standby.signal` and leave a primary read-only; the daemon's restart of a
+    /// primary lifts the guard for that one start (rule `start-guard`). An exit the
+    /// engine ordered (a fence, a stop by this rule) or one inside an incident is not
+    /// news.
+    pub(super) fn on_postmaster_exited(&mut self, now: Instant) {
+        if matches!(self.role, Role::Fencing | Role::Fenced) || self.db_stopped {
+            return;
+        }
+        let retries = self.cfg.local_db.retries;
+        let slot = &mut self.paths[PathId::LocalDb.index()];
+        if slot.status.health == PathHealth::Down || self.incident.is_some() {
+            return;
+        }
+        slot.status.health = PathHealth::Down;
+        slot.status.consecutive_failures = retries;
+        slot.status.down_since = Some(now);
+        self.log(Event::PathDown(PathId::LocalDb));
+        self.local_db_changed(now);
     }
 
     /// The local DB path changed health.

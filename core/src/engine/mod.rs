@@ -151,6 +151,9 @@ pub struct Engine {
     guarded_primary: bool,
     /// A guarded primary's `Promote` in its own term is in flight (rule `start-guard`).
     reopening: bool,
+    /// `pg_promote` was sent for the promotion in progress: it is never abandoned
+    /// (rule `promotion-order`).
+    promote_sent: bool,
     /// `StartFacts::db_in_recovery`: what the DB is taken to be until it is sampled.
     start_in_recovery: bool,
     /// Whether the fence action runs after the fence (not when re-fencing at start).

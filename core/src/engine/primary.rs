@@ -108,6 +108,7 @@ impl Engine {
         self.incident = None;
         self.guarded_primary = false;
         self.reopening = false;
+        self.promote_sent = false;
         self.set_step(Step::StopDb);
         self.set_role(now, Role::Fencing);
         self.push_bounded(now, Bounded::StopDb);
@@ -209,8 +210,12 @@ impl Engine {
         if self.step != Step::AwaitPromoted {
             return;
         }
+        // Once `pg_promote` was sent for this promotion, a later attempt that fails
+        // before its own request does not undo the first one.
+        let result = result.map_err(|requested| requested || self.promote_sent);
         if result.is_ok() {
             self.reopening = false;
+            self.promote_sent = false;
             // The end of recovery is confirmed: a sample taken before it must neither
             // make a later resume follow as a replica nor count against the primary
             // (rule `local-db-restart-once`), so the local DB check starts over.
@@ -222,6 +227,7 @@ impl Engine {
             self.set_step(Step::TakeVip);
             self.push(Action::TakeVip);
         } else if result == Err(true) {
+            self.promote_sent = true;
             self.alarm_once(Reason::PromotionPending);
             self.decide_once(now, DecisionKind::Promote, Reason::PromotionPending);
             let promote = self.windowed(now, Bounded::Promote);

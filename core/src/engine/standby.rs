@@ -316,6 +316,7 @@ impl Engine {
         self.set_step(Step::Idle);
         self.guarded_primary = false;
         self.reopening = false;
+        self.promote_sent = false;
         self.set_role(now, Role::Standby);
         self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
     }

@@ -98,6 +98,7 @@ impl Engine {
             hold_needs_evidence: start.persisted.is_some(),
             guarded_primary,
             reopening: false,
+            promote_sent: false,
             start_in_recovery: start.db_in_recovery,
             run_fence_action: true,
             gateway_settled: false,

@@ -158,3 +158,16 @@ fn every_promote_carries_the_term_to_publish_first() {
     });
     assert_eq!(published, Some(term));
 }
+
+#[test]
+fn a_retry_that_fails_before_its_request_does_not_undo_a_sent_promotion() {
+    let (mut h, term) = standby_about_to_promote();
+    h.world.promote = Answer::Silent;
+    h.run_for(Duration::from_millis(10));
+    h.input(Input::PromoteFailed { requested: true });
+    // The retry cannot even connect: still no abandoning what was sent.
+    h.input(Input::PromoteFailed { requested: false });
+    h.run_for(Duration::from_millis(10));
+    assert_eq!(h.e.role(), Role::Promoting);
+    assert_eq!(h.e.term(), term);
+}

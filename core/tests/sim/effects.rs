@@ -153,6 +153,7 @@ impl World {
                 if nd.db_running {
                     nd.db_running = false;
                     nd.db_changed_at = self.now;
+                    self.postmaster_exited(n);
                 }
                 self.deliver(n, Duration::from_millis(20), Input::DbStopped);
             }
@@ -209,6 +210,17 @@ impl World {
             // Nothing of a pause is queued in the simulated serial line.
             Action::FlushSerialInput | Action::Log(_) => {}
         }
+    }
+
+    /// The daemon's postmaster watch reports an exit within its period — two times in
+    /// three: a postmaster the daemon did not see start (started behind it, between two
+    /// looks) goes unreported, and the local DB checks find it instead.
+    fn postmaster_exited(&mut self, n: N) {
+        if self.rng.u8(0..3) == 0 {
+            return;
+        }
+        let d = Duration::from_millis(self.rng.u64(5..25));
+        self.deliver(n, d, Input::PostmasterExited);
     }
 
     /// Whether this side effect fails (never `ReleaseVip`: a VIP that cannot be
@@ -283,6 +295,7 @@ impl World {
                 if broken && nd.db_running {
                     nd.db_running = false;
                     nd.db_changed_at = now;
+                    self.postmaster_exited(n);
                 }
             }
             Fault::DbCrash(n) => {
@@ -290,6 +303,7 @@ impl World {
                 if nd.db_running {
                     nd.db_running = false;
                     nd.db_changed_at = now;
+                    self.postmaster_exited(n);
                 }
             }
             Fault::DbAutoRestart(n) => {

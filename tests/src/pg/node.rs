@@ -85,6 +85,9 @@ impl PgNode {
         } else {
             String::new()
         };
+        // `restart_after_crash = off`: a crashed backend makes the postmaster exit, and
+        // the daemon restarts it itself, the start guard lifted on a primary (rule
+        // `start-guard`, host-daemon/docs/start-guard.md).
         let conf = format!(
             "# written by the twinbeat lab\n\
              listen_addresses = '*'\n\
@@ -101,6 +104,7 @@ impl PgNode {
              wal_sender_timeout = '5s'\n\
              wal_receiver_status_interval = '1s'\n\
              wal_retrieve_retry_interval = '500ms'\n\
+             restart_after_crash = off\n\
              log_line_prefix = '%m [%p] '\n\
              {sync}",
             sock = self.files.sock_dir.display(),

@@ -8,6 +8,7 @@
 //! its own cluster (fresh names), runs the invariant sampler throughout, injects its fault,
 //! and reports whether the expected outcome held — it never assumes it.
 
+mod backend_crash;
 mod bridge;
 mod database_faults;
 mod freezes;
@@ -22,6 +23,7 @@ mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use backend_crash::*;
 pub use bridge::*;
 pub use database_faults::*;
 pub use freezes::*;
@@ -254,6 +256,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("20", s20_gateway_down),
         ("21", s21_fence_with_dropped_frames),
         ("22", s22_master_daemon_stopped),
+        ("26", s26_master_backend_killed),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

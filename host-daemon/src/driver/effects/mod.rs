@@ -6,10 +6,12 @@
 //! by a small FIFO worker per resource: [`workers::vip_worker`] (take, release) and
 //! [`workers::db_worker`] (promote, restart, stop). Persisting has its own FIFO too,
 //! so "promoting" is never overtaken by "primary". The ARP probe and the fence
-//! action run as independent tasks.
+//! action run as independent tasks; [`postmaster_watch`] reports the postmaster's
+//! exit.
 
 mod guard;
 pub(crate) mod plan;
+mod postmaster_watch;
 mod workers;
 
 use std::net::IpAddr;
@@ -65,6 +67,10 @@ impl Effects {
         let (persist, persist_rx) = mpsc::unbounded_channel();
         tokio::spawn(workers::vip_worker(Arc::clone(&plan), vip_rx, done.clone()));
         tokio::spawn(workers::db_worker(Arc::clone(&plan), db_rx, done.clone()));
+        tokio::spawn(postmaster_watch::postmaster_watch(
+            Arc::clone(&plan),
+            done.clone(),
+        ));
         tokio::spawn(workers::persist_worker(
             Arc::clone(&plan),
             persist_rx,

@@ -1,0 +1,102 @@
+//! A backend of the master's PostgreSQL killed (as the OOM killer does): with
+//! `restart_after_crash = off` the postmaster exits, the daemon sees it (it watches the
+//! postmaster's PID) and restarts PostgreSQL at once with the start guard lifted for that
+//! one start (rules `local-db-restart-once`, `start-guard`), so the primary comes back
+//! writable instead of read-only behind the guard.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::{cluster, log_lines, normal, quiet_window, stays, Ctx, Outcome};
+use crate::error::Result;
+use crate::netns::Node;
+use crate::pg::PgOptions;
+use crate::pgq;
+
+/// How long the scenario waits for a writable primary through the VIP again: the bound
+/// of a wait, not a timing assertion (the time taken is reported).
+const BACK_BOUND: Duration = Duration::from_secs(30);
+
+/// Scenario 26: one backend of a's PostgreSQL SIGKILLed → a's daemon restarts PostgreSQL
+/// writable; the VIP stays on a, b never promotes.
+pub fn s26_master_backend_killed(ctx: &Ctx) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        "26 a backend of the master's PostgreSQL killed",
+        "a restarts it writable at once; the VIP stays on a; b does not promote",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    let before = lab.pg(Node::A).postmaster_pid();
+    // The walsender streaming to b is a backend like any other.
+    let rows = lab.sql(
+        Node::A,
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender' LIMIT 1",
+    )?;
+    let backend = pgq::scalar(&rows).and_then(|p| p.parse::<i32>().ok());
+    out.check(
+        backend.is_some(),
+        format!("a backend of a's PostgreSQL: {backend:?}"),
+    );
+    let Some(backend) = backend else {
+        return Ok(out.finish(sampler, false));
+    };
+    sampler.mark("fault: one backend of a's PostgreSQL SIGKILLed");
+    let killed = Instant::now();
+    out.check(
+        kill(Pid::from_raw(backend), Signal::SIGKILL).is_ok(),
+        format!("backend {backend} killed"),
+    );
+    // Writable through the VIP again: a write from the client.
+    let back = crate::cmd::wait_for(
+        "a write through the VIP",
+        BACK_BOUND,
+        Duration::from_millis(20),
+        || {
+            lab.sql_via_vip(
+                "CREATE TABLE IF NOT EXISTS lab_crash (at timestamptz); \
+                 INSERT INTO lab_crash VALUES (now())",
+                Duration::from_millis(500),
+            )
+            .ok()
+        },
+    );
+    out.check(
+        back.is_ok(),
+        "a write through the VIP succeeds again".to_string(),
+    );
+    out.note(format!(
+        "writable through the VIP {:?} after the kill",
+        killed.elapsed()
+    ));
+    let after = lab.pg(Node::A).postmaster_pid();
+    out.check(
+        after.is_some() && after != before,
+        format!("a's PostgreSQL restarted (postmaster {before:?} -> {after:?})"),
+    );
+    out.check(
+        !log_lines(&lab, Node::A, &["local postmaster (PID"]).is_empty(),
+        "a's daemon saw the postmaster exit",
+    );
+    out.check(
+        lab.is_in_recovery(Node::A).is_ok_and(|r| !r),
+        "a's PostgreSQL writable, not held read-only by the guard",
+    );
+    let bad = stays(&sampler, quiet_window(ctx.profile), normal);
+    out.check(bad.is_none(), format!("normal pair afterwards ({bad:?})"));
+    let timeline = sampler.snapshot().timeline;
+    out.check(
+        timeline.iter().all(|e| !e.what.contains("b: db Primary")),
+        "b never primary",
+    );
+    let b_held_vip = |what: &str| {
+        what.split('|')
+            .nth(1)
+            .is_some_and(|b| b.contains("vip Held"))
+    };
+    out.check(
+        timeline.iter().all(|e| !b_held_vip(&e.what)),
+        "the VIP never on b",
+    );
+    Ok(out.finish(sampler, false))
+}
