@@ -242,6 +242,9 @@ pub enum Reason {
     LocalDbStopped,
     /// Own gateway down.
     GatewayDown,
+    /// This standby's received WAL is further behind the primary's than
+    /// `max_lag_on_failover`: it could not take over (replication stopped?).
+    NotStreaming,
     /// Replication lag over `max_lag_on_failover`.
     LagTooHigh {
         /// Lag in bytes.
@@ -276,7 +279,9 @@ pub enum Reason {
     /// promotion is aborted (rule `promotion-order`).
     PeerDbAnswered,
     /// Nothing heard from the peer within `startup_grace`: the node holds until
-    /// evidence arrives or an operator releases it (rule `hold-needs-evidence`).
+    /// evidence arrives or an operator releases it (rule `hold-needs-evidence`); or a
+    /// master finds no standby to hand over to (rule
+    /// `fence-when-standby-can-take-over`).
     PeerNotHeard,
     /// The peer's PostgreSQL, read over the remote DB path, is a replica that has not
     /// taken over (rule `hold-needs-evidence`).

@@ -57,6 +57,7 @@ impl Engine {
                 if peer.role.claims_primary() {
                     self.learn_standby_term(peer.term);
                 }
+                self.watch_streaming(&peer);
                 self.evaluate_standby(now);
             }
             Role::Promoting => self.promoting_heard(now, peer),
@@ -75,6 +76,24 @@ impl Engine {
             Role::Hold => self.hold_heard(now, peer, fresh),
             Role::Fencing | Role::Fenced => {}
         }
+    }
+
+    /// A standby whose received WAL falls further behind the primary's than
+    /// `max_lag_on_failover` could not take over (rule `fresh-checks`): a warning when
+    /// that starts (replication stopped: an empty `primary_conninfo`, a broken slot),
+    /// once, until it catches up again.
+    fn watch_streaming(&mut self, peer: &PeerState) {
+        if peer.role != Role::Primary {
+            return;
+        }
+        let Some(local) = self.local.filter(|l| l.in_recovery) else {
+            return;
+        };
+        let behind = peer.wal_lsn.saturating_sub(local.wal_lsn) > self.cfg.max_lag_on_failover;
+        if behind && !self.lag_warned {
+            self.alarm(Severity::Warning, Reason::NotStreaming);
+        }
+        self.lag_warned = behind;
     }
 
     /// Every term the peer was seen in: a promotion goes past all of them (rule

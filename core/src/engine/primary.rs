@@ -41,11 +41,17 @@ impl Engine {
         self.set_timer(EngineTimer::GatewaySettle, now + settle);
     }
 
-    /// Rule `fence-when-standby-can-take-over`: the standby can take over if its state, at most `peer_state_max_age`
-    /// old, says standby, DB healthy, gateway up and not fenced — or if it was never
-    /// heard at all.
-    fn peer_can_take_over(&self, now: Instant) -> Result<(), Reason> {
-        let Some(v) = self.peer else { return Ok(()) };
+    /// Rule `fence-when-standby-can-take-over`: the standby can take over if its state,
+    /// at most `peer_state_max_age` old, says standby, DB healthy, gateway up, not
+    /// fenced, not promoted by hand, and the WAL it has received is within
+    /// `max_lag_on_failover` of ours — the check its own fresh checks (rule
+    /// `fresh-checks`) will make before it promotes, so a fence never lands on a standby
+    /// that will then refuse. A standby never heard cannot take over: with nobody to
+    /// hand over to, fencing helps nobody.
+    pub(super) fn peer_can_take_over(&self, now: Instant) -> Result<(), Reason> {
+        let Some(v) = self.peer else {
+            return Err(Reason::PeerNotHeard);
+        };
         if now.saturating_duration_since(v.heard_at) > self.cfg.peer_state_max_age {
             return Err(Reason::PeerStateStale);
         }
@@ -65,6 +71,11 @@ impl Engine {
         }
         if !s.db_healthy {
             return Err(Reason::PeerDbUnhealthy);
+        }
+        let ours = self.local.map_or(0, |l| l.wal_lsn);
+        let lag = ours.saturating_sub(s.wal_lsn);
+        if lag > self.cfg.max_lag_on_failover {
+            return Err(Reason::LagTooHigh { lag });
         }
         Ok(())
     }

@@ -99,6 +99,7 @@ impl Engine {
             guarded_primary,
             reopening: false,
             promote_sent: false,
+            lag_warned: false,
             start_in_recovery: start.db_in_recovery,
             run_fence_action: true,
             gateway_settled: false,

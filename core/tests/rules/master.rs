@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::harness::{peer_state, Answer, Harness, World};
-use twinbeat_core::{Action, DecisionKind, Event, Input, Instant, Reason, Role};
+use twinbeat_core::{Action, DecisionKind, Event, Input, Instant, Reason, Role, Severity};
 
 fn actions_after(h: &Harness, since: Instant) -> Vec<Action> {
     h.log
@@ -71,8 +71,9 @@ fn master_does_not_fence_when_standby_is_fenced_or_unhealthy() {
 }
 
 #[test]
-fn master_fences_when_standby_never_heard() {
-    // Nothing heard from the standby at all: the design's behaviour (rule `fence-when-standby-can-take-over`) is to fence.
+fn master_never_fences_onto_a_standby_never_heard() {
+    // Nothing heard from the standby at all: nobody to hand over to (rule
+    // `fence-when-standby-can-take-over`), so fencing would help nobody.
     let mut w = World::master_side();
     w.serial = Answer::Silent;
     w.icmp = Answer::Silent;
@@ -96,7 +97,43 @@ fn master_fences_when_standby_never_heard() {
     assert!(h.e.peer().is_none());
     h.world.gateway = Answer::Silent;
     h.run_for(Duration::from_secs(15));
-    assert!(h.fenced_started());
+    assert!(!h.fenced_started());
+    assert_eq!(h.e.role(), Role::Primary, "keeps serving");
+    assert!(no_fence_with(&h, Reason::PeerNotHeard));
+}
+
+#[test]
+fn master_never_fences_onto_a_standby_too_far_behind() {
+    // The third event: the standby stopped streaming (every probe green) and
+    // is 8 MB behind; the master loses its gateway. Fencing would leave no primary.
+    let mut w = World::master_side();
+    w.local_db = Some(crate::harness::writable(9_000_000));
+    w.peer.wal_lsn = 1_000_000;
+    let mut h = Harness::master(w);
+    h.world.gateway = Answer::Silent;
+    h.run_for(Duration::from_secs(30));
+    assert!(!h.fenced_started());
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(no_fence_with(&h, Reason::LagTooHigh { lag: 8_000_000 }));
+}
+
+#[test]
+fn a_standby_warns_once_when_it_falls_behind() {
+    let mut w = World::standby_side();
+    w.peer.wal_lsn = 10_000_000;
+    let mut h = Harness::standby(w);
+    h.run_for(Duration::from_secs(5));
+    let warnings = h
+        .log
+        .iter()
+        .filter(|(_, a)| {
+            *a == Action::Log(Event::Alarm {
+                severity: Severity::Warning,
+                reason: Reason::NotStreaming,
+            })
+        })
+        .count();
+    assert_eq!(warnings, 1);
 }
 
 #[test]
