@@ -146,6 +146,11 @@ impl Engine {
                 }
             }
             _ => {
+                if start.vip_held {
+                    // A standby never holds the VIP (a stale address from an earlier
+                    // run would answer for the primary's).
+                    e.push(Action::ReleaseVip);
+                }
                 e.set_role(now, Role::Standby);
                 e.set_timer(EngineTimer::StartupGrace, now + e.cfg.startup_grace);
             }

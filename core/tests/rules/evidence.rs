@@ -244,3 +244,16 @@ fn a_restarted_primary_keeping_the_vip_fences_when_the_peer_won() {
     assert!(h.log.iter().any(|(_, a)| *a == Action::ReleaseVip));
     assert!(!h.log.iter().any(|(_, a)| *a == Action::TakeVip));
 }
+
+#[test]
+fn a_standby_starting_with_the_vip_releases_it() {
+    // A stale address from an earlier run would answer for the primary's.
+    let facts = StartFacts {
+        persisted: None,
+        db_in_recovery: true,
+        vip_held: true,
+    };
+    let h = Harness::new(cfg(), facts, World::standby_side());
+    assert_eq!(h.e.role(), Role::Standby);
+    assert!(h.log.iter().any(|(_, a)| *a == Action::ReleaseVip));
+}

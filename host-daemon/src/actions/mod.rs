@@ -7,7 +7,7 @@
 //! |---|---|
 //! | daemon start (before anything spawns PostgreSQL) | [`postmaster::become_subreaper`], then [`postmaster::spawn_reaper`] inside the runtime |
 //! | start-up role (rule `hold-needs-evidence`) | [`state_file::StateStore::load`] (missing → [`state_file::PersistedState::default_missing`]; corrupt → refuse to start) with [`promote::in_recovery`] |
-//! | start-up / pause while not an active primary (rules `hold-needs-evidence`, `pause-is-a-restart`) | [`vip::Vip::is_present`] then [`vip::Vip::remove`] |
+//! | start-up: is the VIP here? (a fact for the engine, which decides to keep or release it: rule `hold-needs-evidence`) | [`vip::Vip::is_present`] |
 //! | fresh check "nobody holds the VIP" (rule `fresh-checks`) | [`arp_probe::probe_vip`] → [`arp_probe::ProbeOutcome`] |
 //! | promote (rule `promotion-order`) | `store.save_async(PersistedState::new(Promoting, t+1, ..))` → [`promote::promote_with_config`] (or [`promote::promote`] on an open client) → [`vip::Vip::take`] → `store.save_async(PersistedState::new(Primary, t+1, ..))` |
 //! | take VIP (a failure: retry with back-off, node stays primary) | [`vip::Vip::take`] (add + gratuitous ARP; cancel the [`arp::GarpHandle`] on release) |

@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::netns::Node;
 use crate::pg::PgOptions;
 use crate::pgq;
+use crate::sampler::{DbObs, VipObs};
 
 /// How long the scenario waits for a writable primary through the VIP again: the bound
 /// of a wait, not a timing assertion (the time taken is reported).
@@ -47,28 +48,33 @@ pub fn s26_master_backend_killed(ctx: &Ctx) -> Result<Outcome> {
         kill(Pid::from_raw(backend), Signal::SIGKILL).is_ok(),
         format!("backend {backend} killed"),
     );
-    // Writable through the VIP again: a write from the client.
-    let back = crate::cmd::wait_for(
-        "a write through the VIP",
-        BACK_BOUND,
-        Duration::from_millis(20),
-        || {
-            lab.sql_via_vip(
-                "CREATE TABLE IF NOT EXISTS lab_crash (at timestamptz); \
-                 INSERT INTO lab_crash VALUES (now())",
-                Duration::from_millis(500),
-            )
-            .ok()
-        },
-    );
-    out.check(
-        back.is_ok(),
-        "a write through the VIP succeeds again".to_string(),
-    );
+    // Back: a's PostgreSQL writable with the VIP on a, as the sampler sees it; then a
+    // write from the client through the VIP.
+    let down = sampler.wait_for(Duration::from_secs(2), |s| s.a.db != DbObs::Primary);
     out.note(format!(
-        "writable through the VIP {:?} after the kill",
+        "the sampler saw a's PostgreSQL down: {}",
+        down.map_or("no (back within a tick)".into(), |s| format!(
+            "{:?}",
+            s.a.db
+        ))
+    ));
+    let back = sampler.wait_for(BACK_BOUND, |s| {
+        s.a.db == DbObs::Primary && s.a.vip == VipObs::Held
+    });
+    out.check(back.is_some(), "a primary with the VIP again");
+    out.note(format!(
+        "writable with the VIP {:?} after the kill (sampler)",
         killed.elapsed()
     ));
+    let write = lab.sql_via_vip(
+        "CREATE TABLE IF NOT EXISTS lab_crash (at timestamptz); \
+         INSERT INTO lab_crash VALUES (now())",
+        Duration::from_secs(2),
+    );
+    out.check(
+        write.is_ok(),
+        format!("a write through the VIP succeeds ({:?})", write.err()),
+    );
     let after = lab.pg(Node::A).postmaster_pid();
     out.check(
         after.is_some() && after != before,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use super::{
-    b_not_promoted, b_promoted, cluster, normal, quiet_window, startup_grace, stays,
+    b_not_promoted, b_promoted, cluster, log_lines, normal, quiet_window, startup_grace, stays,
     takeover_deadline, Ctx, Outcome,
 };
 use crate::error::Result;
@@ -150,14 +150,16 @@ pub fn s19_cold_start(ctx: &Ctx) -> Result<Outcome> {
 /// Scenario 22: a's daemon stopped cleanly (SIGTERM, as a package upgrade's `systemctl stop`)
 /// while a's host and PostgreSQL stay up → b never promotes: a's host and database still
 /// answer, so only b's serial path goes down (rule `partial-loss-only-warns`). Started
-/// again, a's daemon holds until it hears b (rule `hold-needs-evidence`) and the pair is
-/// normal again. Where the VIP was meanwhile is reported, not asserted.
+/// again, a's daemon keeps the VIP while it gets evidence about b (rule
+/// `hold-needs-evidence`) and the pair is normal again: the restart is invisible (the
+/// VIP never leaves a, no netlink delete of it, the same postmaster).
 pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "22 master's daemon stopped, host and PostgreSQL up",
         "no promotion while it is stopped; a normal pair once it runs again",
     );
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    let postmaster = lab.pg(Node::A).postmaster_pid();
     sampler.mark("fault: a's daemon SIGTERM (host and PostgreSQL stay up)");
     let stopping = Instant::now();
     lab.signal_daemon(Node::A, Signal::SIGTERM);
@@ -187,6 +189,10 @@ pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
         format!("for {window:?}: a writable, b in recovery without the VIP ({bad:?})"),
     );
     out.note(format!("VIP while a's daemon was stopped: {}", vip.text()));
+    out.check(
+        vip.on_b.get() == 0 && vip.nowhere.get() == 0,
+        "the VIP stayed on a while its daemon was stopped",
+    );
     out.check(
         lab.is_in_recovery(Node::B).is_ok_and(|r| r),
         "b's PostgreSQL in recovery",
@@ -226,6 +232,23 @@ pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
         ),
     );
     out.note(format!("VIP while a's daemon restarted: {}", vip.text()));
+    // Rule `hold-needs-evidence`: the restart is invisible — the VIP never left a
+    // (no netlink delete of it: the daemon logs every removal) and PostgreSQL was
+    // not restarted (the same postmaster).
+    out.check(
+        vip.on_b.get() == 0 && vip.nowhere.get() == 0,
+        "the VIP stayed on a through the restart",
+    );
+    let removals = log_lines(&lab, Node::A, &["released: Removed"]);
+    out.check(
+        removals.is_empty(),
+        format!("no netlink delete of the VIP by a's daemon ({removals:?})"),
+    );
+    let after = lab.pg(Node::A).postmaster_pid();
+    out.check(
+        after.is_some() && after == postmaster,
+        format!("a's PostgreSQL not restarted (postmaster {postmaster:?} -> {after:?})"),
+    );
     out.check(
         lab.is_in_recovery(Node::B).is_ok_and(|r| r)
             && lab.is_in_recovery(Node::A).is_ok_and(|r| !r),

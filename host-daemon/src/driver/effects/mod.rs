@@ -25,7 +25,6 @@ use twinbeat_core::{Action, AttemptId, Input};
 use crate::actions::arp_probe::{self, ProbeOptions, ProbeOutcome};
 use crate::actions::fence;
 use crate::actions::state_file;
-use crate::actions::vip::Vip;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
 
@@ -232,33 +231,6 @@ async fn arp_probe(plan: &Plan, attempt: AttemptId, options: ProbeOptions) -> bo
             tracing::error!("VIP ARP probe on {}: {e}: counted as held", spec.interface);
             true
         }
-    }
-}
-
-/// Rule `hold-needs-evidence`: a node that does not start as an active primary must
-/// not hold the VIP (a restarted old master would otherwise answer for it). The
-/// engine may queue `ReleaseVip` too; removing an absent address is a success, so
-/// both are safe.
-pub(crate) async fn drop_stale_vip(plan: &Plan) {
-    let Some(spec) = &plan.vip else { return };
-    let vip = match Vip::new(spec.clone()) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!("start: cannot open netlink to check the VIP: {e}");
-            return;
-        }
-    };
-    match vip.is_present().await {
-        Ok(false) => {}
-        Ok(true) => match vip.remove().await {
-            Ok(o) => tracing::warn!(
-                "start: VIP {} was on {} and this node is not an active primary: removed ({o:?}, rule hold-needs-evidence)",
-                spec.address,
-                spec.interface
-            ),
-            Err(e) => tracing::error!("CRITICAL: start: cannot remove the stale VIP: {e}"),
-        },
-        Err(e) => tracing::error!("start: cannot check the VIP on {}: {e}", spec.interface),
     }
 }
 

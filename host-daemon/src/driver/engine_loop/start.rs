@@ -13,7 +13,7 @@ use twinbeat_protocol as proto;
 use super::{Driver, IcmpDone};
 use crate::actions::state_file::PersistedState;
 use crate::config::{self, Config};
-use crate::driver::effects::{self, Effects, Plan};
+use crate::driver::effects::{Effects, Plan};
 use crate::driver::slots::{Slot, Slots};
 use crate::driver::{db_target, RunError};
 use crate::probe::icmp::IcmpProber;
@@ -70,9 +70,6 @@ impl Driver {
         slots.insert(PathId::RemoteDb, Slot::new(Some(remote)));
         let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
         let plan = Plan::new(&cfg, &local_target);
-        if engine.role() != engine::Role::Primary {
-            effects::drop_stale_vip(&plan).await;
-        }
         let (effects, effects_rx) = Effects::spawn(plan);
         effects.learn_data_dir().await;
         tracing::info!(
