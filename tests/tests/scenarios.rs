@@ -34,4 +34,5 @@ scenario_tests!(
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
     s26_master_backend_killed,
+    s27_master_gateway_lost_standby_not_streaming,
 );

@@ -18,6 +18,7 @@ mod partitions;
 mod replication;
 mod restarts;
 mod serial_faults;
+mod unfit_standby;
 mod watch;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub use partitions::*;
 pub use replication::*;
 pub use restarts::*;
 pub use serial_faults::*;
+pub use unfit_standby::*;
 pub use watch::{watch_takeover, Takeover};
 
 use crate::daemon::Profile;
@@ -257,6 +259,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("21", s21_fence_with_dropped_frames),
         ("22", s22_master_daemon_stopped),
         ("26", s26_master_backend_killed),
+        ("27", s27_master_gateway_lost_standby_not_streaming),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),
