@@ -35,4 +35,5 @@ scenario_tests!(
     s22_master_daemon_stopped,
     s26_master_backend_killed,
     s27_master_gateway_lost_standby_not_streaming,
+    s28_standby_promoted_by_hand,
 );

@@ -12,6 +12,7 @@ mod backend_crash;
 mod bridge;
 mod database_faults;
 mod freezes;
+mod human_promoted;
 mod master_death;
 mod outcome;
 mod partitions;
@@ -28,6 +29,7 @@ pub use backend_crash::*;
 pub use bridge::*;
 pub use database_faults::*;
 pub use freezes::*;
+pub use human_promoted::*;
 pub use master_death::*;
 pub use outcome::Outcome;
 pub use partitions::*;
@@ -260,6 +262,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("22", s22_master_daemon_stopped),
         ("26", s26_master_backend_killed),
         ("27", s27_master_gateway_lost_standby_not_streaming),
+        ("28", s28_standby_promoted_by_hand),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),
