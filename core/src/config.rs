@@ -114,6 +114,11 @@ pub struct Config {
     /// protocol's fact, not the engine's: the daemon passes the wire protocol's
     /// constant, which the bridge's firmware sends by.
     pub serial_bridge: Option<Duration>,
+    /// The configured fence action powers the host off (`fence.action = "poweroff"`):
+    /// a stop of the local DB that cannot be confirmed (a process in uninterruptible
+    /// sleep) then powers off too, the one way to make sure it is stopped (rule
+    /// `fence-sequence`). Never advertised as fenced either way.
+    pub poweroff_on_unconfirmed_stop: bool,
 }
 
 impl Default for Config {
@@ -134,6 +139,7 @@ impl Default for Config {
             peer_state_max_age: Duration::from_secs(5),
             arp_probe_timeout: Duration::from_millis(150),
             serial_bridge: None,
+            poweroff_on_unconfirmed_stop: false,
         }
     }
 }

@@ -151,6 +151,8 @@ pub struct Engine {
     guarded_primary: bool,
     /// A guarded primary's `Promote` in its own term is in flight (rule `start-guard`).
     reopening: bool,
+    /// The fence action (poweroff) was asked for a stop that could not be confirmed.
+    poweroff_asked: bool,
     /// The standby warned that it is too far behind to take over (`watch_streaming`).
     lag_warned: bool,
     /// `pg_promote` was sent for the promotion in progress: it is never abandoned

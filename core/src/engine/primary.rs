@@ -135,7 +135,14 @@ impl Engine {
             self.set_step(Step::ReleaseVip);
             self.push(Action::ReleaseVip);
         } else {
+            // Never "fenced" while a postmaster may still run: keep trying to stop it,
+            // and with a poweroff fence action configured, power off (the one way to
+            // be sure), without advertising anything (rule `fence-sequence`).
             self.alarm(Severity::Critical, Reason::DbStopFailed);
+            if self.cfg.poweroff_on_unconfirmed_stop && !self.poweroff_asked {
+                self.poweroff_asked = true;
+                self.push_bounded(now, Bounded::RunFenceAction);
+            }
             let stop = self.windowed(now, Bounded::StopDb);
             self.retry_later(now, stop, self.cfg.local_db.timeout);
         }

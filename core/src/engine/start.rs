@@ -100,6 +100,7 @@ impl Engine {
             reopening: false,
             promote_sent: false,
             lag_warned: false,
+            poweroff_asked: false,
             start_in_recovery: start.db_in_recovery,
             run_fence_action: true,
             gateway_settled: false,

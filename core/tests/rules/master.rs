@@ -234,6 +234,36 @@ fn fencing_waits_for_db_stop_confirmation() {
 }
 
 #[test]
+fn an_unconfirmed_stop_powers_off_only_when_poweroff_is_the_fence_action() {
+    for poweroff in [false, true] {
+        let cfg = twinbeat_core::Config {
+            poweroff_on_unconfirmed_stop: poweroff,
+            ..crate::harness::cfg()
+        };
+        let facts = twinbeat_core::StartFacts {
+            persisted: Some(twinbeat_core::PersistedState {
+                role: twinbeat_core::PersistedRole::Primary,
+                term: 1,
+            }),
+            db_in_recovery: false,
+            vip_held: false,
+        };
+        let mut h = Harness::new(cfg, facts, World::master_side());
+        h.run_for(Duration::from_secs(3));
+        assert_eq!(h.e.role(), Role::Primary);
+        h.world.effects_ok = false; // a postmaster in uninterruptible sleep
+        h.world.gateway = Answer::Silent;
+        h.run_for(Duration::from_secs(20));
+        assert_eq!(h.e.role(), Role::Fencing);
+        assert!(!h.e.own_state().fenced, "never advertised");
+        let powered_off = h.count_since(Instant::ZERO, |a| {
+            matches!(a, Action::RunFenceAction { .. })
+        });
+        assert_eq!(powered_off, usize::from(poweroff), "poweroff {poweroff}");
+    }
+}
+
+#[test]
 fn fenced_is_sticky() {
     let mut h = Harness::master(World::master_side());
     h.world.gateway = Answer::Silent;

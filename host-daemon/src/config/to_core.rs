@@ -49,6 +49,7 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         max_lag_on_failover: c.failover.max_lag_on_failover,
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,
+        poweroff_on_unconfirmed_stop: matches!(c.fence, super::types::FenceAction::Poweroff),
     };
     cfg.validate().map_err(from_core_error)?;
     Ok(cfg)
