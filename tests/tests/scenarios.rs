@@ -33,4 +33,6 @@ scenario_tests!(
     s20_gateway_down,
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
+    s24_old_master_returns_isolated,
+    s25_master_daemon_restart_serial_broken,
 );
