@@ -33,6 +33,8 @@ scenario_tests!(
     s20_gateway_down,
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
+    s24_old_master_returns_isolated,
+    s25_master_daemon_restart_serial_broken,
     s26_master_backend_killed,
     s27_master_gateway_lost_standby_not_streaming,
     s28_standby_promoted_by_hand,

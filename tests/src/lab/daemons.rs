@@ -140,12 +140,21 @@ impl Lab {
     /// reboot), cable in, serial restored, PostgreSQL started, daemon started if the lab runs
     /// daemons.
     pub fn revive_node(&self, n: Node) -> Result<()> {
+        self.reboot_node(n, true)
+    }
+
+    /// [`revive_node`](Self::revive_node), or with `connected` false the same reboot with
+    /// the cable still out and the serial cable still cut: a host back from a crash on a
+    /// dead switch port, its serial cable unplugged.
+    pub fn reboot_node(&self, n: Node, connected: bool) -> Result<()> {
         if self.iface(n)?.addrs.contains(&self.topo.vip()) {
             self.topo.set_addr(n.host(), self.topo.vip(), false)?;
         }
-        self.set_link(n, true)?;
-        if let Some(r) = &self.relay {
-            r.restore(Dir::Both)?;
+        if connected {
+            self.set_link(n, true)?;
+            if let Some(r) = &self.relay {
+                r.restore(Dir::Both)?;
+            }
         }
         if self.pg(n).postmaster_pid().is_none() {
             self.start_pg(n)?;

@@ -1,6 +1,7 @@
 //! The fault scenarios, one function each, returning what was observed, in one file per
 //! fault family: `master_death`, `partitions`, `freezes` and pauses,
-//! `database_faults`, `restarts` and returns, `serial_faults`, `replication`, and
+//! `database_faults`, `restarts` (and the old master's plain return), `returns` (a
+//! restart or return that must hold for evidence), `serial_faults`, `replication`, and
 //! the heartbeat `bridge` cable.
 //!
 //! They need daemons that act (promote, move the VIP, fence), so they are library functions
@@ -18,6 +19,7 @@ mod outcome;
 mod partitions;
 mod replication;
 mod restarts;
+mod returns;
 mod serial_faults;
 mod unfit_standby;
 mod watch;
@@ -35,6 +37,7 @@ pub use outcome::Outcome;
 pub use partitions::*;
 pub use replication::*;
 pub use restarts::*;
+pub use returns::*;
 pub use serial_faults::*;
 pub use unfit_standby::*;
 pub use watch::{watch_takeover, Takeover};
@@ -221,7 +224,20 @@ pub fn b_not_promoted(s: &Sample) -> bool {
 
 /// Lines of node `n`'s daemon log that contain any of `needles` (case-insensitive).
 pub fn log_lines(lab: &Lab, n: Node, needles: &[&str]) -> Vec<String> {
-    let text = std::fs::read_to_string(lab.daemon_log(n)).unwrap_or_default();
+    log_lines_from(lab, n, 0, needles)
+}
+
+/// How long node `n`'s daemon log is now: a restarted daemon appends to it, so what a
+/// scenario reads from this offset on is the new run's.
+pub fn log_len(lab: &Lab, n: Node) -> u64 {
+    std::fs::metadata(lab.daemon_log(n)).map_or(0, |m| m.len())
+}
+
+/// [`log_lines`] written from byte `from` on (see [`log_len`]).
+pub fn log_lines_from(lab: &Lab, n: Node, from: u64, needles: &[&str]) -> Vec<String> {
+    let bytes = std::fs::read(lab.daemon_log(n)).unwrap_or_default();
+    let start = usize::try_from(from).map_or(bytes.len(), |f| f.min(bytes.len()));
+    let text = String::from_utf8_lossy(&bytes[start..]);
     text.lines()
         .filter(|l| {
             let low = l.to_lowercase();
@@ -260,6 +276,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("20", s20_gateway_down),
         ("21", s21_fence_with_dropped_frames),
         ("22", s22_master_daemon_stopped),
+        ("24", s24_old_master_returns_isolated),
+        ("25", s25_master_daemon_restart_serial_broken),
         ("26", s26_master_backend_killed),
         ("27", s27_master_gateway_lost_standby_not_streaming),
         ("28", s28_standby_promoted_by_hand),

@@ -258,18 +258,18 @@ pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
 }
 
 /// How long a daemon may take to exit on SIGTERM before the scenario calls it hung.
-const DAEMON_EXIT: Duration = Duration::from_secs(5);
+pub(super) const DAEMON_EXIT: Duration = Duration::from_secs(5);
 
 /// Where the VIP was over a run of samples.
 #[derive(Default)]
-struct VipTally {
+pub(super) struct VipTally {
     on_a: Cell<u32>,
     on_b: Cell<u32>,
     nowhere: Cell<u32>,
 }
 
 impl VipTally {
-    fn count(&self, s: &Sample) {
+    pub(super) fn count(&self, s: &Sample) {
         let held = |o: VipObs| o == VipObs::Held;
         let slot = match (held(s.a.vip), held(s.b.vip)) {
             (true, _) => &self.on_a,
@@ -279,7 +279,7 @@ impl VipTally {
         slot.set(slot.get() + 1);
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         let ms = |n: u32| PERIOD.saturating_mul(n).as_millis();
         format!(
             "on a in {} samples, on b in {}, on neither in {} (~{} ms)",
