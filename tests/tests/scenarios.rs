@@ -33,4 +33,6 @@ scenario_tests!(
     s20_gateway_down,
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
+    s23_master_db_hung,
+    s23b_master_db_hung_long,
 );

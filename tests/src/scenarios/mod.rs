@@ -254,6 +254,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("20", s20_gateway_down),
         ("21", s21_fence_with_dropped_frames),
         ("22", s22_master_daemon_stopped),
+        ("23", s23_master_db_hung),
+        ("23b", s23b_master_db_hung_long),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),
