@@ -33,6 +33,8 @@ scenario_tests!(
     s20_gateway_down,
     s21_fence_with_dropped_frames,
     s22_master_daemon_stopped,
+    s23_master_db_hung,
+    s23b_master_db_hung_long,
     s24_old_master_returns_isolated,
     s25_master_daemon_restart_serial_broken,
     s26_master_backend_killed,

@@ -12,7 +12,7 @@
 //! | promote (rule `promotion-order`) | `store.save_async(PersistedState::new(Promoting, t+1, ..))` → [`promote::promote_with_config`] (or [`promote::promote`] on an open client) → [`vip::Vip::take`] → `store.save_async(PersistedState::new(Primary, t+1, ..))` |
 //! | take VIP (a failure: retry with back-off, node stays primary) | [`vip::Vip::take`] (add + gratuitous ARP; cancel the [`arp::GarpHandle`] on release) |
 //! | release VIP | [`vip::Vip::remove`] |
-//! | restart / stop the local DB (rule `local-db-restart-once`) | [`service::ServiceControl::restart`] / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
+//! | restart / stop the local DB (rule `local-db-restart-once`) | [`service::ServiceControl::restart`] (fast stop, immediate stop, SIGKILL, start, confirmed by PID) / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
 //! | fence (the engine orders the steps, rule `fence-sequence`) | `StopDb` → [`fence::stop_confirmed`]; `ReleaseVip` → [`vip::Vip::remove`]; `Persist(fenced)` → [`state_file::StateStore::save_async`]; `RunFenceAction` → [`fence::run_action`] |
 //! | the primary's DB is writable (after `Promoted`, on becoming primary) | [`start_guard::arm`]; around a restart the primary orders: [`start_guard::disarm`], restart, [`start_guard::arm`] |
 //! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |

@@ -1,5 +1,6 @@
-//! The local postmaster as a process: its PID from `postmaster.pid`, whether it is
-//! still there, SIGKILL of it and its children, and reaping of adopted zombies.
+//! The local postmaster as a process: its PID and status from `postmaster.pid`,
+//! whether it is still there, SIGKILL of it and its children, and reaping of adopted
+//! zombies.
 //!
 //! Why reaping matters here: `pg_ctl start` leaves the postmaster as an orphan. With
 //! the daemon a child subreaper ([`become_subreaper`]) the orphan is re-parented to
@@ -52,6 +53,14 @@ pub(crate) fn read_pid(data_dir: &Path) -> io::Result<Option<i32>> {
     }
 }
 
+/// The postmaster's status in `data_dir/postmaster.pid` (its 8th line): `ready` once
+/// it accepts connections, `standby` once a standby does (or, without hot standby,
+/// once recovery started), as `pg_ctl start -w` reads it; `None` before it is written.
+pub(crate) fn read_status(data_dir: &Path) -> Option<String> {
+    let text = fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    text.lines().nth(7).map(|l| l.trim().to_owned())
+}
+
 /// `(state char, ppid, comm)` from `/proc/<pid>/stat`.
 fn stat(pid: i32) -> Option<(char, i32, String)> {
     let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -102,21 +111,47 @@ pub(crate) fn children_of(pid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// SIGKILLs the postmaster `pid` and its direct children (the backends). SIGKILL
-/// also ends a SIGSTOPped process. Only PostgreSQL processes are signalled (a
-/// reused PID is left alone). Returns how many signals were delivered.
-pub(crate) fn kill_tree(pid: i32) -> usize {
+/// SIGKILLs the postmaster `pid` and its direct children (the backends, which call
+/// `setsid()`, so a process-group kill would miss them). The postmaster is
+/// SIGSTOPped first: a stopped process cannot fork, so no child is born between the
+/// listing of its children and the kills. SIGKILL also ends a SIGSTOPped process.
+/// Only PostgreSQL processes are signalled (a reused PID is left alone). Returns the
+/// PIDs the SIGKILL was delivered to (to wait for with [`wait_all_dead`]).
+pub(crate) fn kill_tree(pid: i32) -> Vec<i32> {
     if !stat(pid).is_some_and(|(_, _, comm)| is_postgres_comm(&comm)) {
-        return 0;
+        return Vec::new();
     }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGSTOP);
     let children = children_of(pid);
-    let mut n = 0;
-    for p in std::iter::once(pid).chain(children) {
-        if kill(Pid::from_raw(p), Signal::SIGKILL).is_ok() {
-            n += 1;
+    std::iter::once(pid)
+        .chain(children)
+        .filter(|p| kill(Pid::from_raw(*p), Signal::SIGKILL).is_ok())
+        .collect()
+}
+
+/// Polls until every PostgreSQL process in `pids` is gone or a zombie (reaping the
+/// ones that are ours), up to `bound`. A PID now held by a process that is not
+/// PostgreSQL counts as gone (reused). Returns the survivors with their state
+/// letter from `/proc` (`D`: uninterruptible sleep, which even SIGKILL waits out).
+pub(crate) async fn wait_all_dead(pids: &[i32], bound: Duration) -> Vec<(i32, char)> {
+    let start = Instant::now();
+    loop {
+        let left: Vec<(i32, char)> = pids
+            .iter()
+            .filter_map(|p| match stat(*p) {
+                Some(('Z' | 'X' | 'x', _, _)) => {
+                    reap(*p);
+                    None
+                }
+                Some((st, _, comm)) if is_postgres_comm(&comm) => Some((*p, st)),
+                _ => None,
+            })
+            .collect();
+        if left.is_empty() || start.elapsed() >= bound {
+            return left;
         }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    n
 }
 
 /// Reaps `pid` if it is a dead child of this process (no-op otherwise).

@@ -276,6 +276,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("20", s20_gateway_down),
         ("21", s21_fence_with_dropped_frames),
         ("22", s22_master_daemon_stopped),
+        ("23", s23_master_db_hung),
+        ("23b", s23b_master_db_hung_long),
         ("24", s24_old_master_returns_isolated),
         ("25", s25_master_daemon_restart_serial_broken),
         ("26", s26_master_backend_killed),

@@ -8,10 +8,12 @@
 //! reaped when it dies.
 //!
 //! Each manager has its own module: [`PgCtl`] in `pg_ctl`, [`run_shell`] in `shell`,
-//! systemd's in [`super::systemd`]. This module holds what they share: the choice
-//! of manager, the stop mode and the error.
+//! systemd's in [`super::systemd`]. The restart, which escalates from a fast stop to
+//! SIGKILL whatever the manager (rule `local-db-restart-once`), is in `restart`. This
+//! module holds what they share: the choice of manager, the stop mode and the error.
 
 mod pg_ctl;
+mod restart;
 mod shell;
 
 use std::io;
@@ -48,12 +50,21 @@ pub(crate) enum ServiceControl {
 /// How to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StopMode {
-    /// `-m fast`: roll back sessions, checkpoint. The daemon stops only to fence
-    /// (immediate); the tests stop a server gently with it.
-    #[cfg(test)]
+    /// `-m fast`: roll back sessions, checkpoint; a restart's first step.
     Fast,
-    /// `-m immediate`: quit at once (crash recovery on the next start); used by fencing.
+    /// `-m immediate`: quit at once (crash recovery on the next start); used by
+    /// fencing and by a restart whose fast stop did not end the server.
     Immediate,
+}
+
+impl StopMode {
+    /// pg_ctl's name of the mode.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Immediate => "immediate",
+        }
+    }
 }
 
 /// Errors of service control.
@@ -107,6 +118,36 @@ pub(crate) enum ServiceError {
         #[source]
         source: io::Error,
     },
+    /// The postmaster could not be signalled.
+    #[error("service: cannot signal postmaster {pid}: {source}")]
+    Signal {
+        /// The postmaster.
+        pid: i32,
+        /// The OS error.
+        #[source]
+        source: nix::Error,
+    },
+    /// PostgreSQL processes outlived SIGKILL (uninterruptible sleep): the old server
+    /// is not confirmed stopped.
+    #[error("service: PostgreSQL processes still there {after:?} after SIGKILL: {}; the old server is not confirmed stopped", restart::survivors_text(.pids))]
+    Survived {
+        /// Each survivor's PID and state letter in `/proc`.
+        pids: Vec<(i32, char)>,
+        /// How long they had.
+        after: Duration,
+    },
+    /// The start did not bring up a new postmaster accepting connections.
+    #[error(
+        "service: no new postmaster accepting connections in {path} within {after:?} ({seen})"
+    )]
+    NotStarted {
+        /// The data directory.
+        path: PathBuf,
+        /// The start's bound.
+        after: Duration,
+        /// What `postmaster.pid` said last.
+        seen: String,
+    },
     /// The systemd manager failed.
     #[error(transparent)]
     Systemd(#[from] SystemdError),
@@ -118,20 +159,6 @@ impl ServiceControl {
         match self {
             Self::PgCtl(p) => Some(&p.data_dir),
             _ => None,
-        }
-    }
-
-    /// Restarts the DB (rule `local-db-restart-once`): pg_ctl `restart -m fast` (starts it if it was down),
-    /// systemd RestartUnit, or the restart command.
-    pub(crate) async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
-        match self {
-            Self::PgCtl(p) => p.restart(timeout).await,
-            Self::Systemd { unit, bus } => {
-                let m = SystemdManager::connect(bus, timeout).await?;
-                m.restart_unit(unit).await?;
-                Ok(())
-            }
-            Self::Command { restart, .. } => run_shell(restart, timeout).await,
         }
     }
 
@@ -182,7 +209,7 @@ impl ServiceControl {
             return Ok(0);
         };
         match postmaster::read_pid(dir) {
-            Ok(Some(pid)) => Ok(postmaster::kill_tree(pid)),
+            Ok(Some(pid)) => Ok(postmaster::kill_tree(pid).len()),
             Ok(None) => Ok(0),
             Err(source) => Err(ServiceError::PidFile {
                 path: dir.to_path_buf(),
@@ -215,4 +242,4 @@ async fn wait_bounded<T>(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -31,7 +31,8 @@ impl PgCtl {
             .unwrap_or_else(|| self.data_dir.join("twinbeat-postmaster.log"))
     }
 
-    /// `pg_ctl restart -m fast -w`.
+    /// `pg_ctl restart -m fast -w`: the restart when the postmaster's PID cannot be
+    /// read (see [`ServiceControl::restart`](super::ServiceControl::restart)).
     pub(crate) async fn restart(&self, timeout: Duration) -> Result<(), ServiceError> {
         let mut args = self.base_args("restart");
         args.extend(["-m".into(), "fast".into(), "-w".into()]);
@@ -39,8 +40,8 @@ impl PgCtl {
         self.run(args, timeout).await
     }
 
-    /// `pg_ctl start -w` (the tests' [`ServiceControl::start`](super::ServiceControl::start)).
-    #[cfg(test)]
+    /// `pg_ctl start -w`: returns once the server accepts connections (pg_ctl reads
+    /// that from `postmaster.pid`, for the postmaster it started).
     pub(crate) async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         let mut args = self.base_args("start");
         args.push("-w".into());
@@ -53,20 +54,7 @@ impl PgCtl {
         // An unreadable or half-written PID file must not prevent the stop request;
         // it only means the exit cannot be confirmed by PID.
         let pid = postmaster::read_pid(&self.data_dir).ok().flatten();
-        let mut args = vec![
-            "stop".into(),
-            "-D".into(),
-            self.data_dir.clone().into_os_string(),
-        ];
-        let m = match mode {
-            #[cfg(test)]
-            StopMode::Fast => "fast",
-            StopMode::Immediate => "immediate",
-        };
-        // -W: pg_ctl only signals; the wait is ours, on the PID, which also sees a
-        // zombie as dead (pg_ctl would wait for the PID file to vanish).
-        args.extend(["-m".into(), m.into(), "-W".into()]);
-        let result = self.run(args, timeout).await;
+        let result = self.request_stop(mode, timeout).await;
         let Some(pid) = pid else {
             // No PID file: not running, and pg_ctl's complaint is not an error for
             // us. A PID file we cannot read: pg_ctl's verdict is all we have.
@@ -88,9 +76,26 @@ impl PgCtl {
             return Ok(());
         }
         Err(ServiceError::Timeout {
-            what: format!("postmaster {pid} exit after pg_ctl stop -m {m}"),
+            what: format!("postmaster {pid} exit after pg_ctl stop -m {}", mode.name()),
             after: timeout,
         })
+    }
+
+    /// `pg_ctl stop -m <mode> -W`: only the request (pg_ctl signals the postmaster
+    /// and returns). The wait is the caller's, on the PID, which also sees a zombie
+    /// as dead (pg_ctl would wait for the PID file to vanish).
+    pub(crate) async fn request_stop(
+        &self,
+        mode: StopMode,
+        timeout: Duration,
+    ) -> Result<(), ServiceError> {
+        let mut args = vec![
+            "stop".into(),
+            "-D".into(),
+            self.data_dir.clone().into_os_string(),
+        ];
+        args.extend(["-m".into(), mode.name().into(), "-W".into()]);
+        self.run(args, timeout).await
     }
 
     fn base_args(&self, verb: &str) -> Vec<OsString> {

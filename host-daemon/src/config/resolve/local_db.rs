@@ -97,7 +97,8 @@ impl Resolver<'_> {
             self.warn(
                 &f("data_dir"),
                 "not set: learned at start from the local DB (SHOW data_directory); \
-                 while it is unknown a stop cannot be confirmed by PID and the start \
+                 while it is unknown a stop or restart cannot be confirmed by PID (a restart \
+                 cannot escalate to SIGKILL) and the start \
                  guard (standby.signal on the primary) is off"
                     .to_owned(),
             );

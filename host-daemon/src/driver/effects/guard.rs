@@ -51,11 +51,11 @@ impl DataDir {
                         Ok(p)
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!("local_db.service.data_dir not set and SHOW data_directory failed ({e}): a stop cannot be confirmed by PID and the start guard is off");
+                        tracing::warn!("local_db.service.data_dir not set and SHOW data_directory failed ({e}): a stop or restart cannot be confirmed by PID and the start guard is off");
                         Err(())
                     }
                     Err(_) => {
-                        tracing::warn!("local_db.service.data_dir not set and SHOW data_directory got no answer within {LEARN_BOUND:?}: a stop cannot be confirmed by PID and the start guard is off");
+                        tracing::warn!("local_db.service.data_dir not set and SHOW data_directory got no answer within {LEARN_BOUND:?}: a stop or restart cannot be confirmed by PID and the start guard is off");
                         Err(())
                     }
                 }

@@ -224,22 +224,21 @@ pub(crate) async fn db_worker(
 /// A restart. Ordered by a primary: disarm, restart, re-arm whatever the restart's
 /// result (a DB that failed to come back must not come back writable later on an
 /// unordered start). Ordered in any other role: the guard (or a standby's own
-/// `standby.signal`) stays, so it comes back read-only. The restart itself (the
-/// service manager waits for the server to accept connections) gets what is left of
-/// its window at `deadline`.
+/// `standby.signal`) stays, so it comes back read-only. The restart itself escalates
+/// until the old server is gone, starts it and waits for a new postmaster accepting
+/// connections ([`ServiceControl::restart`](crate::actions::service::ServiceControl::restart)),
+/// all by `deadline`; it needs the data directory in every role, to find the
+/// postmaster's PID.
 async fn restart(plan: &Plan, primary: bool, deadline: TokioInstant) -> Input {
-    let dir = if primary {
-        plan.data_dir.get(&plan.promote_target).await
-    } else {
-        None
-    };
-    if let Some(d) = dir {
-        guard::disarm(d, "restart ordered on the primary").await;
+    let dir = plan.data_dir.get(&plan.promote_target).await;
+    if primary {
+        if let Some(d) = dir {
+            guard::disarm(d, "restart ordered on the primary").await;
+        }
     }
-    let window = deadline.saturating_duration_since(TokioInstant::now());
-    let input = match plan.service.restart(window).await {
-        Ok(()) => {
-            tracing::warn!("local DB restarted");
+    let input = match plan.service.restart(dir, deadline).await {
+        Ok(r) => {
+            tracing::warn!("local DB restarted: {r}");
             Input::DbRestarted
         }
         Err(e) => {
