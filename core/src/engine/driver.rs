@@ -45,8 +45,11 @@ impl Engine {
             Input::VipFailed => self.on_vip_taken(now, false),
             Input::VipReleased => self.on_vip_released(now, true),
             Input::VipReleaseFailed => self.on_vip_released(now, false),
-            Input::DbRestarted => {}
-            Input::DbRestartFailed => self.alarm(Severity::Warning, Reason::DbRestartFailed),
+            Input::DbRestarted => self.on_db_restarted(now),
+            Input::DbRestartFailed => {
+                self.alarm(Severity::Warning, Reason::DbRestartFailed);
+                self.on_db_restarted(now);
+            }
             Input::DbStopped => self.on_db_stopped(now, true),
             Input::PostmasterExited => self.on_postmaster_exited(now),
             Input::DbStopFailed => self.on_db_stopped(now, false),

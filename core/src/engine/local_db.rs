@@ -120,7 +120,14 @@ impl Engine {
                 });
                 self.decide(now, DecisionKind::RestartDb, Reason::LocalDbUnhealthy);
                 self.push_bounded(now, Bounded::RestartDb);
-                self.set_timer(EngineTimer::RestartGrace, now + self.cfg.restart_grace);
+                // The grace counts from the end of the restart (`on_db_restarted`): an
+                // escalated restart of a hung server may take most of its window. Until
+                // then, the window itself bounds the wait for its answer.
+                let window = self.cfg.restart_window();
+                self.set_timer(
+                    EngineTimer::RestartGrace,
+                    now + window + self.cfg.restart_grace,
+                );
             }
             // Down again within the same incident and the grace already judged it
             // healthy once: no second restart, it is unrecoverable now.
@@ -128,6 +135,24 @@ impl Engine {
                 self.on_restart_grace(now)
             }
             Some(_) => {}
+        }
+    }
+
+    /// The restart finished (well or not): the grace starts now, and the local DB is
+    /// checked at once rather than at the next interval.
+    pub(super) fn on_db_restarted(&mut self, now: Instant) {
+        // Only the incident's one restart: the back-off restarts of a master nobody can
+        // take over from keep their own pace.
+        let first = self
+            .incident
+            .is_some_and(|i| i.restarts == 1 && !i.unrecoverable);
+        if !first || self.timer(EngineTimer::RestartGrace).is_none() {
+            return;
+        }
+        self.set_timer(EngineTimer::RestartGrace, now + self.cfg.restart_grace);
+        if self.path_active(PathId::LocalDb) {
+            self.paths[PathId::LocalDb.index()].attempt = None;
+            self.start_attempt(now, PathId::LocalDb);
         }
     }
 

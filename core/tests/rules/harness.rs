@@ -95,6 +95,8 @@ pub(crate) struct World {
     pub(crate) promote: Answer,
     /// A failed promotion had sent `pg_promote` (and PostgreSQL leaves recovery).
     pub(crate) promote_requested: bool,
+    /// When a restart of the local DB answers (and the DB is back).
+    pub(crate) restart: Answer,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -159,6 +161,7 @@ impl World {
             effects_ok: true,
             promote: Answer::Ok,
             promote_requested: false,
+            restart: Answer::Ok,
         }
     }
 
@@ -371,7 +374,7 @@ impl Harness {
                         db.in_recovery = false;
                     }
                 }
-                self.schedule(LATENCY, Input::DbRestarted)
+                self.answer(w.restart, Input::DbRestarted, Input::DbRestartFailed)
             }
             Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
             Action::SendAck { .. } | Action::FlushSerialInput | Action::Log(_) => {}

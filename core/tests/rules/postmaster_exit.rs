@@ -59,3 +59,38 @@ fn a_second_exit_within_the_incident_restarts_nothing_more() {
         .iter()
         .any(|(t, a)| *t >= t0 && *a == Action::ReleaseVip));
 }
+
+#[test]
+fn the_restart_grace_counts_from_the_end_of_the_restart() {
+    // An escalated restart of a hung server takes seconds (fast stop, immediate stop,
+    // SIGKILL, start): longer than a short `restart_grace`. The grace starts when the
+    // restart answers, so a restart that worked is not judged a failure.
+    let cfg = twinbeat_core::Config {
+        restart_grace: Duration::from_secs(2),
+        ..crate::harness::cfg()
+    };
+    let facts = twinbeat_core::StartFacts {
+        persisted: Some(twinbeat_core::PersistedState {
+            role: twinbeat_core::PersistedRole::Primary,
+            term: 1,
+        }),
+        db_in_recovery: false,
+        vip_held: false,
+    };
+    let mut h = Harness::new(cfg, facts, World::master_side());
+    h.run_for(Duration::from_secs(3));
+    assert_eq!(h.e.role(), Role::Primary);
+    let t0 = h.now;
+    h.world.restart = crate::harness::Answer::After(Duration::from_millis(3500));
+    h.world.local_db = None;
+    h.input(Input::PostmasterExited);
+    h.run_for(Duration::from_millis(3400));
+    h.world.local_db = Some(crate::harness::writable(1000)); // the restart brings it back
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(restarts_since(&h, t0), 1);
+    assert!(
+        !h.fenced_started(),
+        "judged after the restart, not during it"
+    );
+    assert_eq!(h.e.role(), Role::Primary);
+}
