@@ -1,6 +1,7 @@
-//! The command line: `run`, `check-config`, `status` (clap derive). Start-up lives
-//! here: argument handling, logging, the runtime, and every exit code (the driver
-//! and the status client return typed errors that are mapped here).
+//! The command line: `run`, `check-config`, `status`, `resume` (clap derive). Start-up
+//! lives here: argument handling, logging, the runtime, and every exit code (the
+//! driver, the status client and the control client return typed errors that are
+//! mapped here).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,25 +10,29 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{self, HostChecks};
+use crate::control::{self, ClientError, Refusal};
 use crate::driver::{self, RunError};
 use crate::status;
 
 /// Exit code: success.
 pub(crate) const EXIT_OK: u8 = 0;
 /// Exit code: a failure at run time (status server cannot bind, engine refused to
-/// start, a fatal I/O error).
+/// start, a fatal I/O error); for `resume`, the engine refused the release.
 pub(crate) const EXIT_RUNTIME: u8 = 1;
-/// Exit code: bad configuration or bad usage.
+/// Exit code: bad configuration or bad usage; for `resume`, a caller the control
+/// socket does not admit.
 pub(crate) const EXIT_CONFIG: u8 = 2;
-/// Exit code: `status` could not reach the daemon.
+/// Exit code: `status` or `resume` could not reach the daemon.
 pub(crate) const EXIT_UNREACHABLE: u8 = 3;
 
 const EXIT_CODES: &str = "Exit codes:
   0  success
-  1  runtime failure (cannot listen, the engine refused to start, fatal I/O error)
+  1  runtime failure (cannot listen, the engine refused to start, fatal I/O error);
+     `resume`: the engine refused the release (its reason is printed)
   2  bad configuration or bad usage (one line on stderr names the field, the value
-     and what is expected)
-  3  `status`: the daemon is not reachable";
+     and what is expected); `resume`: without --force-primary, or this user is
+     neither root nor in `control.group`
+  3  `status`, `resume`: the daemon is not reachable";
 
 /// twinbeat: failover daemon for a two-server PostgreSQL pair.
 #[derive(Debug, Parser)]
@@ -74,6 +79,24 @@ pub(crate) enum Command {
         #[arg(long, default_value = "2s", value_parser = parse_timeout)]
         timeout: Duration,
     },
+    /// Release this node's hold: serve as primary although nothing was heard from
+    /// the peer (rule `hold-needs-evidence`). Only after `startup_grace`, only while
+    /// nothing was heard from the peer; the daemon's engine refuses it otherwise and
+    /// says why. Through the control socket `<state_dir>/twinbeat.sock`: root or
+    /// `control.group` only.
+    #[command(after_help = EXIT_CODES)]
+    Resume {
+        /// Required: you checked that the peer is down or fenced and not serving.
+        /// If it took over, two primaries will serve.
+        #[arg(long)]
+        force_primary: bool,
+        /// The daemon's configuration file (its `state_dir` holds the socket).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+        timeout: Duration,
+    },
 }
 
 /// `--config FILE`.
@@ -100,6 +123,11 @@ pub fn main() -> ExitCode {
             url,
             timeout,
         } => status_cmd(json, config, url, timeout),
+        Command::Resume {
+            force_primary,
+            config,
+            timeout,
+        } => resume_cmd(force_primary, &config.config, timeout),
     })
 }
 
@@ -178,7 +206,7 @@ fn run_cmd(path: &std::path::Path) -> u8 {
 fn run_exit_code(e: &RunError) -> u8 {
     match e {
         RunError::Start(_) | RunError::State(_) => EXIT_CONFIG,
-        RunError::Status(_) | RunError::Io { .. } => EXIT_RUNTIME,
+        RunError::Status(_) | RunError::Control(_) | RunError::Io { .. } => EXIT_RUNTIME,
     }
 }
 
@@ -250,6 +278,62 @@ fn status_cmd(
         }
         Err(e @ status::FetchError::BadUrl(_)) => {
             eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_UNREACHABLE
+        }
+    }
+}
+
+/// `resume --force-primary`: asks the daemon to release its hold and prints its
+/// answer; 0 released, 1 the engine refused, 2 refused the caller or bad usage, 3 no
+/// daemon answered.
+fn resume_cmd(force_primary: bool, path: &std::path::Path, timeout: Duration) -> u8 {
+    if !force_primary {
+        eprintln!(
+            "error: resume needs --force-primary: it makes this node serve as primary without \
+             evidence that the peer has not taken over; check that the peer is down or fenced \
+             and not serving, then run it again with --force-primary"
+        );
+        return EXIT_CONFIG;
+    }
+    let loaded = match config::load(path, HostChecks::Warn) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let socket = control::socket_path(&loaded.config.state_dir);
+    let group = loaded.config.control.group;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let request = control::Request::Resume {
+        force_primary: true,
+    };
+    match rt.block_on(control::send(&socket, &request, timeout)) {
+        Ok(answer) if answer.ok => {
+            println!("{}", answer.message);
+            EXIT_OK
+        }
+        Ok(answer) => {
+            eprintln!("{}", answer.message);
+            match answer.refusal {
+                Some(Refusal::Engine) => EXIT_RUNTIME,
+                Some(Refusal::Unavailable) => EXIT_UNREACHABLE,
+                Some(Refusal::Permission | Refusal::Request) | None => EXIT_CONFIG,
+            }
+        }
+        Err(e @ ClientError::Permission { .. }) => {
+            let who = group.map_or_else(
+                || "root only (no control.group is configured)".to_owned(),
+                |g| format!("root and members of group {g}"),
+            );
+            eprintln!("refused: {e}: the control socket admits {who}");
             EXIT_CONFIG
         }
         Err(e) => {

@@ -10,6 +10,7 @@
 mod actions;
 mod cli;
 mod config;
+mod control;
 mod driver;
 mod metrics;
 mod probe;

@@ -21,6 +21,7 @@ fn help_on_every_command_documents_exit_codes() {
         &["run", "--help"],
         &["check-config", "--help"],
         &["status", "--help"],
+        &["resume", "--help"],
     ] {
         let out = twinbeat(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");

@@ -96,6 +96,7 @@ fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf 
         status: Status {
             listen: format!("127.0.0.1:{status_port}"),
         },
+        control: None,
     };
     let path = dir.join("twinbeat.toml");
     config.write(&path, "").unwrap();

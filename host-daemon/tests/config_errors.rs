@@ -396,6 +396,20 @@ const CASES: &[Case] = &[
         "1000",
     ),
     case("TOML syntax error", "[status]", "[status", "line", "TOML"),
+    case(
+        "control group that is no group name",
+        "listen = \"127.0.0.1:8432\"",
+        "listen = \"127.0.0.1:8432\"\n\n[control]\ngroup = \"-wheel\"",
+        "control.group",
+        "-wheel",
+    ),
+    case(
+        "unknown key in the control section",
+        "listen = \"127.0.0.1:8432\"",
+        "listen = \"127.0.0.1:8432\"\n\n[control]\ngrop = \"adm\"",
+        "control",
+        "grop",
+    ),
     Case {
         strict: true,
         ..case(

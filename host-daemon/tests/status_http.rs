@@ -88,3 +88,22 @@ fn status_of_an_absent_daemon_exits_3() {
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("not reachable"));
 }
+
+#[test]
+fn a_hold_that_waits_for_the_operator_says_how_to_release_it() {
+    let mut doc = known();
+    doc["role"] = "hold".into();
+    doc["hold_releasable"] = true.into();
+    let url = serve_status(doc, 1);
+    let out = Command::new(env!("CARGO_BIN_EXE_twinbeat"))
+        .args(["status", "--url", &url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("hold      waits for the operator")
+            && table.contains("twinbeat resume --force-primary"),
+        "{table}"
+    );
+}

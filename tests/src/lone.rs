@@ -114,13 +114,31 @@ impl LoneNode {
     /// `twinbeat.toml` in [`dir`](Self::dir); returns that path.
     pub fn config(
         &self,
-        (db_host, db_port): (&str, u16),
+        db: (&str, u16),
         service: Service,
         startup_grace: &str,
         vip: Vip,
     ) -> Result<PathBuf> {
+        self.write_config(&self.daemon_config(db, service, startup_grace, vip))
+    }
+
+    /// Writes `config` to `twinbeat.toml` in [`dir`](Self::dir); returns that path.
+    pub fn write_config(&self, config: &DaemonConfig) -> Result<PathBuf> {
+        let path = self.dir().join("twinbeat.toml");
+        config.write(&path, "")?;
+        Ok(path)
+    }
+
+    /// The configuration [`config`](Self::config) writes, for a test to change first.
+    pub fn daemon_config(
+        &self,
+        (db_host, db_port): (&str, u16),
+        service: Service,
+        startup_grace: &str,
+        vip: Vip,
+    ) -> DaemonConfig {
         let dir = self.dir();
-        let config = DaemonConfig {
+        DaemonConfig {
             cluster_id: Some("tbdrv".into()),
             node_id: "b".into(),
             role: None,
@@ -168,10 +186,8 @@ impl LoneNode {
             status: Status {
                 listen: "127.0.0.1:8432".into(),
             },
-        };
-        let path = dir.join("twinbeat.toml");
-        config.write(&path, "")?;
-        Ok(path)
+            control: None,
+        }
     }
 
     /// [`config`](Self::config) for a daemon managing `db` with `pg_ctl` over its unix

@@ -1,6 +1,6 @@
 //! Facts about this host that the configuration is checked against: its interfaces and
-//! addresses (getifaddrs via `if-addrs`), its routes (`/proc/net/route`) and its name.
-//! No external command is run.
+//! addresses (getifaddrs via `if-addrs`), its routes (`/proc/net/route`), its name and
+//! its group database (getgrnam). No external command is run.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -37,6 +37,25 @@ pub(crate) struct HostFacts {
     pub routes: Vec<Route>,
     /// Names of the network interfaces (`/sys/class/net`).
     pub interfaces: Vec<String>,
+    /// Where group names are looked up (`control.group`).
+    pub groups: GroupDb,
+}
+
+/// The groups a host knows.
+#[derive(Debug, Clone)]
+pub(crate) enum GroupDb {
+    /// The system's group database, asked per name (getgrnam: `/etc/group` and any
+    /// NSS source), as the control server asks it when a caller connects.
+    System,
+    /// Exactly these names (tests).
+    Listed(Vec<String>),
+}
+
+impl Default for GroupDb {
+    /// No group at all: facts made up by a test ask nothing of the host.
+    fn default() -> Self {
+        GroupDb::Listed(Vec::new())
+    }
 }
 
 impl HostFacts {
@@ -76,6 +95,16 @@ impl HostFacts {
             addrs,
             routes,
             interfaces,
+            groups: GroupDb::System,
+        }
+    }
+
+    /// Whether a group of this name exists. A database that cannot be read counts as
+    /// "no such group": `run` then refuses the setting and says which one.
+    pub(crate) fn has_group(&self, name: &str) -> bool {
+        match &self.groups {
+            GroupDb::System => matches!(nix::unistd::Group::from_name(name), Ok(Some(_))),
+            GroupDb::Listed(names) => names.iter().any(|n| n == name),
         }
     }
 

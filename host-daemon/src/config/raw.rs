@@ -24,6 +24,7 @@ pub(crate) struct RawConfig {
     pub failover: Option<RawFailover>,
     pub fence: Option<RawFence>,
     pub status: Option<RawStatus>,
+    pub control: Option<RawControl>,
 }
 
 /// `[local_db]`.
@@ -152,4 +153,11 @@ pub(crate) struct RawFence {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStatus {
     pub listen: Option<String>,
+}
+
+/// `[control]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawControl {
+    pub group: Option<String>,
 }

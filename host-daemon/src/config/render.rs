@@ -21,6 +21,8 @@ struct View {
     failover: FailoverView,
     fence: FenceView,
     status: StatusView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control: Option<ControlView>,
 }
 
 #[derive(Serialize)]
@@ -137,6 +139,12 @@ struct FenceView {
 #[derive(Serialize)]
 struct StatusView {
     listen: String,
+}
+
+/// `[control]`, shown only with a group (without one only root may use the socket).
+#[derive(Serialize)]
+struct ControlView {
+    group: String,
 }
 
 /// `password = "<redacted>"` for a value in the file; a file path is shown as is; a
@@ -266,6 +274,7 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         status: StatusView {
             listen: c.status.listen.to_string(),
         },
+        control: c.control.group.clone().map(|group| ControlView { group }),
     };
     let mut out = String::new();
     if c.cluster_id_derived {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::host::{parse_proc_route, HostFacts, LocalAddr};
+use super::host::{parse_proc_route, GroupDb, HostFacts, LocalAddr};
 use super::*;
 
 fn host() -> HostFacts {
@@ -24,6 +24,7 @@ fn host() -> HostFacts {
              eth1\t00000000\t01901FAC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n",
         ),
         interfaces: vec!["eth1".into(), "lo".into()],
+        groups: GroupDb::Listed(vec!["twinbeat-admin".into()]),
     }
 }
 
@@ -188,4 +189,43 @@ fn without_data_dir_a_systemd_or_command_manager_is_warned_about() {
     assert!(w.message.contains("SHOW data_directory"), "{}", w.message);
     assert!(w.message.contains("start guard"), "{}", w.message);
     assert!(w.message.contains("confirmed by PID"), "{}", w.message);
+}
+
+#[test]
+fn control_group_is_a_group_name_that_exists_on_the_host() {
+    let base = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\n";
+    // Without a group only root may use the socket, and nothing is shown.
+    let l = load(base, "c.toml", HostChecks::Enforce).unwrap();
+    assert_eq!(l.config.control, Control::default());
+    assert!(!render_toml(&l).contains("[control]"));
+
+    let with = |group: &str| format!("{base}[control]\ngroup = \"{group}\"\n");
+    let l = load(&with("twinbeat-admin"), "c.toml", HostChecks::Enforce).unwrap();
+    assert_eq!(l.config.control.group.as_deref(), Some("twinbeat-admin"));
+    let shown = render_toml(&l);
+    assert!(
+        shown.contains("[control]\ngroup = \"twinbeat-admin\""),
+        "{shown}"
+    );
+    let again = load(&shown, "again.toml", HostChecks::Enforce).unwrap();
+    assert_eq!(again.config.control, l.config.control);
+
+    // A group this host does not have: `run` refuses it, `check-config` warns.
+    let text = with("dba");
+    let e = load(&text, "c.toml", HostChecks::Enforce).unwrap_err();
+    assert_eq!(e.field(), Some("control.group"));
+    assert!(e.to_string().contains("\"dba\""), "{e}");
+    let l = load(&text, "c.toml", HostChecks::Warn).unwrap();
+    assert!(
+        l.warnings.iter().any(|w| w.field == "control.group"),
+        "{:?}",
+        l.warnings
+    );
+
+    // Not a group name at all: refused on any host.
+    for bad in ["", "-admins", "4", "wheel group", "a/b", &"g".repeat(33)] {
+        let e = load(&with(bad), "c.toml", HostChecks::Warn).unwrap_err();
+        assert_eq!(e.field(), Some("control.group"), "{bad:?}: {e}");
+        assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+    }
 }

@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub fence: FenceAction,
     /// Status HTTP listener.
     pub status: StatusListen,
+    /// Who may use the control socket besides root.
+    pub control: Control,
 }
 
 /// A password; its `Debug` never shows it.
@@ -242,4 +244,11 @@ pub(crate) enum FenceAction {
 pub(crate) struct StatusListen {
     /// Listen address of the status HTTP server.
     pub listen: SocketAddr,
+}
+
+/// `[control]`: the operator's control socket (`<state_dir>/twinbeat.sock`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Control {
+    /// A group whose members may use it besides root; `None`: root only.
+    pub group: Option<String>,
 }

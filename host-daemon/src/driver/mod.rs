@@ -3,7 +3,8 @@
 //! shape). Everything with a clock, a socket or a process is here or below; the
 //! engine only decides.
 //!
-//! [`run`] is the daemon: start the status server, ask PostgreSQL for the start
+//! [`run`] is the daemon: start the status server and the control socket (operator
+//! commands reach the engine through the driver's loop), ask PostgreSQL for the start
 //! facts, start the engine (a role pin that contradicts PostgreSQL is refused here),
 //! spawn the probes and the serial link, then loop until SIGTERM or SIGINT. The CLI
 //! loads the config, builds the runtime and maps a [`RunError`] to an exit code.
@@ -28,6 +29,7 @@ use twinbeat_core as engine;
 use crate::actions::state_file::{PersistedState, StateStore};
 use crate::actions::{notify, postmaster};
 use crate::config::{self, Config};
+use crate::control;
 use crate::probe::local_db::LocalDbProbe;
 use crate::probe::DbTarget;
 use crate::status::{self, Shared};
@@ -49,6 +51,9 @@ pub(crate) enum RunError {
     /// The status server could not listen.
     #[error("{0}")]
     Status(#[from] status::ServeError),
+    /// The control socket could not be set up.
+    #[error("{0}")]
+    Control(#[from] control::ControlError),
     /// A signal handler or another OS facility failed.
     #[error("{what}: {source}")]
     Io {
@@ -170,6 +175,23 @@ pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), Run
     let shared = Shared::new(snapshot::initial(&cfg));
     let server = status::serve(cfg.status.listen, shared.clone()).await?;
     tracing::info!("status on http://{}/status and /metrics", server.local_addr);
+    // Requests wait here while the engine starts; the driver takes them from its loop.
+    let (ops_tx, ops_rx) = tokio::sync::mpsc::channel(4);
+    let control = control::serve(
+        control::socket_path(&cfg.state_dir),
+        cfg.control.group.clone(),
+        ops_tx,
+    )
+    .await?;
+    tracing::info!(
+        "control socket {} (root{})",
+        control.path().display(),
+        cfg.control
+            .group
+            .as_ref()
+            .map(|g| format!(" and group {g}"))
+            .unwrap_or_default()
+    );
     let reaper = match postmaster::spawn_reaper() {
         Ok(h) => Some(h),
         Err(e) => {
@@ -179,7 +201,8 @@ pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), Run
     };
     let result = async {
         let (facts, record) = start_facts(&cfg, &store).await?;
-        let mut driver = Driver::start(cfg, core_cfg, facts, record, Arc::clone(&shared)).await?;
+        let mut driver =
+            Driver::start(cfg, core_cfg, facts, record, Arc::clone(&shared), ops_rx).await?;
         driver.run_until_signal().await
     }
     .await;
@@ -191,6 +214,8 @@ pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), Run
         r.abort();
     }
     server.task.abort();
+    // Removes the socket: nothing answers on it any more.
+    drop(control);
     result
 }
 

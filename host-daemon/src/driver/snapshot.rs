@@ -127,6 +127,7 @@ pub(crate) fn build(
         role: e.role().name().into(),
         term: e.term(),
         fenced: e.is_fenced(),
+        hold_releasable: e.hold_releasable(),
         uptime_secs: uptime.as_secs(),
         paths,
         local_db,

@@ -114,6 +114,12 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
         s.term,
         if s.fenced { "  FENCED" } else { "" }
     );
+    if s.hold_releasable {
+        let _ = writeln!(
+            o,
+            "hold      waits for the operator: nothing heard from the peer (twinbeat resume --force-primary)"
+        );
+    }
     let _ = writeln!(o, "uptime    {}s", s.uptime_secs);
     let _ = writeln!(o, "local db  {}", s.local_db);
     if !s.start_guard.is_empty() {

@@ -26,6 +26,11 @@ pub(crate) struct StatusSnapshot {
     pub term: u64,
     /// Whether this node is fenced.
     pub fenced: bool,
+    /// The node holds and only the operator can end it now (rule
+    /// `hold-needs-evidence`): `startup_grace` passed with nothing heard from the
+    /// peer. `twinbeat resume --force-primary` releases it.
+    #[serde(default)]
+    pub hold_releasable: bool,
     /// Seconds since the daemon started.
     pub uptime_secs: u64,
     /// Each checked path.

@@ -22,6 +22,7 @@ fn known() -> StatusSnapshot {
         role: "standby".into(),
         term: 4,
         fenced: false,
+        hold_releasable: false,
         uptime_secs: 42,
         paths: vec![
             PathStatus {

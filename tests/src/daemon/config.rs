@@ -33,6 +33,8 @@ pub struct DaemonConfig {
     pub fence: Option<Fence>,
     /// `[status]`.
     pub status: Status,
+    /// `[control]`.
+    pub control: Option<Control>,
 }
 
 /// `[local_db]` and its `[local_db.service]`.
@@ -215,6 +217,13 @@ pub struct Fence {
 pub struct Status {
     /// Where the status server listens.
     pub listen: String,
+}
+
+/// `[control]`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Control {
+    /// `group`: who may use the control socket besides root.
+    pub group: Option<String>,
 }
 
 impl DaemonConfig {

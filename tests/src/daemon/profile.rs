@@ -115,6 +115,7 @@ impl Profile {
             status: Status {
                 listen: STATUS_LISTEN.into(),
             },
+            control: None,
         }
     }
 }

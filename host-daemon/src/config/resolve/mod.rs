@@ -4,13 +4,14 @@
 //!
 //! The defaults and the rules are listed in `host-daemon/README.md` ("Configuration").
 //! One file per section: `local_db` (with its service), `checks` (the paths, the serial
-//! line, the gateway address), `peer`, `vip`, `failover`, `fence`; `password` holds the
+//! line, the gateway address), `peer`, `vip`, `failover`, `fence`, `control`; `password` holds the
 //! password sources of `[local_db]` and `[peer]`, `address` the host-name resolution
 //! and the this-host check shared by `[peer]` and `[checks.gateway]`. The top-level
 //! keys are resolved here.
 
 mod address;
 mod checks;
+mod control;
 mod failover;
 mod fence;
 mod local_db;
@@ -159,6 +160,7 @@ impl Resolver<'_> {
         }
         let failover = failover::failover(raw.failover);
         let fence = fence::fence(raw.fence)?;
+        let control = self.control(raw.control)?;
 
         let listen_s = raw
             .status
@@ -201,6 +203,7 @@ impl Resolver<'_> {
             failover,
             fence,
             status: StatusListen { listen },
+            control,
         })
     }
 }

@@ -1,11 +1,13 @@
 //! The task that owns the engine. `start` spawns what feeds it; `drain` carries out
 //! its actions; `inputs` turns probe results and serial frames into engine inputs;
 //! `events` logs what the engine reports; `publish` keeps systemd's STATUS= line and
-//! the status snapshot current.
+//! the status snapshot current; `operator` carries out the operator's commands from
+//! the control socket.
 
 mod drain;
 mod events;
 mod inputs;
+mod operator;
 mod publish;
 mod start;
 
@@ -25,6 +27,7 @@ use super::{RunError, SNAPSHOT_PERIOD};
 use crate::actions::notify;
 use crate::actions::state_file::PersistedState;
 use crate::config::Config;
+use crate::control::Operation;
 use crate::metrics::PathMetrics;
 use crate::probe::icmp::IcmpOutcome;
 use crate::probe::local_db::LocalDbSample;
@@ -61,6 +64,8 @@ pub(crate) struct Driver {
     /// Performs the side effects.
     effects: Effects,
     effects_rx: mpsc::UnboundedReceiver<Report>,
+    /// Operator commands from the control socket.
+    ops_rx: mpsc::Receiver<Operation>,
     /// The record last loaded from or written to `state_dir`.
     persisted: PersistedState,
     /// The last STATUS= line sent to systemd.
@@ -129,6 +134,7 @@ impl Driver {
                 Some(done) = self.local_rx.recv() => self.on_local(done),
                 Some(event) = self.serial_rx.recv() => self.on_serial(event),
                 Some(report) = self.effects_rx.recv() => self.on_effect(report),
+                Some(op) = self.ops_rx.recv() => self.on_operation(op),
                 _ = tick.tick() => self.refresh(),
                 _ = watchdog.tick(), if watchdog_period.is_some() => {
                     if let Err(e) = notify::watchdog() {

@@ -13,6 +13,7 @@ use twinbeat_protocol as proto;
 use super::{Driver, IcmpDone};
 use crate::actions::state_file::PersistedState;
 use crate::config::{self, Config};
+use crate::control::Operation;
 use crate::driver::effects::{Effects, Plan};
 use crate::driver::slots::{Slot, Slots};
 use crate::driver::{db_target, RunError};
@@ -50,6 +51,7 @@ impl Driver {
         facts: engine::StartFacts,
         persisted: PersistedState,
         shared: Arc<Shared>,
+        ops_rx: mpsc::Receiver<Operation>,
     ) -> Result<Driver, RunError> {
         let epoch = TokioInstant::now();
         let engine =
@@ -115,6 +117,7 @@ impl Driver {
             last_frame_seen: false,
             effects,
             effects_rx,
+            ops_rx,
             persisted,
             notified: String::new(),
             was_primary: false,

@@ -1,0 +1,134 @@
+//! The control interface: operator commands to a running daemon (`twinbeat resume
+//! --force-primary`) over a Unix stream socket in the state directory, never over TCP.
+//!
+//! The server (`server`) accepts a caller by its kernel credentials (`SO_PEERCRED`):
+//! root, or a member of `control.group` (`access`); anyone else gets a one-line refusal
+//! and a log line. A request is handed to the driver, which owns the engine, over a
+//! channel ([`Operation`]); the engine decides, the answer carries its reason. The client
+//! (`client`) is the CLI's side.
+//!
+//! The protocol: one JSON object per line each way, one request per connection.
+//! `{"command":"resume","force_primary":true}` → `{"ok":true,"message":"..."}`, or
+//! `{"ok":false,"message":"...","refusal":"engine"}` (`refusal` says who refused:
+//! [`Refusal`]). Every read and write is bounded in time, a request in size.
+
+mod access;
+mod client;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+pub(crate) use client::{send, ClientError};
+pub(crate) use server::{serve, ControlError};
+
+/// The socket's file name inside `state_dir`.
+pub(crate) const SOCKET_NAME: &str = "twinbeat.sock";
+
+/// The largest request the server reads, newline included; a request is a few dozen
+/// bytes, so anything longer is refused unread.
+pub(crate) const MAX_REQUEST: usize = 1024;
+
+/// The bound of each read and write on a connection, on either side: a caller that
+/// stalls cannot hold the server, and a daemon that stalls cannot hold the CLI.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The control socket of the daemon whose state directory is `state_dir`: the one
+/// place the daemon and the CLI take its path from.
+pub(crate) fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SOCKET_NAME)
+}
+
+/// A request, as the caller sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) enum Request {
+    /// Release this node's hold (rule `hold-needs-evidence`): serve as primary without
+    /// evidence about the peer.
+    Resume {
+        /// The operator's acknowledgement that the peer may have taken over; without
+        /// it the server refuses the request before asking the engine.
+        #[serde(default)]
+        force_primary: bool,
+    },
+}
+
+/// Who refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Refusal {
+    /// The caller is neither root nor in `control.group`.
+    Permission,
+    /// The request does not parse, is too long, or lacks `force_primary`.
+    Request,
+    /// The engine refused (its reason is the message).
+    Engine,
+    /// The daemon could not answer: it is starting or stopping.
+    Unavailable,
+}
+
+/// An answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Response {
+    /// Whether the request was carried out.
+    pub ok: bool,
+    /// What happened, or why not, for the operator.
+    pub message: String,
+    /// Who refused, when `ok` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+impl Response {
+    /// A request carried out.
+    pub(crate) fn done(message: impl Into<String>) -> Self {
+        Self {
+            ok: true,
+            message: message.into(),
+            refusal: None,
+        }
+    }
+
+    /// A request refused by `who`; the message starts with "refused: ".
+    pub(crate) fn refused(who: Refusal, why: impl std::fmt::Display) -> Self {
+        Self {
+            ok: false,
+            message: format!("refused: {why}"),
+            refusal: Some(who),
+        }
+    }
+}
+
+/// What the driver is asked to do for an operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Release the hold (`Engine::release_hold`).
+    ReleaseHold,
+}
+
+impl Command {
+    /// The command line that asks for it, as the log names it.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Command::ReleaseHold => "resume --force-primary",
+        }
+    }
+}
+
+/// A command for the driver and where its answer goes: `Ok` with what was done, or
+/// `Err` with the engine's reason for refusing.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    /// The command.
+    pub command: Command,
+    /// Who asked (for the log).
+    pub caller: String,
+    /// The answer.
+    pub reply: oneshot::Sender<Result<String, String>>,
+}

@@ -1,0 +1,38 @@
+//! The operator's commands from the control socket, carried out on the engine. The
+//! engine decides whether each is accepted; its reason goes back to the operator.
+
+use super::Driver;
+use crate::control::{Command, Operation};
+
+impl Driver {
+    /// Carries out `op` and answers it once the engine's resulting actions are
+    /// drained, so the answer tells the role they lead to.
+    pub(super) fn on_operation(&mut self, op: Operation) {
+        let answer = match op.command {
+            Command::ReleaseHold => {
+                let now = self.now();
+                match self.engine.release_hold(now) {
+                    Ok(()) => {
+                        self.drain();
+                        let done = format!(
+                            "hold released: now {} in term {}",
+                            self.engine.role().name(),
+                            self.engine.term()
+                        );
+                        tracing::warn!("operator ({}): {done}", op.caller);
+                        Ok(done)
+                    }
+                    Err(why) => {
+                        tracing::warn!(
+                            "operator ({}): release of the hold refused: {why}",
+                            op.caller
+                        );
+                        Err(why.to_string())
+                    }
+                }
+            }
+        };
+        // The caller may have given up waiting; the log has the outcome.
+        let _ = op.reply.send(answer);
+    }
+}
