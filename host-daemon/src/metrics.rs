@@ -86,6 +86,9 @@ pub(crate) struct Metrics {
     pub serial_own_echo: Counter,
     /// Current term.
     pub term: Gauge,
+    /// Replication lag in bytes (primary's current WAL position minus the standby's
+    /// received one); -1 while unknown.
+    pub replication_lag_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -108,6 +111,13 @@ impl Metrics {
         let serial_received = Counter::default();
         let serial_own_echo = Counter::default();
         let term = Gauge::default();
+        let replication_lag_bytes = Gauge::default();
+        replication_lag_bytes.set(-1);
+        registry.register(
+            "replication_lag_bytes",
+            "Bytes the standby's received WAL is behind the primary's current position (-1: unknown)",
+            replication_lag_bytes.clone(),
+        );
         registry.register(
             "path_up",
             "1 when the path is up, 0 when down",
@@ -162,6 +172,7 @@ impl Metrics {
             serial_received,
             serial_own_echo,
             term,
+            replication_lag_bytes,
         }
     }
 

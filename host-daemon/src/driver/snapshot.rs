@@ -10,8 +10,8 @@ use crate::actions::state_file::PersistedState;
 use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
-    BridgeStatus, PathStatus, PeerStatus, PersistedStatus, SerialCounters, StatusSnapshot,
-    VipStatus,
+    BridgeStatus, PathStatus, PeerDbStatus, PeerStatus, PersistedStatus, ReplicationStatus,
+    SerialCounters, StatusSnapshot, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -44,6 +44,35 @@ pub(crate) fn initial(cfg: &Config) -> StatusSnapshot {
             })
             .collect(),
         ..StatusSnapshot::default()
+    }
+}
+
+/// Replication as this node sees it: the lag between the primary's current WAL position
+/// and the standby's received one, whichever side this node is.
+fn replication(e: &Engine, now: engine::Instant) -> ReplicationStatus {
+    let own = e.local_db();
+    let peer = e.peer().map(|v| v.state);
+    let lag_bytes = match (own, peer) {
+        (Some(o), Some(p)) if !o.in_recovery && p.role == engine::Role::Standby => {
+            Some(o.wal_lsn.saturating_sub(p.wal_lsn))
+        }
+        (Some(o), Some(p)) if o.in_recovery && p.role == engine::Role::Primary => {
+            Some(p.wal_lsn.saturating_sub(o.wal_lsn))
+        }
+        _ => None,
+    };
+    ReplicationStatus {
+        lag_bytes,
+        standby_too_far_behind: lag_bytes.is_some_and(|l| l > e.config().max_lag_on_failover),
+        promoted_by_hand: e.own_state().human_promoted,
+        peer_promoted_by_hand: peer.is_some_and(|p| p.human_promoted),
+        peer_db: e.peer_db().map(|(r, at)| PeerDbStatus {
+            in_recovery: r.in_recovery,
+            term: r.term,
+            timeline: r.timeline,
+            age_ms: u64::try_from(now.saturating_duration_since(at).as_millis())
+                .unwrap_or(u64::MAX),
+        }),
     }
 }
 
@@ -89,6 +118,7 @@ pub(crate) fn build(
         age_ms: u64::try_from(now.saturating_duration_since(v.heard_at).as_millis())
             .unwrap_or(u64::MAX),
     });
+    let replication = replication(e, now);
     let holder = if vip_present(cfg.vip.address.addr()) {
         "this node"
     } else if peer
@@ -138,6 +168,7 @@ pub(crate) fn build(
             holder: holder.into(),
         },
         peer,
+        replication,
         serial: SerialCounters {
             sent: serial.frames_sent,
             received: u64::from(d.frames_ok),

@@ -145,6 +145,40 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             let _ = writeln!(o, "peer      never heard");
         }
     }
+    let r = &s.replication;
+    if let Some(db) = &r.peer_db {
+        let _ = writeln!(
+            o,
+            "peer db   {}  term {}  timeline {}  read {} ms ago",
+            if db.in_recovery {
+                "in recovery"
+            } else {
+                "WRITABLE"
+            },
+            db.term.map_or("none".into(), |t| t.to_string()),
+            db.timeline,
+            db.age_ms
+        );
+    }
+    if let Some(lag) = r.lag_bytes {
+        let _ = writeln!(
+            o,
+            "lag       {lag} bytes{}",
+            if r.standby_too_far_behind {
+                "  STANDBY TOO FAR BEHIND TO TAKE OVER"
+            } else {
+                ""
+            }
+        );
+    }
+    if r.promoted_by_hand || r.peer_promoted_by_hand {
+        let _ =
+            writeln!(
+            o,
+            "WARNING   {} PostgreSQL was promoted by hand (docs/DESIGN.md, human-promoted-standby)",
+            if r.promoted_by_hand { "this node's" } else { "the peer's" }
+        );
+    }
     let _ = writeln!(o);
     let _ = writeln!(
         o,

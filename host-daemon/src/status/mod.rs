@@ -46,6 +46,10 @@ pub(crate) struct StatusSnapshot {
     pub vip: VipStatus,
     /// The peer as last heard over serial.
     pub peer: Option<PeerStatus>,
+    /// Replication as both nodes see it, and the peer's PostgreSQL as the remote DB
+    /// path last read it (rules `remote-db-reads-role`, `human-promoted-standby`).
+    #[serde(default)]
+    pub replication: ReplicationStatus,
     /// Serial frame counters.
     pub serial: SerialCounters,
     /// The heartbeat bridge: `not configured` (`checks.serial.bridge = false`),
@@ -100,6 +104,36 @@ pub(crate) struct VipStatus {
     pub address: String,
     /// `this node`, `peer`, `none` or `unknown`.
     pub holder: String,
+}
+
+/// Replication and the peer's PostgreSQL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ReplicationStatus {
+    /// How far the standby's received WAL is behind the primary's current position, in
+    /// bytes, from this node's last local sample and the peer's last frame (`None`
+    /// until both are known, or when neither node is a primary).
+    pub lag_bytes: Option<u64>,
+    /// The standby could not take over: more than `max_lag_on_failover` behind.
+    pub standby_too_far_behind: bool,
+    /// This node is a standby whose PostgreSQL was promoted by hand.
+    pub promoted_by_hand: bool,
+    /// The peer says its PostgreSQL was promoted by hand.
+    pub peer_promoted_by_hand: bool,
+    /// The peer's PostgreSQL as the remote DB path last read it.
+    pub peer_db: Option<PeerDbStatus>,
+}
+
+/// One reading of the peer's PostgreSQL over the remote DB path.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PeerDbStatus {
+    /// `pg_is_in_recovery()`.
+    pub in_recovery: bool,
+    /// The term its daemon published before its last `pg_promote`, if any.
+    pub term: Option<u64>,
+    /// Its timeline (0: unknown).
+    pub timeline: u32,
+    /// Age of the reading, in milliseconds.
+    pub age_ms: u64,
 }
 
 /// The peer's last state.

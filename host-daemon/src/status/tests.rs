@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    fetch, serve, BridgeStatus, PathStatus, PeerStatus, SerialCounters, Shared, StatusSnapshot,
-    Target, VipStatus,
+    fetch, serve, BridgeStatus, PathStatus, PeerDbStatus, PeerStatus, ReplicationStatus,
+    SerialCounters, Shared, StatusSnapshot, Target, VipStatus,
 };
 use crate::metrics::DropReason;
 
@@ -51,6 +51,18 @@ fn known() -> StatusSnapshot {
             fenced: false,
             age_ms: 300,
         }),
+        replication: ReplicationStatus {
+            lag_bytes: Some(2_000_000),
+            standby_too_far_behind: true,
+            promoted_by_hand: false,
+            peer_promoted_by_hand: false,
+            peer_db: Some(PeerDbStatus {
+                in_recovery: false,
+                term: Some(4),
+                timeline: 3,
+                age_ms: 12,
+            }),
+        },
         serial: SerialCounters {
             sent: 10,
             received: 9,
@@ -78,6 +90,19 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     out
+}
+
+#[test]
+fn the_table_shows_the_peer_db_and_the_lag() {
+    let table = super::client::render_table(&known());
+    assert!(
+        table.contains("peer db   WRITABLE  term 4  timeline 3  read 12 ms ago"),
+        "{table}"
+    );
+    assert!(
+        table.contains("lag       2000000 bytes  STANDBY TOO FAR BEHIND TO TAKE OVER"),
+        "{table}"
+    );
 }
 
 #[tokio::test]
@@ -111,6 +136,7 @@ async fn serves_status_and_metrics() {
         "twinbeat_fences_total 0",
         "twinbeat_serial_frames_dropped_total{reason=\"Corrupt\"} 1",
         "twinbeat_serial_own_echo_total 1",
+        "twinbeat_replication_lag_bytes -1",
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }

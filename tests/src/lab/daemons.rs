@@ -94,6 +94,27 @@ impl Lab {
         }
     }
 
+    /// `twinbeat resume --force-primary` for node `n` (its control socket, as root): the
+    /// operator's release of a hold (rule `hold-needs-evidence`). The exit code and
+    /// what the command printed.
+    pub fn release_hold(&self, n: Node) -> Result<(Option<i32>, String)> {
+        let bin = daemon::binary_or_build()?;
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.arg("resume")
+            .arg("--force-primary")
+            .arg("--config")
+            .arg(self.daemon_config(n));
+        let out = crate::cmd::output_within(cmd, Duration::from_secs(10))?;
+        Ok((
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    }
+
     /// Node `n`'s daemon status (`GET /status` inside its namespace), as JSON.
     pub fn daemon_status(&self, n: Node) -> Result<serde_json::Value> {
         let body = daemon::http_get(&self.topo, n, "/status")?;

@@ -37,6 +37,18 @@ pub fn s28_standby_promoted_by_hand(ctx: &Ctx) -> Result<Outcome> {
         format!("daemons: a {}, b {}", a["role"], b["role"]),
     );
     out.check(
+        b["replication"]["promoted_by_hand"] == true
+            && a["replication"]["peer_promoted_by_hand"] == true,
+        "both statuses say b was promoted by hand",
+    );
+    out.check(
+        a["replication"]["peer_db"]["in_recovery"] == false,
+        format!(
+            "a reads b writable over the remote DB path ({})",
+            a["replication"]["peer_db"]
+        ),
+    );
+    out.check(
         !log_lines(&lab, Node::B, &["LocalDbPromotedByHand"]).is_empty(),
         "b alarmed: promoted by hand",
     );

@@ -77,14 +77,43 @@ pub fn s14_standby_daemon_killed_while_promoting(ctx: &Ctx) -> Result<Outcome> {
     sampler.mark("b's daemon SIGKILLed; restarting it");
     std::thread::sleep(Duration::from_millis(200));
     lab.start_daemon(Node::B)?;
-    // Restarted, b has not heard a since: it waits out `startup_grace` before it may
-    // promote again (rule `startup-grace`), like a standby booting after a power cut.
+    // Restarted, b has not heard a since. PostgreSQL still in recovery: b re-evaluates
+    // as a standby and, after `startup_grace`, promotes in the next term. Already out of
+    // recovery: b was primary in the claimed term, and nothing heard is no evidence that
+    // a has not taken over (rule `hold-needs-evidence`): b holds without the VIP until
+    // the operator releases it.
+    let wait = startup_grace(ctx.profile) + takeover_deadline(ctx.profile);
+    let settled = crate::cmd::wait_for(
+        "b primary, or holding for the operator",
+        wait,
+        PERIOD,
+        || {
+            let st = lab.daemon_status(Node::B).ok()?;
+            (st["role"] == "primary" || st["hold_releasable"] == true).then_some(st)
+        },
+    );
+    if settled
+        .as_ref()
+        .is_ok_and(|st| st["hold_releasable"] == true)
+    {
+        let holding = sampler.snapshot();
+        let vip_free = holding
+            .timeline
+            .last()
+            .is_some_and(|e| e.what.ends_with("vip Absent"));
+        out.check(
+            vip_free,
+            "b holds without the VIP, waiting for the operator",
+        );
+        sampler.mark("operator: twinbeat resume --force-primary on b");
+        let (code, said) = lab.release_hold(Node::B)?;
+        out.check(
+            code == Some(0),
+            format!("the release accepted ({code:?}: {said})"),
+        );
+    }
     out.check(
-        b_promoted(
-            &sampler,
-            startup_grace(ctx.profile) + takeover_deadline(ctx.profile),
-        )
-        .is_some(),
+        b_promoted(&sampler, takeover_deadline(ctx.profile)).is_some(),
         "b primary with the VIP",
     );
     // One pg_promote: timeline 1 → 2 (the WAL file name starts with the timeline).

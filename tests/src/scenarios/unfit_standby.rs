@@ -65,6 +65,20 @@ pub fn s27_master_gateway_lost_standby_not_streaming(ctx: &Ctx) -> Result<Outcom
         a["role"] == "primary",
         format!("a's daemon still primary (role {})", a["role"]),
     );
+    let lag = a["replication"]["lag_bytes"].as_u64();
+    out.check(
+        a["replication"]["standby_too_far_behind"] == true && lag.is_some_and(|l| l > 1 << 20),
+        format!("a's status shows the standby too far behind (lag {lag:?} bytes)"),
+    );
+    let metrics = crate::daemon::http_get(&lab.topo, Node::A, "/metrics").unwrap_or_default();
+    let gauge = metrics
+        .lines()
+        .find(|l| l.starts_with("twinbeat_replication_lag_bytes "))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok());
+    out.check(
+        gauge.is_some_and(|g| g > 1 << 20),
+        format!("a's /metrics: twinbeat_replication_lag_bytes {gauge:?}"),
+    );
     out.check(
         !log_lines(&lab, Node::A, &["LagTooHigh"]).is_empty(),
         "a said why it does not fence (the standby's lag)",

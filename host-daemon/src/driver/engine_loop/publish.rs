@@ -54,6 +54,11 @@ impl Driver {
             &self.persisted,
         );
         snap.start_guard = self.effects.start_guard().into();
+        let lag = snap
+            .replication
+            .lag_bytes
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        self.shared.metrics.replication_lag_bytes.set(lag);
         self.shared.update(|s| *s = snap);
     }
 }
