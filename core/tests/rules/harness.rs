@@ -192,6 +192,19 @@ pub(crate) fn cfg() -> Config {
     }
 }
 
+/// A node persisted primary in `term`, its DB writable, the VIP not on its interface:
+/// it starts in hold.
+pub(crate) fn primary_facts(term: u64) -> StartFacts {
+    StartFacts {
+        persisted: Some(PersistedState {
+            role: twinbeat_core::PersistedRole::Primary,
+            term,
+        }),
+        db_in_recovery: false,
+        vip_held: false,
+    }
+}
+
 pub(crate) fn standby_facts() -> StartFacts {
     StartFacts {
         persisted: None,
@@ -222,15 +235,12 @@ impl Harness {
 
     /// A master that has been serving for a while (resumed from hold on hearing the peer).
     pub(crate) fn master(world: World) -> Harness {
-        let facts = StartFacts {
-            persisted: Some(PersistedState {
-                role: twinbeat_core::PersistedRole::Primary,
-                term: 1,
-            }),
-            db_in_recovery: false,
-            vip_held: false,
-        };
-        let mut h = Harness::new(cfg(), facts, world);
+        Harness::master_with(cfg(), world)
+    }
+
+    /// [`Harness::master`] with its own config.
+    pub(crate) fn master_with(cfg: Config, world: World) -> Harness {
+        let mut h = Harness::new(cfg, primary_facts(1), world);
         h.run_for(Duration::from_secs(3));
         assert_eq!(
             h.e.role(),

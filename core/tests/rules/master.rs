@@ -78,15 +78,7 @@ fn master_never_fences_onto_a_standby_never_heard() {
     w.serial = Answer::Silent;
     w.icmp = Answer::Silent;
     w.remote_db = Answer::Silent;
-    let facts = twinbeat_core::StartFacts {
-        persisted: Some(twinbeat_core::PersistedState {
-            role: twinbeat_core::PersistedRole::Primary,
-            term: 1,
-        }),
-        db_in_recovery: false,
-        vip_held: false,
-    };
-    let mut h = Harness::new(crate::harness::cfg(), facts, w);
+    let mut h = Harness::new(crate::harness::cfg(), crate::harness::primary_facts(1), w);
     h.run_for(Duration::from_secs(61));
     assert_eq!(h.e.role(), Role::Hold, "nothing heard is no evidence");
     h.e.release_hold(h.now)
@@ -240,17 +232,7 @@ fn an_unconfirmed_stop_powers_off_only_when_poweroff_is_the_fence_action() {
             poweroff_on_unconfirmed_stop: poweroff,
             ..crate::harness::cfg()
         };
-        let facts = twinbeat_core::StartFacts {
-            persisted: Some(twinbeat_core::PersistedState {
-                role: twinbeat_core::PersistedRole::Primary,
-                term: 1,
-            }),
-            db_in_recovery: false,
-            vip_held: false,
-        };
-        let mut h = Harness::new(cfg, facts, World::master_side());
-        h.run_for(Duration::from_secs(3));
-        assert_eq!(h.e.role(), Role::Primary);
+        let mut h = Harness::master_with(cfg, World::master_side());
         h.world.effects_ok = false; // a postmaster in uninterruptible sleep
         h.world.gateway = Answer::Silent;
         h.run_for(Duration::from_secs(20));

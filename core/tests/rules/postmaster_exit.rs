@@ -69,17 +69,7 @@ fn the_restart_grace_counts_from_the_end_of_the_restart() {
         restart_grace: Duration::from_secs(2),
         ..crate::harness::cfg()
     };
-    let facts = twinbeat_core::StartFacts {
-        persisted: Some(twinbeat_core::PersistedState {
-            role: twinbeat_core::PersistedRole::Primary,
-            term: 1,
-        }),
-        db_in_recovery: false,
-        vip_held: false,
-    };
-    let mut h = Harness::new(cfg, facts, World::master_side());
-    h.run_for(Duration::from_secs(3));
-    assert_eq!(h.e.role(), Role::Primary);
+    let mut h = Harness::master_with(cfg, World::master_side());
     let t0 = h.now;
     h.world.restart = crate::harness::Answer::After(Duration::from_millis(3500));
     h.world.local_db = None;
