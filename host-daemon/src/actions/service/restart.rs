@@ -159,6 +159,9 @@ pub(super) fn survivors_text(pids: &[(i32, char)]) -> String {
         .join(", ")
 }
 
+/// Pause before starting again after a start that failed within the window.
+const START_RETRY: Duration = Duration::from_millis(100);
+
 impl ServiceControl {
     /// Restarts the DB (rule `local-db-restart-once`), escalating as the module says,
     /// by `deadline`. `data_dir` is where `postmaster.pid` is (default: the pg_ctl
@@ -333,15 +336,34 @@ impl ServiceControl {
         deadline: TokioInstant,
     ) -> Result<i32, ServiceError> {
         let window = deadline.saturating_duration_since(TokioInstant::now());
-        match self {
-            Self::PgCtl(p) => p.start(window).await?,
-            Self::Systemd { unit, bus } => {
-                SystemdManager::connect(bus, window)
-                    .await?
-                    .restart_unit(unit)
-                    .await?;
+        // A postmaster that just died (its PID watched, rule `local-db-restart-once`)
+        // may leave backends that are still noticing it and hold its shared memory for a
+        // few milliseconds: the start then refuses ("another server might be running").
+        // Start again until the window ends.
+        loop {
+            let left = deadline.saturating_duration_since(TokioInstant::now());
+            let started: Result<(), ServiceError> = async {
+                match self {
+                    Self::PgCtl(p) => p.start(left).await?,
+                    Self::Systemd { unit, bus } => {
+                        SystemdManager::connect(bus, left)
+                            .await?
+                            .restart_unit(unit)
+                            .await?;
+                    }
+                    Self::Command { restart, .. } => run_shell(restart, left).await?,
+                }
+                Ok(())
             }
-            Self::Command { restart, .. } => run_shell(restart, window).await?,
+            .await;
+            match started {
+                Ok(()) => break,
+                Err(e) if TokioInstant::now() + START_RETRY < deadline => {
+                    tracing::warn!("local DB start failed, starting again: {e}");
+                    tokio::time::sleep(START_RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
         loop {
             let pid = postmaster::read_pid(dir).ok().flatten();
