@@ -190,20 +190,7 @@ pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
     let postmaster = lab.pg(Node::A).postmaster_pid();
     sampler.mark("fault: a's daemon SIGTERM (host and PostgreSQL stay up)");
-    let stopping = Instant::now();
-    lab.signal_daemon(Node::A, Signal::SIGTERM);
-    let exited = crate::cmd::wait_for(
-        "a's daemon exits on SIGTERM",
-        DAEMON_EXIT,
-        Duration::from_millis(10),
-        || lab.daemon(Node::A).is_none().then_some(()),
-    );
-    out.check(
-        exited.is_ok(),
-        format!("a's daemon exited on SIGTERM ({:?})", stopping.elapsed()),
-    );
-    // Should it hang, kill it: the rest of the scenario needs it gone.
-    lab.stop_daemon(Node::A, Duration::ZERO);
+    stop_daemon_cleanly(&lab, Node::A, &mut out);
     sampler.mark("a's daemon gone");
     // Several times b's detection time: b has seen its serial path go down and decided
     // on it, more than once.
@@ -284,6 +271,24 @@ pub fn s22_master_daemon_stopped(ctx: &Ctx) -> Result<Outcome> {
         "PostgreSQL: a writable, b in recovery",
     );
     Ok(out.finish(sampler, false))
+}
+
+/// Stops node `n`'s daemon with SIGTERM (as `systemctl stop` does) and checks it exits
+/// within [`DAEMON_EXIT`]; should it hang, it is killed: the scenario needs it gone.
+pub(super) fn stop_daemon_cleanly(lab: &crate::lab::Lab, n: Node, out: &mut Outcome) {
+    let stopping = Instant::now();
+    lab.signal_daemon(n, Signal::SIGTERM);
+    let exited = crate::cmd::wait_for(
+        &format!("{n}'s daemon exits on SIGTERM"),
+        DAEMON_EXIT,
+        Duration::from_millis(10),
+        || lab.daemon(n).is_none().then_some(()),
+    );
+    out.check(
+        exited.is_ok(),
+        format!("{n}'s daemon exited on SIGTERM ({:?})", stopping.elapsed()),
+    );
+    lab.stop_daemon(n, Duration::ZERO);
 }
 
 /// How long a daemon may take to exit on SIGTERM before the scenario calls it hung.

@@ -5,9 +5,7 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
-
-use super::restarts::{VipTally, DAEMON_EXIT};
+use super::restarts::{stop_daemon_cleanly, VipTally};
 use super::{
     b_not_promoted, b_promoted, cluster, log_len, log_lines_from, normal, quiet_window,
     startup_grace, stays, takeover_deadline, Ctx, Outcome,
@@ -183,20 +181,7 @@ pub fn s25_master_daemon_restart_serial_broken(ctx: &Ctx) -> Result<Outcome> {
     let term = lab.daemon_status(Node::A).unwrap_or_default()["term"].as_u64();
 
     sampler.mark("a's daemon restarted (SIGTERM, then started again)");
-    let stopping = Instant::now();
-    lab.signal_daemon(Node::A, Signal::SIGTERM);
-    let exited = wait_for(
-        "a's daemon exits on SIGTERM",
-        DAEMON_EXIT,
-        Duration::from_millis(10),
-        || lab.daemon(Node::A).is_none().then_some(()),
-    );
-    out.check(
-        exited.is_ok(),
-        format!("a's daemon exited on SIGTERM ({:?})", stopping.elapsed()),
-    );
-    // Should it hang, kill it: the restart needs it gone.
-    lab.stop_daemon(Node::A, Duration::ZERO);
+    stop_daemon_cleanly(&lab, Node::A, &mut out);
     let log_from = log_len(&lab, Node::A);
     let starting = sampler.started().elapsed();
     lab.start_daemon(Node::A)?;
