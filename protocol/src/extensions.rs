@@ -15,6 +15,8 @@ mod tag {
     pub(super) const PAUSE: u32 = 7;
     pub(super) const CONFIG_FINGERPRINT: u32 = 9;
     pub(super) const NODE_NAME: u32 = 11;
+    pub(super) const TAKEOVER_REQUEST: u32 = 13;
+    pub(super) const TAKEOVER_ANSWER: u32 = 15;
 }
 
 /// Bits of the [`Conditions`] byte.
@@ -44,6 +46,37 @@ pub struct Extensions {
     pub config_fingerprint: Option<u32>,
     /// Tag 11: the sender's name, for logs and status.
     pub node_name: Option<NodeName>,
+    /// Tag 13: the sender (a master) asks its peer to take over at this WAL position.
+    pub takeover_request: Option<TakeoverRequest>,
+    /// Tag 15: the sender (a standby) answers a takeover request.
+    pub takeover_answer: Option<TakeoverAnswer>,
+}
+
+/// A master's question (tag 13): "take over at this WAL position?", as a u64 varint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct TakeoverRequest {
+    /// The master's WAL position when it asked.
+    pub lsn: u64,
+}
+
+/// A standby's answer (tag 15): the position the request named (u64 varint), then
+/// one verdict byte: [`TakeoverAnswer::READY`], or the code of the check that failed
+/// (`WIRE.md`). A code this crate does not list is still a refusal, decoded as is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct TakeoverAnswer {
+    /// The position the request named.
+    pub lsn: u64,
+    /// [`TakeoverAnswer::READY`] or a refusal's code.
+    pub verdict: u8,
+}
+
+impl TakeoverAnswer {
+    /// The verdict "ready to take over".
+    pub const READY: u8 = 0;
 }
 
 /// Conditions a node reports (tag 3): one byte, a bit each; a receiver
@@ -183,15 +216,19 @@ impl Extensions {
         pause: None,
         config_fingerprint: None,
         node_name: None,
+        takeover_request: None,
+        takeover_answer: None,
     };
 
-    /// The longest tail these fields make, each at its widest: 71 bytes.
+    /// The longest tail these fields make, each at its widest: 96 bytes.
     pub const MAX_LEN: usize = field_len(5) // echoed seq: a u32 varint
         + field_len(1) // conditions
         + field_len(1 + 10) // sync epoch: flag, u64 varint
         + field_len(1 + 5) // pause: option byte, u32 varint
         + field_len(4) // config fingerprint: u32 LE
-        + field_len(NodeName::MAX_LEN);
+        + field_len(NodeName::MAX_LEN)
+        + field_len(10) // takeover request: u64 varint
+        + field_len(10 + 1); // takeover answer: u64 varint, verdict byte
 
     /// True if no field is present.
     pub fn is_empty(&self) -> bool {
@@ -218,6 +255,13 @@ impl Extensions {
                     ext.config_fingerprint = Some(u32::from_le_bytes(word));
                 }
                 tag::NODE_NAME => ext.node_name = Some(NodeName::from_wire(value).ok_or(bad)?),
+                tag::TAKEOVER_REQUEST => {
+                    let lsn = whole(take_u64(value)).ok_or(bad)?;
+                    ext.takeover_request = Some(TakeoverRequest { lsn });
+                }
+                tag::TAKEOVER_ANSWER => {
+                    ext.takeover_answer = Some(takeover_answer(value).ok_or(bad)?);
+                }
                 unknown if unknown % 2 == 1 => {}
                 unknown => return Err(TailError::UnknownRequired(unknown)),
             }
@@ -257,6 +301,15 @@ impl Extensions {
         }
         if let Some(name) = &self.node_name {
             field(out, tag::NODE_NAME, |v| v.bytes(name.as_bytes()))?;
+        }
+        if let Some(r) = self.takeover_request {
+            field(out, tag::TAKEOVER_REQUEST, |v| v.varint(r.lsn))?;
+        }
+        if let Some(a) = self.takeover_answer {
+            field(out, tag::TAKEOVER_ANSWER, |v| {
+                v.varint(a.lsn)?;
+                v.byte(a.verdict)
+            })?;
         }
         Ok(())
     }
@@ -306,6 +359,12 @@ fn sync_epoch(value: &[u8]) -> Option<SyncEpoch> {
         synchronous: flag(first)?,
         since_lsn: whole(take_u64(rest))?,
     })
+}
+
+fn takeover_answer(value: &[u8]) -> Option<TakeoverAnswer> {
+    let (lsn, rest) = take_u64(value)?;
+    let [verdict] = *rest else { return None };
+    Some(TakeoverAnswer { lsn, verdict })
 }
 
 fn pause(value: &[u8]) -> Option<Pause> {

@@ -53,7 +53,10 @@ mod wire;
 pub use decode::{ClusterFilter, DecodeError, Envelope};
 pub use deframer::{Counters, Deframer, Feed};
 pub use encode::{encode, encode_as, EncodeError};
-pub use extensions::{Conditions, Extensions, NameTooLong, NodeName, Pause, SyncEpoch};
+pub use extensions::{
+    Conditions, Extensions, NameTooLong, NodeName, Pause, SyncEpoch, TakeoverAnswer,
+    TakeoverRequest,
+};
 pub use tail::{Tail, TailError, TailField, TailFields, MAX_TAIL_LEN};
 pub use types::{
     Ack, BridgeStatus, ClusterId, Frame, Message, NodeId, NodeState, Ping, Role, Side,

@@ -15,7 +15,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use twinbeat_protocol::{
     Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Extensions, Frame,
-    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SyncEpoch,
+    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SyncEpoch, TakeoverAnswer,
+    TakeoverRequest,
 };
 
 /// Trials by default; `TWINBEAT_CORRUPTIONS=n` overrides.
@@ -51,6 +52,13 @@ fn random_extensions(rng: &mut SmallRng) -> Extensions {
         node_name: rng
             .random::<bool>()
             .then(|| NodeName::new(NAMES[rng.random_range(0..NAMES.len())]).expect("fits")),
+        takeover_request: rng
+            .random::<bool>()
+            .then(|| TakeoverRequest { lsn: wide(rng) }),
+        takeover_answer: rng.random::<bool>().then(|| TakeoverAnswer {
+            lsn: wide(rng),
+            verdict: rng.random(),
+        }),
     }
 }
 

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use twinbeat_protocol::{
     encode, Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Deframer,
     Extensions, Feed, Frame, Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side,
-    SyncEpoch, WireVersion, MAX_FRAME_LEN,
+    SyncEpoch, TakeoverAnswer, TakeoverRequest, WireVersion, MAX_FRAME_LEN,
 };
 
 /// One thing a deframer reported.
@@ -116,9 +116,20 @@ pub fn extensions() -> impl Strategy<Value = Extensions> {
         any::<Option<Option<u32>>>(),
         any::<Option<u32>>(),
         proptest::option::of(node_name()),
+        any::<Option<u64>>(),
+        any::<Option<(u64, u8)>>(),
     )
         .prop_map(
-            |(echoed_seq, conditions, sync_epoch, pause, config_fingerprint, node_name)| {
+            |(
+                echoed_seq,
+                conditions,
+                sync_epoch,
+                pause,
+                config_fingerprint,
+                node_name,
+                takeover_request,
+                takeover_answer,
+            )| {
                 Extensions {
                     echoed_seq,
                     conditions: conditions.map(|(human_promoted, leaving)| Conditions {
@@ -132,6 +143,9 @@ pub fn extensions() -> impl Strategy<Value = Extensions> {
                     pause: pause.map(|seconds_left| Pause { seconds_left }),
                     config_fingerprint,
                     node_name,
+                    takeover_request: takeover_request.map(|lsn| TakeoverRequest { lsn }),
+                    takeover_answer: takeover_answer
+                        .map(|(lsn, verdict)| TakeoverAnswer { lsn, verdict }),
                 }
             },
         )
