@@ -32,6 +32,7 @@ fn settled_standby() -> (Engine, Instant) {
         gateway_up: true,
         wal_lsn: 0,
         human_promoted: false,
+        handover: None,
     };
     let sample = LocalDbSample {
         accepting: true,
@@ -73,6 +74,8 @@ fn answer(e: &mut Engine, now: Instant, a: Action, peer: NodeState, sample: Loca
                 in_recovery: false,
                 term: Some(1),
                 timeline: 1,
+                wal_lsn: 0,
+                published: None,
             }),
         },
         Action::Probe { path, attempt, .. } => Input::ProbeDone {
@@ -102,6 +105,7 @@ fn bench(c: &mut Criterion) {
         gateway_up: true,
         wal_lsn: 0,
         human_promoted: false,
+        handover: None,
     };
     let sample = LocalDbSample {
         accepting: true,

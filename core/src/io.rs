@@ -10,7 +10,8 @@ use core::time::Duration;
 use crate::time::Instant;
 use crate::types::{
     AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerDbReading, PeerState,
-    PersistedState, ProbeOutcome, Role, SerialDownCause,
+    PersistedState, ProbeOutcome, Published, Role, SerialDownCause, TakeoverRefusal,
+    TakeoverVerdict,
 };
 
 /// Something the daemon observed. Every action that expects an answer gets exactly one
@@ -156,6 +157,11 @@ pub enum Action {
     /// Restart the local DB, bounded by `deadline`; answer [`Input::DbRestarted`] /
     /// [`Input::DbRestartFailed`].
     RestartDb {
+        /// Lift the start guard for this one start and arm it again after, whatever
+        /// the result (rule `start-guard`): set when a primary orders the restart, so
+        /// its DB comes back writable; otherwise the guard (or a standby's own
+        /// `standby.signal`) stays and the DB comes back read-only.
+        lift_guard: bool,
         /// End of the restart's window (it waits for the server to accept
         /// connections): the `now` the engine was given plus
         /// [`Config::restart_window`](crate::Config::restart_window).
@@ -189,6 +195,11 @@ pub enum Action {
     },
     /// Add the VIP and send gratuitous ARP; answer [`Input::VipTaken`] / [`Input::VipFailed`].
     TakeVip,
+    /// Arm the start guard (rule `start-guard`): make an unordered start of the local
+    /// PostgreSQL come up read-only (`standby.signal` in its data directory, fsynced).
+    /// Asked whenever the node becomes primary. No answer expected: a failure is the
+    /// daemon's warning (only an unordered start would then come up writable).
+    ArmStartGuard,
     /// Remove the VIP (fine if not held); answer [`Input::VipReleased`] /
     /// [`Input::VipReleaseFailed`].
     ReleaseVip,
@@ -205,6 +216,13 @@ pub enum Action {
     /// Drop whatever serial input is queued (rule `pause-is-a-restart`: frames that
     /// waited out a pause are no evidence). No answer expected.
     FlushSerialInput,
+    /// Publish this handover stage in the local PostgreSQL (`twinbeat.handover`), or
+    /// clear it (`None`), where the peer's remote DB path reads it (rule
+    /// `fence-handshake`, over the DB path while serial is down); read back. No answer
+    /// expected: the peer's readings show whether it arrived, and a failure is the
+    /// daemon's warning. Asked once at start with `None`, so nothing an earlier run
+    /// left there is read as current.
+    PublishHandover(Option<Published>),
     /// Log this event (and count it in metrics). No answer expected.
     Log(Event),
 }
@@ -326,6 +344,13 @@ pub enum Reason {
     DbRestartFailed,
     /// The serial device is missing.
     SerialDeviceMissing,
+    /// The standby answered "take over?" with no (rule `fence-handshake`).
+    TakeoverRefused(TakeoverRefusal),
+    /// The standby did not answer "take over?" in time (rule `fence-handshake`).
+    TakeoverNotAnswered,
+    /// The master published that it is fencing, this standby armed, and the master's
+    /// PostgreSQL is gone (rule `fence-handshake` over the remote DB path).
+    PeerFencing,
     /// A frame carried this node's own id: the serial line echoes our frames (a
     /// loopback plug, a half-duplex line) or both nodes have the same `node_id` (rule
     /// `own-frames-dropped`).
@@ -404,6 +429,19 @@ pub enum Event {
     PauseDetected {
         /// Gap since the previous call.
         gap: Duration,
+    },
+    /// The master asks the standby to take over at `lsn` (rule `fence-handshake`).
+    TakeoverAsked {
+        /// The master's WAL position.
+        lsn: u64,
+    },
+    /// An answer to "take over at `lsn`?": given by this standby, or received by this
+    /// master (rule `fence-handshake`).
+    TakeoverAnswered {
+        /// The position the question named.
+        lsn: u64,
+        /// The answer.
+        verdict: TakeoverVerdict,
     },
 }
 

@@ -27,8 +27,9 @@
 //! | `Persist(state)` | `Persisted(state)` / `PersistFailed(state)` |
 //! | `Promote { term, connect_by, deadline }` | `Promoted` / `PromoteFailed { requested }` |
 //! | `TakeVip` | `VipTaken` / `VipFailed` |
+//! | `ArmStartGuard` | — |
 //! | `ReleaseVip` | `VipReleased` / `VipReleaseFailed` |
-//! | `RestartDb { deadline }` | `DbRestarted` / `DbRestartFailed` |
+//! | `RestartDb { lift_guard, deadline }` | `DbRestarted` / `DbRestartFailed` |
 //! | `StopDb { kill_at, deadline }` | `DbStopped` / `DbStopFailed` |
 //! | `RunFenceAction { deadline }` | `FenceActionDone` |
 //! | `FlushSerialInput` | — |
@@ -58,7 +59,7 @@
 //! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
 //! let master = NodeState {
 //!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
-//!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false,
+//!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false, handover: None,
 //! };
 //! let mut inbox: Vec<Input> = Vec::new();
 //! while now < Instant::from_millis(3_000) {
@@ -76,7 +77,8 @@
 //!             }
 //!             Action::Probe { path: PathId::RemoteDb, attempt, .. } => {
 //!                 let outcome = ProbeOutcome::Ok { rtt: Duration::from_micros(300) };
-//!                 let reading = PeerDbReading { in_recovery: false, term: Some(1), timeline: 1 };
+//!                 let reading = PeerDbReading { in_recovery: false, term: Some(1), timeline: 1,
+//!                     wal_lsn: 0, published: None };
 //!                 inbox.push(Input::RemoteDb { attempt, outcome, reading: Some(reading) });
 //!             }
 //!             Action::Probe { path, attempt, deadline, .. } => {
@@ -91,7 +93,7 @@
 //!             // a side effect runs until the end of its window, as a probe does
 //!             // (a real daemon hands it to a worker and feeds its answer back)
 //!             Action::Promote { deadline, .. }
-//!             | Action::RestartDb { deadline }
+//!             | Action::RestartDb { deadline, .. }
 //!             | Action::StopDb { deadline, .. }
 //!             | Action::RunFenceAction { deadline } => assert!(deadline > now),
 //!             Action::Log(event) => { let _ = event; } // to the journal and metrics
@@ -158,14 +160,15 @@ mod types;
 pub use config::{
     Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, FENCE_ACTION_WINDOW,
     KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
-    MIN_RESTART_WINDOW, PROMOTE_WINDOW, STOP_GRACE,
+    MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, STOP_GRACE,
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
 pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, ReleaseRefused, Severity};
 pub use time::Instant;
 pub use types::{
-    AttemptId, BridgeState, BridgeStatus, LocalDbSample, NodeId, NodeState, OwnState, PathHealth,
-    PathId, PathStatus, PeerDbReading, PeerState, PeerView, PersistedRole, PersistedState,
-    ProbeOutcome, Role, SerialDownCause, StartFacts,
+    AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, NodeId, NodeState, OwnState,
+    PathHealth, PathId, PathStatus, PeerDbReading, PeerState, PeerView, PersistedRole,
+    PersistedState, ProbeOutcome, Published, Role, SerialDownCause, Stage, StartFacts,
+    TakeoverRefusal, TakeoverVerdict,
 };

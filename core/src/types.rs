@@ -124,6 +124,76 @@ pub struct NodeState {
     /// `pg_promote` by hand): its own condition, not a claim to the primary position
     /// (rule `human-promoted-standby`).
     pub human_promoted: bool,
+    /// A handover under way (rule `fence-handshake`): the master's question or the
+    /// standby's answer.
+    pub handover: Option<Handover>,
+}
+
+/// What a frame says about a handover (rule `fence-handshake`). A master that wants to
+/// fence asks first; it fences only on a "ready" answered after the question.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Handover {
+    /// From the master: "take over at WAL position `lsn`?"
+    Asked {
+        /// The master's WAL position when it asked.
+        lsn: u64,
+    },
+    /// From the standby: its answer to the question about `lsn`, after its own fresh
+    /// checks (rule `fresh-checks`).
+    Answered {
+        /// The position the question named.
+        lsn: u64,
+        /// Ready, or why not.
+        verdict: TakeoverVerdict,
+    },
+}
+
+/// A standby's answer to "take over?" (rule `fence-handshake`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TakeoverVerdict {
+    /// Its fresh checks passed: it would promote once the master is fenced.
+    Ready,
+    /// It would refuse to promote, for this reason.
+    Refused(TakeoverRefusal),
+}
+
+/// Why a standby could not take over (rule `fence-handshake`): the fresh check that
+/// failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TakeoverRefusal {
+    /// Its own PostgreSQL is not healthy.
+    LocalDbUnhealthy,
+    /// Its own PostgreSQL is not in recovery.
+    NotInRecovery,
+    /// Its own gateway is down.
+    GatewayDown,
+    /// The WAL it received is further behind the position asked than
+    /// `max_lag_on_failover` (it stopped streaming, or lags).
+    LagTooHigh,
+    /// A check did not answer in time.
+    CheckTimedOut,
+}
+
+impl TakeoverRefusal {
+    /// Every refusal.
+    pub const ALL: [TakeoverRefusal; 5] = [
+        TakeoverRefusal::LocalDbUnhealthy,
+        TakeoverRefusal::NotInRecovery,
+        TakeoverRefusal::GatewayDown,
+        TakeoverRefusal::LagTooHigh,
+        TakeoverRefusal::CheckTimedOut,
+    ];
+
+    /// The name the logs and the status page use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            TakeoverRefusal::LocalDbUnhealthy => "local_db_unhealthy",
+            TakeoverRefusal::NotInRecovery => "not_in_recovery",
+            TakeoverRefusal::GatewayDown => "gateway_down",
+            TakeoverRefusal::LagTooHigh => "lag_too_high",
+            TakeoverRefusal::CheckTimedOut => "check_timed_out",
+        }
+    }
 }
 
 /// The peer's state as received in a frame.
@@ -223,6 +293,40 @@ pub struct PeerDbReading {
     pub term: Option<u64>,
     /// The timeline the peer is on (0: unknown).
     pub timeline: u32,
+    /// WAL position: current on a primary, received on a replica
+    /// (`pg_last_wal_receive_lsn()`, which `pg_stat_wal_receiver` feeds); 0: unknown.
+    pub wal_lsn: u64,
+    /// What the peer's daemon published there for a handover over the remote DB path
+    /// (rule `fence-handshake`), if anything.
+    pub published: Option<Published>,
+}
+
+/// What a node publishes in its own PostgreSQL (`twinbeat.handover`) for the peer's
+/// remote DB path to read, while a handover runs over that path because serial is down
+/// (rule `fence-handshake`). Every stage names the master's term and WAL position, so a
+/// stale value (left by an earlier run, or copied by `pg_basebackup`) never matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Published {
+    /// Where the handover is.
+    pub stage: Stage,
+    /// The master's term.
+    pub term: u64,
+    /// The master's WAL position when it asked.
+    pub lsn: u64,
+}
+
+/// The stages of a handover over the remote DB path (rule `fence-handshake`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Published by the master: "take over at `lsn`?"
+    Ask,
+    /// Published by the standby: its answer after its fresh checks.
+    Answer(TakeoverVerdict),
+    /// Published by the master on "ready": it is committed to fencing.
+    Fencing,
+    /// Published by the standby on seeing `Fencing`: it takes over once the master's
+    /// PostgreSQL is gone.
+    Armed,
 }
 
 impl PeerDbReading {

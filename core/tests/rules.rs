@@ -12,6 +12,8 @@ mod bridge;
 mod evidence;
 #[path = "rules/guard.rs"]
 mod guard;
+#[path = "rules/handover.rs"]
+mod handover;
 #[path = "rules/harness.rs"]
 mod harness;
 #[path = "rules/human_promoted.rs"]

@@ -56,6 +56,8 @@ struct Outcome {
     reopens: u32,
     read_only_restarts: u32,
     fences: u32,
+    handovers: u32,
+    db_handovers: u32,
     liveness_checked: u32,
     /// Episodes in which the serving invariant was owed for longer than its bound.
     serving_windows: u32,
@@ -80,6 +82,8 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         reopens: w.checks.reopens,
         read_only_restarts: w.checks.read_only_restarts,
         fences: w.checks.fences,
+        handovers: w.checks.handovers,
+        db_handovers: w.checks.db_handovers,
         liveness_checked: w.checks.liveness_checked,
         serving_windows: w.checks.serving_windows,
     })
@@ -110,7 +114,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 3], [0u64; 12]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 5], [0u64; 12]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -123,6 +127,8 @@ fn schedules() {
                             stats.4[0] += u64::from(o.reopens);
                             stats.4[1] += u64::from(o.read_only_restarts);
                             stats.4[2] += u64::from(o.serving_windows);
+                            stats.4[3] += u64::from(o.handovers);
+                            stats.4[4] += u64::from(o.db_handovers);
                             stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
@@ -136,7 +142,8 @@ fn schedules() {
         .collect();
     let mut failures = Vec::new();
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
-    let (mut reopens, mut read_only, mut serving) = (0, 0, 0);
+    let (mut reopens, mut read_only, mut serving, mut handovers) = (0, 0, 0, 0);
+    let mut db_handovers = 0;
     let mut families = [0u64; 12];
     for h in handles {
         let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
@@ -147,13 +154,15 @@ fn schedules() {
         reopens += r[0];
         read_only += r[1];
         serving += r[2];
+        handovers += r[3];
+        db_handovers += r[4];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -168,6 +177,12 @@ fn schedules() {
     assert!(serving > count / 5, "{serving} serving-invariant windows");
     // ... including the start guard's paths (rules `hold-needs-evidence`, `start-guard` and `local-db-restart-once`).
     assert!(reopens > count / 200 && read_only > count / 200);
+    // ... and the fence handshake (rule `fence-handshake`).
+    assert!(handovers > count / 50, "{handovers} handovers");
+    assert!(
+        db_handovers > count / 200,
+        "{db_handovers} handovers over the DB path"
+    );
 }
 
 /// Replays one seed with a trace of every event and action.

@@ -46,7 +46,7 @@ fn the_primary_keeps_a_start_guard_only_its_own_restarts_lift() {
     });
     assert!(armed.is_some(), "guard not shown armed\n{}", stderr());
     assert!(
-        stderr().contains("start guard armed (promoted)"),
+        stderr().contains("start guard armed (primary)"),
         "{}",
         stderr()
     );

@@ -20,6 +20,9 @@ pub const STOP_GRACE: Duration = Duration::from_secs(1);
 /// How long `Action::StopDb` waits for the postmaster to exit after the SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// Bound on `Action::PublishHandover` (connect, `ALTER SYSTEM`, reload, read back).
+pub const PUBLISH_WINDOW: Duration = Duration::from_secs(2);
+
 /// Window of `Action::RunFenceAction` (the D-Bus call or the command).
 pub const FENCE_ACTION_WINDOW: Duration = Duration::from_secs(30);
 
@@ -34,5 +37,38 @@ impl Config {
     /// within [`PROMOTE_WINDOW`].
     pub fn promote_connect_window(&self) -> Duration {
         self.local_db.timeout.min(PROMOTE_WINDOW)
+    }
+
+    /// How long a standby's fresh checks may take (rule `fresh-checks`): each check
+    /// ends by its own timeout, and the ARP probe always listens for its whole window,
+    /// so the slowest answer arrives just after the longest timeout. The bound only
+    /// catches an answer that never comes: half as long again.
+    pub fn fresh_check_window(&self) -> Duration {
+        let slowest = self
+            .local_db
+            .timeout
+            .max(self.gateway.timeout)
+            .max(self.arp_probe_timeout);
+        slowest.saturating_add(slowest / 2)
+    }
+
+    /// One cycle of the peer's remote DB probe (`remote_db.interval +
+    /// remote_db.timeout`; the pair runs one config): within it the peer has probed
+    /// this node's PostgreSQL once (rule `hold-needs-evidence`).
+    pub fn remote_db_probe_cycle(&self) -> Duration {
+        self.remote_db
+            .interval
+            .saturating_add(self.remote_db.timeout)
+    }
+
+    /// How long a master waits for the answer to "take over?" (rule
+    /// `fence-handshake`): the question reaches the standby in the master's next frame
+    /// (at most a serial interval and timeout away), the standby runs its fresh checks,
+    /// and the answer comes back in its next frame (as long again).
+    pub fn takeover_answer_window(&self) -> Duration {
+        let frame = self.serial.interval.saturating_add(self.serial.timeout);
+        frame
+            .saturating_mul(2)
+            .saturating_add(self.fresh_check_window())
     }
 }

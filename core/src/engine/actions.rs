@@ -56,6 +56,7 @@ impl Engine {
                 deadline: now + PROMOTE_WINDOW,
             },
             Bounded::RestartDb => Action::RestartDb {
+                lift_guard: self.role == crate::types::Role::Primary,
                 deadline: now + self.cfg.restart_window(),
             },
             Bounded::StopDb => Action::StopDb {

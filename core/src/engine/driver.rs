@@ -30,8 +30,7 @@ impl Engine {
                     self.last_peer_ping = Some(seq);
                     let state = self.own_state();
                     self.push(Action::SendAck { seq, state });
-                    let fresh = echoed.is_some_and(|e| self.sent_since_hold(e));
-                    self.on_frame(now, peer, fresh);
+                    self.on_frame(now, peer, echoed);
                 }
             }
             Input::SerialDeviceMissing => self.on_serial_missing(now),

@@ -38,9 +38,10 @@ impl Engine {
 
     /// A frame from the peer (ping or ack): rules `state-in-every-frame`,
     /// `fenced-peer-hands-over`, `higher-term-wins`, `hold-needs-evidence` and
-    /// `human-promoted-standby`. `fresh`: the peer built it after receiving a ping this
-    /// node sent after entering hold (see `sent_since_hold`).
-    pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, fresh: bool) {
+    /// `human-promoted-standby` and `fence-handshake`. `answers`: the ping of ours the
+    /// frame answers (an ack) or echoes (a ping), so the peer built it after receiving
+    /// that ping (see `sent_since_hold`).
+    pub(super) fn on_frame(&mut self, now: Instant, peer: PeerState, answers: Option<u32>) {
         let peer_gateway_was_down = self.peer.is_some_and(|v| !v.state.gateway_up);
         self.peer = Some(PeerView {
             state: peer,
@@ -58,6 +59,7 @@ impl Engine {
                     self.learn_standby_term(peer.term);
                 }
                 self.watch_streaming(&peer);
+                self.takeover_asked(now, &peer);
                 self.evaluate_standby(now);
             }
             Role::Promoting => self.promoting_heard(now, peer),
@@ -70,10 +72,14 @@ impl Engine {
                         // again before we see ours. Judge ours afresh.
                         self.restart_gateway_settle(now);
                     }
+                    self.takeover_answered(now, &peer, answers);
                     self.evaluate_primary(now);
                 }
             }
-            Role::Hold => self.hold_heard(now, peer, fresh),
+            Role::Hold => {
+                let fresh = answers.is_some_and(|s| self.sent_since_hold(s));
+                self.hold_heard(now, peer, fresh);
+            }
             Role::Fencing | Role::Fenced => {}
         }
     }
@@ -119,8 +125,7 @@ impl Engine {
     /// (wrapping; compared as serial numbers), so the peer built a frame answering or
     /// echoing it after the hold began (rule `hold-needs-evidence`).
     pub(super) fn sent_since_hold(&self, seq: u32) -> bool {
-        let after = seq.wrapping_sub(self.hold_first_seq);
-        after != 0 && after < u32::MAX / 2
+        super::handover::sent_since(self.hold_first_seq, seq)
     }
 
     /// Rule `higher-term-wins`: the peer claims primary in a higher term, or the same term with a

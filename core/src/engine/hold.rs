@@ -44,6 +44,27 @@ impl Engine {
         self.set_timer(EngineTimer::HoldGrace, now + self.cfg.startup_grace);
     }
 
+    /// A guarded re-open failed before `pg_promote` and the standby cannot take over:
+    /// hold, with a critical alarm, and after one gateway interval hold afresh. The
+    /// evidence that led to the re-open is spent: the peer may have moved since, so
+    /// only evidence of the new hold's epoch re-opens again.
+    pub(super) fn reopen_failed(&mut self, now: Instant) {
+        self.alarm_once(Reason::PromoteFailed);
+        self.reopening = false;
+        self.promote_sent = false;
+        self.begin_hold(now, Reason::PromoteFailed);
+        self.set_step(Step::ReopenPause);
+        self.clear_timer(EngineTimer::HoldGrace);
+        self.set_timer(EngineTimer::HoldRetry, now + self.cfg.gateway.interval);
+    }
+
+    /// The pause after a failed re-open ended.
+    pub(super) fn on_hold_retry(&mut self, now: Instant) {
+        if self.role == Role::Hold && self.step == Step::ReopenPause {
+            self.begin_hold(now, Reason::PromoteFailed);
+        }
+    }
+
     /// No evidence within the window a restarted primary keeps its VIP for.
     pub(super) fn on_hold_vip(&mut self, now: Instant) {
         if self.role == Role::Hold && self.hold_keeps_vip {
@@ -191,6 +212,12 @@ impl Engine {
             }
             (Role::Hold, _) if self.hold_keeps_vip => {
                 self.enter_hold(now, Reason::Paused);
+            }
+            (Role::Hold, _) => {
+                // Paused again while holding: what was sent before this pause is
+                // answered from the backlog, so the evidence starts over from here.
+                self.hold_since = now;
+                self.hold_first_seq = self.next_id;
             }
             _ => {}
         }

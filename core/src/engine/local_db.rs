@@ -111,6 +111,16 @@ impl Engine {
             return;
         }
         self.local_healthy = false;
+        if let Some(cause) = self
+            .committed_to_fence()
+            .filter(|_| self.role == Role::Primary)
+        {
+            // Committed over the DB path: the standby may be armed, and takes over
+            // once this DB is gone; restarting it would make two (rule
+            // `fence-handshake`).
+            self.begin_fence(now, cause);
+            return;
+        }
         match self.incident {
             None => {
                 self.incident = Some(Incident {
@@ -168,13 +178,18 @@ impl Engine {
         match self.role {
             Role::Primary => {
                 self.evaluate_primary(now);
-                // Still primary: nobody can take over, keep restarting with back-off.
+                // Still primary: nobody can take over, keep restarting with back-off
+                // (not while the standby is asked to take over: its answer decides,
+                // rule `fence-handshake`, and the next grace looks again).
                 if self.role == Role::Primary {
+                    let asking = self.takeover_question_open();
                     if let Some(inc) = self.incident.as_mut() {
                         inc.restarts = inc.restarts.saturating_add(1);
                         let shift = inc.restarts.saturating_sub(1).min(3);
                         let backoff = self.cfg.restart_grace.saturating_mul(1 << shift);
-                        self.push_bounded(now, Bounded::RestartDb);
+                        if !asking {
+                            self.push_bounded(now, Bounded::RestartDb);
+                        }
                         self.set_timer(
                             EngineTimer::RestartGrace,
                             now + backoff.min(Duration::from_secs(3600)),

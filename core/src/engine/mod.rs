@@ -5,13 +5,15 @@
 //! (rules `partial-loss-only-warns`, `all-paths-down-together`, `fresh-checks`,
 //! `fenced-peer-hands-over`, `startup-grace`, `promotion-order`), `primary` (rules
 //! `fence-when-standby-can-take-over`, `fence-sequence`, `higher-term-wins`), `hold`
-//! (rules `hold-needs-evidence`, `pause-is-a-restart`), `peer_db` (rule
+//! (rules `hold-needs-evidence`, `pause-is-a-restart`), `handover` (rule
+//! `fence-handshake`), `peer_db` (rule
 //! `remote-db-reads-role`) and `local_db` (rule `local-db-restart-once`).
 
 mod actions;
 mod bridge;
 mod driver;
 mod frames;
+mod handover;
 mod hold;
 mod local_db;
 mod paths;
@@ -53,6 +55,9 @@ enum Step {
     TakeVip,
     /// Waiting for `Persisted(Primary, term)`; the node already serves.
     PersistPrimary,
+    /// Rule `start-guard`: a guarded re-open failed with nobody to hand over to; holding
+    /// without looking for evidence until `EngineTimer::HoldRetry`.
+    ReopenPause,
     /// Rule `fence-sequence`: waiting for `DbStopped`.
     StopDb,
     /// Rule `fence-sequence`: waiting for `VipReleased`.
@@ -155,6 +160,10 @@ pub struct Engine {
     poweroff_asked: bool,
     /// The standby warned that it is too far behind to take over (`watch_streaming`).
     lag_warned: bool,
+    /// The master's question "take over?" (rule `fence-handshake`).
+    asking: Option<handover::Asking>,
+    /// The standby's answer to the master's question (rule `fence-handshake`).
+    answer: Option<handover::Answer>,
     /// `pg_promote` was sent for the promotion in progress: it is never abandoned
     /// (rule `promotion-order`).
     promote_sent: bool,
@@ -183,6 +192,17 @@ impl Engine {
     fn set_role(&mut self, now: Instant, role: Role) {
         if matches!(role, Role::Promoting | Role::Primary) {
             self.hold_needs_evidence = true;
+        }
+        if self.role == Role::Primary && role != Role::Primary {
+            self.handover_left_primary(role);
+        }
+        if self.role == Role::Standby && role != Role::Standby {
+            self.handover_left_standby();
+        }
+        if role == Role::Primary && self.role != Role::Primary {
+            // Rule `start-guard`: every way into Primary (a promotion's VIP taken, a
+            // resume from hold) arms it, so an unordered start comes up read-only.
+            self.push(Action::ArmStartGuard);
         }
         if self.role != role {
             self.log(Event::RoleChanged {

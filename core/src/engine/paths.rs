@@ -204,9 +204,9 @@ impl Engine {
         let rtt = now.saturating_duration_since(started);
         self.attempt_result(now, PathId::Serial, id, Some(rtt));
         // A stale ack still carries the peer's state; only the answer to a ping sent
-        // after entering hold may end a hold (rule `hold-needs-evidence`).
-        let fresh = self.sent_since_hold(seq);
-        self.on_frame(now, peer, fresh);
+        // after entering hold (or after a question, rule `fence-handshake`) is evidence
+        // of anything since (rule `hold-needs-evidence`).
+        self.on_frame(now, peer, Some(seq));
     }
 
     pub(super) fn on_serial_missing(&mut self, now: Instant) {

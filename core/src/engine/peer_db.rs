@@ -42,6 +42,7 @@ impl Engine {
                 if reading.primary_above(self.term) {
                     self.learn_standby_term(reading.term.unwrap_or(0));
                 }
+                self.takeover_published(now, &reading);
             }
             Role::Promoting if self.step == Step::PersistPromoting => {
                 // Before `pg_promote`: a database that answers is alive and may be a
@@ -53,6 +54,8 @@ impl Engine {
                     self.begin_fence(now, Reason::PeerWins);
                 } else if !reading.in_recovery {
                     self.alarm_once(Reason::SecondWritablePeer);
+                } else if self.role == Role::Primary {
+                    self.takeover_read(now, &reading);
                 }
             }
             Role::Hold => self.hold_read_peer_db(now, reading),
@@ -76,7 +79,13 @@ impl Engine {
         }
         let timeline = self.local.map_or(0, |s| s.timeline);
         if reading.proves_not_taken_over(self.term, timeline) {
-            if self.step == Step::Idle {
+            // A replica read just after the hold began may belong to a peer that had
+            // decided to promote and not yet published its term. Within one of the
+            // peer's remote DB probe cycles it has either probed this node's
+            // PostgreSQL and aborted (rule `promotion-order`), or sent `pg_promote`
+            // with its term published first, which a later reading shows.
+            let settled = now >= self.hold_since + self.cfg.remote_db_probe_cycle();
+            if self.step == Step::Idle && settled {
                 self.resume(now, Reason::PeerDbInRecovery);
             }
         } else {

@@ -4,6 +4,7 @@
 use core::time::Duration;
 
 use super::actions::Bounded;
+use super::handover::Via;
 use super::{Engine, EngineTimer, Step};
 use crate::io::{Action, DecisionKind, Reason, Severity};
 use crate::time::Instant;
@@ -80,8 +81,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Rule `fence-when-standby-can-take-over`: fence on an unrecoverable DB or a lost gateway, when the standby can
-    /// take over; otherwise alarm and keep serving.
+    /// Rule `fence-when-standby-can-take-over`: fence on an unrecoverable DB or a lost
+    /// gateway, when the standby can take over and says so (rule `fence-handshake`);
+    /// otherwise alarm and keep serving.
     pub(super) fn evaluate_primary(&mut self, now: Instant) {
         if self.role != Role::Primary {
             return;
@@ -94,11 +96,21 @@ impl Engine {
         } else if gw_bad {
             Reason::OwnGatewayDown
         } else {
+            self.end_handover();
             return;
         };
+        // The standby's last frame must say it can take over before the master asks
+        // it to (rule `fence-handshake`); the answer decides. With serial down, its
+        // PostgreSQL read over the remote DB path says it, and the question goes there.
         match self.peer_can_take_over(now) {
-            Ok(()) => self.begin_fence(now, cause),
+            Ok(()) => self.ask_takeover(now, cause, Via::Serial),
             Err(why) => {
+                let serial_up = self.effective_path(PathId::Serial).health == PathHealth::Up;
+                if !serial_up && self.peer_db_can_take_over(now).is_ok() {
+                    self.ask_takeover(now, cause, Via::Db);
+                    return;
+                }
+                self.end_handover();
                 self.alarm_once(cause);
                 self.decide_once(now, DecisionKind::NoFence, why);
             }
@@ -256,6 +268,11 @@ impl Engine {
             // like a master whose DB failed (rule `fence-when-standby-can-take-over`).
             self.alarm_once(Reason::PromoteFailed);
             self.begin_fence(now, Reason::OwnDbUnrecoverable);
+        } else if self.reopening {
+            // Nobody to hand over to: becoming a standby would leave the pair with two
+            // standbys should the peer come back as one. Keep the claim and try again
+            // on fresh evidence (rule `start-guard`).
+            self.reopen_failed(now);
         } else {
             self.abort_promotion(now, Reason::PromoteFailed);
         }

@@ -10,10 +10,24 @@ use crate::types::{
     ProbeOutcome, Role,
 };
 
-/// Pre-promotion fresh checks in flight (rule `fresh-checks`).
+/// What a round of fresh checks is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FreshPurpose {
+    /// A promotion, wanted for this reason (rule `fresh-checks`).
+    Promote(Reason),
+    /// The master's "take over at `lsn`?" (rule `fence-handshake`): the same checks
+    /// but the ARP probe (the master holds the VIP while it asks), and the lag
+    /// measured against the position asked.
+    Takeover {
+        /// The master's WAL position in the question.
+        lsn: u64,
+    },
+}
+
+/// Fresh checks in flight (rule `fresh-checks`).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Fresh {
-    trigger: Reason,
+    purpose: FreshPurpose,
     db_id: AttemptId,
     /// `Some(None)`: the check answered with an error.
     db: Option<Option<LocalDbSample>>,
@@ -53,6 +67,9 @@ impl Engine {
     fn promotion_trigger(&self, now: Instant) -> Result<Option<Reason>, Reason> {
         if self.peer.is_some_and(|v| v.state.fenced) {
             return Ok(Some(Reason::PeerFenced)); // rule `fenced-peer-hands-over`
+        }
+        if self.armed_and_master_db_gone() {
+            return Ok(Some(Reason::PeerFencing)); // rule `fence-handshake`
         }
         let mut first: Option<Instant> = None;
         let mut last: Option<Instant> = None;
@@ -142,10 +159,10 @@ impl Engine {
         if self.timer(EngineTimer::FreshRetry).is_some() {
             return;
         }
-        self.start_fresh(now, trigger);
+        self.start_fresh(now, FreshPurpose::Promote(trigger));
     }
 
-    fn start_fresh(&mut self, now: Instant, trigger: Reason) {
+    pub(super) fn start_fresh(&mut self, now: Instant, purpose: FreshPurpose) {
         let db_id = self.new_id();
         let gw_id = self.new_id();
         let arp_id = self.new_id();
@@ -157,29 +174,24 @@ impl Engine {
                 fresh: true,
             });
         }
-        self.push(Action::VipArpProbe {
-            attempt: arp_id,
-            deadline: now + self.cfg.arp_probe_timeout,
-        });
+        let promote = matches!(purpose, FreshPurpose::Promote(_));
+        if promote {
+            self.push(Action::VipArpProbe {
+                attempt: arp_id,
+                deadline: now + self.cfg.arp_probe_timeout,
+            });
+        }
         self.fresh = Some(Fresh {
-            trigger,
+            purpose,
             db_id,
             db: None,
             gw_id,
             gw: None,
             arp_id,
-            arp_answered: None,
+            // A takeover check has no ARP probe: taken as unanswered.
+            arp_answered: (!promote).then_some(false),
         });
-        // Each check ends by its own timeout, and the ARP probe always listens for its
-        // whole window, so the slowest answer arrives just after the longest timeout.
-        // The deadline only catches an answer that never comes: half as long again.
-        let slowest = self
-            .cfg
-            .local_db
-            .timeout
-            .max(self.cfg.gateway.timeout)
-            .max(self.cfg.arp_probe_timeout);
-        self.set_timer(EngineTimer::Fresh, now + slowest + slowest / 2);
+        self.set_timer(EngineTimer::Fresh, now + self.cfg.fresh_check_window());
     }
 
     /// Takes a gateway result if it answers the fresh check; true when consumed.
@@ -257,8 +269,12 @@ impl Engine {
         if !f.gw.ok_or(Reason::FreshCheckTimeout)? {
             return Err(Reason::GatewayDown);
         }
-        if let Some(v) = self.peer {
-            let lag = v.state.wal_lsn.saturating_sub(sample.wal_lsn);
+        let primary_lsn = match f.purpose {
+            FreshPurpose::Promote(_) => self.peer.map(|v| v.state.wal_lsn),
+            FreshPurpose::Takeover { lsn } => Some(lsn),
+        };
+        if let Some(primary_lsn) = primary_lsn {
+            let lag = primary_lsn.saturating_sub(sample.wal_lsn);
             if lag > self.cfg.max_lag_on_failover {
                 return Err(Reason::LagTooHigh { lag });
             }
@@ -275,6 +291,16 @@ impl Engine {
         if self.role != Role::Standby {
             return;
         }
+        let trigger = match f.purpose {
+            FreshPurpose::Promote(trigger) => trigger,
+            FreshPurpose::Takeover { lsn } => {
+                let verdict = self.fresh_verdict(&f);
+                self.answer_takeover(lsn, verdict);
+                // A promotion check may have waited for this one.
+                self.evaluate_standby(now);
+                return;
+            }
+        };
         match self.fresh_verdict(&f) {
             Err(reason) => {
                 self.alarm_once(reason);
@@ -284,10 +310,10 @@ impl Engine {
             }
             Ok(()) => {
                 // The world may have changed while the checks ran.
-                if self.promotion_trigger(now) == Ok(Some(f.trigger))
+                if self.promotion_trigger(now) == Ok(Some(trigger))
                     && !self.startup_grace_pending(now)
                 {
-                    self.begin_promotion(now, f.trigger);
+                    self.begin_promotion(now, trigger);
                 } else {
                     self.evaluate_standby(now);
                 }

@@ -100,6 +100,8 @@ impl Engine {
             reopening: false,
             promote_sent: false,
             lag_warned: false,
+            asking: None,
+            answer: None,
             poweroff_asked: false,
             start_in_recovery: start.db_in_recovery,
             run_fence_action: true,
@@ -137,6 +139,8 @@ impl Engine {
                 // VIP: the peer cannot have taken over while this DB answered it, so
                 // clients keep the address while the evidence comes (rule
                 // `hold-needs-evidence`).
+                // Nothing an earlier run published is current (rule `fence-handshake`).
+                e.push(Action::PublishHandover(None));
                 let serving = !start.db_in_recovery
                     && start.vip_held
                     && persisted.is_some_and(|p| p.role == PersistedRole::Primary);
@@ -147,6 +151,7 @@ impl Engine {
                 }
             }
             _ => {
+                e.push(Action::PublishHandover(None));
                 if start.vip_held {
                     // A standby never holds the VIP (a stale address from an earlier
                     // run would answer for the primary's).

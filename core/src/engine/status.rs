@@ -78,6 +78,7 @@ impl Engine {
             gateway_up: self.paths[PathId::Gateway.index()].status.health != PathHealth::Down,
             wal_lsn: self.local.map_or(0, |s| s.wal_lsn),
             human_promoted: self.promoted_by_hand(),
+            handover: self.handover_to_send(),
         }
     }
 

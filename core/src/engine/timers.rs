@@ -41,11 +41,17 @@ engine_timers! {
     /// End of the wait for evidence while a restarted primary keeps its VIP (rule
     /// `hold-needs-evidence`).
     HoldVip,
+    /// End of the pause after a failed guarded re-open: the hold starts over (rule
+    /// `start-guard`).
+    HoldRetry,
     /// End of the local DB restart grace (rule `local-db-restart-once`).
     RestartGrace,
     /// End of the wait for the peer to report its own gateway (rule
     /// `fence-when-standby-can-take-over`).
     GatewaySettle,
+    /// End of the wait for the standby's answer, or of the pause between two questions
+    /// (rule `fence-handshake`).
+    Handover,
     /// Retry of a failed side effect (`pending_retry`).
     Retry,
     /// Keeps the driver calling often enough to detect pauses (rule `pause-is-a-restart`).
@@ -150,11 +156,13 @@ impl Engine {
             EngineTimer::FreshRetry | EngineTimer::StartupGrace => self.evaluate_standby(now),
             EngineTimer::HoldGrace => self.on_hold_grace(now),
             EngineTimer::HoldVip => self.on_hold_vip(now),
+            EngineTimer::HoldRetry => self.on_hold_retry(now),
             EngineTimer::RestartGrace => self.on_restart_grace(now),
             EngineTimer::GatewaySettle => {
                 self.gateway_settled = true;
                 self.evaluate_primary(now);
             }
+            EngineTimer::Handover => self.on_handover_timer(now),
             EngineTimer::Retry => {
                 if let Some(action) = self.pending_retry.take() {
                     let action = self.rewindowed(now, action);

@@ -116,7 +116,13 @@ fn the_peer_db_in_recovery_on_our_timeline_is_evidence() {
     // The second event: the serial cable broken, the standby's PostgreSQL
     // answering over IP, plainly in recovery.
     let mut h = held(Answer::Silent, Answer::Ok);
-    h.run_for(Duration::from_millis(100));
+    let cycle = cfg().remote_db_probe_cycle();
+    // A reading at the very start of the hold may come from a peer that decided to
+    // promote and has not published its term yet: it waits one of the peer's probe
+    // cycles, in which the peer either reads this DB and aborts, or publishes.
+    h.run_for(cycle - Duration::from_millis(10));
+    assert_eq!(h.e.role(), Role::Hold);
+    h.run_for(cfg().remote_db.interval + Duration::from_millis(100));
     assert_eq!(h.e.role(), Role::Primary);
     assert!(decided(&h, DecisionKind::Resume, Reason::PeerDbInRecovery));
 }
@@ -129,18 +135,24 @@ fn a_peer_db_in_recovery_proves_nothing_in_a_later_term_or_timeline() {
             in_recovery: true,
             term: Some(4),
             timeline: 1,
+            wal_lsn: 0,
+            published: None,
         },
         // A later timeline: it took over once.
         PeerDbReading {
             in_recovery: true,
             term: None,
             timeline: 2,
+            wal_lsn: 0,
+            published: None,
         },
         // An unknown timeline proves nothing.
         PeerDbReading {
             in_recovery: true,
             term: None,
             timeline: 0,
+            wal_lsn: 0,
+            published: None,
         },
     ] {
         let mut h = held(Answer::Silent, Answer::Ok);
@@ -158,6 +170,8 @@ fn a_writable_peer_db_in_no_higher_term_holds_with_a_critical_alarm() {
         in_recovery: false,
         term: Some(2),
         timeline: 2,
+        wal_lsn: 0,
+        published: None,
     });
     h.run_for(Duration::from_secs(5));
     assert_eq!(h.e.role(), Role::Hold);
@@ -172,6 +186,8 @@ fn the_operator_cannot_overrule_a_peer_that_was_heard() {
         in_recovery: true,
         term: Some(9),
         timeline: 1,
+        wal_lsn: 0,
+        published: None,
     });
     h.run_for(Duration::from_secs(120));
     assert_eq!(h.e.role(), Role::Hold);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::harness::{
     cfg, decided, peer_state, replica, unwindowed, writable, Answer, Harness, World, PROMOTE,
-    RESTART_DB, STOP_DB,
+    STOP_DB,
 };
 use twinbeat_core::{
     Action, Config, DecisionKind, Engine, Event, Input, Instant, PersistedRole, PersistedState,
@@ -47,6 +47,7 @@ fn effects(h: &Harness) -> Vec<Action> {
                 Action::Persist(_)
                     | Action::Promote { .. }
                     | Action::TakeVip
+                    | Action::ArmStartGuard
                     | Action::ReleaseVip
                     | Action::StopDb { .. }
                     | Action::RestartDb { .. }
@@ -56,9 +57,27 @@ fn effects(h: &Harness) -> Vec<Action> {
 }
 
 /// The re-open's side effects: the VIP dropped at start (hold), `Promote` on the guarded
-/// DB, the VIP taken back, "primary" persisted again in the same term.
+/// DB, the VIP taken back, the guard armed again as the node is primary, "primary"
+/// persisted again in the same term.
 fn reopened_in(term: u64) -> Vec<Action> {
-    vec![Action::ReleaseVip, PROMOTE, Action::TakeVip, primary(term)]
+    vec![
+        Action::ReleaseVip,
+        PROMOTE,
+        Action::TakeVip,
+        Action::ArmStartGuard,
+        primary(term),
+    ]
+}
+
+/// A hold ended on a DB that is writable already: no `pg_promote`, the VIP taken, the
+/// guard armed, persisted again in the same term.
+fn resumed_writable_in(term: u64) -> Vec<Action> {
+    vec![
+        Action::ReleaseVip,
+        Action::TakeVip,
+        Action::ArmStartGuard,
+        primary(term),
+    ]
 }
 
 fn primary(term: u64) -> Action {
@@ -131,7 +150,9 @@ fn returning_primary_with_guarded_db_reopens_when_peer_is_standby() {
     // Serving with a writable DB: no `local-db-restart-once` restart follows.
     h.run_for(Duration::from_secs(30));
     assert_eq!(h.e.role(), Role::Primary);
-    assert!(!effects(&h).contains(&RESTART_DB));
+    assert!(!effects(&h)
+        .iter()
+        .any(|a| matches!(a, Action::RestartDb { .. })));
     assert!(h.e.own_state().db_healthy);
 }
 
@@ -263,22 +284,45 @@ fn a_guarded_reopen_that_fails_hands_over_by_fencing() {
 }
 
 #[test]
-fn guarded_reopen_falls_back_to_standby_when_promote_fails_and_the_peer_cannot_take_over() {
+fn a_guarded_reopen_that_fails_with_nobody_to_hand_over_to_holds_and_retries() {
+    // Becoming a standby would leave two standbys once the peer is back as one (found
+    // by the simulation: the peer's daemon had died mid-promotion). The node keeps its
+    // claim, holds, and re-opens again on evidence of a new hold, a gateway interval on.
     let mut w = returning(Role::Standby, 1);
     w.peer.db_healthy = false;
     w.promote = Answer::FailFast;
     let mut h = start(w);
     h.run_for(Duration::from_secs(2));
-    assert_eq!(h.e.role(), Role::Standby);
-    assert!(decided(&h, DecisionKind::Standby, Reason::PromoteFailed));
-    assert!(h.log.iter().any(|(_, a)| matches!(
-        a,
-        Action::Log(Event::Alarm {
-            severity: Severity::Critical,
-            reason: Reason::PromoteFailed
-        })
-    )));
+    assert_eq!(h.e.role(), Role::Hold);
+    assert!(decided(&h, DecisionKind::Hold, Reason::PromoteFailed));
+    assert!(!decided(&h, DecisionKind::Standby, Reason::PromoteFailed));
+    let critical = h.log.iter().filter(|(_, a)| {
+        matches!(
+            a,
+            Action::Log(Event::Alarm {
+                severity: Severity::Critical,
+                reason: Reason::PromoteFailed
+            })
+        )
+    });
+    assert_eq!(critical.count(), 1, "one alarm per incident");
     assert!(!effects(&h).contains(&Action::TakeVip));
+    let attempts: Vec<_> = h
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::Promote { .. }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(attempts.len() >= 2, "it tries again: {attempts:?}");
+    for pair in attempts.windows(2) {
+        assert!(pair[1] >= pair[0] + cfg().gateway.interval, "{attempts:?}");
+    }
+
+    // The fault clears: the next attempt re-opens and the node serves.
+    h.world.promote = Answer::Ok;
+    h.run_for(Duration::from_secs(3));
+    assert_eq!(h.e.role(), Role::Primary);
+    assert!(effects(&h).contains(&Action::TakeVip));
 }
 
 #[test]
@@ -296,10 +340,7 @@ fn returning_primary_whose_guard_was_removed_resumes_without_promote() {
     let mut h = start(w);
     h.run_for(Duration::from_secs(2));
     assert_eq!(h.e.role(), Role::Primary);
-    assert_eq!(
-        effects(&h),
-        vec![Action::ReleaseVip, Action::TakeVip, primary(1)]
-    );
+    assert_eq!(effects(&h), resumed_writable_in(1));
 }
 
 #[test]
@@ -334,8 +375,31 @@ fn returning_primary_with_writable_db_takes_the_vip_without_promote() {
     // and the start facts (writable) decide: no `pg_promote`.
     let h = Harness::master(World::master_side());
     assert!(!h.promoted());
+    assert_eq!(effects(&h), resumed_writable_in(1));
+}
+
+#[test]
+fn a_promotion_arms_the_start_guard_once_the_node_serves() {
+    let h = crate::standby::master_dies(World::standby_side());
+    assert_eq!(h.e.role(), Role::Primary);
+    let serving: Vec<Action> = effects(&h)
+        .into_iter()
+        .skip_while(|a| *a != PROMOTE)
+        .collect();
     assert_eq!(
-        effects(&h),
-        vec![Action::ReleaseVip, Action::TakeVip, primary(1)]
+        serving,
+        vec![PROMOTE, Action::TakeVip, Action::ArmStartGuard, primary(2)],
+        "the guard is armed after the VIP, off the promotion's path, before \"primary\" is persisted"
+    );
+}
+
+#[test]
+fn a_standby_never_arms_the_start_guard() {
+    let mut h = Harness::standby(World::standby_side());
+    h.settle();
+    h.run_for(Duration::from_secs(10));
+    assert_eq!(
+        h.count_since(Instant::ZERO, |a| *a == Action::ArmStartGuard),
+        0
     );
 }

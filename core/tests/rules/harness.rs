@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use twinbeat_core::{
-    Action, Config, DecisionKind, Engine, Event, Input, Instant, LocalDbSample, NodeId, NodeState,
-    PathId, PeerDbReading, PersistedState, ProbeOutcome, Reason, Role, Severity, StartFacts,
+    Action, Config, DecisionKind, Engine, Event, Handover, Input, Instant, LocalDbSample, NodeId,
+    NodeState, PathId, PeerDbReading, PersistedState, ProbeOutcome, Published, Reason, Role,
+    Severity, Stage, StartFacts, TakeoverVerdict,
 };
 
 /// How one probed thing answers.
@@ -35,10 +36,6 @@ pub(crate) const STOP_DB: Action = Action::StopDb {
     kill_at: Instant::ZERO,
     deadline: Instant::ZERO,
 };
-/// `Action::RestartDb` as [`unwindowed`] leaves it.
-pub(crate) const RESTART_DB: Action = Action::RestartDb {
-    deadline: Instant::ZERO,
-};
 
 /// `action` with the end of its window cleared, so a sequence of side effects
 /// compares by what each effect is (every effect's window has its own rule test,
@@ -47,7 +44,10 @@ pub(crate) fn unwindowed(action: Action) -> Action {
     match action {
         Action::Promote { .. } => PROMOTE,
         Action::StopDb { .. } => STOP_DB,
-        Action::RestartDb { .. } => RESTART_DB,
+        Action::RestartDb { lift_guard, .. } => Action::RestartDb {
+            lift_guard,
+            deadline: Instant::ZERO,
+        },
         Action::RunFenceAction { .. } => Action::RunFenceAction {
             deadline: Instant::ZERO,
         },
@@ -97,6 +97,11 @@ pub(crate) struct World {
     pub(crate) promote_requested: bool,
     /// When a restart of the local DB answers (and the DB is back).
     pub(crate) restart: Answer,
+    /// How the peer answers "take over?" in the ack to a ping that asks (rule
+    /// `fence-handshake`); `None`: it never answers.
+    pub(crate) takeover: Option<TakeoverVerdict>,
+    /// What this node last published in its PostgreSQL (`Action::PublishHandover`).
+    pub(crate) published: Option<Published>,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -129,6 +134,7 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         gateway_up: true,
         wal_lsn: 1000,
         human_promoted: false,
+        handover: None,
     }
 }
 
@@ -141,7 +147,22 @@ pub(crate) fn peer_db_of(peer: &NodeState) -> PeerDbReading {
         in_recovery: peer.role != Role::Primary,
         term: claims.then_some(peer.term),
         timeline: 1,
+        wal_lsn: peer.wal_lsn,
+        published: None,
     }
+}
+
+/// What the scripted peer publishes in its PostgreSQL, answering ours as a standby
+/// does over the remote DB path (rule `fence-handshake`): `takeover` to a question,
+/// `Armed` to `Fencing`.
+fn peer_publishes(w: &World) -> Option<Published> {
+    let ours = w.published?;
+    let stage = match ours.stage {
+        Stage::Ask => Stage::Answer(w.takeover?),
+        Stage::Fencing => Stage::Armed,
+        Stage::Answer(_) | Stage::Armed => return None,
+    };
+    Some(Published { stage, ..ours })
 }
 
 impl World {
@@ -162,6 +183,8 @@ impl World {
             promote: Answer::Ok,
             promote_requested: false,
             restart: Answer::Ok,
+            takeover: Some(TakeoverVerdict::Ready),
+            published: None,
         }
     }
 
@@ -300,7 +323,10 @@ impl Harness {
                     let reading = match w.peer_db {
                         Some(r) => Some(r),
                         None if w.peer.fenced => None,
-                        None => Some(peer_db_of(&w.peer)),
+                        None => Some(PeerDbReading {
+                            published: peer_publishes(&w),
+                            ..peer_db_of(&w.peer)
+                        }),
                     };
                     let (outcome, failed) = match reading {
                         Some(_) => (ProbeOutcome::Ok { rtt: LATENCY }, ProbeOutcome::Failed),
@@ -336,8 +362,13 @@ impl Harness {
                     self.answer(ans, ok, failed);
                 }
             },
-            Action::SendPing { seq, .. } => {
-                let ack = Input::AckReceived { seq, peer: w.peer };
+            Action::SendPing { seq, state, .. } => {
+                let mut peer = w.peer;
+                if let (Some(Handover::Asked { lsn }), Some(verdict)) = (state.handover, w.takeover)
+                {
+                    peer.handover = Some(Handover::Answered { lsn, verdict });
+                }
+                let ack = Input::AckReceived { seq, peer };
                 self.answer(w.serial, ack, Input::SerialDeviceMissing);
             }
             Action::VipArpProbe { attempt, .. } => self.schedule(
@@ -375,11 +406,11 @@ impl Harness {
                 LATENCY,
                 ok_if(w.effects_ok, Input::DbStopped, Input::DbStopFailed),
             ),
-            Action::RestartDb { .. } => {
-                // The daemon lifts the start guard before a restart it orders on a
-                // primary, so that restart comes back writable; in any other role the
+            Action::RestartDb { lift_guard, .. } => {
+                // The daemon lifts the start guard for a restart the engine orders
+                // on a primary, so that restart comes back writable; otherwise the
                 // DB comes back as it was.
-                if self.e.role() == Role::Primary {
+                if lift_guard {
                     if let Some(db) = self.world.local_db.as_mut() {
                         db.in_recovery = false;
                     }
@@ -387,7 +418,11 @@ impl Harness {
                 self.answer(w.restart, Input::DbRestarted, Input::DbRestartFailed)
             }
             Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
-            Action::SendAck { .. } | Action::FlushSerialInput | Action::Log(_) => {}
+            Action::PublishHandover(p) => self.world.published = p,
+            Action::SendAck { .. }
+            | Action::ArmStartGuard
+            | Action::FlushSerialInput
+            | Action::Log(_) => {}
         }
     }
 

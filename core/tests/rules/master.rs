@@ -51,6 +51,8 @@ fn master_does_not_fence_on_shared_gateway_outage() {
 fn master_does_not_fence_when_standby_is_dead() {
     let mut h = Harness::master(World::master_side());
     h.world.serial = Answer::Silent;
+    h.world.icmp = Answer::Silent;
+    h.world.remote_db = Answer::Silent;
     h.run_for(Duration::from_secs(10));
     h.world.gateway = Answer::Silent;
     h.run_for(Duration::from_secs(30));

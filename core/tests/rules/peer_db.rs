@@ -32,6 +32,8 @@ fn a_primary_fences_when_the_peer_db_serves_in_a_higher_term() {
         in_recovery: false,
         term: Some(2),
         timeline: 2,
+        wal_lsn: 0,
+        published: None,
     });
     h.run_for(Duration::from_millis(200));
     assert!(decided(&h, DecisionKind::Fence, Reason::PeerWins));
@@ -48,6 +50,8 @@ fn a_primary_alarms_on_a_writable_peer_db_in_no_higher_term() {
         in_recovery: false,
         term: None,
         timeline: 2,
+        wal_lsn: 0,
+        published: None,
     });
     h.run_for(Duration::from_secs(1));
     assert_eq!(h.e.role(), Role::Primary, "keeps serving");
@@ -62,6 +66,8 @@ fn a_standby_learns_a_higher_term_from_the_peer_db() {
         in_recovery: false,
         term: Some(6),
         timeline: 3,
+        wal_lsn: 0,
+        published: None,
     });
     let mut h = Harness::standby(w);
     h.run_for(Duration::from_millis(200));

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use crate::harness::{unwindowed, Harness, World, RESTART_DB, STOP_DB};
+use crate::harness::{unwindowed, Harness, World, STOP_DB};
 use twinbeat_core::{Action, Input, PathHealth, PathId, Role};
 
 fn restarts_since(h: &Harness, since: twinbeat_core::Instant) -> usize {
-    h.count_since(since, |a| unwindowed(*a) == RESTART_DB)
+    h.count_since(since, |a| matches!(a, Action::RestartDb { .. }))
 }
 
 #[test]
@@ -22,6 +22,17 @@ fn a_postmaster_exit_restarts_the_primarys_db_at_once() {
         restarts_since(&h, t0),
         1,
         "no retries wait for a dead process"
+    );
+    assert_eq!(
+        h.count_since(t0, |a| matches!(
+            a,
+            Action::RestartDb {
+                lift_guard: true,
+                ..
+            }
+        )),
+        1,
+        "a primary's restart lifts the start guard for that one start"
     );
     assert_eq!(h.e.path(PathId::LocalDb).health, PathHealth::Down);
     // The restart brings it back writable; the primary serves on, nothing else moves.

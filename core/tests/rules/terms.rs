@@ -307,6 +307,47 @@ fn pause_drops_vip_and_holds() {
 }
 
 #[test]
+fn a_second_pause_in_hold_starts_the_evidence_over() {
+    // Found by the simulation: a node paused, held, sent a ping, and froze again; the
+    // peer's ack to that ping waited out the second pause in a buffer (and the peer
+    // promoted meanwhile). It answers a ping sent after the first hold began, but not
+    // after the second pause: no evidence.
+    let mut h = Harness::master(World::master_side());
+    h.world.serial = Answer::Silent;
+    h.world.icmp = Answer::Silent;
+    h.world.remote_db = Answer::Silent;
+    h.now += Duration::from_secs(3);
+    h.e.handle_timeout(h.now);
+    h.drain();
+    h.run_for(Duration::from_millis(500));
+    assert_eq!(h.e.role(), Role::Hold);
+    let before = h
+        .log
+        .iter()
+        .rev()
+        .find_map(|(_, a)| match a {
+            Action::SendPing { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .expect("pings while holding");
+    h.now += Duration::from_secs(3);
+    let second = h.now;
+    h.input(Input::AckReceived {
+        seq: before,
+        peer: peer_state(Role::Standby, 1),
+    });
+    assert_eq!(
+        h.count_since(second, |a| *a == Action::TakeVip),
+        0,
+        "an ack from the backlog is no evidence"
+    );
+    // The peer answers a ping sent after the second pause: evidence.
+    h.world.serial = Answer::Ok;
+    h.run_for(Duration::from_secs(2));
+    assert_eq!(h.e.role(), Role::Primary);
+}
+
+#[test]
 fn short_gap_is_not_a_pause() {
     let mut h = Harness::master(World::master_side());
     h.now += Duration::from_millis(100);

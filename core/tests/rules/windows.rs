@@ -27,7 +27,7 @@ fn check_windows(h: &Harness, cfg: &Config) -> [usize; 4] {
                 assert_eq!(connect_by, at + cfg.local_db.timeout.min(PROMOTE_WINDOW));
                 assert_eq!(deadline, at + PROMOTE_WINDOW, "promote at {at:?}");
             }
-            Action::RestartDb { deadline } => {
+            Action::RestartDb { deadline, .. } => {
                 seen[1] += 1;
                 let window = cfg.restart_grace.max(MIN_RESTART_WINDOW);
                 assert_eq!(deadline, at + window, "restart at {at:?}");

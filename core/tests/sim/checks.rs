@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Action, Config, Input, Instant, PathId, PersistedRole, Role};
+use twinbeat_core::{
+    Action, Config, DecisionKind, Event, Input, Instant, PathId, PersistedRole, Reason, Role,
+    TakeoverVerdict,
+};
 
 use crate::world::{Node, N};
 
@@ -44,6 +47,17 @@ pub(crate) struct Checks {
     /// `local-db-restart-once` restarts of a primary whose DB was up read-only (the guard).
     pub(crate) read_only_restarts: u32,
     pub(crate) fences: u32,
+    /// A master heard "ready" to its question since it last asked, in this daemon run
+    /// (rule `fence-handshake`).
+    ready_heard: [bool; 2],
+    /// A fence for a lost gateway or an unrecoverable DB was just decided.
+    fence_decided: [bool; 2],
+    /// Fences of a serving master, each after a "ready" (rule `fence-handshake`).
+    pub(crate) handovers: u32,
+    /// The node published `Fencing` over the remote DB path (rule `fence-handshake`).
+    fencing_published: [bool; 2],
+    /// Promotions of a standby armed over the remote DB path (rule `fence-handshake`).
+    pub(crate) db_handovers: u32,
     pub(crate) liveness_checked: u32,
     /// A path that carries state (remote DB or serial) works both ways.
     reach: bool,
@@ -92,6 +106,11 @@ impl Checks {
             reopens: 0,
             read_only_restarts: 0,
             fences: 0,
+            ready_heard: [false; 2],
+            fence_decided: [false; 2],
+            handovers: 0,
+            fencing_published: [false; 2],
+            db_handovers: 0,
             liveness_checked: 0,
             reach: false,
             owed_since: None,
@@ -167,6 +186,8 @@ impl Checks {
             .persisted
             .is_some_and(|p| p.role == PersistedRole::Fenced);
         self.ever_fenced[n] = on_disk;
+        self.ready_heard[n] = false;
+        self.fence_decided[n] = false;
     }
 
     pub(crate) fn on_input(&mut self, now: Instant, n: N, input: &Input, nodes: &[Node; 2]) {
@@ -209,6 +230,7 @@ impl Checks {
             Action::Persist(s) if s.role == PersistedRole::Primary && self.ever_fenced[n] => {
                 self.fail(now, format!("fenced node {n} persists primary"));
             }
+            Action::Log(event) => self.on_event(now, n, event),
             Action::Persist(s) if s.role == PersistedRole::Fenced => {
                 self.ever_fenced[n] = true;
                 self.fences += 1;
@@ -223,11 +245,51 @@ impl Checks {
         }
     }
 
+    /// Rule `fence-handshake`: a serving master fences for a lost gateway or an
+    /// unrecoverable DB only after the standby answered "ready" to its latest question.
+    /// (A guarded primary whose re-open failed fences from promoting, on the standby's
+    /// last frame: rule `start-guard`.)
+    fn on_event(&mut self, now: Instant, n: N, event: &Event) {
+        match event {
+            Event::TakeoverAsked { .. } => self.ready_heard[n] = false,
+            Event::TakeoverAnswered {
+                verdict: TakeoverVerdict::Ready,
+                ..
+            } => self.ready_heard[n] = true,
+            Event::Decision(d) if d.kind == DecisionKind::Fence => {
+                self.fence_decided[n] = matches!(
+                    d.reason,
+                    Reason::OwnGatewayDown | Reason::OwnDbUnrecoverable
+                );
+            }
+            Event::RoleChanged {
+                from: Role::Primary,
+                to: Role::Fencing,
+            } if self.fence_decided[n] => {
+                self.fence_decided[n] = false;
+                if self.ready_heard[n] {
+                    self.handovers += 1;
+                } else {
+                    self.fail(
+                        now,
+                        format!("node {n} fenced with no \"ready\" from its standby"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Every action the engine requests, applied or not (the world may crash the
     /// daemon before carrying it out): the decision itself is what is checked.
     pub(crate) fn on_request(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
         if matches!(a, Action::Promote { .. }) {
             self.check_promote(now, n, nodes);
+        }
+        if let Action::PublishHandover(Some(p)) = a {
+            if p.stage == twinbeat_core::Stage::Fencing {
+                self.fencing_published[n] = true;
+            }
         }
         let me = &nodes[n];
         if matches!(a, Action::RestartDb { .. })
@@ -239,6 +301,14 @@ impl Checks {
         if matches!(a, Action::Persist(s) if s.role == PersistedRole::Promoting) {
             self.check_promotion(now, n, nodes);
             self.promotions += 1;
+            let armed = nodes[n]
+                .engine
+                .as_ref()
+                .and_then(|e| e.last_decision())
+                .is_some_and(|d| d.reason == Reason::PeerFencing);
+            if armed {
+                self.db_handovers += 1;
+            }
             if let Some(l) = self.liveness.as_mut().filter(|l| l.standby == n) {
                 l.promoted = true;
             }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Action, Input, LocalDbSample, PathId, PeerDbReading, ProbeOutcome, Role};
+use twinbeat_core::{Action, Input, LocalDbSample, PathId, PeerDbReading, ProbeOutcome};
 
 use crate::world::{Ev, Fault, World, BOOT, N};
 
@@ -32,6 +32,8 @@ impl World {
                                 in_recovery: other.in_recovery,
                                 term: other.published_term,
                                 timeline: other.timeline,
+                                wal_lsn: other.wal,
+                                published: other.published,
                             };
                             let outcome = ProbeOutcome::Ok { rtt: lat };
                             let reading = Some(reading);
@@ -121,13 +123,14 @@ impl World {
                 let d = Duration::from_millis(self.rng.u64(5..20));
                 self.deliver(n, d, Input::VipArpProbe { attempt, answered });
             }
-            Action::RestartDb { .. } => {
+            Action::RestartDb { lift_guard, .. } => {
                 let nd = &mut self.nodes[n];
                 let ok = !nd.db_broken;
                 if ok {
-                    // The daemon lifts the guard around a restart it orders on a
-                    // primary (writable after it); otherwise `standby.signal` decides.
-                    let in_recovery = nd.signal && nd.role() != Some(Role::Primary);
+                    // The daemon lifts the guard for a restart the engine orders with
+                    // `lift_guard` (writable after it); otherwise `standby.signal`
+                    // decides.
+                    let in_recovery = nd.signal && !lift_guard;
                     if !nd.db_running || nd.in_recovery != in_recovery {
                         nd.db_changed_at = self.now;
                     }
@@ -165,14 +168,15 @@ impl World {
                 let nd = &mut self.nodes[n];
                 if nd.db_running && (!fails || requested) {
                     // The term is published first, then `pg_promote`. PostgreSQL
-                    // removes `standby.signal` and starts the next timeline; the daemon
-                    // arms the guard again after `Promoted` (modelled as one step).
+                    // removes `standby.signal` and starts the next timeline; the
+                    // engine arms the guard again once it is primary
+                    // (`ArmStartGuard`).
                     nd.published_term = Some(term);
                     if nd.in_recovery {
                         nd.in_recovery = false;
                         nd.timeline += 1;
+                        nd.signal = false;
                     }
-                    nd.signal = true;
                 }
                 let input = if nd.db_running && !fails {
                     Input::Promoted
@@ -208,6 +212,15 @@ impl World {
             }
             Action::RunFenceAction { .. } => self.deliver(n, lat, Input::FenceActionDone),
             // Nothing of a pause is queued in the simulated serial line.
+            // The daemon writes `standby.signal` into the data directory.
+            Action::ArmStartGuard => self.nodes[n].signal = true,
+            // `ALTER SYSTEM` needs a running server.
+            Action::PublishHandover(p) => {
+                let nd = &mut self.nodes[n];
+                if nd.db_running && !nd.node_frozen {
+                    nd.published = p;
+                }
+            }
             Action::FlushSerialInput | Action::Log(_) => {}
         }
     }

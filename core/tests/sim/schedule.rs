@@ -160,6 +160,12 @@ pub(crate) fn generate(w: &mut World) -> Family {
         }
         Family::OneSidedGateway => {
             let node = if w.rng.u8(0..4) == 0 { B } else { A };
+            if node == A && w.rng.bool() {
+                // Serial cut first: the handover runs over the remote DB path (rule
+                // `fence-handshake`).
+                let before = ms(w.rng.u64(200..1_500));
+                w.fault_in(f - before, Fault::CutSerial(true));
+            }
             w.fault_in(f, Fault::Gateway(node, false));
             if node == A {
                 fence_noise(w, f);

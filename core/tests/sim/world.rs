@@ -103,6 +103,7 @@ impl World {
             wal: 0,
             timeline: 1,
             published_term: primary.then_some(1),
+            published: None,
             vip: false,
             vip_failures: 0,
             gateway_ok: true,

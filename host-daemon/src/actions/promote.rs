@@ -48,6 +48,8 @@ pub(crate) struct PromoteReport {
     /// PostgreSQL was already out of recovery before the request (nothing to do):
     /// the "finish" branch of rule `promotion-order` after a restart.
     pub already_primary: bool,
+    /// How long publishing the term took (`ALTER SYSTEM`, reload, read back).
+    pub publish: Duration,
     /// From sending `pg_promote` to the first poll that saw the end of recovery.
     pub request_to_writable: Duration,
     /// How many `pg_is_in_recovery()` polls it took.
@@ -80,12 +82,14 @@ pub(crate) enum PromoteError {
     /// Still in recovery when the bound ran out.
     #[error("promote: still in recovery after {0:?}")]
     StillInRecovery(Duration),
-    /// The published term did not read back within the bound.
-    #[error("promote: twinbeat.term reads {read:?}, not {term}, after the reload")]
-    TermNotPublished {
-        /// The term written.
-        term: u64,
-        /// What `current_setting('twinbeat.term', true)` last said.
+    /// A published setting did not read back within the bound.
+    #[error("{setting} reads {read:?}, not {value:?}, after the reload")]
+    NotPublished {
+        /// The setting.
+        setting: &'static str,
+        /// The value written (empty: reset).
+        value: String,
+        /// What `current_setting(setting, true)` last said.
         read: Option<String>,
     },
 }
@@ -149,10 +153,13 @@ pub(crate) async fn promote(
     let start = Instant::now();
     let sent = std::sync::atomic::AtomicBool::new(false);
     let bounded = async {
-        publish_term(client, opts.term, opts.poll_interval).await?;
+        let term = opts.term.to_string();
+        publish(client, "twinbeat.term", Some(&term), opts.poll_interval).await?;
+        let publish = start.elapsed();
         if !in_recovery(client).await? {
             return Ok(PromoteReport {
                 already_primary: true,
+                publish,
                 request_to_writable: Duration::ZERO,
                 polls: 0,
                 requests: 0,
@@ -169,6 +176,7 @@ pub(crate) async fn promote(
             if !in_recovery(client).await? {
                 return Ok(PromoteReport {
                     already_primary: false,
+                    publish,
                     request_to_writable: requested.elapsed(),
                     polls,
                     requests,
@@ -194,38 +202,63 @@ pub(crate) async fn promote(
     })
 }
 
-/// `ALTER SYSTEM SET twinbeat.term` and a reload, then polls until this session reads
-/// the new value back (the reload reaches each backend at its next command).
-async fn publish_term(client: &Client, term: u64, poll: Duration) -> Result<(), PromoteError> {
+/// Publishes `value` as the custom setting `setting` (`twinbeat.*`) where the peer's
+/// remote DB path reads it, or clears it (`None`): `ALTER SYSTEM` and a reload, then
+/// polls until this session reads the new value back (the reload reaches each backend
+/// at its next command). A value already in place is left alone (no write). Allowed
+/// during recovery; PostgreSQL 15 first needs the placeholder defined in the session.
+pub(crate) async fn publish(
+    client: &Client,
+    setting: &'static str,
+    value: Option<&str>,
+    poll: Duration,
+) -> Result<(), PromoteError> {
     let map = |query| move |source| PromoteError::Query { query, source };
-    let value = term.to_string();
+    let want = value.unwrap_or("");
+    if read_setting(client, setting).await?.unwrap_or_default() == want {
+        return Ok(());
+    }
+    let quoted = want.replace('\'', "''");
+    let alter = match value {
+        Some(_) => format!("ALTER SYSTEM SET {setting} = '{quoted}'"),
+        None => format!("ALTER SYSTEM RESET {setting}"),
+    };
     client
-        .batch_execute("SET twinbeat.term = '0'")
+        .batch_execute(&format!("SET {setting} = ''"))
         .await
-        .map_err(map("SET twinbeat.term"))?;
+        .map_err(map("SET placeholder"))?;
     client
-        .batch_execute(&format!("ALTER SYSTEM SET twinbeat.term = '{term}'"))
+        .batch_execute(&alter)
         .await
-        .map_err(map("ALTER SYSTEM SET twinbeat.term"))?;
+        .map_err(map("ALTER SYSTEM"))?;
     client
-        .batch_execute("RESET twinbeat.term; SELECT pg_reload_conf()")
+        .batch_execute(&format!("RESET {setting}; SELECT pg_reload_conf()"))
         .await
         .map_err(map("pg_reload_conf"))?;
-    let mut read = None;
+    let mut last = None;
     for _ in 0..1000 {
-        let row = client
-            .query_one("SELECT current_setting('twinbeat.term', true)", &[])
-            .await
-            .map_err(map("current_setting"))?;
-        read = row
-            .try_get::<_, Option<String>>(0)
-            .map_err(map("current_setting"))?;
-        if read.as_deref() == Some(value.as_str()) {
+        last = read_setting(client, setting).await?;
+        if last.as_deref().unwrap_or("") == want {
             return Ok(());
         }
         tokio::time::sleep(poll).await;
     }
-    Err(PromoteError::TermNotPublished { term, read })
+    Err(PromoteError::NotPublished {
+        setting,
+        value: want.to_owned(),
+        read: last,
+    })
+}
+
+/// `current_setting(setting, true)`: `None` when the setting is not defined.
+async fn read_setting(client: &Client, setting: &str) -> Result<Option<String>, PromoteError> {
+    let map = |source| PromoteError::Query {
+        query: "current_setting",
+        source,
+    };
+    let q = format!("SELECT current_setting('{setting}', true)");
+    let row = client.query_one(&q, &[]).await.map_err(map)?;
+    row.try_get(0).map_err(map)
 }
 
 /// `SELECT pg_promote(wait => false)`; false from PostgreSQL is [`PromoteError::Refused`].

@@ -10,8 +10,8 @@ use crate::actions::state_file::PersistedState;
 use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
-    BridgeStatus, PathStatus, PeerDbStatus, PeerStatus, PersistedStatus, ReplicationStatus,
-    SerialCounters, StatusSnapshot, VipStatus,
+    BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus, PersistedStatus,
+    ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -72,6 +72,24 @@ fn replication(e: &Engine, now: engine::Instant) -> ReplicationStatus {
             timeline: r.timeline,
             age_ms: u64::try_from(now.saturating_duration_since(at).as_millis())
                 .unwrap_or(u64::MAX),
+        }),
+        handover: e.own_state().handover.map(|h| match h {
+            engine::Handover::Asked { lsn } => HandoverStatus {
+                state: "asking".into(),
+                lsn,
+                verdict: None,
+            },
+            engine::Handover::Answered { lsn, verdict } => HandoverStatus {
+                state: "answered".into(),
+                lsn,
+                verdict: Some(
+                    match verdict {
+                        engine::TakeoverVerdict::Ready => "ready",
+                        engine::TakeoverVerdict::Refused(why) => why.name(),
+                    }
+                    .into(),
+                ),
+            },
         }),
     }
 }

@@ -40,15 +40,72 @@ pub(crate) fn state_to_wire(s: engine::NodeState) -> wire::NodeState {
 }
 
 /// The optional fields our frames carry: the echo of the peer's last ping (rule
-/// `hold-needs-evidence`) and our conditions (rule `human-promoted-standby`).
+/// `hold-needs-evidence`), our conditions (rule `human-promoted-standby`) and a
+/// handover's question or answer (rule `fence-handshake`).
 pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wire::Extensions {
+    let (takeover_request, takeover_answer) = match s.handover {
+        Some(engine::Handover::Asked { lsn }) => (Some(wire::TakeoverRequest { lsn }), None),
+        Some(engine::Handover::Answered { lsn, verdict }) => (
+            None,
+            Some(wire::TakeoverAnswer {
+                lsn,
+                verdict: verdict_to_wire(verdict),
+            }),
+        ),
+        None => (None, None),
+    };
     wire::Extensions {
         echoed_seq: echo,
         conditions: s.human_promoted.then_some(wire::Conditions {
             human_promoted: true,
             leaving: false,
         }),
+        takeover_request,
+        takeover_answer,
         ..wire::Extensions::NONE
+    }
+}
+
+/// The verdict codes of tail field 15 (`protocol/WIRE.md`): 0 ready, then one code per
+/// refusal.
+const VERDICTS: [(u8, engine::TakeoverVerdict); 6] = {
+    use engine::TakeoverRefusal as R;
+    use engine::TakeoverVerdict::{Ready, Refused};
+    [
+        (wire::TakeoverAnswer::READY, Ready),
+        (1, Refused(R::LocalDbUnhealthy)),
+        (2, Refused(R::NotInRecovery)),
+        (3, Refused(R::GatewayDown)),
+        (4, Refused(R::LagTooHigh)),
+        (5, Refused(R::CheckTimedOut)),
+    ]
+};
+
+fn verdict_to_wire(v: engine::TakeoverVerdict) -> u8 {
+    VERDICTS
+        .iter()
+        .find(|(_, known)| *known == v)
+        .map_or(u8::MAX, |(code, _)| *code)
+}
+
+/// A code this daemon does not know is still a refusal: only 0 says ready.
+fn verdict_from_wire(code: u8) -> engine::TakeoverVerdict {
+    VERDICTS.iter().find(|(known, _)| *known == code).map_or(
+        engine::TakeoverVerdict::Refused(engine::TakeoverRefusal::CheckTimedOut),
+        |(_, v)| *v,
+    )
+}
+
+/// A handover's question or answer from the optional fields (a frame carries at
+/// most one in practice; a question wins, as it is what a master sends).
+fn handover_from_wire(ext: &wire::Extensions) -> Option<engine::Handover> {
+    match (ext.takeover_request, ext.takeover_answer) {
+        (Some(r), _) => Some(engine::Handover::Asked { lsn: r.lsn }),
+        (None, Some(a)) => Some(engine::Handover::Answered {
+            lsn: a.lsn,
+            verdict: verdict_from_wire(a.verdict),
+        }),
+        (None, None) => None,
     }
 }
 
@@ -67,6 +124,7 @@ pub(crate) fn state_from_wire(
         gateway_up: s.gateway_up,
         wal_lsn: s.wal_lsn,
         human_promoted: ext.conditions.is_some_and(|c| c.human_promoted),
+        handover: handover_from_wire(ext),
     }
 }
 
@@ -102,6 +160,7 @@ mod tests {
             gateway_up: true,
             wal_lsn: 42,
             human_promoted: false,
+            handover: None,
         };
         let round_trip = |s: engine::NodeState| {
             let ext = extensions_to_wire(s, Some(9));
@@ -121,5 +180,26 @@ mod tests {
             ..s
         };
         assert_eq!(round_trip(by_hand), by_hand);
+        let asking = engine::NodeState {
+            handover: Some(engine::Handover::Asked { lsn: 77 }),
+            ..s
+        };
+        assert_eq!(round_trip(asking), asking);
+        for (_, verdict) in VERDICTS {
+            let answering = engine::NodeState {
+                role: engine::Role::Standby,
+                handover: Some(engine::Handover::Answered { lsn: 77, verdict }),
+                ..s
+            };
+            assert_eq!(round_trip(answering), answering);
+        }
+    }
+
+    #[test]
+    fn an_unknown_verdict_code_is_a_refusal() {
+        assert!(matches!(
+            verdict_from_wire(200),
+            engine::TakeoverVerdict::Refused(_)
+        ));
     }
 }

@@ -36,8 +36,10 @@ use super::pg::{connect, Connect, DbTarget, Readiness, Session};
 /// timeline — the one it receives (or last checkpointed) in recovery, the one it
 /// writes otherwise (the first 8 hex digits of the current WAL file's name).
 /// Volatile functions are not folded ahead of the CASE, so a replica never runs
-/// `pg_current_wal_lsn()`.
-pub(crate) const ROLE_SQL: &str = "SELECT pg_is_in_recovery(),      current_setting('twinbeat.term', true),      CASE WHEN pg_is_in_recovery()           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),                         (pg_control_checkpoint()).timeline_id)           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int      END";
+/// `pg_current_wal_lsn()`. Then its WAL position in bytes (received in recovery,
+/// which `pg_stat_wal_receiver` feeds; current otherwise) and what its daemon published
+/// for a handover over this path (`twinbeat.handover`, rule `fence-handshake`).
+pub(crate) const ROLE_SQL: &str = "SELECT pg_is_in_recovery(),      current_setting('twinbeat.term', true),      CASE WHEN pg_is_in_recovery()           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),                         (pg_control_checkpoint()).timeline_id)           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int      END,      CASE WHEN pg_is_in_recovery()           THEN coalesce(pg_last_wal_receive_lsn(), '0/0')           ELSE pg_current_wal_lsn()      END - '0/0',      current_setting('twinbeat.handover', true)";
 
 /// Reads the row of [`ROLE_SQL`].
 fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
@@ -55,10 +57,15 @@ fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
         ),
     };
     let timeline = column(2).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    // `pg_lsn - pg_lsn` is numeric: its text has no fraction for whole bytes.
+    let wal_lsn = column(3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let published = column(4).and_then(super::published::parse);
     Ok(PeerDbReading {
         in_recovery,
         term,
         timeline,
+        wal_lsn,
+        published,
     })
 }
 

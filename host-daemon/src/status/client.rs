@@ -171,6 +171,16 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             }
         );
     }
+    if let Some(h) = &r.handover {
+        let _ = match &h.verdict {
+            None => writeln!(
+                o,
+                "handover  asking the standby to take over at WAL {} (fence-handshake)",
+                h.lsn
+            ),
+            Some(v) => writeln!(o, "handover  answered the master at WAL {}: {v}", h.lsn),
+        };
+    }
     if r.promoted_by_hand || r.peer_promoted_by_hand {
         let _ =
             writeln!(

@@ -121,6 +121,21 @@ pub(crate) struct ReplicationStatus {
     pub peer_promoted_by_hand: bool,
     /// The peer's PostgreSQL as the remote DB path last read it.
     pub peer_db: Option<PeerDbStatus>,
+    /// A handover under way (rule `fence-handshake`): this master's question, or this
+    /// standby's answer.
+    pub handover: Option<HandoverStatus>,
+}
+
+/// This node's side of a handover (rule `fence-handshake`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct HandoverStatus {
+    /// `asking` (a master wants to fence and asks the standby to take over) or
+    /// `answered` (a standby answered the question).
+    pub state: String,
+    /// The master's WAL position the question names.
+    pub lsn: u64,
+    /// The answer: `ready`, or why not (`lag_too_high`, `gateway_down`, …).
+    pub verdict: Option<String>,
 }
 
 /// One reading of the peer's PostgreSQL over the remote DB path.

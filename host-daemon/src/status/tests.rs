@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    fetch, serve, BridgeStatus, PathStatus, PeerDbStatus, PeerStatus, ReplicationStatus,
-    SerialCounters, Shared, StatusSnapshot, Target, VipStatus,
+    fetch, serve, BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus,
+    ReplicationStatus, SerialCounters, Shared, StatusSnapshot, Target, VipStatus,
 };
 use crate::metrics::DropReason;
 
@@ -61,6 +61,11 @@ fn known() -> StatusSnapshot {
                 term: Some(4),
                 timeline: 3,
                 age_ms: 12,
+            }),
+            handover: Some(HandoverStatus {
+                state: "answered".into(),
+                lsn: 42,
+                verdict: Some("lag_too_high".into()),
             }),
         },
         serial: SerialCounters {

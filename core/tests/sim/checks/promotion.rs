@@ -27,6 +27,14 @@ impl Checks {
                     );
                 }
             }
+            Reason::PeerFencing => {
+                if !self.fencing_published[o] {
+                    self.fail(
+                        now,
+                        format!("node {n} promotes on a fencing never published"),
+                    );
+                }
+            }
             Reason::AllPathsDownTogether | Reason::AllPathsDownDegraded => {
                 let mut first = None::<Instant>;
                 let mut last = None::<Instant>;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Engine, Role, StartFacts};
+use twinbeat_core::{Engine, StartFacts};
 
 use super::{Ev, World, N};
 
@@ -26,14 +26,6 @@ impl World {
         nd.engine = Some(Engine::new(nd.cfg, facts, now).expect("valid sim config"));
         self.checks.on_start(now, n, &self.nodes);
         self.drain(n);
-    }
-
-    /// The daemon's side of the start guard: armed while the engine is primary.
-    fn arm_guard(&mut self, n: N) {
-        let nd = &mut self.nodes[n];
-        if nd.role() == Some(Role::Primary) && nd.db_running && !nd.in_recovery {
-            nd.signal = true;
-        }
     }
 
     /// PostgreSQL started by anyone but the daemon (boot, service manager).
@@ -60,7 +52,6 @@ impl World {
     }
 
     pub(super) fn drain(&mut self, n: N) {
-        self.arm_guard(n);
         loop {
             let Some(a) = self.nodes[n].engine.as_mut().and_then(|e| e.poll_action()) else {
                 return;

@@ -66,6 +66,9 @@ pub(crate) struct Node {
     /// `twinbeat.term` in `postgresql.auto.conf`: published before every `pg_promote`
     /// (rule `remote-db-reads-role`), kept across restarts.
     pub(crate) published_term: Option<u64>,
+    /// `twinbeat.handover` in `postgresql.auto.conf`: a handover's stage over the
+    /// remote DB path (rule `fence-handshake`), kept across restarts.
+    pub(crate) published: Option<twinbeat_core::Published>,
     pub(crate) vip: bool,
     /// Failed VIP adds in a row.
     pub(crate) vip_failures: u32,

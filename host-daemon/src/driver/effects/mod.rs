@@ -90,12 +90,6 @@ impl Effects {
         guard::state_name(self.plan.data_dir.known())
     }
 
-    /// The engine's role became `Primary`: arm the start guard, in order with the
-    /// DB operations already queued (a restart or a stop before it finishes first).
-    pub(crate) fn became_primary(&self) {
-        let _ = self.db.send(DbOp::ArmGuard);
-    }
-
     /// Learns the data directory now if it was not configured (logged either way),
     /// so the first stop does not have to.
     pub(crate) async fn learn_data_dir(&self) {
@@ -117,8 +111,7 @@ impl Effects {
     }
 
     /// Starts `action`. `reason` is persisted with a new state (shown by
-    /// `twinbeat status`). `primary`: the engine's role is `Primary` now (a restart
-    /// it orders then comes back writable). `at` puts the engine's instants on the
+    /// `twinbeat status`). `at` puts the engine's instants on the
     /// driver's clock: each effect runs until the end of the window its action
     /// carries, and the driver reads no timing from the config. Returns false for the
     /// actions the engine loop carries out itself: the probes (the ARP probe is
@@ -127,7 +120,6 @@ impl Effects {
         &self,
         action: Action,
         reason: &str,
-        primary: bool,
         at: impl Fn(twinbeat_core::Instant) -> TokioInstant,
     ) -> bool {
         // A send fails only when a worker is gone (the runtime is shutting down):
@@ -148,11 +140,23 @@ impl Effects {
                     deadline: at(deadline),
                 });
             }
-            Action::RestartDb { deadline } => {
+            Action::RestartDb {
+                lift_guard,
+                deadline,
+            } => {
                 let _ = self.db.send(DbOp::Restart {
-                    primary,
+                    lift_guard,
                     deadline: at(deadline),
                 });
+            }
+            // In order with the DB operations already queued (a restart or a stop
+            // before it finishes first).
+            Action::ArmStartGuard => {
+                let _ = self.db.send(DbOp::ArmGuard);
+            }
+            Action::PublishHandover(p) => {
+                let value = p.as_ref().map(crate::probe::published::format);
+                let _ = self.db.send(DbOp::Publish(value));
             }
             Action::StopDb { kill_at, deadline } => {
                 let _ = self.db.send(DbOp::Stop {

@@ -29,7 +29,7 @@ pub(crate) enum VipOp {
 }
 
 /// A local DB operation, with the instants of its action on the driver's clock.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum DbOp {
     /// `pg_promote` and wait until writable, then arm the start guard.
     Promote {
@@ -40,11 +40,11 @@ pub(crate) enum DbOp {
         /// End of the promotion's window.
         deadline: TokioInstant,
     },
-    /// Restart through the service manager. On a primary the start guard is
+    /// Restart through the service manager. With `lift_guard` the start guard is
     /// disarmed around it, so the primary's own restart comes back writable.
     Restart {
-        /// The engine's role was `Primary` when it ordered the restart.
-        primary: bool,
+        /// The engine asked to lift the guard for this one start (rule `start-guard`).
+        lift_guard: bool,
         /// End of the restart's window.
         deadline: TokioInstant,
     },
@@ -55,8 +55,11 @@ pub(crate) enum DbOp {
         /// End of the stop's window.
         deadline: TokioInstant,
     },
-    /// Arm the start guard (the role became `Primary`); no answer to the engine.
+    /// Arm the start guard (the engine's `ArmStartGuard`); no answer to the engine.
     ArmGuard,
+    /// Publish `twinbeat.handover` (the engine's `PublishHandover`, its text from
+    /// `probe::published`), or clear it (`None`); no answer to the engine.
+    Publish(Option<String>),
 }
 
 pub(crate) async fn vip_worker(
@@ -154,84 +157,120 @@ pub(crate) async fn db_worker(
     done: mpsc::UnboundedSender<Report>,
 ) {
     while let Some(op) = rx.recv().await {
-        let input =
-            match op {
-                DbOp::Promote {
+        let input = match op {
+            DbOp::Promote {
+                term,
+                connect_by,
+                deadline,
+            } => {
+                let now = TokioInstant::now();
+                let mut target = plan.promote_target.clone();
+                target.connect_timeout(connect_by.saturating_duration_since(now));
+                let opts = PromoteOptions {
                     term,
-                    connect_by,
-                    deadline,
-                } => {
-                    let now = TokioInstant::now();
-                    let mut target = plan.promote_target.clone();
-                    target.connect_timeout(connect_by.saturating_duration_since(now));
-                    let opts = PromoteOptions {
-                        term,
-                        timeout: deadline.saturating_duration_since(now),
-                        ..PromoteOptions::default()
-                    };
-                    match promote::promote_with_config(&target, opts).await {
-                        Ok(r) => {
-                            tracing::warn!(
-                            "promoted: writable {:?} after the request ({} polls, {} requests{})",
+                    timeout: deadline.saturating_duration_since(now),
+                    ..PromoteOptions::default()
+                };
+                match promote::promote_with_config(&target, opts).await {
+                    Ok(r) => {
+                        tracing::warn!(
+                            "promoted: term published in {:?}, writable {:?} after the request ({} polls, {} requests{})",
+                            r.publish,
                             r.request_to_writable,
                             r.polls,
                             r.requests,
                             if r.already_primary { ", was already primary" } else { "" }
                         );
-                            guard::arm(plan.data_dir.get(&plan.promote_target).await, "promoted")
-                                .await;
-                            Input::Promoted
-                        }
-                        Err(e) => {
-                            tracing::error!("CRITICAL: promotion failed: {e}");
-                            Input::PromoteFailed {
-                                requested: e.requested,
-                            }
+                        // The engine arms the start guard once the node serves
+                        // (`ArmStartGuard`), off the promotion's path.
+                        Input::Promoted
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: promotion failed: {e}");
+                        Input::PromoteFailed {
+                            requested: e.requested,
                         }
                     }
                 }
-                DbOp::Restart { primary, deadline } => restart(&plan, primary, deadline).await,
-                DbOp::ArmGuard => {
-                    guard::arm(plan.data_dir.get(&plan.promote_target).await, "primary").await;
-                    continue;
-                }
-                DbOp::Stop { kill_at, deadline } => {
-                    let dir = plan.data_dir.get(&plan.promote_target).await;
-                    let stop = plan.stop_plan(dir, kill_at, deadline);
-                    let (step, killed) = fence::stop_confirmed(&stop).await;
-                    match step.result {
-                        Ok(what) => {
-                            tracing::warn!(
-                                "local DB stopped: {what} in {:?}{}",
-                                step.elapsed,
-                                if killed { " (SIGKILL needed)" } else { "" }
-                            );
-                            Input::DbStopped
-                        }
-                        Err(e) => {
-                            tracing::error!("CRITICAL: local DB stop not confirmed: {e}");
-                            Input::DbStopFailed
-                        }
+            }
+            DbOp::Restart {
+                lift_guard,
+                deadline,
+            } => restart(&plan, lift_guard, deadline).await,
+            DbOp::ArmGuard => {
+                guard::arm(plan.data_dir.get(&plan.promote_target).await, "primary").await;
+                continue;
+            }
+            DbOp::Publish(value) => {
+                publish_handover(&plan.promote_target, value.as_deref()).await;
+                continue;
+            }
+            DbOp::Stop { kill_at, deadline } => {
+                let dir = plan.data_dir.get(&plan.promote_target).await;
+                let stop = plan.stop_plan(dir, kill_at, deadline);
+                let (step, killed) = fence::stop_confirmed(&stop).await;
+                match step.result {
+                    Ok(what) => {
+                        tracing::warn!(
+                            "local DB stopped: {what} in {:?}{}",
+                            step.elapsed,
+                            if killed { " (SIGKILL needed)" } else { "" }
+                        );
+                        Input::DbStopped
+                    }
+                    Err(e) => {
+                        tracing::error!("CRITICAL: local DB stop not confirmed: {e}");
+                        Input::DbStopFailed
                     }
                 }
-            };
+            }
+        };
         if done.send(input.into()).is_err() {
             return;
         }
     }
 }
 
-/// A restart. Ordered by a primary: disarm, restart, re-arm whatever the restart's
-/// result (a DB that failed to come back must not come back writable later on an
-/// unordered start). Ordered in any other role: the guard (or a standby's own
-/// `standby.signal`) stays, so it comes back read-only. The restart itself escalates
+/// Publishes (or clears) `twinbeat.handover` in the local PostgreSQL on a connection
+/// of its own, within [`PUBLISH_WINDOW`](twinbeat_core::PUBLISH_WINDOW). A failure is a
+/// warning: the peer's readings tell the engine what arrived (rule `fence-handshake`).
+async fn publish_handover(target: &tokio_postgres::Config, value: Option<&str>) {
+    let bound = twinbeat_core::PUBLISH_WINDOW;
+    let work = async {
+        let (client, conn) = target
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        let task = tokio::spawn(conn);
+        let poll = std::time::Duration::from_millis(2);
+        let done = promote::publish(&client, "twinbeat.handover", value, poll)
+            .await
+            .map_err(|e| e.to_string());
+        drop(client);
+        let _ = task.await;
+        done
+    };
+    match tokio::time::timeout(bound, work).await {
+        Ok(Ok(())) => tracing::info!(
+            "published twinbeat.handover = {:?} (rule fence-handshake)",
+            value.unwrap_or("")
+        ),
+        Ok(Err(e)) => tracing::warn!("cannot publish twinbeat.handover: {e}"),
+        Err(_) => tracing::warn!("publishing twinbeat.handover took longer than {bound:?}"),
+    }
+}
+
+/// A restart. With `lift_guard` (the engine orders it on a primary): disarm, restart,
+/// re-arm whatever the restart's result (a DB that failed to come back must not come
+/// back writable later on an unordered start). Otherwise the guard (or a standby's
+/// own `standby.signal`) stays, so it comes back read-only. The restart itself escalates
 /// until the old server is gone, starts it and waits for a new postmaster accepting
 /// connections ([`ServiceControl::restart`](crate::actions::service::ServiceControl::restart)),
 /// all by `deadline`; it needs the data directory in every role, to find the
 /// postmaster's PID.
-async fn restart(plan: &Plan, primary: bool, deadline: TokioInstant) -> Input {
+async fn restart(plan: &Plan, lift_guard: bool, deadline: TokioInstant) -> Input {
     let dir = plan.data_dir.get(&plan.promote_target).await;
-    if primary {
+    if lift_guard {
         if let Some(d) = dir {
             guard::disarm(d, "restart ordered on the primary").await;
         }
@@ -246,7 +285,7 @@ async fn restart(plan: &Plan, primary: bool, deadline: TokioInstant) -> Input {
             Input::DbRestartFailed
         }
     };
-    if primary {
+    if lift_guard {
         guard::arm(dir, "after the primary's restart").await;
     }
     input

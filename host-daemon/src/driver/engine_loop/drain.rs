@@ -46,19 +46,10 @@ impl Driver {
                     other => {
                         let reason = self.reason_for(&other);
                         tracing::debug!("effect {other:?}");
-                        let primary = self.engine.role() == engine::Role::Primary;
-                        self.effects
-                            .perform(other, &reason, primary, |t| self.instant(t));
+                        self.effects.perform(other, &reason, |t| self.instant(t));
                     }
                 }
             }
-            // Rule `start-guard`: every way into Primary (a promotion's VIP taken,
-            // a resume after the hold) arms it; the engine has no action for it.
-            let primary = self.engine.role() == engine::Role::Primary;
-            if primary && !self.was_primary {
-                self.effects.became_primary();
-            }
-            self.was_primary = primary;
             let Some(input) = self.inputs.pop_front() else {
                 break;
             };

@@ -62,6 +62,23 @@ impl Driver {
                     "pause detected: timers fired {gap:?} late; treating it as a restart (rule pause-is-a-restart)"
                 )
             }
+            Event::TakeoverAsked { lsn } => tracing::warn!(
+                "asking the standby to take over at WAL position {lsn} before fencing (rule fence-handshake)"
+            ),
+            Event::TakeoverAnswered { lsn, verdict } => {
+                let verdict = match verdict {
+                    engine::TakeoverVerdict::Ready => "ready",
+                    engine::TakeoverVerdict::Refused(why) => why.name(),
+                };
+                let who = if self.engine.role() == engine::Role::Standby {
+                    "this standby answers the master"
+                } else {
+                    "the standby answers"
+                };
+                tracing::warn!(
+                    "{who}: take over at WAL position {lsn}? {verdict} (rule fence-handshake)"
+                )
+            }
         }
     }
 

@@ -70,9 +70,6 @@ pub(crate) struct Driver {
     persisted: PersistedState,
     /// The last STATUS= line sent to systemd.
     notified: String,
-    /// The engine's role was `Primary` at the end of the last drain: a change to
-    /// `Primary` arms the start guard.
-    was_primary: bool,
 }
 
 impl Driver {

@@ -120,7 +120,6 @@ impl Driver {
             ops_rx,
             persisted,
             notified: String::new(),
-            was_primary: false,
         })
     }
 }

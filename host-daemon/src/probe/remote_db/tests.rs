@@ -138,3 +138,65 @@ fn rejecting_standby_fails_with_its_message() {
         "{outcome:?}"
     );
 }
+
+#[test]
+fn a_standby_publishes_its_handover_stage_and_the_probe_reads_it() {
+    // Rule `fence-handshake` over the remote DB path: the standby, in recovery, answers
+    // by publishing; the master's probe reads it on the same query as the role.
+    use twinbeat_core::{Published, Stage, TakeoverVerdict};
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, true).expect("a standby");
+    let rt = runtime();
+    let mut probe = RemoteDbProbe::new(target(&standby, "tb-remote-published", false));
+    let read = |rt: &tokio::runtime::Runtime, probe: &mut RemoteDbProbe| loop {
+        if let RemoteDbOutcome::Ok {
+            via: Via::Query(r), ..
+        } = until_ok(rt, probe)
+        {
+            return r;
+        }
+    };
+    let before = read(&rt, &mut probe);
+    assert!(
+        before.in_recovery && before.published.is_none(),
+        "{before:?}"
+    );
+
+    let answer = Published {
+        stage: Stage::Answer(TakeoverVerdict::Ready),
+        term: 2,
+        lsn: 0x0300_0148,
+    };
+    let text = crate::probe::published::format(&answer);
+    let publish = |value: Option<&str>| {
+        rt.block_on(async {
+            let (client, conn) = standby
+                .tcp_config()
+                .connect(tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let task = tokio::spawn(conn);
+            let poll = Duration::from_millis(2);
+            crate::actions::promote::publish(&client, "twinbeat.handover", value, poll)
+                .await
+                .unwrap();
+            drop(client);
+            let _ = task.await;
+        });
+    };
+    publish(Some(&text));
+    let after = read(&rt, &mut probe);
+    assert!(
+        after.in_recovery,
+        "publishing keeps it in recovery: {after:?}"
+    );
+    assert_eq!(after.published, Some(answer));
+    assert!(
+        after.wal_lsn > 0,
+        "a streaming standby's received WAL: {after:?}"
+    );
+
+    publish(None);
+    let withdrawn = read(&rt, &mut probe);
+    assert_eq!(withdrawn.published, None);
+}
