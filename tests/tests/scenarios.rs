@@ -40,4 +40,5 @@ scenario_tests!(
     s26_master_backend_killed,
     s27_master_gateway_lost_standby_not_streaming,
     s28_standby_promoted_by_hand,
+    s29_master_gateway_lost_serial_cut,
 );

@@ -283,6 +283,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("26", s26_master_backend_killed),
         ("27", s27_master_gateway_lost_standby_not_streaming),
         ("28", s28_standby_promoted_by_hand),
+        ("29", s29_master_gateway_lost_serial_cut),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

@@ -80,6 +80,70 @@ pub fn s06_master_network_gone(ctx: &Ctx) -> Result<Outcome> {
         !log_lines(&lab, Node::A, &["fence"]).is_empty(),
         "a logged its fence",
     );
+    // Rule `fence-handshake`: a asked over serial and fenced on b's "ready".
+    out.check(
+        !log_lines(&lab, Node::A, &["asking the standby to take over"]).is_empty(),
+        "a asked b to take over before fencing",
+    );
+    out.check(
+        !log_lines(&lab, Node::B, &["this standby answers the master"]).is_empty(),
+        "b answered after its fresh checks",
+    );
+    out.check(
+        log_lines(&lab, Node::A, &["the standby answers"])
+            .iter()
+            .any(|l| l.contains("? ready")),
+        "a heard b's \"ready\"",
+    );
+    Ok(out.finish(sampler, false))
+}
+
+/// Scenario 29: The serial cable cut, then a loses its gateway while a and b still reach
+/// each other over IP → a asks b over the remote DB path (rule `fence-handshake`: each
+/// publishes its stage in its own PostgreSQL), fences on b's "ready" and `Armed`; b,
+/// armed, promotes once a's PostgreSQL is gone although a's host still answers ICMP.
+pub fn s29_master_gateway_lost_serial_cut(ctx: &Ctx) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        "29 serial cut, then the master loses its gateway",
+        "a hands over through the remote DB path: asks, fences on b's ready; b promotes",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    lab.relay()?.cut(Dir::Both)?;
+    sampler.mark("fault: serial cut");
+    // Both see serial down, and a's last frame from b grows older than
+    // `peer_state_max_age`: from then on only the DB path can carry a question.
+    let serial_down = |n| !log_lines(&lab, n, &["path serial down"]).is_empty();
+    let seen = crate::cmd::wait_for(
+        "both daemons see serial down",
+        takeover_deadline(ctx.profile),
+        Duration::from_millis(50),
+        || (serial_down(Node::A) && serial_down(Node::B)).then_some(()),
+    );
+    out.check(seen.is_ok(), "both saw the serial path down");
+    let bad = stays(&sampler, quiet_window(ctx.profile), normal);
+    out.check(bad.is_none(), "pair unchanged with serial cut");
+    lab.apply(Fault::DropGateway(Node::A))?;
+    sampler.mark("fault: a loses its gateway");
+    let t0 = Instant::now();
+    let t = watch_takeover(&lab, t0, takeover_deadline(ctx.profile) * 2);
+    out.check(t.a_down.is_some(), "a stopped its PostgreSQL (fenced)");
+    out.check(t.b_writable.is_some(), "b writable");
+    out.takeover = Some(t);
+    let published = |n, stage: &str| {
+        log_lines(&lab, n, &["published twinbeat.handover"])
+            .iter()
+            .any(|l| l.contains(&format!("\"{stage}:")))
+    };
+    out.check(published(Node::A, "ask"), "a published its question");
+    out.check(published(Node::B, "ready"), "b published \"ready\"");
+    out.check(published(Node::A, "fencing"), "a published that it fences");
+    out.check(published(Node::B, "armed"), "b published that it is armed");
+    out.check(
+        !log_lines(&lab, Node::B, &["Promote: PeerFencing"]).is_empty(),
+        "b promoted on the handover, not on all paths down",
+    );
+    let released = sampler.wait_for(Duration::from_secs(10), |s| s.a.vip == VipObs::Absent);
+    out.check(released.is_some(), "a released the VIP");
     Ok(out.finish(sampler, false))
 }
 
