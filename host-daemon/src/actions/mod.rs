@@ -33,6 +33,7 @@ pub(crate) mod ndp;
 pub(crate) mod notify;
 pub(crate) mod postmaster;
 pub(crate) mod promote;
+pub(crate) mod publish;
 pub(crate) mod service;
 pub(crate) mod start_guard;
 pub(crate) mod state_file;

@@ -1,11 +1,7 @@
 //! Promotion of the local standby (rule `promotion-order`, the `pg_promote` step).
 //!
 //! First the term is published where the peer's remote DB path reads it (rule
-//! `remote-db-reads-role`): `ALTER SYSTEM SET twinbeat.term` and a reload, read back
-//! (`current_setting('twinbeat.term', true)`). PostgreSQL 15 refuses `ALTER SYSTEM`
-//! for a custom setting it has never seen, so the session first defines the
-//! placeholder with `SET` (and `RESET`s it, so its own read-back sees the file's
-//! value); `ALTER SYSTEM` writes no WAL and is allowed during recovery.
+//! `remote-db-reads-role`, [`publish`](super::publish)): `twinbeat.term`.
 //!
 //! `pg_promote(wait => true)` re-checks only every 100 ms, so it costs ~126 ms here.
 //! Instead: `pg_promote(wait => false)` and then poll `pg_is_in_recovery()` on the
@@ -14,6 +10,8 @@
 use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, NoTls};
+
+use super::publish::{publish, PublishError};
 
 /// Bounds of a promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,16 +80,9 @@ pub(crate) enum PromoteError {
     /// Still in recovery when the bound ran out.
     #[error("promote: still in recovery after {0:?}")]
     StillInRecovery(Duration),
-    /// A published setting did not read back within the bound.
-    #[error("{setting} reads {read:?}, not {value:?}, after the reload")]
-    NotPublished {
-        /// The setting.
-        setting: &'static str,
-        /// The value written (empty: reset).
-        value: String,
-        /// What `current_setting(setting, true)` last said.
-        read: Option<String>,
-    },
+    /// The term was not published.
+    #[error("promote: publishing the term: {0}")]
+    Publish(#[from] PublishError),
 }
 
 /// A promotion that did not finish, and whether `pg_promote` had been sent: then it
@@ -200,65 +191,6 @@ pub(crate) async fn promote(
         error,
         requested: sent.load(std::sync::atomic::Ordering::Relaxed),
     })
-}
-
-/// Publishes `value` as the custom setting `setting` (`twinbeat.*`) where the peer's
-/// remote DB path reads it, or clears it (`None`): `ALTER SYSTEM` and a reload, then
-/// polls until this session reads the new value back (the reload reaches each backend
-/// at its next command). A value already in place is left alone (no write). Allowed
-/// during recovery; PostgreSQL 15 first needs the placeholder defined in the session.
-pub(crate) async fn publish(
-    client: &Client,
-    setting: &'static str,
-    value: Option<&str>,
-    poll: Duration,
-) -> Result<(), PromoteError> {
-    let map = |query| move |source| PromoteError::Query { query, source };
-    let want = value.unwrap_or("");
-    if read_setting(client, setting).await?.unwrap_or_default() == want {
-        return Ok(());
-    }
-    let quoted = want.replace('\'', "''");
-    let alter = match value {
-        Some(_) => format!("ALTER SYSTEM SET {setting} = '{quoted}'"),
-        None => format!("ALTER SYSTEM RESET {setting}"),
-    };
-    client
-        .batch_execute(&format!("SET {setting} = ''"))
-        .await
-        .map_err(map("SET placeholder"))?;
-    client
-        .batch_execute(&alter)
-        .await
-        .map_err(map("ALTER SYSTEM"))?;
-    client
-        .batch_execute(&format!("RESET {setting}; SELECT pg_reload_conf()"))
-        .await
-        .map_err(map("pg_reload_conf"))?;
-    let mut last = None;
-    for _ in 0..1000 {
-        last = read_setting(client, setting).await?;
-        if last.as_deref().unwrap_or("") == want {
-            return Ok(());
-        }
-        tokio::time::sleep(poll).await;
-    }
-    Err(PromoteError::NotPublished {
-        setting,
-        value: want.to_owned(),
-        read: last,
-    })
-}
-
-/// `current_setting(setting, true)`: `None` when the setting is not defined.
-async fn read_setting(client: &Client, setting: &str) -> Result<Option<String>, PromoteError> {
-    let map = |source| PromoteError::Query {
-        query: "current_setting",
-        source,
-    };
-    let q = format!("SELECT current_setting('{setting}', true)");
-    let row = client.query_one(&q, &[]).await.map_err(map)?;
-    row.try_get(0).map_err(map)
 }
 
 /// `SELECT pg_promote(wait => false)`; false from PostgreSQL is [`PromoteError::Refused`].

@@ -16,6 +16,7 @@ use super::Report;
 use crate::actions::arp::GarpHandle;
 use crate::actions::fence;
 use crate::actions::promote::{self, PromoteOptions};
+use crate::actions::publish;
 use crate::actions::state_file;
 use crate::actions::vip::Vip;
 
@@ -31,7 +32,7 @@ pub(crate) enum VipOp {
 /// A local DB operation, with the instants of its action on the driver's clock.
 #[derive(Debug, Clone)]
 pub(crate) enum DbOp {
-    /// `pg_promote` and wait until writable, then arm the start guard.
+    /// Publish the term, `pg_promote` and wait until writable.
     Promote {
         /// The term to publish first (rule `remote-db-reads-role`).
         term: u64,
@@ -236,20 +237,8 @@ pub(crate) async fn db_worker(
 /// warning: the peer's readings tell the engine what arrived (rule `fence-handshake`).
 async fn publish_handover(target: &tokio_postgres::Config, value: Option<&str>) {
     let bound = twinbeat_core::PUBLISH_WINDOW;
-    let work = async {
-        let (client, conn) = target
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| e.to_string())?;
-        let task = tokio::spawn(conn);
-        let poll = std::time::Duration::from_millis(2);
-        let done = promote::publish(&client, "twinbeat.handover", value, poll)
-            .await
-            .map_err(|e| e.to_string());
-        drop(client);
-        let _ = task.await;
-        done
-    };
+    let poll = std::time::Duration::from_millis(2);
+    let work = publish::publish_with_config(target, "twinbeat.handover", value, poll);
     match tokio::time::timeout(bound, work).await {
         Ok(Ok(())) => tracing::info!(
             "published twinbeat.handover = {:?} (rule fence-handshake)",

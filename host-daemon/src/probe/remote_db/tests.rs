@@ -7,6 +7,7 @@ use twinbeat_lab::pg::{Launch, PgServer};
 use twinbeat_lab::rt::runtime;
 
 use super::{RemoteDbFailure, RemoteDbOutcome, RemoteDbProbe, Via};
+use crate::actions::publish::publish_with_config;
 use crate::probe::lab_target::target;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -169,20 +170,15 @@ fn a_standby_publishes_its_handover_stage_and_the_probe_reads_it() {
     };
     let text = crate::probe::published::format(&answer);
     let publish = |value: Option<&str>| {
-        rt.block_on(async {
-            let (client, conn) = standby
-                .tcp_config()
-                .connect(tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let task = tokio::spawn(conn);
-            let poll = Duration::from_millis(2);
-            crate::actions::promote::publish(&client, "twinbeat.handover", value, poll)
-                .await
-                .unwrap();
-            drop(client);
-            let _ = task.await;
-        });
+        let poll = Duration::from_millis(2);
+        let config = standby.tcp_config();
+        rt.block_on(publish_with_config(
+            &config,
+            "twinbeat.handover",
+            value,
+            poll,
+        ))
+        .unwrap();
     };
     publish(Some(&text));
     let after = read(&rt, &mut probe);
