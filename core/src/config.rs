@@ -15,7 +15,8 @@ pub use bounds::{
     ConfigField, DurationRange, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
 };
 pub use effect_windows::{
-    FENCE_ACTION_WINDOW, KILL_GRACE, MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, STOP_GRACE,
+    AUTO_REJOIN_RETRY, FENCE_ACTION_WINDOW, KILL_GRACE, MIN_RESTART_WINDOW, PROMOTE_WINDOW,
+    PUBLISH_WINDOW, STOP_GRACE,
 };
 pub use validate::ConfigError;
 
@@ -119,6 +120,16 @@ pub struct Config {
     /// sleep) then powers off too, the one way to make sure it is stopped (rule
     /// `fence-sequence`). Never advertised as fenced either way.
     pub poweroff_on_unconfirmed_stop: bool,
+    /// A fenced node rejoins the peer as its standby by itself (rule
+    /// `rejoin-after-fence`): only after a fence for a lost gateway or a lost term, and
+    /// only on evidence that the peer is primary in a higher term. It discards what the
+    /// old timeline held past the fork (the rejoin saves a report of it first).
+    pub auto_rejoin: bool,
+    /// How many automatic rejoins a fenced node tries before it waits for the operator.
+    pub auto_rejoin_attempts: u32,
+    /// Window of `Action::Rejoin`: the report, the rewind (or the base backup), the
+    /// start and the wait until PostgreSQL streams.
+    pub rejoin_timeout: Duration,
 }
 
 impl Default for Config {
@@ -140,6 +151,9 @@ impl Default for Config {
             arp_probe_timeout: Duration::from_millis(150),
             serial_bridge: None,
             poweroff_on_unconfirmed_stop: false,
+            auto_rejoin: false,
+            auto_rejoin_attempts: 3,
+            rejoin_timeout: Duration::from_secs(3600),
         }
     }
 }

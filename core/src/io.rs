@@ -107,6 +107,10 @@ pub enum Input {
     DbStopFailed,
     /// [`Action::RunFenceAction`] finished (whatever its outcome).
     FenceActionDone,
+    /// [`Action::Rejoin`] done: PostgreSQL streams from the peer.
+    Rejoined,
+    /// [`Action::Rejoin`] failed; PostgreSQL is stopped.
+    RejoinFailed,
 }
 
 /// Something the engine wants the daemon to do.
@@ -223,6 +227,21 @@ pub enum Action {
     /// daemon's warning. Asked once at start with `None`, so nothing an earlier run
     /// left there is read as current.
     PublishHandover(Option<Published>),
+    /// Make the fenced local PostgreSQL a streaming standby of the peer, which is
+    /// primary in `term` (rule `rejoin-after-fence`): save what the old timeline held
+    /// past the fork, `pg_rewind` (or, with `reclone` or when the rewind fails,
+    /// `pg_basebackup`) from the peer's own address, start PostgreSQL and wait until it
+    /// streams, all by `deadline`; answer [`Input::Rejoined`] / [`Input::RejoinFailed`].
+    /// A failure leaves PostgreSQL stopped.
+    Rejoin {
+        /// The peer's term: the node is its standby in it once rejoined.
+        term: u64,
+        /// Rebuild with `pg_basebackup` instead of rewinding.
+        reclone: bool,
+        /// End of the rejoin's window: the `now` the engine was given plus
+        /// `Config::rejoin_timeout`.
+        deadline: Instant,
+    },
     /// Log this event (and count it in metrics). No answer expected.
     Log(Event),
 }
@@ -355,6 +374,16 @@ pub enum Reason {
     /// loopback plug, a half-duplex line) or both nodes have the same `node_id` (rule
     /// `own-frames-dropped`).
     OwnNodeIdHeard,
+    /// The operator asked this fenced node to rejoin (rule `rejoin-after-fence`).
+    OperatorRejoin,
+    /// `auto_rejoin`: the fence was for a lost gateway or a lost term, and the peer is
+    /// primary in a higher term (rule `rejoin-after-fence`).
+    AutoRejoin,
+    /// A rejoin was under way when the daemon stopped: it is taken up again (rule
+    /// `rejoin-after-fence`).
+    RejoinInterrupted,
+    /// The rejoin failed; the node stays fenced with PostgreSQL stopped.
+    RejoinFailed,
 }
 
 /// The kind of a decision.
@@ -378,6 +407,8 @@ pub enum DecisionKind {
     RestartDb,
     /// Stopped the local DB.
     StopDb,
+    /// Began rejoining the peer as its standby (rule `rejoin-after-fence`).
+    Rejoin,
 }
 
 /// A decision and its reason, as shown on the status page.
@@ -457,6 +488,40 @@ pub enum ReleaseRefused {
     PeerHeard,
     /// `startup_grace` has not passed yet: evidence may still come.
     GraceRunning,
+}
+
+/// Why [`Engine::request_rejoin`](crate::Engine::request_rejoin) refused (rule
+/// `rejoin-after-fence`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejoinRefused {
+    /// Only a fenced node rejoins: the node is in this role.
+    NotFenced(Role),
+    /// A fence step or a rejoin is still under way.
+    Busy,
+    /// No fresh evidence that the peer is primary in a term above this node's: a frame
+    /// from it within `peer_state_max_age`, or a reading of its PostgreSQL within one
+    /// remote DB probe cycle.
+    NoPrimaryPeer {
+        /// This node's term.
+        term: u64,
+    },
+}
+
+impl core::fmt::Display for RejoinRefused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RejoinRefused::NotFenced(role) => write!(
+                f,
+                "only a fenced node rejoins; this node is {}",
+                role.name()
+            ),
+            RejoinRefused::Busy => f.write_str("a fence step or a rejoin is still under way"),
+            RejoinRefused::NoPrimaryPeer { term } => write!(
+                f,
+                "no fresh evidence that the peer is primary in a term above {term} (no recent frame or reading of its PostgreSQL says so)"
+            ),
+        }
+    }
 }
 
 impl core::fmt::Display for ReleaseRefused {

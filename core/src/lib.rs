@@ -158,17 +158,19 @@ mod time;
 mod types;
 
 pub use config::{
-    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, FENCE_ACTION_WINDOW,
-    KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT, MIN_DURATION,
-    MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, STOP_GRACE,
+    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, AUTO_REJOIN_RETRY,
+    FENCE_ACTION_WINDOW, KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT,
+    MIN_DURATION, MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, STOP_GRACE,
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
-pub use io::{Action, Decision, DecisionKind, Event, Input, Reason, ReleaseRefused, Severity};
+pub use io::{
+    Action, Decision, DecisionKind, Event, Input, Reason, RejoinRefused, ReleaseRefused, Severity,
+};
 pub use time::Instant;
 pub use types::{
     AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, NodeId, NodeState, OwnState,
     PathHealth, PathId, PathStatus, PeerDbReading, PeerState, PeerView, PersistedRole,
-    PersistedState, ProbeOutcome, Published, Role, SerialDownCause, Stage, StartFacts,
-    TakeoverRefusal, TakeoverVerdict,
+    PersistedState, ProbeOutcome, Published, RejoinProgress, Role, SerialDownCause, Stage,
+    StartFacts, TakeoverRefusal, TakeoverVerdict,
 };

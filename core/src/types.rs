@@ -232,6 +232,10 @@ pub enum PersistedRole {
     Primary,
     /// Fenced; sticky until an operator rejoins the node.
     Fenced,
+    /// Fenced, and rejoining the peer that is primary in a higher term as its standby
+    /// (rule `rejoin-after-fence`): PostgreSQL's data directory may be half rewound.
+    /// A restart fences again and takes the rejoin up once it has the evidence.
+    Rejoining,
 }
 
 impl From<PersistedRole> for Role {
@@ -240,9 +244,22 @@ impl From<PersistedRole> for Role {
             PersistedRole::Standby => Role::Standby,
             PersistedRole::Promoting => Role::Promoting,
             PersistedRole::Primary => Role::Primary,
-            PersistedRole::Fenced => Role::Fenced,
+            PersistedRole::Fenced | PersistedRole::Rejoining => Role::Fenced,
         }
     }
+}
+
+/// A rejoin under way (rule `rejoin-after-fence`), as the status page shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RejoinProgress {
+    /// The peer's term, which the node joins as its standby.
+    pub term: u64,
+    /// Rebuilding with `pg_basebackup` rather than rewinding.
+    pub reclone: bool,
+    /// Who asked: `OperatorRejoin`, `AutoRejoin` or `RejoinInterrupted`.
+    pub reason: crate::io::Reason,
+    /// `Action::Rejoin` is running (otherwise "rejoining" is being persisted).
+    pub running: bool,
 }
 
 /// What the daemon knows when it starts the engine.

@@ -28,6 +28,8 @@ mod peer_db;
 mod postmaster_exit;
 #[path = "rules/promotion_aborts.rs"]
 mod promotion_aborts;
+#[path = "rules/rejoin.rs"]
+mod rejoin;
 #[path = "rules/standby.rs"]
 mod standby;
 #[path = "rules/terms.rs"]

@@ -45,6 +45,8 @@ fn sim_config(seed: u64) -> Config {
         startup_grace: Duration::from_millis(2_000),
         peer_state_max_age: Duration::from_millis(ms(800)),
         arp_probe_timeout: Duration::from_millis(30),
+        auto_rejoin: rng.bool(),
+        rejoin_timeout: Duration::from_secs(5),
         ..Config::default()
     }
 }
@@ -58,6 +60,7 @@ struct Outcome {
     fences: u32,
     handovers: u32,
     db_handovers: u32,
+    rejoins: u32,
     liveness_checked: u32,
     /// Episodes in which the serving invariant was owed for longer than its bound.
     serving_windows: u32,
@@ -84,6 +87,7 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         fences: w.checks.fences,
         handovers: w.checks.handovers,
         db_handovers: w.checks.db_handovers,
+        rejoins: w.checks.rejoins,
         liveness_checked: w.checks.liveness_checked,
         serving_windows: w.checks.serving_windows,
     })
@@ -114,7 +118,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 5], [0u64; 12]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 6], [0u64; 12]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -129,6 +133,7 @@ fn schedules() {
                             stats.4[2] += u64::from(o.serving_windows);
                             stats.4[3] += u64::from(o.handovers);
                             stats.4[4] += u64::from(o.db_handovers);
+                            stats.4[5] += u64::from(o.rejoins);
                             stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
@@ -143,7 +148,7 @@ fn schedules() {
     let mut failures = Vec::new();
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
     let (mut reopens, mut read_only, mut serving, mut handovers) = (0, 0, 0, 0);
-    let mut db_handovers = 0;
+    let (mut db_handovers, mut rejoins) = (0, 0);
     let mut families = [0u64; 12];
     for h in handles {
         let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
@@ -156,13 +161,14 @@ fn schedules() {
         serving += r[2];
         handovers += r[3];
         db_handovers += r[4];
+        rejoins += r[5];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {rejoins} rejoins, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -183,6 +189,8 @@ fn schedules() {
         db_handovers > count / 200,
         "{db_handovers} handovers over the DB path"
     );
+    // ... and the rejoin of a fenced node (rule `rejoin-after-fence`).
+    assert!(rejoins > count / 100, "{rejoins} rejoins");
 }
 
 /// Replays one seed with a trace of every event and action.

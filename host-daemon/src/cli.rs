@@ -97,6 +97,29 @@ pub(crate) enum Command {
         #[arg(long, default_value = "10s", value_parser = parse_timeout)]
         timeout: Duration,
     },
+    /// Make this fenced node the streaming standby of the peer, which is primary in a
+    /// higher term (rule `rejoin-after-fence`). First saves what this node's old
+    /// timeline held past the fork (the WAL and a report of the transactions and
+    /// tables, under `<state_dir>/rejoin/`), then `pg_rewind` from the peer's own
+    /// address (`pg_basebackup` with --reclone, or when the rewind cannot be used),
+    /// starts PostgreSQL and waits until it streams. The writes past the fork are
+    /// discarded from the database. Through the control socket: root or
+    /// `control.group` only.
+    #[command(after_help = EXIT_CODES)]
+    Rejoin {
+        /// Rebuild the data directory with `pg_basebackup` instead of rewinding it.
+        #[arg(long)]
+        reclone: bool,
+        /// The daemon's configuration file (its `state_dir` holds the socket).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How long to wait for the daemon's answer.
+        #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// How long to follow the rejoin until it ends (0: return once accepted).
+        #[arg(long, default_value = "1h", value_parser = parse_timeout)]
+        wait: Duration,
+    },
 }
 
 /// `--config FILE`.
@@ -128,6 +151,12 @@ pub fn main() -> ExitCode {
             config,
             timeout,
         } => resume_cmd(force_primary, &config.config, timeout),
+        Command::Rejoin {
+            reclone,
+            config,
+            timeout,
+            wait,
+        } => rejoin_cmd(reclone, &config.config, timeout, wait),
     })
 }
 
@@ -299,34 +328,87 @@ fn resume_cmd(force_primary: bool, path: &std::path::Path, timeout: Duration) ->
         );
         return EXIT_CONFIG;
     }
-    let loaded = match config::load(path, HostChecks::Warn) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_CONFIG;
-        }
+    let request = control::Request::Resume {
+        force_primary: true,
     };
-    let socket = control::socket_path(&loaded.config.state_dir);
-    let group = loaded.config.control.group;
+    match ask_daemon(path, &request, timeout) {
+        Ok((message, _)) => {
+            println!("{message}");
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// `rejoin [--reclone]`: asks the daemon to rejoin the peer and, unless `wait` is
+/// zero, follows its `/status` until the node is a streaming standby (0) or the rejoin
+/// failed (1); 2 refused the caller or bad usage, 3 no daemon answered.
+fn rejoin_cmd(reclone: bool, path: &std::path::Path, timeout: Duration, wait: Duration) -> u8 {
+    let request = control::Request::Rejoin { reclone };
+    let (message, loaded) = match ask_daemon(path, &request, timeout) {
+        Ok(answer) => answer,
+        Err(code) => return code,
+    };
+    println!("{message}");
+    if wait.is_zero() {
+        return EXIT_OK;
+    }
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let request = control::Request::Resume {
-        force_primary: true,
-    };
-    match rt.block_on(control::send(&socket, &request, timeout)) {
-        Ok(answer) if answer.ok => {
-            println!("{}", answer.message);
-            EXIT_OK
+    let target = status::Target::from_listen(loaded.config.status.listen);
+    let until = std::time::Instant::now() + wait;
+    while std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(500));
+        let Ok(snap) = rt.block_on(status::fetch(&target, timeout)) else {
+            continue;
+        };
+        if snap.rejoin.is_some() {
+            continue;
         }
+        if snap.role == "standby" {
+            println!("rejoined: a standby of the peer in term {}", snap.term);
+            return EXIT_OK;
+        }
+        eprintln!(
+            "the rejoin failed: the node is {} again; the daemon's log says why (alarms: {})",
+            snap.role,
+            snap.alarms.join(", ")
+        );
+        return EXIT_RUNTIME;
+    }
+    eprintln!("still rejoining after {wait:?}: follow it with `twinbeat status`");
+    EXIT_RUNTIME
+}
+
+/// Sends `request` to the daemon whose config is at `path` and returns its answer
+/// with the loaded config, or prints why not and returns the exit code: 1 the engine
+/// refused, 2 refused the caller or bad usage, 3 no daemon answered.
+fn ask_daemon(
+    path: &std::path::Path,
+    request: &control::Request,
+    timeout: Duration,
+) -> Result<(String, config::Loaded), u8> {
+    let loaded = match config::load(path, HostChecks::Warn) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(EXIT_CONFIG);
+        }
+    };
+    let socket = control::socket_path(&loaded.config.state_dir);
+    let group = loaded.config.control.group.clone();
+    let rt = runtime()?;
+    match rt.block_on(control::send(&socket, request, timeout)) {
+        Ok(answer) if answer.ok => Ok((answer.message, loaded)),
         Ok(answer) => {
             eprintln!("{}", answer.message);
-            match answer.refusal {
+            Err(match answer.refusal {
                 Some(Refusal::Engine) => EXIT_RUNTIME,
                 Some(Refusal::Unavailable) => EXIT_UNREACHABLE,
                 Some(Refusal::Permission | Refusal::Request) | None => EXIT_CONFIG,
-            }
+            })
         }
         Err(e @ ClientError::Permission { .. }) => {
             let who = group.map_or_else(
@@ -334,11 +416,11 @@ fn resume_cmd(force_primary: bool, path: &std::path::Path, timeout: Duration) ->
                 |g| format!("root and members of group {g}"),
             );
             eprintln!("refused: {e}: the control socket admits {who}");
-            EXIT_CONFIG
+            Err(EXIT_CONFIG)
         }
         Err(e) => {
             eprintln!("error: {e}");
-            EXIT_UNREACHABLE
+            Err(EXIT_UNREACHABLE)
         }
     }
 }

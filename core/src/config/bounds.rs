@@ -45,6 +45,10 @@ pub enum ConfigField {
     PeerStateMaxAge,
     /// `arp_probe_timeout`.
     ArpProbeTimeout,
+    /// `rejoin_timeout`.
+    RejoinTimeout,
+    /// `auto_rejoin_attempts`.
+    AutoRejoinAttempts,
 }
 
 impl fmt::Display for ConfigField {
@@ -58,6 +62,8 @@ impl fmt::Display for ConfigField {
             ConfigField::FailureWindow => f.write_str("failure_window"),
             ConfigField::PeerStateMaxAge => f.write_str("peer_state_max_age"),
             ConfigField::ArpProbeTimeout => f.write_str("arp_probe_timeout"),
+            ConfigField::RejoinTimeout => f.write_str("rejoin_timeout"),
+            ConfigField::AutoRejoinAttempts => f.write_str("auto_rejoin_attempts"),
         }
     }
 }
@@ -104,10 +110,10 @@ impl ConfigField {
                 zero_ok: true,
                 ..DurationRange::positive(MAX_INTERVAL)
             },
-            ConfigField::FailureWindow | ConfigField::PeerStateMaxAge => {
-                DurationRange::positive(MAX_DURATION)
-            }
-            ConfigField::Retries(_) => return None,
+            ConfigField::FailureWindow
+            | ConfigField::PeerStateMaxAge
+            | ConfigField::RejoinTimeout => DurationRange::positive(MAX_DURATION),
+            ConfigField::Retries(_) | ConfigField::AutoRejoinAttempts => return None,
         })
     }
 }

@@ -26,6 +26,11 @@ pub const PUBLISH_WINDOW: Duration = Duration::from_secs(2);
 /// Window of `Action::RunFenceAction` (the D-Bus call or the command).
 pub const FENCE_ACTION_WINDOW: Duration = Duration::from_secs(30);
 
+/// Pause after a failed rejoin before an automatic one (or one a restart interrupted)
+/// is tried again (rule `rejoin-after-fence`): long enough for a peer that is still
+/// starting, or a network that is still coming back, to settle.
+pub const AUTO_REJOIN_RETRY: Duration = Duration::from_secs(30);
+
 impl Config {
     /// Window of `Action::RestartDb`: `restart_grace`, at least
     /// [`MIN_RESTART_WINDOW`].

@@ -200,6 +200,13 @@ impl Config {
                 serial_interval: self.serial.interval,
             });
         }
+        check_duration(ConfigField::RejoinTimeout, self.rejoin_timeout)?;
+        if !(1..=MAX_RETRIES).contains(&self.auto_rejoin_attempts) {
+            return Err(ConfigError::RetriesOutOfRange {
+                field: ConfigField::AutoRejoinAttempts,
+                value: self.auto_rejoin_attempts,
+            });
+        }
         Ok(())
     }
 }

@@ -55,8 +55,11 @@ impl Engine {
             Input::FenceActionDone => {
                 if self.step == Step::FenceAction {
                     self.step = Step::Idle;
+                    self.consider_rejoin(now);
                 }
             }
+            Input::Rejoined => self.on_rejoined(now, true),
+            Input::RejoinFailed => self.on_rejoined(now, false),
         }
     }
 

@@ -80,7 +80,8 @@ impl Engine {
                 let fresh = answers.is_some_and(|s| self.sent_since_hold(s));
                 self.hold_heard(now, peer, fresh);
             }
-            Role::Fencing | Role::Fenced => {}
+            Role::Fenced => self.consider_rejoin(now),
+            Role::Fencing => {}
         }
     }
 

@@ -230,7 +230,7 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     let term = start.persisted.map_or(0, |p| p.term);
     let persisted = start.persisted.map(|p| p.role);
     let role = match (persisted, start.db_in_recovery) {
-        (Some(PersistedRole::Fenced), _) => Role::Fencing,
+        (Some(PersistedRole::Fenced | PersistedRole::Rejoining), _) => Role::Fencing,
         // The start guard: a primary's PostgreSQL started by anyone but the daemon
         // (reboot, crash) comes up in recovery. It is still the primary of its term
         // until the peer is heard: hold, then fence or re-open it.

@@ -7,7 +7,8 @@
 //! `fence-when-standby-can-take-over`, `fence-sequence`, `higher-term-wins`), `hold`
 //! (rules `hold-needs-evidence`, `pause-is-a-restart`), `handover` (rule
 //! `fence-handshake`), `peer_db` (rule
-//! `remote-db-reads-role`) and `local_db` (rule `local-db-restart-once`).
+//! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`) and `rejoin`
+//! (rule `rejoin-after-fence`).
 
 mod actions;
 mod bridge;
@@ -19,6 +20,7 @@ mod local_db;
 mod paths;
 mod peer_db;
 mod primary;
+mod rejoin;
 mod standby;
 mod start;
 mod status;
@@ -66,6 +68,10 @@ enum Step {
     PersistFenced,
     /// Rule `fence-sequence`: waiting for `FenceActionDone`.
     FenceAction,
+    /// Rule `rejoin-after-fence`: waiting for `Persisted(Rejoining, term)`.
+    PersistRejoining,
+    /// Rule `rejoin-after-fence`: waiting for `Rejoined` / `RejoinFailed`.
+    Rejoining,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -179,6 +185,16 @@ pub struct Engine {
     alarm_latch: Option<Reason>,
     /// Failed VIP adds in a row (the retry backs off; one alarm per incident).
     vip_failures: u32,
+    /// Why the node last began to fence: `auto_rejoin` follows only a lost gateway or
+    /// a lost term (rule `rejoin-after-fence`).
+    fence_reason: Option<Reason>,
+    /// The rejoin under way (rule `rejoin-after-fence`).
+    rejoin: Option<rejoin::Rejoin>,
+    /// The node started with `rejoining` persisted: the rejoin is taken up again once
+    /// the evidence is there.
+    rejoin_interrupted: bool,
+    /// Automatic rejoins tried since the fence.
+    auto_rejoins: u32,
 }
 
 impl Engine {

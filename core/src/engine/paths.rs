@@ -15,7 +15,10 @@ impl Engine {
             // Every role that may serve watches the peer's host and database too, so a
             // second primary is seen on every path, not only on serial (rule
             // `remote-db-reads-role`).
-            PathId::Icmp | PathId::RemoteDb => !matches!(self.role, Role::Fencing | Role::Fenced),
+            PathId::Icmp => !matches!(self.role, Role::Fencing | Role::Fenced),
+            // A fenced node reads the peer's PostgreSQL too: whether it is primary in a
+            // higher term is the evidence a rejoin needs (rule `rejoin-after-fence`).
+            PathId::RemoteDb => self.role != Role::Fencing,
             // Frames carry the state both ways, fenced included (rule
             // `state-in-every-frame`).
             PathId::Serial => true,

@@ -59,7 +59,8 @@ impl Engine {
                 }
             }
             Role::Hold => self.hold_read_peer_db(now, reading),
-            Role::Fencing | Role::Fenced => {}
+            Role::Fenced => self.consider_rejoin(now),
+            Role::Fencing => {}
         }
     }
 

@@ -121,6 +121,7 @@ impl Engine {
     /// it, then run the fence action. Each step waits for the previous one's result.
     pub(super) fn begin_fence(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Fence, reason);
+        self.fence_reason = Some(reason);
         self.fresh = None;
         self.clear_timer(EngineTimer::Fresh);
         self.clear_timer(EngineTimer::GatewaySettle);
@@ -190,10 +191,14 @@ impl Engine {
             Step::PersistPromoting => PersistedRole::Promoting,
             Step::PersistPrimary => PersistedRole::Primary,
             Step::PersistFenced => PersistedRole::Fenced,
+            Step::PersistRejoining => PersistedRole::Rejoining,
             _ => return,
         };
         if state.role != expected || state.term != self.term {
             return; // an answer to an earlier, abandoned step
+        }
+        if self.step == Step::PersistRejoining {
+            return self.on_rejoining_persisted(now, ok);
         }
         match (self.step, ok) {
             (Step::PersistPromoting, true) => {
@@ -223,6 +228,7 @@ impl Engine {
                     self.push_bounded(now, Bounded::RunFenceAction);
                 } else {
                     self.set_step(Step::Idle);
+                    self.consider_rejoin(now);
                 }
                 if !ok {
                     self.retry_later(now, Action::Persist(state), self.cfg.gateway.interval);

@@ -112,13 +112,21 @@ impl Engine {
             degraded_logged: 0,
             alarm_latch: None,
             vip_failures: 0,
+            fence_reason: None,
+            rejoin: None,
+            rejoin_interrupted: start
+                .persisted
+                .is_some_and(|p| p.role == PersistedRole::Rejoining),
+            auto_rejoins: 0,
         };
         e.arm_watchdog(now);
         e.start_bridge_watch(now);
         match (role, start.persisted) {
             (Role::Fencing, _) => {
                 // Fenced is sticky: confirm the DB is stopped and the VIP gone again
-                // before advertising it, but do not re-run the fence action.
+                // before advertising it, but do not re-run the fence action. A rejoin
+                // the restart interrupted starts over once fenced (rule
+                // `rejoin-after-fence`): the data directory may be half rewound.
                 e.run_fence_action = false;
                 e.begin_fence(now, Reason::Restarted);
             }

@@ -56,6 +56,8 @@ engine_timers! {
     Retry,
     /// Keeps the driver calling often enough to detect pauses (rule `pause-is-a-restart`).
     Watchdog,
+    /// End of the pause after a failed rejoin (rule `rejoin-after-fence`).
+    RejoinRetry,
     /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
     BridgeSilence,
 }
@@ -170,6 +172,7 @@ impl Engine {
                 }
             }
             EngineTimer::Watchdog => self.arm_watchdog(now),
+            EngineTimer::RejoinRetry => self.on_rejoin_retry(now),
             EngineTimer::BridgeSilence => self.judge_bridge(now),
         }
     }

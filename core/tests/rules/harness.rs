@@ -51,6 +51,11 @@ pub(crate) fn unwindowed(action: Action) -> Action {
         Action::RunFenceAction { .. } => Action::RunFenceAction {
             deadline: Instant::ZERO,
         },
+        Action::Rejoin { term, reclone, .. } => Action::Rejoin {
+            term,
+            reclone,
+            deadline: Instant::ZERO,
+        },
         other => other,
     }
 }
@@ -102,6 +107,9 @@ pub(crate) struct World {
     pub(crate) takeover: Option<TakeoverVerdict>,
     /// What this node last published in its PostgreSQL (`Action::PublishHandover`).
     pub(crate) published: Option<Published>,
+    /// How `Action::Rejoin` answers; a success leaves the local DB a replica of the
+    /// peer.
+    pub(crate) rejoin: Answer,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -185,6 +193,7 @@ impl World {
             restart: Answer::Ok,
             takeover: Some(TakeoverVerdict::Ready),
             published: None,
+            rejoin: Answer::Ok,
         }
     }
 
@@ -419,6 +428,14 @@ impl Harness {
             }
             Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
             Action::PublishHandover(p) => self.world.published = p,
+            Action::Rejoin { .. } => {
+                let ok = w.effects_ok && !matches!(w.rejoin, Answer::FailFast | Answer::Silent);
+                if ok {
+                    self.world.local_db = Some(replica(w.peer.wal_lsn));
+                }
+                let done = ok_if(ok, Input::Rejoined, Input::RejoinFailed);
+                self.answer(w.rejoin, done, Input::RejoinFailed);
+            }
             Action::SendAck { .. }
             | Action::ArmStartGuard
             | Action::FlushSerialInput

@@ -58,6 +58,8 @@ pub(crate) struct Checks {
     fencing_published: [bool; 2],
     /// Promotions of a standby armed over the remote DB path (rule `fence-handshake`).
     pub(crate) db_handovers: u32,
+    /// Rejoins started (rule `rejoin-after-fence`).
+    pub(crate) rejoins: u32,
     pub(crate) liveness_checked: u32,
     /// A path that carries state (remote DB or serial) works both ways.
     reach: bool,
@@ -111,6 +113,7 @@ impl Checks {
             handovers: 0,
             fencing_published: [false; 2],
             db_handovers: 0,
+            rejoins: 0,
             liveness_checked: 0,
             reach: false,
             owed_since: None,
@@ -285,6 +288,21 @@ impl Checks {
     pub(crate) fn on_request(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
         if matches!(a, Action::Promote { .. }) {
             self.check_promote(now, n, nodes);
+        }
+        if let Action::Rejoin { term, .. } = a {
+            // Rule `rejoin-after-fence`: only ever onto a term the peer promoted into
+            // (it published it before its `pg_promote`), above this node's own.
+            self.rejoins += 1;
+            let own = nodes[n].engine.as_ref().map_or(0, |e| e.term());
+            let peer_promoted = nodes[1 - n].published_term.is_some_and(|t| t >= *term);
+            if *term <= own || !peer_promoted {
+                self.fail(
+                    now,
+                    format!(
+                        "node {n} rejoins term {term} (own term {own}) the peer never promoted into"
+                    ),
+                );
+            }
         }
         if let Action::PublishHandover(Some(p)) = a {
             if p.stage == twinbeat_core::Stage::Fencing {

@@ -221,6 +221,39 @@ impl World {
                     nd.published = p;
                 }
             }
+            // The daemon saves the old timeline's report, rewinds from the peer's
+            // PostgreSQL (which must be a running primary), starts the replica and
+            // waits until it streams; `postgresql.auto.conf` comes from the peer.
+            Action::Rejoin { .. } => {
+                let other = &self.nodes[o];
+                let source = other.alive && other.db_running && !other.in_recovery;
+                let ok = source && !self.cut_db;
+                let ok = ok && !self.effect_fails();
+                let other = &self.nodes[o];
+                let (timeline, wal, term, published) = (
+                    other.timeline,
+                    other.wal,
+                    other.published_term,
+                    other.published,
+                );
+                let nd = &mut self.nodes[n];
+                if ok && !nd.db_broken {
+                    nd.db_running = true;
+                    nd.in_recovery = true;
+                    nd.signal = true;
+                    nd.timeline = timeline;
+                    nd.wal = wal;
+                    nd.published_term = term;
+                    nd.published = published;
+                    nd.db_changed_at = self.now;
+                }
+                let input = if ok && !nd.db_broken {
+                    Input::Rejoined
+                } else {
+                    Input::RejoinFailed
+                };
+                self.deliver(n, Duration::from_millis(200), input);
+            }
             Action::FlushSerialInput | Action::Log(_) => {}
         }
     }

@@ -262,7 +262,14 @@ fn fence_noise(w: &mut World, f: Duration) {
         w.fault_in(heal, Fault::SerialLoss(0));
     }
     if w.rng.u8(0..3) == 0 {
-        let step = [Step::StopDb, Step::ReleaseVip, Step::PersistFenced][w.rng.usize(0..3)];
+        // The rejoin's steps too, when `auto_rejoin` is drawn (rule `rejoin-after-fence`).
+        let step = [
+            Step::StopDb,
+            Step::ReleaseVip,
+            Step::PersistFenced,
+            Step::PersistRejoining,
+            Step::Rejoin,
+        ][w.rng.usize(0..5)];
         let before = w.rng.bool();
         let back = ms(w.rng.u64(50..1_000));
         w.fault_in(ms(500), Fault::CrashOnStep(A, step, before, back));

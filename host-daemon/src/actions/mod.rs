@@ -15,6 +15,7 @@
 //! | restart / stop the local DB (rule `local-db-restart-once`) | [`service::ServiceControl::restart`] (fast stop, immediate stop, SIGKILL, start, confirmed by PID) / [`service::ServiceControl::stop`] with [`service::StopMode::Immediate`] |
 //! | fence (the engine orders the steps, rule `fence-sequence`) | `StopDb` → [`fence::stop_confirmed`]; `ReleaseVip` → [`vip::Vip::remove`]; `Persist(fenced)` → [`state_file::StateStore::save_async`]; `RunFenceAction` → [`fence::run_action`] |
 //! | the primary's DB is writable (after `Promoted`, on becoming primary) | [`start_guard::arm`]; around a restart the primary orders: [`start_guard::disarm`], restart, [`start_guard::arm`] |
+//! | rejoin the peer as its standby (rule `rejoin-after-fence`) | [`rejoin::rejoin`]: the lost timeline's report, `pg_rewind` or `pg_basebackup`, [`service::ServiceControl::start`], streaming |
 //! | systemd | [`notify::ready`] once running, [`notify::watchdog`] every [`notify::watchdog_period`], [`notify::status`] on changes |
 //!
 //! Config mapping: `local_db.service.manager` → [`service::ServiceControl`]
@@ -34,6 +35,7 @@ pub(crate) mod notify;
 pub(crate) mod postmaster;
 pub(crate) mod promote;
 pub(crate) mod publish;
+pub(crate) mod rejoin;
 pub(crate) mod service;
 pub(crate) mod start_guard;
 pub(crate) mod state_file;

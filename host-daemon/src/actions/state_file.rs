@@ -10,7 +10,8 @@
 //! must treat as fatal: it never guesses a role from a damaged file.
 //!
 //! The role is the engine's [`PersistedRole`]; its spelling in the file
-//! (`"standby"`, `"promoting"`, `"primary"`, `"fenced"`) is defined here alone.
+//! (`"standby"`, `"promoting"`, `"primary"`, `"fenced"`, `"rejoining"`) is defined
+//! here alone.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -34,6 +35,7 @@ enum PersistedRoleInFile {
     Promoting,
     Primary,
     Fenced,
+    Rejoining,
 }
 
 /// The persisted record.

@@ -117,9 +117,8 @@ impl SystemdManager {
             .await
     }
 
-    /// `StartUnit(unit, "replace")`; returns the job's object path. Only the tests start
-    /// the DB (see [`ServiceControl::start`](crate::actions::service::ServiceControl::start)).
-    #[cfg(test)]
+    /// `StartUnit(unit, "replace")`; returns the job's object path. The end of a rejoin
+    /// starts the DB (see [`ServiceControl::start`](crate::actions::service::ServiceControl::start)).
     pub(crate) async fn start_unit(&self, unit: &str) -> Result<OwnedObjectPath, SystemdError> {
         self.bounded("StartUnit", self.proxy.start_unit(unit, "replace"))
             .await

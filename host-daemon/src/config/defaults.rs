@@ -57,6 +57,13 @@ pub(crate) const ARP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 pub(crate) const STARTUP_GRACE: Duration = Duration::from_secs(60);
 /// `failover.max_lag_on_failover`: 1 MiB, as Patroni.
 pub(crate) const MAX_LAG: u64 = 1 << 20;
+/// `failover.auto_rejoin_attempts`.
+pub(crate) const AUTO_REJOIN_ATTEMPTS: u32 = 3;
+/// `rejoin.timeout`: a rewind takes seconds, a base backup of a large cluster hours;
+/// past this the rejoin fails and the node fences again.
+pub(crate) const REJOIN_TIMEOUT: Duration = Duration::from_secs(3600);
+/// `rejoin.bin_dir` when `pg_ctl` is not given as a path: Debian's PostgreSQL 15.
+pub(crate) const PG_BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
 /// `failover.peer_state_max_age`.
 pub(crate) const PEER_STATE_MAX_AGE: Duration = Duration::from_secs(5);
 /// `status.listen`.

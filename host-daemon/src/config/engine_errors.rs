@@ -24,6 +24,8 @@ pub(super) fn file_name(field: ConfigField) -> String {
         ConfigField::FailureWindow => "failover.failure_window".to_owned(),
         ConfigField::PeerStateMaxAge => "failover.peer_state_max_age".to_owned(),
         ConfigField::ArpProbeTimeout => "vip.arp_probe_timeout".to_owned(),
+        ConfigField::RejoinTimeout => "rejoin.timeout".to_owned(),
+        ConfigField::AutoRejoinAttempts => "failover.auto_rejoin_attempts".to_owned(),
     }
 }
 

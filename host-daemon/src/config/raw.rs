@@ -25,6 +25,7 @@ pub(crate) struct RawConfig {
     pub fence: Option<RawFence>,
     pub status: Option<RawStatus>,
     pub control: Option<RawControl>,
+    pub rejoin: Option<RawRejoin>,
 }
 
 /// `[local_db]`.
@@ -138,6 +139,8 @@ pub(crate) struct RawFailover {
     pub promote_when_degraded: Option<bool>,
     pub max_lag_on_failover: Option<Size>,
     pub peer_state_max_age: Option<DurationStr>,
+    pub auto_rejoin: Option<bool>,
+    pub auto_rejoin_attempts: Option<u32>,
 }
 
 /// `[fence]`.
@@ -160,4 +163,12 @@ pub(crate) struct RawStatus {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawControl {
     pub group: Option<String>,
+}
+
+/// `[rejoin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRejoin {
+    pub timeout: Option<DurationStr>,
+    pub bin_dir: Option<String>,
 }

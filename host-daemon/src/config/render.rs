@@ -23,6 +23,13 @@ struct View {
     status: StatusView,
     #[serde(skip_serializing_if = "Option::is_none")]
     control: Option<ControlView>,
+    rejoin: RejoinView,
+}
+
+#[derive(Serialize)]
+struct RejoinView {
+    timeout: String,
+    bin_dir: String,
 }
 
 #[derive(Serialize)]
@@ -127,6 +134,8 @@ struct FailoverView {
     promote_when_degraded: bool,
     max_lag_on_failover: String,
     peer_state_max_age: String,
+    auto_rejoin: bool,
+    auto_rejoin_attempts: u32,
 }
 
 #[derive(Serialize)]
@@ -269,12 +278,18 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
             promote_when_degraded: c.failover.promote_when_degraded,
             max_lag_on_failover: format_size(c.failover.max_lag_on_failover),
             peer_state_max_age: format_duration(c.failover.peer_state_max_age),
+            auto_rejoin: c.failover.auto_rejoin,
+            auto_rejoin_attempts: c.failover.auto_rejoin_attempts,
         },
         fence: FenceView { action, command },
         status: StatusView {
             listen: c.status.listen.to_string(),
         },
         control: c.control.group.clone().map(|group| ControlView { group }),
+        rejoin: RejoinView {
+            timeout: format_duration(c.rejoin.timeout),
+            bin_dir: c.rejoin.bin_dir.display().to_string(),
+        },
     };
     let mut out = String::new();
     if c.cluster_id_derived {

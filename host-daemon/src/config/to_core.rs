@@ -50,6 +50,9 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         peer_state_max_age: c.failover.peer_state_max_age,
         arp_probe_timeout: c.vip.arp_probe_timeout,
         poweroff_on_unconfirmed_stop: matches!(c.fence, super::types::FenceAction::Poweroff),
+        auto_rejoin: c.failover.auto_rejoin,
+        auto_rejoin_attempts: c.failover.auto_rejoin_attempts,
+        rejoin_timeout: c.rejoin.timeout,
     };
     cfg.validate().map_err(from_core_error)?;
     Ok(cfg)

@@ -43,6 +43,8 @@ pub(crate) struct Config {
     pub status: StatusListen,
     /// Who may use the control socket besides root.
     pub control: Control,
+    /// How a fenced node rejoins the peer as its standby.
+    pub rejoin: Rejoin,
 }
 
 /// A password; its `Debug` never shows it.
@@ -226,6 +228,19 @@ pub(crate) struct Failover {
     pub max_lag_on_failover: u64,
     /// Oldest peer state that still counts as current.
     pub peer_state_max_age: Duration,
+    /// A node fenced for a lost gateway or a lost term rejoins by itself.
+    pub auto_rejoin: bool,
+    /// Automatic rejoins tried before waiting for the operator.
+    pub auto_rejoin_attempts: u32,
+}
+
+/// `[rejoin]`: `twinbeat rejoin` and `auto_rejoin`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejoin {
+    /// Bound of one rejoin: report, rewind or base backup, start, streaming.
+    pub timeout: Duration,
+    /// Where `pg_rewind`, `pg_basebackup`, `pg_waldump` and `pg_controldata` are.
+    pub bin_dir: PathBuf,
 }
 
 /// `[fence] action`.

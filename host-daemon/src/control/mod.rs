@@ -1,5 +1,5 @@
 //! The control interface: operator commands to a running daemon (`twinbeat resume
-//! --force-primary`) over a Unix stream socket in the state directory, never over TCP.
+//! --force-primary`, `twinbeat rejoin [--reclone]`) over a Unix stream socket in the state directory, never over TCP.
 //!
 //! The server (`server`) accepts a caller by its kernel credentials (`SO_PEERCRED`):
 //! root, or a member of `control.group` (`access`); anyone else gets a one-line refusal
@@ -57,6 +57,13 @@ pub(crate) enum Request {
         #[serde(default)]
         force_primary: bool,
     },
+    /// Make this fenced node the standby of the peer, which is primary in a higher
+    /// term (rule `rejoin-after-fence`).
+    Rejoin {
+        /// Rebuild with `pg_basebackup` rather than rewind with `pg_rewind`.
+        #[serde(default)]
+        reclone: bool,
+    },
 }
 
 /// Who refused a request.
@@ -110,6 +117,11 @@ impl Response {
 pub(crate) enum Command {
     /// Release the hold (`Engine::release_hold`).
     ReleaseHold,
+    /// Rejoin the peer (`Engine::request_rejoin`).
+    Rejoin {
+        /// With `pg_basebackup`.
+        reclone: bool,
+    },
 }
 
 impl Command {
@@ -117,6 +129,8 @@ impl Command {
     pub(crate) const fn name(self) -> &'static str {
         match self {
             Command::ReleaseHold => "resume --force-primary",
+            Command::Rejoin { reclone: false } => "rejoin",
+            Command::Rejoin { reclone: true } => "rejoin --reclone",
         }
     }
 }

@@ -278,6 +278,7 @@ async fn answer(
                 "resume needs \"force_primary\": true, the operator's acknowledgement that the peer may have taken over",
             )
         }
+        Request::Rejoin { reclone } => Command::Rejoin { reclone },
     };
     tracing::info!("control: {} requested by {caller}", command.name());
     let (reply, replied) = oneshot::channel();

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
     BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus, PersistedStatus,
-    ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
+    RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -176,6 +176,12 @@ pub(crate) fn build(
         term: e.term(),
         fenced: e.is_fenced(),
         hold_releasable: e.hold_releasable(),
+        rejoin: e.rejoin_progress().map(|r| RejoinStatus {
+            term: r.term,
+            method: if r.reclone { "reclone" } else { "rewind" }.into(),
+            reason: format!("{:?}", r.reason),
+            stage: if r.running { "running" } else { "persisting" }.into(),
+        }),
         uptime_secs: uptime.as_secs(),
         paths,
         local_db,

@@ -43,7 +43,7 @@ impl fmt::Debug for DbTarget {
 }
 
 impl DbTarget {
-    fn config(&self, connect_timeout: Duration) -> tokio_postgres::Config {
+    pub(crate) fn config(&self, connect_timeout: Duration) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)

@@ -120,6 +120,13 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             "hold      waits for the operator: nothing heard from the peer (twinbeat resume --force-primary)"
         );
     }
+    if let Some(r) = &s.rejoin {
+        let _ = writeln!(
+            o,
+            "rejoin    {} ({}) onto the peer's term {}: {}",
+            r.stage, r.method, r.term, r.reason
+        );
+    }
     let _ = writeln!(o, "uptime    {}s", s.uptime_secs);
     let _ = writeln!(o, "local db  {}", s.local_db);
     if !s.start_guard.is_empty() {

@@ -31,6 +31,10 @@ pub(crate) struct StatusSnapshot {
     /// peer. `twinbeat resume --force-primary` releases it.
     #[serde(default)]
     pub hold_releasable: bool,
+    /// A rejoin under way (rule `rejoin-after-fence`): `twinbeat rejoin`,
+    /// `auto_rejoin`, or one a restart interrupted.
+    #[serde(default)]
+    pub rejoin: Option<RejoinStatus>,
     /// Seconds since the daemon started.
     pub uptime_secs: u64,
     /// Each checked path.
@@ -69,6 +73,20 @@ pub(crate) struct StatusSnapshot {
     /// its `reason` says why.
     #[serde(default)]
     pub persisted: Option<PersistedStatus>,
+}
+
+/// A rejoin under way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RejoinStatus {
+    /// The peer's term, which this node joins as its standby.
+    pub term: u64,
+    /// `rewind` (falling back to `reclone` when the rewind cannot be used) or `reclone`.
+    pub method: String,
+    /// Who asked.
+    pub reason: String,
+    /// `persisting` ("rejoining" is being written) or `running` (the rewind or base
+    /// backup, the start, the wait for streaming).
+    pub stage: String,
 }
 
 /// The persisted state record.

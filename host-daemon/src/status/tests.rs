@@ -23,6 +23,7 @@ fn known() -> StatusSnapshot {
         term: 4,
         fenced: false,
         hold_releasable: false,
+        rejoin: None,
         uptime_secs: 42,
         paths: vec![
             PathStatus {

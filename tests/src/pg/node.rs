@@ -105,6 +105,7 @@ impl PgNode {
              wal_receiver_status_interval = '1s'\n\
              wal_retrieve_retry_interval = '500ms'\n\
              restart_after_crash = off\n\
+             wal_log_hints = on\n\
              log_line_prefix = '%m [%p] '\n\
              {sync}",
             sock = self.files.sock_dir.display(),

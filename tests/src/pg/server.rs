@@ -99,6 +99,7 @@ impl PgServer {
              max_connections = 40\n\
              max_wal_senders = 5\n\
              logging_collector = off\n\
+             wal_log_hints = on\n\
              hot_standby = {hot}\n",
             port = self.files.port,
             sock = self.files.sock_dir.display(),

@@ -22,6 +22,8 @@ pub(crate) enum Step {
     StopDb,
     ReleaseVip,
     PersistFenced,
+    PersistRejoining,
+    Rejoin,
 }
 
 impl Step {
@@ -30,6 +32,8 @@ impl Step {
             (Step::PersistPromoting, Action::Persist(s)) => s.role == PersistedRole::Promoting,
             (Step::PersistPrimary, Action::Persist(s)) => s.role == PersistedRole::Primary,
             (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
+            (Step::PersistRejoining, Action::Persist(s)) => s.role == PersistedRole::Rejoining,
+            (Step::Rejoin, Action::Rejoin { .. }) => true,
             (Step::Promote, Action::Promote { .. }) => true,
             (Step::TakeVip, Action::TakeVip) => true,
             (Step::StopDb, Action::StopDb { .. }) => true,

@@ -12,6 +12,7 @@
 //! SIGKILL whatever the manager (rule `local-db-restart-once`), is in `restart`. This
 //! module holds what they share: the choice of manager, the stop mode and the error.
 
+pub(crate) mod as_owner;
 mod pg_ctl;
 mod restart;
 mod shell;
@@ -148,9 +149,15 @@ pub(crate) enum ServiceError {
         /// What `postmaster.pid` said last.
         seen: String,
     },
-    /// The systemd manager failed.
+    /// The systemd manager failed (boxed: it is the largest error by far).
     #[error(transparent)]
-    Systemd(#[from] SystemdError),
+    Systemd(Box<SystemdError>),
+}
+
+impl From<SystemdError> for ServiceError {
+    fn from(e: SystemdError) -> Self {
+        ServiceError::Systemd(Box::new(e))
+    }
 }
 
 impl ServiceControl {
@@ -163,9 +170,8 @@ impl ServiceControl {
     }
 
     /// Starts the DB: pg_ctl `start`, systemd StartUnit, or the restart command. The
-    /// daemon never starts a stopped DB itself (it restarts it, rule
-    /// `local-db-restart-once`); the tests bring a stopped server back with it.
-    #[cfg(test)]
+    /// daemon starts a stopped DB only at the end of a rejoin (rule
+    /// `rejoin-after-fence`); otherwise it restarts it (rule `local-db-restart-once`).
     pub(crate) async fn start(&self, timeout: Duration) -> Result<(), ServiceError> {
         match self {
             Self::PgCtl(p) => p.start(timeout).await,

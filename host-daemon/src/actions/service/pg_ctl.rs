@@ -2,14 +2,10 @@
 //! refuses root), each call bounded by its timeout.
 
 use std::ffi::OsString;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
-
-use super::{wait_bounded, ServiceError, StopMode};
+use super::{as_owner, ServiceError, StopMode};
 use crate::actions::postmaster;
 
 /// The `pg_ctl` manager's settings.
@@ -114,54 +110,10 @@ impl PgCtl {
 
     /// Runs pg_ctl as the data directory's owner, bounded by `timeout`.
     async fn run(&self, args: Vec<OsString>, timeout: Duration) -> Result<(), ServiceError> {
-        let what = format!(
-            "{} {}",
-            self.pg_ctl.display(),
-            args.first()
-                .map(|a| a.to_string_lossy())
-                .unwrap_or_default()
-        );
-        let meta = std::fs::metadata(&self.data_dir).map_err(|source| ServiceError::Owner {
-            path: self.data_dir.clone(),
-            source,
-        })?;
-        let (uid, gid) = (meta.uid(), meta.gid());
-        if uid == 0 {
-            return Err(ServiceError::RootOwned(self.data_dir.clone()));
-        }
-        let mut cmd = Command::new(&self.pg_ctl);
-        cmd.args(&args)
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if nix::unistd::geteuid().as_raw() != uid {
-            cmd.uid(uid).gid(gid);
-            if let Ok(Some(user)) = nix::unistd::User::from_uid(uid.into()) {
-                cmd.env("HOME", &user.dir)
-                    .env("USER", &user.name)
-                    .env("LOGNAME", &user.name);
-            }
-        }
-        let child = cmd.spawn().map_err(|source| ServiceError::Spawn {
-            what: what.clone(),
-            source,
-        })?;
-        let limit = timeout + Duration::from_secs(1);
-        let out = wait_bounded(&what, limit, timeout, child.wait_with_output()).await?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            let mut output = String::from_utf8_lossy(&out.stderr).trim().to_owned();
-            if output.is_empty() {
-                output = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-            }
-            Err(ServiceError::Failed {
-                what,
-                status: out.status,
-                output,
-            })
-        }
+        let what = as_owner::describe(&self.pg_ctl, args.first().map(OsString::as_os_str));
+        let mut cmd = as_owner::command(&self.pg_ctl, &self.data_dir)?;
+        cmd.args(&args);
+        let out = as_owner::output(&what, cmd, timeout).await?;
+        as_owner::succeeded(&what, out).map(drop)
     }
 }

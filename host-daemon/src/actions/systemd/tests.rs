@@ -173,7 +173,7 @@ async fn systemd_manager_calls_over_a_private_bus() {
     assert!(
         matches!(
             &e,
-            ServiceError::Systemd(SystemdError::Call {
+            ServiceError::Systemd(b) if matches!(**b, SystemdError::Call {
                 method: "RestartUnit",
                 ..
             })

@@ -3,8 +3,10 @@
 
 use super::dur;
 use crate::config::defaults as d;
-use crate::config::raw::RawFailover;
-use crate::config::types::Failover;
+use std::path::{Path, PathBuf};
+
+use crate::config::raw::{RawFailover, RawRejoin};
+use crate::config::types::{Failover, Rejoin, ServiceManager};
 use crate::config::units::{Size, WindowSetting};
 
 pub(super) fn failover(raw: Option<RawFailover>) -> Failover {
@@ -18,5 +20,28 @@ pub(super) fn failover(raw: Option<RawFailover>) -> Failover {
         promote_when_degraded: raw.promote_when_degraded.unwrap_or(false),
         max_lag_on_failover: raw.max_lag_on_failover.unwrap_or(Size(d::MAX_LAG)).0,
         peer_state_max_age: dur(raw.peer_state_max_age, d::PEER_STATE_MAX_AGE),
+        auto_rejoin: raw.auto_rejoin.unwrap_or(false),
+        auto_rejoin_attempts: raw.auto_rejoin_attempts.unwrap_or(d::AUTO_REJOIN_ATTEMPTS),
+    }
+}
+
+/// `[rejoin]`: the programs default to pg_ctl's directory when `pg_ctl` is a path,
+/// and to Debian's PostgreSQL 15 directory otherwise.
+pub(super) fn rejoin(raw: Option<RawRejoin>, service: &ServiceManager) -> Rejoin {
+    let raw = raw.unwrap_or_default();
+    let pg_ctl_dir = match service {
+        ServiceManager::PgCtl { pg_ctl, .. } => pg_ctl
+            .parent()
+            .filter(|p| p.is_absolute())
+            .map(Path::to_path_buf),
+        _ => None,
+    };
+    Rejoin {
+        timeout: dur(raw.timeout, d::REJOIN_TIMEOUT),
+        bin_dir: raw
+            .bin_dir
+            .map(PathBuf::from)
+            .or(pg_ctl_dir)
+            .unwrap_or_else(|| PathBuf::from(d::PG_BIN_DIR)),
     }
 }

@@ -159,6 +159,14 @@ impl Resolver<'_> {
             ));
         }
         let failover = failover::failover(raw.failover);
+        let rejoin = failover::rejoin(raw.rejoin, &local_db.service.manager);
+        if !rejoin.bin_dir.is_absolute() {
+            return Err(ConfigError::invalid(
+                "rejoin.bin_dir",
+                format!("{:?}", rejoin.bin_dir.display().to_string()),
+                "an absolute path",
+            ));
+        }
         let fence = fence::fence(raw.fence)?;
         let control = self.control(raw.control)?;
 
@@ -204,6 +212,7 @@ impl Resolver<'_> {
             fence,
             status: StatusListen { listen },
             control,
+            rejoin,
         })
     }
 }

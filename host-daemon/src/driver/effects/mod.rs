@@ -164,6 +164,17 @@ impl Effects {
                     deadline: at(deadline),
                 });
             }
+            Action::Rejoin {
+                term,
+                reclone,
+                deadline,
+            } => {
+                let _ = self.db.send(DbOp::Rejoin {
+                    term,
+                    reclone,
+                    deadline: at(deadline),
+                });
+            }
             Action::TakeVip => {
                 let _ = self.vip.send(VipOp::Take);
             }

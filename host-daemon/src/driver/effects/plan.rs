@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::guard::DataDir;
 use crate::actions::fence::{FenceAction, FencePlan};
+use crate::actions::rejoin::RejoinPlan;
 use crate::actions::service::{PgCtl, ServiceControl};
 use crate::actions::state_file::StateStore;
 use crate::actions::systemd::Bus;
@@ -38,6 +39,8 @@ pub(crate) struct Plan {
     pub(crate) promote_target: tokio_postgres::Config,
     /// Where `postmaster.pid` and the start guard are.
     pub(crate) data_dir: DataDir,
+    /// What `Action::Rejoin` needs: the programs, the state directory, the peer.
+    pub(crate) rejoin: RejoinPlan,
 }
 
 /// `local_db.service.manager` → [`ServiceControl`].
@@ -96,9 +99,17 @@ pub(crate) fn pg_config(t: &DbTarget) -> tokio_postgres::Config {
 }
 
 impl Plan {
-    /// Maps `cfg`; `local` is the local DB target (password already resolved).
-    pub(crate) fn new(cfg: &Config, local: &DbTarget) -> Plan {
+    /// Maps `cfg`; `local` is the local DB target and `peer` the peer's as a rejoin
+    /// connects to it, this node's name its `application_name` (passwords already
+    /// resolved).
+    pub(crate) fn new(cfg: &Config, local: &DbTarget, peer: DbTarget) -> Plan {
         Plan {
+            rejoin: RejoinPlan {
+                bin_dir: cfg.rejoin.bin_dir.clone(),
+                state_dir: cfg.state_dir.clone(),
+                source: peer,
+                local: pg_config(local),
+            },
             service: service_control(&cfg.local_db.service.manager),
             fence_action: fence_action(&cfg.fence),
             vip: vip_spec(cfg),

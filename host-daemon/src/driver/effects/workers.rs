@@ -17,6 +17,7 @@ use crate::actions::arp::GarpHandle;
 use crate::actions::fence;
 use crate::actions::promote::{self, PromoteOptions};
 use crate::actions::publish;
+use crate::actions::rejoin;
 use crate::actions::state_file;
 use crate::actions::vip::Vip;
 
@@ -61,6 +62,16 @@ pub(crate) enum DbOp {
     /// Publish `twinbeat.handover` (the engine's `PublishHandover`, its text from
     /// `probe::published`), or clear it (`None`); no answer to the engine.
     Publish(Option<String>),
+    /// Make the stopped local DB a streaming standby of the peer (rule
+    /// `rejoin-after-fence`).
+    Rejoin {
+        /// The peer's term (for the log).
+        term: u64,
+        /// `pg_basebackup` rather than `pg_rewind`.
+        reclone: bool,
+        /// End of the rejoin's window.
+        deadline: TokioInstant,
+    },
 }
 
 pub(crate) async fn vip_worker(
@@ -206,6 +217,11 @@ pub(crate) async fn db_worker(
                 publish_handover(&plan.promote_target, value.as_deref()).await;
                 continue;
             }
+            DbOp::Rejoin {
+                term,
+                reclone,
+                deadline,
+            } => rejoin(&plan, term, reclone, deadline).await,
             DbOp::Stop { kill_at, deadline } => {
                 let dir = plan.data_dir.get(&plan.promote_target).await;
                 let stop = plan.stop_plan(dir, kill_at, deadline);
@@ -278,6 +294,32 @@ async fn restart(plan: &Plan, lift_guard: bool, deadline: TokioInstant) -> Input
         guard::arm(dir, "after the primary's restart").await;
     }
     input
+}
+
+/// The rejoin, logged; its answer to the engine.
+async fn rejoin(plan: &Plan, term: u64, reclone: bool, deadline: TokioInstant) -> Input {
+    let dir = plan.data_dir.get(&plan.promote_target).await;
+    tracing::warn!(
+        "rejoin: making the local DB a standby of the peer (primary in term {term}){}",
+        if reclone { " with pg_basebackup" } else { "" }
+    );
+    match rejoin::rejoin(&plan.rejoin, &plan.service, dir, reclone, deadline).await {
+        Ok(done) => {
+            tracing::warn!(
+                "rejoin: streaming from the peer after {:?} ({:?}){}",
+                done.elapsed,
+                done.method,
+                done.report
+                    .map(|r| format!("; report in {}", r.dir.display()))
+                    .unwrap_or_default()
+            );
+            Input::Rejoined
+        }
+        Err(e) => {
+            tracing::error!("CRITICAL: {e}");
+            Input::RejoinFailed
+        }
+    }
 }
 
 pub(crate) async fn persist_worker(

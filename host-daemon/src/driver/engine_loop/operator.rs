@@ -31,6 +31,25 @@ impl Driver {
                     }
                 }
             }
+            Command::Rejoin { reclone } => {
+                let now = self.now();
+                match self.engine.request_rejoin(now, reclone) {
+                    Ok(term) => {
+                        self.drain();
+                        let done = format!(
+                            "rejoin started: this node becomes the standby of the peer, primary in term {term}{}; what the old timeline held past the fork is saved under {} first",
+                            if reclone { ", rebuilt with pg_basebackup" } else { "" },
+                            self.cfg.state_dir.join("rejoin").display()
+                        );
+                        tracing::warn!("operator ({}): {done}", op.caller);
+                        Ok(done)
+                    }
+                    Err(why) => {
+                        tracing::warn!("operator ({}): rejoin refused: {why}", op.caller);
+                        Err(why.to_string())
+                    }
+                }
+            }
         };
         // The caller may have given up waiting; the log has the outcome.
         let _ = op.reply.send(answer);

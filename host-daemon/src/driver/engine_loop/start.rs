@@ -71,7 +71,8 @@ impl Driver {
         let remote = runner::spawn(PathId::RemoteDb, remote, remote_tx);
         slots.insert(PathId::RemoteDb, Slot::new(Some(remote)));
         let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
-        let plan = Plan::new(&cfg, &local_target);
+        let rejoin_source = db_target(&cfg.peer.db, &cfg.node_id)?;
+        let plan = Plan::new(&cfg, &local_target, rejoin_source);
         let (effects, effects_rx) = Effects::spawn(plan);
         effects.learn_data_dir().await;
         tracing::info!(

@@ -1,0 +1,222 @@
+//! The rejoin against real PostgreSQL 15 servers: a primary and its standby; the
+//! standby is promoted (the failover) while the old primary goes on writing (the
+//! writes a failover loses), the old primary stops uncleanly (the fence); then it is
+//! rejoined with `pg_rewind`, or rebuilt with `pg_basebackup`, and the report names
+//! what it had written past the fork.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::time::Instant as TokioInstant;
+use twinbeat_lab::pg::{Launch, PgServer, PG_BIN};
+use twinbeat_lab::rt::runtime;
+
+use super::{rejoin, Method, RejoinError, RejoinPlan};
+use crate::actions::service::{PgCtl, ServiceControl};
+use crate::probe::lab_target::target;
+
+const WINDOW: Duration = Duration::from_secs(120);
+
+/// An old primary and the standby promoted over it; the old one wrote three
+/// transactions past the fork, then crashed (stopped immediate, as a fence does).
+struct Diverged {
+    old: PgServer,
+    new: PgServer,
+}
+
+fn diverged() -> Diverged {
+    let old = PgServer::primary(Launch::PgCtl).expect("a primary");
+    old.query("CREATE TABLE orders (id int PRIMARY KEY, note text)")
+        .unwrap();
+    old.query("CREATE TABLE customers (id int PRIMARY KEY)")
+        .unwrap();
+    old.query("INSERT INTO orders VALUES (1, 'before the fork')")
+        .unwrap();
+    let new = PgServer::standby_of(&old, Launch::PgCtl, true).expect("a standby");
+    wait(|| new.query("SELECT count(*) FROM orders").ok().as_deref() == Some("1"));
+    new.query("SELECT pg_promote()").unwrap();
+    wait(|| new.query("SELECT pg_is_in_recovery()").ok().as_deref() == Some("f"));
+    new.query("INSERT INTO orders VALUES (10, 'on the new primary')")
+        .unwrap();
+    for id in 2..=4 {
+        old.query(&format!("INSERT INTO orders VALUES ({id}, 'lost')"))
+            .unwrap();
+    }
+    old.query("INSERT INTO customers VALUES (7)").unwrap();
+    old.files().stop_immediate("the fence").unwrap();
+    Diverged { old, new }
+}
+
+fn wait(mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("condition never held");
+}
+
+fn plan(d: &Diverged, state_dir: &Path) -> (RejoinPlan, ServiceControl) {
+    let plan = RejoinPlan {
+        bin_dir: PG_BIN.into(),
+        state_dir: state_dir.to_path_buf(),
+        source: target(&d.new, "node-a", false),
+        local: target(&d.old, "twinbeat-local", true).config(Duration::from_secs(5)),
+    };
+    let service = ServiceControl::PgCtl(PgCtl {
+        pg_ctl: Path::new(PG_BIN).join("pg_ctl"),
+        data_dir: d.old.data().to_path_buf(),
+        log_file: None,
+    });
+    (plan, service)
+}
+
+#[test]
+fn a_rewind_makes_the_old_primary_a_streaming_standby_and_reports_what_it_lost() {
+    let d = diverged();
+    let state = tempfile::tempdir().unwrap();
+    let (plan, service) = plan(&d, state.path());
+    // The start guard's signal is there, as on a fenced primary.
+    std::fs::write(d.old.data().join("standby.signal"), "").unwrap();
+    let rt = runtime();
+    let done = rt
+        .block_on(rejoin(
+            &plan,
+            &service,
+            Some(d.old.data()),
+            false,
+            TokioInstant::now() + WINDOW,
+        ))
+        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()));
+    assert_eq!(done.method, Method::Rewind);
+    let report = done.report.expect("the old timeline forked");
+    assert_eq!((report.old_timeline, report.new_timeline), (1, 2));
+    // The three inserts into orders and the one into customers, each its own
+    // transaction (autovacuum or a checkpoint may add their own, never fewer).
+    assert!(report.committed_transactions >= 4, "{report:?}");
+    let orders = report
+        .written
+        .iter()
+        .find(|w| w.relation.as_deref() == Some("orders"))
+        .unwrap_or_else(|| panic!("orders not named: {report:?}"));
+    assert_eq!(orders.database, "postgres");
+    assert!(orders.records >= 3, "{orders:?}");
+    assert!(report
+        .written
+        .iter()
+        .any(|w| w.relation.as_deref() == Some("customers")));
+    assert!(report.dir.join("report.json").exists());
+    let text = std::fs::read_to_string(report.dir.join("report.txt")).unwrap();
+    assert!(text.contains("postgres.orders"), "{text}");
+    assert!(!report.wal_segments.is_empty());
+    assert!(report
+        .dir
+        .join("wal")
+        .join(&report.wal_segments[0])
+        .exists());
+    // A streaming standby of the new primary, on its timeline and with its data: the
+    // lost rows are gone, the new primary's row is there.
+    assert_eq!(d.old.query("SELECT pg_is_in_recovery()").unwrap(), "t");
+    wait(|| {
+        d.old
+            .query("SELECT count(*) FROM orders WHERE id = 10")
+            .ok()
+            .as_deref()
+            == Some("1")
+    });
+    assert_eq!(
+        d.old
+            .query("SELECT count(*) FROM orders WHERE note = 'lost'")
+            .unwrap(),
+        "0"
+    );
+    assert_eq!(
+        d.new
+            .query("SELECT application_name FROM pg_stat_replication")
+            .unwrap(),
+        "node-a",
+        "primary_conninfo names this node"
+    );
+    // Its own configuration came back, not the new primary's.
+    let conf = std::fs::read_to_string(d.old.data().join("test.conf")).unwrap();
+    assert!(conf.contains(&format!("port = {}", d.old.port())), "{conf}");
+}
+
+#[test]
+fn a_reclone_rebuilds_the_old_primary_with_a_base_backup() {
+    let d = diverged();
+    let state = tempfile::tempdir().unwrap();
+    let (plan, service) = plan(&d, state.path());
+    let rt = runtime();
+    let done = rt
+        .block_on(rejoin(
+            &plan,
+            &service,
+            Some(d.old.data()),
+            true,
+            TokioInstant::now() + WINDOW,
+        ))
+        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()));
+    assert_eq!(
+        done.method,
+        Method::Reclone {
+            instead_of_rewind: None
+        }
+    );
+    assert!(done.report.is_some_and(|r| r.committed_transactions >= 4));
+    assert_eq!(d.old.query("SELECT pg_is_in_recovery()").unwrap(), "t");
+    wait(|| d.old.query("SELECT count(*) FROM orders").ok().as_deref() == Some("2"));
+}
+
+#[test]
+fn a_running_server_is_never_rejoined() {
+    let d = diverged();
+    let state = tempfile::tempdir().unwrap();
+    let (plan, service) = plan(&d, state.path());
+    // The new primary's directory stands in for a server that still runs.
+    let rt = runtime();
+    let err = rt
+        .block_on(rejoin(
+            &plan,
+            &service,
+            Some(d.new.data()),
+            false,
+            TokioInstant::now() + WINDOW,
+        ))
+        .unwrap_err();
+    assert!(matches!(err, RejoinError::Running(_)), "{err}");
+}
+
+#[test]
+fn a_source_in_recovery_is_refused() {
+    let old = PgServer::primary(Launch::PgCtl).expect("a primary");
+    let standby = PgServer::standby_of(&old, Launch::PgCtl, true).expect("a standby");
+    let mut old = old;
+    old.stop().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let plan = RejoinPlan {
+        bin_dir: PG_BIN.into(),
+        state_dir: state.path().to_path_buf(),
+        source: target(&standby, "node-a", false),
+        local: target(&old, "twinbeat-local", true).config(Duration::from_secs(5)),
+    };
+    let service = ServiceControl::PgCtl(PgCtl {
+        pg_ctl: Path::new(PG_BIN).join("pg_ctl"),
+        data_dir: old.data().to_path_buf(),
+        log_file: None,
+    });
+    let err = runtime()
+        .block_on(rejoin(
+            &plan,
+            &service,
+            Some(old.data()),
+            false,
+            TokioInstant::now() + WINDOW,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(&err, RejoinError::Source { why, .. } if why.contains("in recovery")),
+        "{err}"
+    );
+}
