@@ -41,4 +41,6 @@ scenario_tests!(
     s27_master_gateway_lost_standby_not_streaming,
     s28_standby_promoted_by_hand,
     s29_master_gateway_lost_serial_cut,
+    s30_rejoin_after_failover,
+    s31_auto_rejoin,
 );

@@ -3,7 +3,8 @@
 //! the node itself with `auto_rejoin` after a fence for a lost gateway or a lost term
 //! (never after its own DB was unrecoverable), and taken up again after a restart that
 //! interrupted one. Each needs positive evidence at the moment it starts: a fresh frame
-//! or a fresh reading of the peer's PostgreSQL saying "primary in a term above mine".
+//! or a fresh reading of the peer's PostgreSQL saying "primary in a term above mine";
+//! one the node starts by itself needs the reading (the rewind reads that server).
 //!
 //! The sequence: persist `rejoining` (a restart fences again and takes the rejoin up),
 //! `Action::Rejoin` (the daemon saves what the old timeline held, rewinds or reclones
@@ -61,8 +62,7 @@ impl Engine {
 
     /// The term the peer is primary in, when it is above this node's and fresh
     /// evidence says so: a frame within `peer_state_max_age`, or a reading of its
-    /// PostgreSQL (writable, with the term its daemon published) within one remote
-    /// DB probe cycle.
+    /// PostgreSQL ([`Engine::primary_peer_term_by_db`]).
     fn primary_peer_term(&self, now: Instant) -> Option<u64> {
         let by_frame = self
             .peer
@@ -70,14 +70,20 @@ impl Engine {
             .map(|v| v.state)
             .filter(|s| s.role == Role::Primary && !s.fenced && s.term > self.term)
             .map(|s| s.term);
-        let by_db = self
-            .peer_db
+        by_frame.max(self.primary_peer_term_by_db(now))
+    }
+
+    /// The term the peer's PostgreSQL says it is primary in (writable, with the term
+    /// its daemon published), read within one remote DB probe cycle and above this
+    /// node's. A rejoin the node starts by itself waits for this one: it also proves
+    /// that the peer's PostgreSQL, which the rewind reads, is reachable.
+    fn primary_peer_term_by_db(&self, now: Instant) -> Option<u64> {
+        self.peer_db
             .filter(|(r, at)| {
                 now.saturating_duration_since(*at) <= self.cfg.remote_db_probe_cycle()
                     && r.primary_above(self.term)
             })
-            .and_then(|(r, _)| r.term);
-        by_frame.max(by_db)
+            .and_then(|(r, _)| r.term)
     }
 
     /// `auto_rejoin`, or a rejoin a restart interrupted: starts one when the node is
@@ -103,7 +109,7 @@ impl Engine {
         } else {
             return;
         };
-        let Some(term) = self.primary_peer_term(now) else {
+        let Some(term) = self.primary_peer_term_by_db(now) else {
             return;
         };
         if reason == Reason::AutoRejoin {

@@ -203,6 +203,8 @@ pub struct Failover {
     pub max_lag_on_failover: Option<String>,
     /// `peer_state_max_age`.
     pub peer_state_max_age: Option<String>,
+    /// `auto_rejoin`.
+    pub auto_rejoin: Option<bool>,
 }
 
 /// `[fence]`.

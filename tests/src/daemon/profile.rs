@@ -108,6 +108,7 @@ impl Profile {
                 promote_when_degraded: Some(false),
                 max_lag_on_failover: Some("1MiB".into()),
                 peer_state_max_age: Some("5s".into()),
+                auto_rejoin: None,
             }),
             fence: Some(Fence {
                 action: "stop-db".into(),

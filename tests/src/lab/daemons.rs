@@ -28,6 +28,15 @@ impl Lab {
 
     /// Writes both daemons' configurations for `profile`.
     pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
+        self.write_daemon_configs_with(profile, |_| {})
+    }
+
+    /// [`Lab::write_daemon_configs`], each configuration changed by `tune` first.
+    pub fn write_daemon_configs_with(
+        &self,
+        profile: Profile,
+        tune: impl Fn(&mut daemon::DaemonConfig),
+    ) -> Result<()> {
         let pwfile = self.dir.join("pgpass");
         daemon::write_private(&pwfile, crate::pg::PASSWORD)?;
         if !self.has_bridge() {
@@ -36,7 +45,7 @@ impl Lab {
         }
         for n in Node::BOTH {
             let state_dir = self.dir.join(n.name()).join("state");
-            let config = profile.config(
+            let mut config = profile.config(
                 &self.topo,
                 self.pg(n),
                 &self.serial_device(n),
@@ -44,6 +53,7 @@ impl Lab {
                 &pwfile,
                 self.has_bridge(),
             );
+            tune(&mut config);
             let header = format!("# twinbeat lab, node {n}, profile {}\n", profile.name());
             config.write(&self.daemon_config(n), &header)?;
         }
@@ -105,6 +115,30 @@ impl Lab {
             .arg("--config")
             .arg(self.daemon_config(n));
         let out = crate::cmd::output_within(cmd, Duration::from_secs(10))?;
+        Ok((
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ))
+    }
+
+    /// `twinbeat rejoin [--reclone]` for node `n`, run in its namespace as root (the
+    /// control socket, then its `/status` until the rejoin ends), bounded by `bound`.
+    /// The exit code and what the command printed.
+    pub fn rejoin(&self, n: Node, reclone: bool, bound: Duration) -> Result<(Option<i32>, String)> {
+        let bin = daemon::binary_or_build()?;
+        let mut args = vec!["rejoin"];
+        if reclone {
+            args.push("--reclone");
+        }
+        let wait = format!("{}s", bound.as_secs());
+        args.extend(["--wait", &wait, "--config"]);
+        let mut cmd = crate::netns::exec_in(&self.topo.ns(n.host()), &bin.to_string_lossy(), &args);
+        cmd.arg(self.daemon_config(n));
+        let out = crate::cmd::output_within(cmd, bound + Duration::from_secs(10))?;
         Ok((
             out.status.code(),
             format!(

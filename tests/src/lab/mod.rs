@@ -43,6 +43,8 @@ pub struct LabOptions {
     pub bridge: bool,
     /// Start both daemons with this profile (`None`: no daemons).
     pub daemons: Option<Profile>,
+    /// The daemons rejoin by themselves after a fence (`failover.auto_rejoin`).
+    pub auto_rejoin: bool,
 }
 
 impl LabOptions {
@@ -55,6 +57,7 @@ impl LabOptions {
             relay: true,
             bridge: false,
             daemons: None,
+            auto_rejoin: false,
         }
     }
 
@@ -170,7 +173,13 @@ impl Lab {
             lab.start_pair()?;
         }
         if let Some(profile) = opts.daemons {
-            lab.write_daemon_configs(profile)?;
+            lab.write_daemon_configs_with(profile, |c| {
+                if opts.auto_rejoin {
+                    if let Some(f) = c.failover.as_mut() {
+                        f.auto_rejoin = Some(true);
+                    }
+                }
+            })?;
             for n in Node::BOTH {
                 lab.start_daemon(n)?;
             }

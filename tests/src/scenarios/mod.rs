@@ -1,8 +1,9 @@
 //! The fault scenarios, one function each, returning what was observed, in one file per
 //! fault family: `master_death`, `partitions`, `freezes` and pauses,
 //! `database_faults`, `restarts` (and the old master's plain return), `returns` (a
-//! restart or return that must hold for evidence), `serial_faults`, `replication`, and
-//! the heartbeat `bridge` cable.
+//! restart or return that must hold for evidence), `serial_faults`, `replication`,
+//! `rejoin` (the old master back as the new primary's standby), and the heartbeat
+//! `bridge` cable.
 //!
 //! They need daemons that act (promote, move the VIP, fence), so they are library functions
 //! run by `cargo lab demo` / `bench` and, once the daemon can fail over, by tests. Each starts
@@ -17,6 +18,7 @@ mod human_promoted;
 mod master_death;
 mod outcome;
 mod partitions;
+mod rejoin;
 mod replication;
 mod restarts;
 mod returns;
@@ -35,6 +37,7 @@ pub use human_promoted::*;
 pub use master_death::*;
 pub use outcome::Outcome;
 pub use partitions::*;
+pub use rejoin::*;
 pub use replication::*;
 pub use restarts::*;
 pub use returns::*;
@@ -284,6 +287,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("27", s27_master_gateway_lost_standby_not_streaming),
         ("28", s28_standby_promoted_by_hand),
         ("29", s29_master_gateway_lost_serial_cut),
+        ("30", s30_rejoin_after_failover),
+        ("31", s31_auto_rejoin),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

@@ -1,9 +1,9 @@
 //! The report of what the old timeline held past the fork point, saved before the
-//! rewind discards it (rule `rejoin-after-fence`): the old timeline's WAL from its
-//! last checkpoint or the fork, whichever is first, is copied to
+//! rewind discards it (rule `rejoin-after-fence`): `pg_waldump` reads the old
+//! timeline's WAL from the fork on, in place; the segments from its last checkpoint or
+//! the fork, whichever is first, to the end of that WAL are copied to
 //! `<state_dir>/rejoin/<ms>-tl<old>/wal/` (the rewind may need the part before the
-//! fork back: `restore_missing`), `pg_waldump` reads it from the fork on,
-//! and the relations the committed transactions wrote are named by the new primary
+//! fork back: `restore_missing`); and the relations the committed transactions wrote are named by the new primary
 //! (`pg_filenode_relation` in each database: until the fork both had the same files).
 //! `report.json` for scripts and `report.txt` for the operator sit beside the WAL.
 
@@ -189,31 +189,41 @@ pub(crate) async fn save(
     let mut entries = tokio::fs::read_dir(&pg_wal)
         .await
         .map_err(io("listing", &pg_wal))?;
-    let first = i.fork.min(i.control.redo_lsn) / i.control.wal_segment_size.max(1);
-    let mut names = Vec::new();
+    let size = i.control.wal_segment_size.max(1);
+    let first = i.fork.min(i.control.redo_lsn) / size;
+    let mut segments = Vec::new();
     while let Some(e) = entries.next_entry().await.map_err(io("listing", &pg_wal))? {
         let name = e.file_name().to_string_lossy().into_owned();
-        if segment_of(&name, i.control.wal_segment_size)
-            .is_some_and(|(tli, seg)| tli == i.control.timeline && seg >= first)
-        {
-            names.push(name);
+        match segment_of(&name, size) {
+            Some((tli, seg)) if tli == i.control.timeline && seg >= first => {
+                segments.push((seg, name));
+            }
+            _ => {}
         }
     }
-    names.sort();
-    for name in &names {
-        let to = wal.join(name);
-        tokio::fs::copy(pg_wal.join(name), &to)
-            .await
-            .map_err(io("copying WAL", &to))?;
-    }
-    let (summary, waldump_error) = if names.is_empty() {
-        (Summary::default(), None)
+    segments.sort();
+    // Read in place first (nothing runs there): where the WAL ends tells which
+    // segments hold it; the ones after are recycled files waiting to be reused.
+    let (summary, waldump_error, last) = if segments.is_empty() {
+        (Summary::default(), None, first)
     } else {
-        match dump(&i, &wal, deadline).await {
-            Ok(text) => (waldump::summarize(&text), None),
-            Err(e) => (Summary::default(), Some(e)),
+        match dump(&i, &pg_wal, deadline).await {
+            Ok(text) => {
+                let s = waldump::summarize(&text);
+                let last = s.last_lsn.map_or(first, |l| l / size).max(i.fork / size);
+                (s, None, last)
+            }
+            Err(e) => (Summary::default(), Some(e), u64::MAX),
         }
     };
+    let mut names = Vec::new();
+    for (_, name) in segments.into_iter().filter(|(seg, _)| *seg <= last) {
+        let to = wal.join(&name);
+        tokio::fs::copy(pg_wal.join(&name), &to)
+            .await
+            .map_err(io("copying WAL", &to))?;
+        names.push(name);
+    }
     let written = name_relations(i.source, &summary.written).await;
     let report = LostTimeline {
         old_timeline: i.control.timeline,
@@ -268,9 +278,9 @@ pub(crate) fn restore_missing(wal: &Path, pg_wal: &Path) -> Result<usize, Rejoin
     Ok(restored)
 }
 
-/// `pg_waldump` over the copy, from the fork on. It ends with an error at the end of
-/// the WAL (the last record is followed by nothing valid): its output up to there
-/// is the answer, whatever its exit status.
+/// `pg_waldump` over the WAL in `wal`, from the fork on. It ends with an error at the
+/// end of the WAL (the last record is followed by nothing valid): its output up to
+/// there is the answer, whatever its exit status.
 async fn dump(i: &Input<'_>, wal: &Path, deadline: TokioInstant) -> Result<String, String> {
     let program = i.bin_dir.join("pg_waldump");
     let what = program.display().to_string();
