@@ -27,6 +27,12 @@ const GRACE: &str = "15s";
 /// `twinbeat resume --force-primary --config <config>`, as root or (`as_nobody`) as
 /// `nobody` with no supplementary groups.
 fn resume(config: &Path, as_nobody: bool) -> Output {
+    operator(config, as_nobody, &["resume", "--force-primary"])
+}
+
+/// `twinbeat <args> --config <config>`, as root or (`as_nobody`) as `nobody` with no
+/// supplementary groups.
+fn operator(config: &Path, as_nobody: bool, args: &[&str]) -> Output {
     let mut cmd = if as_nobody {
         let mut c = Command::new("setpriv");
         c.arg(format!("--reuid={NOBODY}"))
@@ -36,9 +42,8 @@ fn resume(config: &Path, as_nobody: bool) -> Output {
     } else {
         Command::new(BIN)
     };
-    cmd.args(["resume", "--force-primary", "--config"])
-        .arg(config);
-    output_within(cmd, Duration::from_secs(30)).expect("twinbeat resume runs")
+    cmd.args(args).arg("--config").arg(config);
+    output_within(cmd, Duration::from_secs(30)).expect("twinbeat runs")
 }
 
 fn text(out: &Output) -> String {
@@ -157,6 +162,24 @@ fn a_held_primary_serves_again_only_on_roots_release_after_the_grace() {
         log().contains(&format!("control: refused uid {NOBODY} gid {NOBODY}")),
         "the refusal is not logged\n{}",
         log()
+    );
+    // A rejoin changes the pair as much: refused to that user the same way.
+    let rejoin = operator(&config, true, &["rejoin", "--wait", "0"]);
+    assert_eq!(rejoin.status.code(), Some(2), "{}", text(&rejoin));
+    assert_eq!(
+        String::from_utf8_lossy(&rejoin.stderr).trim(),
+        format!("refused: uid {NOBODY} is not root and not in group {GROUP}"),
+        "{}",
+        text(&rejoin)
+    );
+    // Root's: the engine refuses it on a node that is not fenced, and says why.
+    let not_fenced = operator(&config, false, &["rejoin", "--wait", "0"]);
+    assert_eq!(not_fenced.status.code(), Some(1), "{}", text(&not_fenced));
+    assert_eq!(
+        String::from_utf8_lossy(&not_fenced.stderr).trim(),
+        "refused: only a fenced node rejoins; this node is hold",
+        "{}",
+        text(&not_fenced)
     );
     let still = net.status_json(&config).unwrap_or_default();
     assert_eq!(still["role"], "hold", "{still}");

@@ -86,19 +86,18 @@ fn root_is_admitted_and_others_only_through_the_group() {
 }
 
 /// A server on `<dir>/twinbeat.sock` whose driver stand-in answers every operation
-/// with `answer`; returns the server and the operations' callers, as the driver saw
-/// them.
+/// with `answer`; returns the server and the operations' callers and commands, as the
+/// driver saw them.
 async fn server(
     dir: &Path,
     group: Option<&str>,
     answer: Result<String, String>,
-) -> (ControlServer, mpsc::UnboundedReceiver<String>) {
+) -> (ControlServer, mpsc::UnboundedReceiver<(String, Command)>) {
     let (tx, mut rx) = mpsc::channel::<Operation>(4);
     let (seen_tx, seen_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(op) = rx.recv().await {
-            assert_eq!(op.command, Command::ReleaseHold);
-            let _ = seen_tx.send(op.caller);
+            let _ = seen_tx.send((op.caller, op.command));
             let _ = op.reply.send(answer.clone());
         }
     });
@@ -145,12 +144,22 @@ fn root_reaches_the_driver_and_gets_its_answer() {
             .await
             .unwrap();
         assert_eq!(answer, Response::done(released));
-        let who = seen.recv().await.unwrap();
+        let (who, command) = seen.recv().await.unwrap();
         assert!(who.starts_with("uid 0 gid 0 pid "), "{who}");
+        assert_eq!(command, Command::ReleaseHold);
 
         // The protocol as written in the design: one JSON line each way.
         let answer = raw(&path, b"{\"command\":\"resume\",\"force_primary\":true}\n").await;
         assert!(answer.ok, "{answer:?}");
+        assert_eq!(seen.recv().await.unwrap().1, Command::ReleaseHold);
+        for (line, reclone) in [
+            (&b"{\"command\":\"rejoin\"}\n"[..], false),
+            (&b"{\"command\":\"rejoin\",\"reclone\":true}\n"[..], true),
+        ] {
+            let answer = raw(&path, line).await;
+            assert!(answer.ok, "{answer:?}");
+            assert_eq!(seen.recv().await.unwrap().1, Command::Rejoin { reclone });
+        }
 
         drop(server);
         assert!(
@@ -298,7 +307,7 @@ async fn reachable_server(
     tempfile::TempDir,
     PathBuf,
     ControlServer,
-    mpsc::UnboundedReceiver<String>,
+    mpsc::UnboundedReceiver<(String, Command)>,
 ) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -365,7 +374,7 @@ fn a_member_of_the_group_is_admitted() {
         .unwrap_or_else(|| panic!("{got}"));
     let answer: Response = serde_json::from_str(json).unwrap();
     assert!(answer.ok, "{answer:?}");
-    let who = rt.block_on(seen.recv()).unwrap();
+    let (who, _) = rt.block_on(seen.recv()).unwrap();
     assert!(
         who.starts_with(&format!("uid {NOBODY} gid {NOBODY} ")),
         "{who}"
