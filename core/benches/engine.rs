@@ -20,6 +20,7 @@ fn settled_standby() -> (Engine, Instant) {
         persisted: None,
         db_in_recovery: true,
         vip_held: false,
+        maintenance: None,
     };
     let mut now = Instant::from_millis(1_000);
     let mut e = Engine::new(Config::default(), facts, now).expect("default config is valid");
@@ -33,6 +34,7 @@ fn settled_standby() -> (Engine, Instant) {
         wal_lsn: 0,
         human_promoted: false,
         handover: None,
+        pause: None,
     };
     let sample = LocalDbSample {
         accepting: true,
@@ -106,6 +108,7 @@ fn bench(c: &mut Criterion) {
         wal_lsn: 0,
         human_promoted: false,
         handover: None,
+        pause: None,
     };
     let sample = LocalDbSample {
         accepting: true,

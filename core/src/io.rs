@@ -9,8 +9,8 @@ use core::time::Duration;
 
 use crate::time::Instant;
 use crate::types::{
-    AttemptId, BridgeStatus, LocalDbSample, OwnState, PathId, PeerDbReading, PeerState,
-    PersistedState, ProbeOutcome, Published, Role, SerialDownCause, TakeoverRefusal,
+    AttemptId, BridgeStatus, LocalDbSample, MaintenanceWindow, OwnState, PathId, PeerDbReading,
+    PeerState, PersistedState, ProbeOutcome, Published, Role, SerialDownCause, TakeoverRefusal,
     TakeoverVerdict,
 };
 
@@ -227,6 +227,10 @@ pub enum Action {
     /// daemon's warning. Asked once at start with `None`, so nothing an earlier run
     /// left there is read as current.
     PublishHandover(Option<Published>),
+    /// Persist this node's operator pause (rule `maintenance-pause`) with its end on
+    /// the wall clock, or remove it (`None`), so a restart keeps it. No answer expected:
+    /// a failure is the daemon's warning.
+    PersistMaintenance(Option<MaintenanceWindow>),
     /// Make the fenced local PostgreSQL a streaming standby of the peer, which is
     /// primary in `term` (rule `rejoin-after-fence`): save what the old timeline held
     /// past the fork, `pg_rewind` (or, with `reclone` or when the rewind fails,
@@ -384,6 +388,19 @@ pub enum Reason {
     RejoinInterrupted,
     /// The rejoin failed; the node stays fenced with PostgreSQL stopped.
     RejoinFailed,
+    /// An operator paused the pair on this node (rule `maintenance-pause`).
+    OperatorPause,
+    /// The peer's frames carry a pause (rule `maintenance-pause`).
+    PeerPause,
+    /// An operator ended the pause on this node.
+    OperatorUnpause,
+    /// The peer carried the pause and no longer does: it ended there.
+    PeerUnpause,
+    /// The pause's `--for` ran out.
+    MaintenanceEnded,
+    /// A primary's PostgreSQL came back read-only (the start guard) during a pause: an
+    /// operator restarted it (rule `maintenance-pause`).
+    ReadOnlyInMaintenance,
 }
 
 /// The kind of a decision.
@@ -409,6 +426,9 @@ pub enum DecisionKind {
     StopDb,
     /// Began rejoining the peer as its standby (rule `rejoin-after-fence`).
     Rejoin,
+    /// Held back by a maintenance pause (rule `maintenance-pause`): the reason is what
+    /// would have been done.
+    Maintenance,
 }
 
 /// A decision and its reason, as shown on the status page.
@@ -474,6 +494,13 @@ pub enum Event {
         /// The answer.
         verdict: TakeoverVerdict,
     },
+    /// A maintenance pause began or ended on this node (rule `maintenance-pause`).
+    Maintenance {
+        /// It began (`true`) or ended.
+        paused: bool,
+        /// Who or what began or ended it.
+        reason: Reason,
+    },
 }
 
 /// Why [`Engine::release_hold`](crate::Engine::release_hold) refused an operator's
@@ -488,6 +515,21 @@ pub enum ReleaseRefused {
     PeerHeard,
     /// `startup_grace` has not passed yet: evidence may still come.
     GraceRunning,
+}
+
+/// Why [`Engine::unpause`](crate::Engine::unpause) refused (rule `maintenance-pause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnpauseRefused {
+    /// The node is not paused.
+    NotPaused,
+}
+
+impl core::fmt::Display for UnpauseRefused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UnpauseRefused::NotPaused => f.write_str("the pair is not paused on this node"),
+        }
+    }
 }
 
 /// Why [`Engine::request_rejoin`](crate::Engine::request_rejoin) refused (rule

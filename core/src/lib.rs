@@ -54,12 +54,15 @@
 //! use twinbeat_core::*;
 //!
 //! // A fake daemon: the peer answers every probe and every ping at once.
-//! let facts = StartFacts { persisted: None, db_in_recovery: true, vip_held: false };
+//! let facts = StartFacts {
+//!     persisted: None, db_in_recovery: true, vip_held: false, maintenance: None,
+//! };
 //! let mut now = Instant::from_millis(0);
 //! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
 //! let master = NodeState {
 //!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
 //!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false, handover: None,
+//!     pause: None,
 //! };
 //! let mut inbox: Vec<Input> = Vec::new();
 //! while now < Instant::from_millis(3_000) {
@@ -166,11 +169,12 @@ pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
 pub use io::{
     Action, Decision, DecisionKind, Event, Input, Reason, RejoinRefused, ReleaseRefused, Severity,
+    UnpauseRefused,
 };
 pub use time::Instant;
 pub use types::{
-    AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, NodeId, NodeState, OwnState,
-    PathHealth, PathId, PathStatus, PeerDbReading, PeerState, PeerView, PersistedRole,
-    PersistedState, ProbeOutcome, Published, RejoinProgress, Role, SerialDownCause, Stage,
-    StartFacts, TakeoverRefusal, TakeoverVerdict,
+    AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, Maintenance, MaintenanceWindow,
+    NodeId, NodeState, OwnState, PathHealth, PathId, PathStatus, PauseOrigin, PeerDbReading,
+    PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Published, RejoinProgress,
+    Role, SerialDownCause, Stage, StartFacts, TakeoverRefusal, TakeoverVerdict,
 };

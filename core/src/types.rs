@@ -127,6 +127,37 @@ pub struct NodeState {
     /// A handover under way (rule `fence-handshake`): the master's question or the
     /// standby's answer.
     pub handover: Option<Handover>,
+    /// The sender is in maintenance (rule `maintenance-pause`).
+    pub pause: Option<MaintenanceWindow>,
+}
+
+/// A maintenance pause's extent (rule `maintenance-pause`): as frames carry it, as the
+/// daemon persists an operator's pause and hands it back at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MaintenanceWindow {
+    /// How long it still lasts; `None`: until an operator resumes.
+    pub left: Option<Duration>,
+}
+
+/// Who put a node in maintenance (rule `maintenance-pause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PauseOrigin {
+    /// An operator on this node (`twinbeat pause`).
+    Operator,
+    /// The peer: its frames carry a pause.
+    Peer,
+}
+
+/// A maintenance pause as the status page shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Maintenance {
+    /// When it ends by itself; `None`: when an operator resumes.
+    pub until: Option<Instant>,
+    /// Who started it.
+    pub origin: PauseOrigin,
+    /// The peer's frames carry the pause too: it is in effect on both nodes. False
+    /// while the peer has not heard of it (serial down, the peer down): one-sided.
+    pub peer_acknowledged: bool,
 }
 
 /// What a frame says about a handover (rule `fence-handshake`). A master that wants to
@@ -275,6 +306,9 @@ pub struct StartFacts {
     /// restarted while its PostgreSQL kept serving keeps it while it checks (rule
     /// `hold-needs-evidence`).
     pub vip_held: bool,
+    /// An operator's maintenance pause the daemon persisted and that has not expired
+    /// (rule `maintenance-pause`).
+    pub maintenance: Option<MaintenanceWindow>,
 }
 
 /// One local database check's findings.

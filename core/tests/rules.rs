@@ -18,6 +18,8 @@ mod handover;
 mod harness;
 #[path = "rules/human_promoted.rs"]
 mod human_promoted;
+#[path = "rules/maintenance.rs"]
+mod maintenance;
 #[path = "rules/master.rs"]
 mod master;
 #[path = "rules/own_frames.rs"]

@@ -79,21 +79,40 @@ pub(crate) enum Command {
         #[arg(long, default_value = "2s", value_parser = parse_timeout)]
         timeout: Duration,
     },
-    /// Release this node's hold: serve as primary although nothing was heard from
-    /// the peer (rule `hold-needs-evidence`). Only after `startup_grace`, only while
-    /// nothing was heard from the peer; the daemon's engine refuses it otherwise and
-    /// says why. Through the control socket `<state_dir>/twinbeat.sock`: root or
-    /// `control.group` only.
+    /// End the maintenance pause of the pair (`twinbeat pause`), on this node and, once
+    /// it hears it, on the peer. With --force-primary instead: release this node's
+    /// hold, serving as primary although nothing was heard from the peer (rule
+    /// `hold-needs-evidence`; only after `startup_grace`, only while nothing was heard
+    /// from the peer; the engine refuses it otherwise and says why). Through the
+    /// control socket `<state_dir>/twinbeat.sock`: root or `control.group` only.
     #[command(after_help = EXIT_CODES)]
     Resume {
-        /// Required: you checked that the peer is down or fenced and not serving.
-        /// If it took over, two primaries will serve.
+        /// Release the hold: you checked that the peer is down or fenced and not
+        /// serving. If it took over, two primaries will serve.
         #[arg(long)]
         force_primary: bool,
         /// The daemon's configuration file (its `state_dir` holds the socket).
         #[command(flatten)]
         config: ConfigArg,
         /// How long to wait for the answer.
+        #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+        timeout: Duration,
+    },
+    /// Pause the pair for maintenance (rule `maintenance-pause`): no promotion for lost
+    /// paths, no fence for a lost gateway or DB, no PostgreSQL restart, the VIP stays.
+    /// In effect on this node at once, on the peer once it hears it over serial
+    /// (`twinbeat status` shows whether it has). Kept across a daemon restart;
+    /// `twinbeat resume` on either node ends it. Through the control socket: root or
+    /// `control.group` only.
+    #[command(after_help = EXIT_CODES)]
+    Pause {
+        /// End it by itself after this long (e.g. "30m"); without: until `resume`.
+        #[arg(long = "for", value_name = "DURATION", value_parser = parse_timeout)]
+        duration: Option<Duration>,
+        /// The daemon's configuration file (its `state_dir` holds the socket).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How long to wait for the daemon's answer.
         #[arg(long, default_value = "10s", value_parser = parse_timeout)]
         timeout: Duration,
     },
@@ -157,6 +176,11 @@ pub fn main() -> ExitCode {
             timeout,
             wait,
         } => rejoin_cmd(reclone, &config.config, timeout, wait),
+        Command::Pause {
+            duration,
+            config,
+            timeout,
+        } => pause_cmd(duration, &config.config, timeout),
     })
 }
 
@@ -316,22 +340,25 @@ fn status_cmd(
     }
 }
 
-/// `resume --force-primary`: asks the daemon to release its hold and prints its
-/// answer; 0 released, 1 the engine refused, 2 refused the caller or bad usage, 3 no
-/// daemon answered.
+/// `resume`: ends the maintenance pause; `resume --force-primary`: releases the hold.
+/// Prints the daemon's answer; 0 done, 1 the engine refused, 2 refused the caller or
+/// bad usage, 3 no daemon answered.
 fn resume_cmd(force_primary: bool, path: &std::path::Path, timeout: Duration) -> u8 {
-    if !force_primary {
-        eprintln!(
-            "error: resume needs --force-primary: it makes this node serve as primary without \
-             evidence that the peer has not taken over; check that the peer is down or fenced \
-             and not serving, then run it again with --force-primary"
-        );
-        return EXIT_CONFIG;
-    }
-    let request = control::Request::Resume {
-        force_primary: true,
-    };
+    let request = control::Request::Resume { force_primary };
     match ask_daemon(path, &request, timeout) {
+        Ok((message, _)) => {
+            println!("{message}");
+            EXIT_OK
+        }
+        Err(code) => code,
+    }
+}
+
+/// `pause [--for DURATION]`: pauses the pair (rule `maintenance-pause`); 0 paused, 2
+/// refused the caller or bad usage, 3 no daemon answered.
+fn pause_cmd(duration: Option<Duration>, path: &std::path::Path, timeout: Duration) -> u8 {
+    let for_ms = duration.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    match ask_daemon(path, &control::Request::Pause { for_ms }, timeout) {
         Ok((message, _)) => {
             println!("{message}");
             EXIT_OK

@@ -181,6 +181,16 @@ fn a_held_primary_serves_again_only_on_roots_release_after_the_grace() {
         "{}",
         text(&not_fenced)
     );
+    // `resume` without --force-primary ends a maintenance pause; it never
+    // releases a hold.
+    let not_paused = operator(&config, false, &["resume"]);
+    assert_eq!(not_paused.status.code(), Some(1), "{}", text(&not_paused));
+    assert_eq!(
+        String::from_utf8_lossy(&not_paused.stderr).trim(),
+        "refused: the pair is not paused on this node",
+        "{}",
+        text(&not_paused)
+    );
     let still = net.status_json(&config).unwrap_or_default();
     assert_eq!(still["role"], "hold", "{still}");
 
@@ -227,18 +237,4 @@ fn a_held_primary_serves_again_only_on_roots_release_after_the_grace() {
     {
         eprintln!("log: {line}");
     }
-}
-
-#[test]
-fn resume_without_force_primary_does_nothing_and_says_why() {
-    // Refused before anything is read: the file need not even exist.
-    let mut cmd = Command::new(BIN);
-    cmd.args(["resume", "--config", "/nonexistent/twinbeat.toml"]);
-    let out = output_within(cmd, Duration::from_secs(30)).unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--force-primary"), "{stderr}");
-    assert!(stderr.contains("peer"), "{stderr}");
-    assert!(!stderr.contains("/nonexistent"), "{stderr}");
-    assert!(out.stdout.is_empty());
 }

@@ -49,6 +49,7 @@ impl Engine {
         });
         self.heard_peer = true;
         self.learn_peer_term(peer.term);
+        self.pause_heard(now, peer.pause);
         if peer.human_promoted {
             // Not a claim to the primary position: no rule acts on it, an operator must.
             self.alarm_once(Reason::PeerHumanPromoted);

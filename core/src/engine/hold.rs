@@ -24,8 +24,8 @@ impl Engine {
     /// answers it, it has not taken over; and if it does answer, evidence comes within
     /// one probe. A whole detection on the slowest peer path without evidence: drop the
     /// VIP and hold as any restarted node (`on_hold_vip`).
-    pub(super) fn enter_hold_keeping_vip(&mut self, now: Instant) {
-        self.begin_hold(now, Reason::Restarted);
+    pub(super) fn enter_hold_keeping_vip(&mut self, now: Instant, reason: Reason) {
+        self.begin_hold(now, reason);
         self.hold_keeps_vip = true;
         let window = self.cfg.slowest_peer_detection();
         self.set_timer(EngineTimer::HoldVip, now + window);

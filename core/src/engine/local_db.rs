@@ -55,6 +55,10 @@ impl Engine {
         if self.promoted_by_hand() {
             self.alarm_once(Reason::LocalDbPromotedByHand);
         }
+        let back_read_only = read_only_primary && sample.is_some_and(|s| s.healthy());
+        if back_read_only && self.paused_primary_read_only(now) {
+            return;
+        }
         self.local_db_sampled(now, healthy);
     }
 
@@ -111,6 +115,9 @@ impl Engine {
             return;
         }
         self.local_healthy = false;
+        if self.held_back(now, Reason::LocalDbUnhealthy) {
+            return;
+        }
         if let Some(cause) = self
             .committed_to_fence()
             .filter(|_| self.role == Role::Primary)
@@ -168,7 +175,7 @@ impl Engine {
 
     /// End of a restart grace: still unhealthy means unrecoverable.
     pub(super) fn on_restart_grace(&mut self, now: Instant) {
-        if self.local_healthy {
+        if self.local_healthy || self.held_back(now, Reason::OwnDbUnrecoverable) {
             return;
         }
         let Some(inc) = self.incident.as_mut() else {

@@ -7,8 +7,8 @@
 //! `fence-when-standby-can-take-over`, `fence-sequence`, `higher-term-wins`), `hold`
 //! (rules `hold-needs-evidence`, `pause-is-a-restart`), `handover` (rule
 //! `fence-handshake`), `peer_db` (rule
-//! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`) and `rejoin`
-//! (rule `rejoin-after-fence`).
+//! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`), `rejoin`
+//! (rule `rejoin-after-fence`) and `maintenance` (rule `maintenance-pause`).
 
 mod actions;
 mod bridge;
@@ -17,6 +17,7 @@ mod frames;
 mod handover;
 mod hold;
 mod local_db;
+mod maintenance;
 mod paths;
 mod peer_db;
 mod primary;
@@ -195,6 +196,11 @@ pub struct Engine {
     rejoin_interrupted: bool,
     /// Automatic rejoins tried since the fence.
     auto_rejoins: u32,
+    /// The maintenance pause in effect (rule `maintenance-pause`).
+    maintenance: Option<maintenance::Pause>,
+    /// The pause ended here: the peer's frames that still carry it are its echo, until
+    /// one without it arrives.
+    unpause_latch: bool,
 }
 
 impl Engine {

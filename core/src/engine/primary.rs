@@ -99,6 +99,9 @@ impl Engine {
             self.end_handover();
             return;
         };
+        if self.held_back(now, cause) {
+            return;
+        }
         // The standby's last frame must say it can take over before the master asks
         // it to (rule `fence-handshake`); the answer decides. With serial down, its
         // PostgreSQL read over the remote DB path says it, and the question goes there.
@@ -268,7 +271,10 @@ impl Engine {
             self.decide_once(now, DecisionKind::Promote, Reason::PromotionPending);
             let promote = self.windowed(now, Bounded::Promote);
             self.retry_later(now, promote, self.cfg.gateway.interval);
-        } else if self.reopening && self.peer_can_take_over(now).is_ok() {
+        } else if self.reopening
+            && self.peer_can_take_over(now).is_ok()
+            && !self.held_back(now, Reason::OwnDbUnrecoverable)
+        {
             // A primary that cannot re-open its own DB must not become a second
             // standby: two standbys that hear each other never promote. It hands over
             // like a master whose DB failed (rule `fence-when-standby-can-take-over`).

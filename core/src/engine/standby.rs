@@ -137,6 +137,7 @@ impl Engine {
         let trigger = match self.promotion_trigger(now) {
             Ok(Some(t)) => t,
             Ok(None) => return,
+            Err(_) if self.paused() => return,
             Err(reason) => {
                 if !self.disarm_alarmed {
                     self.disarm_alarmed = true;
@@ -147,6 +148,13 @@ impl Engine {
                 return;
             }
         };
+        let lost_paths = matches!(
+            trigger,
+            Reason::AllPathsDownTogether | Reason::AllPathsDownDegraded
+        );
+        if lost_paths && self.held_back(now, trigger) {
+            return;
+        }
         if self.startup_grace_pending(now) {
             self.decide_once(now, DecisionKind::NoPromotion, Reason::StartupGrace);
             return;

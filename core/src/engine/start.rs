@@ -118,7 +118,12 @@ impl Engine {
                 .persisted
                 .is_some_and(|p| p.role == PersistedRole::Rejoining),
             auto_rejoins: 0,
+            maintenance: None,
+            unpause_latch: false,
         };
+        if let Some(window) = start.maintenance {
+            e.restore_pause(now, window);
+        }
         e.arm_watchdog(now);
         e.start_bridge_watch(now);
         match (role, start.persisted) {
@@ -153,7 +158,7 @@ impl Engine {
                     && start.vip_held
                     && persisted.is_some_and(|p| p.role == PersistedRole::Primary);
                 if serving {
-                    e.enter_hold_keeping_vip(now);
+                    e.enter_hold_keeping_vip(now, Reason::Restarted);
                 } else {
                     e.enter_hold(now, Reason::Restarted);
                 }

@@ -79,6 +79,7 @@ impl Engine {
             wal_lsn: self.local.map_or(0, |s| s.wal_lsn),
             human_promoted: self.promoted_by_hand(),
             handover: self.handover_to_send(),
+            pause: self.pause_to_send(),
         }
     }
 

@@ -58,6 +58,8 @@ engine_timers! {
     Watchdog,
     /// End of the pause after a failed rejoin (rule `rejoin-after-fence`).
     RejoinRetry,
+    /// End of a maintenance pause's `--for` (rule `maintenance-pause`).
+    MaintenanceEnd,
     /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
     BridgeSilence,
 }
@@ -173,6 +175,7 @@ impl Engine {
             }
             EngineTimer::Watchdog => self.arm_watchdog(now),
             EngineTimer::RejoinRetry => self.on_rejoin_retry(now),
+            EngineTimer::MaintenanceEnd => self.on_maintenance_end(now),
             EngineTimer::BridgeSilence => self.judge_bridge(now),
         }
     }

@@ -26,6 +26,7 @@ fn held(serial: Answer, remote_db: Answer) -> Harness {
         }),
         db_in_recovery: false,
         vip_held: false,
+        maintenance: None,
     };
     let h = Harness::new(cfg(), facts, w);
     assert_eq!(h.e.role(), Role::Hold);
@@ -206,6 +207,7 @@ fn restarted_serving(w: World) -> Harness {
         }),
         db_in_recovery: false,
         vip_held: true,
+        maintenance: None,
     };
     Harness::new(cfg(), facts, w)
 }
@@ -268,6 +270,7 @@ fn a_standby_starting_with_the_vip_releases_it() {
         persisted: None,
         db_in_recovery: true,
         vip_held: true,
+        maintenance: None,
     };
     let h = Harness::new(cfg(), facts, World::standby_side());
     assert_eq!(h.e.role(), Role::Standby);

@@ -20,6 +20,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
         persisted: Some(PersistedState { role, term }),
         db_in_recovery,
         vip_held: false,
+        maintenance: None,
     }
 }
 

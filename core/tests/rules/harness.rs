@@ -143,6 +143,7 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         wal_lsn: 1000,
         human_promoted: false,
         handover: None,
+        pause: None,
     }
 }
 
@@ -234,6 +235,7 @@ pub(crate) fn primary_facts(term: u64) -> StartFacts {
         }),
         db_in_recovery: false,
         vip_held: false,
+        maintenance: None,
     }
 }
 
@@ -242,6 +244,7 @@ pub(crate) fn standby_facts() -> StartFacts {
         persisted: None,
         db_in_recovery: true,
         vip_held: false,
+        maintenance: None,
     }
 }
 
@@ -437,6 +440,7 @@ impl Harness {
                 self.answer(w.rejoin, done, Input::RejoinFailed);
             }
             Action::SendAck { .. }
+            | Action::PersistMaintenance(_)
             | Action::ArmStartGuard
             | Action::FlushSerialInput
             | Action::Log(_) => {}

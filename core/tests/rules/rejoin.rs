@@ -289,6 +289,7 @@ fn a_restart_in_rejoining_fences_again_then_takes_the_rejoin_up() {
         persisted: Some(state(PersistedRole::Rejoining, 1)),
         db_in_recovery: true,
         vip_held: false,
+        maintenance: None,
     };
     let mut w = World::master_side();
     w.peer = peer_state(Role::Primary, 2);
@@ -317,6 +318,7 @@ fn a_restart_in_rejoining_waits_for_evidence() {
         persisted: Some(state(PersistedRole::Rejoining, 1)),
         db_in_recovery: true,
         vip_held: false,
+        maintenance: None,
     };
     let mut w = World::master_side();
     w.serial = Answer::Silent;

@@ -15,6 +15,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
         persisted: Some(PersistedState { role, term }),
         db_in_recovery,
         vip_held: false,
+        maintenance: None,
     }
 }
 
@@ -208,6 +209,7 @@ fn a_first_start_with_nothing_persisted_resumes_after_grace_when_peer_gone() {
         persisted: None,
         db_in_recovery: false,
         vip_held: false,
+        maintenance: None,
     };
     let mut h = Harness::new(cfg(), facts, w);
     h.run_for(Duration::from_secs(59));

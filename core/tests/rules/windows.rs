@@ -55,6 +55,7 @@ fn master_facts() -> StartFacts {
         }),
         db_in_recovery: false,
         vip_held: false,
+        maintenance: None,
     }
 }
 

@@ -60,6 +60,8 @@ pub(crate) struct Checks {
     pub(crate) db_handovers: u32,
     /// Rejoins started (rule `rejoin-after-fence`).
     pub(crate) rejoins: u32,
+    /// Actions a maintenance pause held back (rule `maintenance-pause`).
+    pub(crate) held_back: u32,
     pub(crate) liveness_checked: u32,
     /// A path that carries state (remote DB or serial) works both ways.
     reach: bool,
@@ -114,6 +116,7 @@ impl Checks {
             fencing_published: [false; 2],
             db_handovers: 0,
             rejoins: 0,
+            held_back: 0,
             liveness_checked: 0,
             reach: false,
             owed_since: None,
@@ -289,6 +292,10 @@ impl Checks {
         if matches!(a, Action::Promote { .. }) {
             self.check_promote(now, n, nodes);
         }
+        self.check_paused(now, n, a, nodes);
+        if matches!(a, Action::Log(Event::Decision(d)) if d.kind == DecisionKind::Maintenance) {
+            self.held_back += 1;
+        }
         if let Action::Rejoin { term, .. } = a {
             // Rule `rejoin-after-fence`: only ever onto a term the peer promoted into
             // (it published it before its `pg_promote`), above this node's own.
@@ -333,6 +340,45 @@ impl Checks {
             if self.fenced_seen.is_some_and(|(s, _)| s == n) {
                 self.promoted_after_fenced = true;
             }
+        }
+    }
+
+    /// Rule `maintenance-pause`: a paused node never restarts or stops its PostgreSQL
+    /// for its own health, never fences for a lost gateway or DB (only a higher term,
+    /// or a failed rejoin, may fence it) and never promotes for lost paths (only a
+    /// fenced peer's handover).
+    fn check_paused(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
+        let Some(e) = nodes[n]
+            .engine
+            .as_ref()
+            .filter(|e| e.maintenance().is_some())
+        else {
+            return;
+        };
+        let why = e.last_decision().map(|d| d.reason);
+        let bad = match a {
+            Action::RestartDb { .. } => Some("restarts its DB"),
+            Action::StopDb { .. }
+                if !matches!(
+                    why,
+                    Some(Reason::PeerWins | Reason::RejoinFailed | Reason::Restarted)
+                ) =>
+            {
+                Some("stops its DB")
+            }
+            Action::Persist(s)
+                if s.role == PersistedRole::Promoting
+                    && !matches!(why, Some(Reason::PeerFenced | Reason::PeerFencing)) =>
+            {
+                Some("promotes")
+            }
+            _ => None,
+        };
+        if let Some(what) = bad {
+            self.fail(
+                now,
+                format!("node {n} {what} while paused (last decision {why:?})"),
+            );
         }
     }
 

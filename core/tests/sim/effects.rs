@@ -254,6 +254,9 @@ impl World {
                 };
                 self.deliver(n, Duration::from_millis(200), input);
             }
+            Action::PersistMaintenance(p) => {
+                self.nodes[n].maintenance = p.map(|w| (self.now, w.left))
+            }
             Action::FlushSerialInput | Action::Log(_) => {}
         }
     }
@@ -342,6 +345,23 @@ impl World {
                     nd.db_running = false;
                     nd.db_changed_at = now;
                     self.postmaster_exited(n);
+                }
+            }
+            // The operator's command reaches a running, unfrozen daemon only.
+            Fault::OperatorPause(n, d) => {
+                if self.nodes[n].active() {
+                    if let Some(e) = self.nodes[n].engine.as_mut() {
+                        e.pause(now, d);
+                    }
+                    self.drain(n);
+                }
+            }
+            Fault::OperatorUnpause(n) => {
+                if self.nodes[n].active() {
+                    if let Some(e) = self.nodes[n].engine.as_mut() {
+                        let _ = e.unpause(now);
+                    }
+                    self.drain(n);
                 }
             }
             Fault::DbCrash(n) => {

@@ -23,9 +23,10 @@ pub(crate) enum Family {
     StandbyUnfitThenMasterDeath,
     ColdStart,
     DaemonCrash,
+    Maintenance,
 }
 
-const FAMILIES: [Family; 12] = [
+const FAMILIES: [Family; 13] = [
     Family::MasterDeath,
     Family::SingleCut,
     Family::DoubleCut,
@@ -38,6 +39,7 @@ const FAMILIES: [Family; 12] = [
     Family::StandbyUnfitThenMasterDeath,
     Family::ColdStart,
     Family::DaemonCrash,
+    Family::Maintenance,
 ];
 
 pub(crate) const LENGTH: Duration = Duration::from_secs(6);
@@ -228,6 +230,34 @@ pub(crate) fn generate(w: &mut World) -> Family {
             let node = if w.rng.bool() { A } else { B };
             let d = ms(w.rng.u64(20..2_000));
             w.fault_in(f, Fault::DaemonCrash(node, d));
+        }
+        Family::Maintenance => {
+            // An operator pauses the pair on either node (for a while, or until
+            // resumed), then the master's DB crashes, its gateway goes or its host
+            // dies; the pause ends by itself, by a resume on either node, or not
+            // within the schedule (rule `maintenance-pause`).
+            let on = if w.rng.bool() { A } else { B };
+            let lasts = w.rng.bool().then(|| ms(w.rng.u64(1_500..3_000)));
+            w.fault_in(f - ms(500), Fault::OperatorPause(on, lasts));
+            let fault = match w.rng.u8(0..4) {
+                0 => Fault::DbCrash(A),
+                1 => Fault::Gateway(A, false),
+                2 => Fault::HostDeath(A),
+                _ => Fault::DaemonCrash(on, ms(w.rng.u64(20..1_000))),
+            };
+            let crash = matches!(fault, Fault::DbCrash(_));
+            w.fault_in(f, fault);
+            if crash && w.rng.bool() {
+                // The operator starts the crashed DB again while paused (the start
+                // guard brings it up read-only).
+                let at = f + ms(w.rng.u64(100..800));
+                w.fault_in(at, Fault::DbAutoRestart(A));
+            }
+            if lasts.is_none() && w.rng.bool() {
+                let by = if w.rng.bool() { A } else { B };
+                let at = f + ms(w.rng.u64(300..2_500));
+                w.fault_in(at, Fault::OperatorUnpause(by));
+            }
         }
     }
     family

@@ -44,6 +44,11 @@ pub(crate) enum Fault {
     ReplicationStall(bool),
     /// The primary writes this many bytes of WAL.
     Write(u64),
+    /// An operator pauses the pair on this node, for this long or until resumed (rule
+    /// `maintenance-pause`).
+    OperatorPause(N, Option<Duration>),
+    /// An operator resumes the pair on this node.
+    OperatorUnpause(N),
 }
 
 #[derive(Clone, Debug)]
@@ -112,6 +117,7 @@ impl World {
                 role: PersistedRole::Primary,
                 term: 1,
             }),
+            maintenance: None,
             crash_on: None,
         };
         World {

@@ -179,57 +179,12 @@ impl StateStore {
     /// it on disk before the next step, so the caller awaits it (e.g. in
     /// `spawn_blocking`).
     pub(crate) fn save(&self, state: &PersistedState) -> Result<(), StateError> {
-        let io_err = |path: &Path, op: &'static str| {
-            let path = path.to_path_buf();
-            move |source| StateError::Io { path, op, source }
-        };
-        fs::create_dir_all(&self.dir).map_err(io_err(&self.dir, "create directory"))?;
         let mut body = serde_json::to_vec_pretty(state).map_err(|e| StateError::Corrupt {
             path: self.path(),
             reason: format!("cannot serialise: {e}"),
         })?;
         body.push(b'\n');
-        // A per-process temp name: two writers never share a half-written file.
-        let tmp = self
-            .dir
-            .join(format!(".{STATE_FILE_NAME}.tmp-{}", std::process::id()));
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)
-                .map_err(io_err(&tmp, "create temp file"))?;
-            f.write_all(&body)
-                .map_err(io_err(&tmp, "write temp file"))?;
-            f.sync_all().map_err(io_err(&tmp, "fsync temp file"))?;
-        }
-        let path = self.path();
-        fs::rename(&tmp, &path).map_err(io_err(&path, "rename"))?;
-        self.remove_stale_temp_files(&tmp);
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir, "fsync directory"))?;
-        Ok(())
-    }
-
-    /// Removes temp files left by a writer that died mid-write (one daemon owns a
-    /// state directory, so any other temp file is stale). Best effort.
-    fn remove_stale_temp_files(&self, ours: &Path) {
-        let prefix = format!(".{STATE_FILE_NAME}.tmp-");
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let stale = p != ours
-                && e.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.starts_with(&prefix));
-            if stale {
-                let _ = fs::remove_file(p);
-            }
-        }
+        replace_durably(&self.dir, STATE_FILE_NAME, &body)
     }
 
     /// [`save`](Self::save) on tokio's blocking pool.
@@ -248,3 +203,53 @@ impl StateStore {
 
 #[cfg(test)]
 mod tests;
+
+/// Replaces `<dir>/<name>` with `body` atomically and durably: a temp file, fsynced,
+/// renamed over the old one, the directory fsynced so the rename is too. A crash at
+/// any point leaves the old file or the new one, never a mix. Blocking: a few
+/// milliseconds for the two fsyncs.
+pub(crate) fn replace_durably(dir: &Path, name: &str, body: &[u8]) -> Result<(), StateError> {
+    let io_err = |path: &Path, op: &'static str| {
+        let path = path.to_path_buf();
+        move |source| StateError::Io { path, op, source }
+    };
+    fs::create_dir_all(dir).map_err(io_err(dir, "create directory"))?;
+    // A per-process temp name: two writers never share a half-written file.
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err(&tmp, "create temp file"))?;
+        f.write_all(body).map_err(io_err(&tmp, "write temp file"))?;
+        f.sync_all().map_err(io_err(&tmp, "fsync temp file"))?;
+    }
+    let path = dir.join(name);
+    fs::rename(&tmp, &path).map_err(io_err(&path, "rename"))?;
+    remove_stale_temp_files(dir, name, &tmp);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir, "fsync directory"))?;
+    Ok(())
+}
+
+/// Removes temp files of `name` left by a writer that died mid-write (one daemon owns
+/// a state directory, so any other temp file is stale). Best effort.
+fn remove_stale_temp_files(dir: &Path, name: &str, ours: &Path) {
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let stale = p != ours
+            && e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix));
+        if stale {
+            let _ = fs::remove_file(p);
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! The control interface: operator commands to a running daemon (`twinbeat resume
-//! --force-primary`, `twinbeat rejoin [--reclone]`) over a Unix stream socket in the state directory, never over TCP.
+//! --force-primary`, `twinbeat rejoin [--reclone]`, `twinbeat pause` and `resume`) over a Unix stream socket in the state directory, never over TCP.
 //!
 //! The server (`server`) accepts a caller by its kernel credentials (`SO_PEERCRED`):
 //! root, or a member of `control.group` (`access`); anyone else gets a one-line refusal
@@ -49,13 +49,21 @@ pub(crate) fn socket_path(state_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
 pub(crate) enum Request {
-    /// Release this node's hold (rule `hold-needs-evidence`): serve as primary without
-    /// evidence about the peer.
+    /// Without `force_primary`: end the maintenance pause (rule `maintenance-pause`).
+    /// With it: release this node's hold (rule `hold-needs-evidence`), serving as
+    /// primary without evidence about the peer.
     Resume {
-        /// The operator's acknowledgement that the peer may have taken over; without
-        /// it the server refuses the request before asking the engine.
+        /// The operator's acknowledgement that the peer may have taken over: what
+        /// turns `resume` into the release of a hold.
         #[serde(default)]
         force_primary: bool,
+    },
+    /// Pause the pair (rule `maintenance-pause`), for `for_ms` milliseconds or until
+    /// resumed.
+    Pause {
+        /// How long; absent: until `resume`.
+        #[serde(default)]
+        for_ms: Option<u64>,
     },
     /// Make this fenced node the standby of the peer, which is primary in a higher
     /// term (rule `rejoin-after-fence`).
@@ -117,6 +125,10 @@ impl Response {
 pub(crate) enum Command {
     /// Release the hold (`Engine::release_hold`).
     ReleaseHold,
+    /// Pause the pair (`Engine::pause`), for this long or until resumed.
+    Pause(Option<Duration>),
+    /// End the pause (`Engine::unpause`).
+    Unpause,
     /// Rejoin the peer (`Engine::request_rejoin`).
     Rejoin {
         /// With `pg_basebackup`.
@@ -129,6 +141,8 @@ impl Command {
     pub(crate) const fn name(self) -> &'static str {
         match self {
             Command::ReleaseHold => "resume --force-primary",
+            Command::Pause(_) => "pause",
+            Command::Unpause => "resume",
             Command::Rejoin { reclone: false } => "rejoin",
             Command::Rejoin { reclone: true } => "rejoin --reclone",
         }

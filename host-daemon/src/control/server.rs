@@ -272,12 +272,8 @@ async fn answer(
         } => Command::ReleaseHold,
         Request::Resume {
             force_primary: false,
-        } => {
-            return Response::refused(
-                Refusal::Request,
-                "resume needs \"force_primary\": true, the operator's acknowledgement that the peer may have taken over",
-            )
-        }
+        } => Command::Unpause,
+        Request::Pause { for_ms } => Command::Pause(for_ms.map(std::time::Duration::from_millis)),
         Request::Rejoin { reclone } => Command::Rejoin { reclone },
     };
     tracing::info!("control: {} requested by {caller}", command.name());

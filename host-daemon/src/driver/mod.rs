@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use twinbeat_core as engine;
 
+use crate::actions::maintenance_file::PauseStore;
 use crate::actions::state_file::{PersistedState, StateStore};
 use crate::actions::{notify, postmaster};
 use crate::config::{self, Config};
@@ -125,11 +126,32 @@ async fn start_facts(
         }
     };
     let vip_held = vip_on_interface(cfg).await;
+    let pauses = PauseStore::new(&cfg.state_dir);
+    let maintenance = match pauses.load().map(|r| (r.left(), r)) {
+        Some((Some(left), r)) => {
+            tracing::warn!(
+                "start: maintenance pause by {} still in effect{} (rule maintenance-pause)",
+                r.by,
+                left.map(|d| format!(" for {}s", d.as_secs()))
+                    .unwrap_or_default()
+            );
+            Some(engine::MaintenanceWindow { left })
+        }
+        Some((None, _)) => {
+            tracing::info!("start: the persisted maintenance pause has ended");
+            if let Err(e) = pauses.save(None) {
+                tracing::warn!("{e}");
+            }
+            None
+        }
+        None => None,
+    };
     Ok((
         engine::StartFacts {
             persisted,
             db_in_recovery,
             vip_held,
+            maintenance,
         },
         record,
     ))

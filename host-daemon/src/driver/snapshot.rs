@@ -10,8 +10,8 @@ use crate::actions::state_file::PersistedState;
 use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
-    BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus, PersistedStatus,
-    RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
+    BridgeStatus, HandoverStatus, MaintenanceStatus, PathStatus, PeerDbStatus, PeerStatus,
+    PersistedStatus, RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -176,6 +176,15 @@ pub(crate) fn build(
         term: e.term(),
         fenced: e.is_fenced(),
         hold_releasable: e.hold_releasable(),
+        maintenance: e.maintenance().map(|m| MaintenanceStatus {
+            by: match m.origin {
+                // The driver names the caller (`Driver::pause_by`).
+                engine::PauseOrigin::Operator => "an operator on this node".to_owned(),
+                engine::PauseOrigin::Peer => "the peer".to_owned(),
+            },
+            seconds_left: m.until.map(|u| u.saturating_duration_since(now).as_secs()),
+            peer_acknowledged: m.peer_acknowledged,
+        }),
         rejoin: e.rejoin_progress().map(|r| RejoinStatus {
             term: r.term,
             method: if r.reclone { "reclone" } else { "rewind" }.into(),

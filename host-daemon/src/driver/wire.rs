@@ -62,7 +62,27 @@ pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wir
         }),
         takeover_request,
         takeover_answer,
+        pause: s.pause.map(pause_to_wire),
         ..wire::Extensions::NONE
+    }
+}
+
+/// A maintenance pause as tail field 7 carries it: whole seconds left, rounded up so a
+/// pause about to end is never read as one without an end (rule `maintenance-pause`).
+fn pause_to_wire(p: engine::MaintenanceWindow) -> wire::Pause {
+    wire::Pause {
+        seconds_left: p.left.map(|d| {
+            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+            u32::try_from(secs).unwrap_or(u32::MAX)
+        }),
+    }
+}
+
+fn pause_from_wire(p: wire::Pause) -> engine::MaintenanceWindow {
+    engine::MaintenanceWindow {
+        left: p
+            .seconds_left
+            .map(|s| std::time::Duration::from_secs(u64::from(s))),
     }
 }
 
@@ -125,6 +145,7 @@ pub(crate) fn state_from_wire(
         wal_lsn: s.wal_lsn,
         human_promoted: ext.conditions.is_some_and(|c| c.human_promoted),
         handover: handover_from_wire(ext),
+        pause: ext.pause.map(pause_from_wire),
     }
 }
 
@@ -161,6 +182,7 @@ mod tests {
             wal_lsn: 42,
             human_promoted: false,
             handover: None,
+            pause: None,
         };
         let round_trip = |s: engine::NodeState| {
             let ext = extensions_to_wire(s, Some(9));
@@ -180,6 +202,13 @@ mod tests {
             ..s
         };
         assert_eq!(round_trip(by_hand), by_hand);
+        for left in [None, Some(std::time::Duration::from_secs(600))] {
+            let paused = engine::NodeState {
+                pause: Some(engine::MaintenanceWindow { left }),
+                ..s
+            };
+            assert_eq!(round_trip(paused), paused);
+        }
         let asking = engine::NodeState {
             handover: Some(engine::Handover::Asked { lsn: 77 }),
             ..s

@@ -120,6 +120,20 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             "hold      waits for the operator: nothing heard from the peer (twinbeat resume --force-primary)"
         );
     }
+    if let Some(m) = &s.maintenance {
+        let _ = writeln!(
+            o,
+            "pause     by {}, {}; {}",
+            m.by,
+            m.seconds_left
+                .map_or_else(|| "until resumed".to_owned(), |s| format!("{s}s left")),
+            if m.peer_acknowledged {
+                "the peer is paused too"
+            } else {
+                "ONE-SIDED: the peer has not acknowledged it"
+            }
+        );
+    }
     if let Some(r) = &s.rejoin {
         let _ = writeln!(
             o,

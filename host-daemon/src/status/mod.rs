@@ -35,6 +35,9 @@ pub(crate) struct StatusSnapshot {
     /// `auto_rejoin`, or one a restart interrupted.
     #[serde(default)]
     pub rejoin: Option<RejoinStatus>,
+    /// The maintenance pause (rule `maintenance-pause`), while one is in effect.
+    #[serde(default)]
+    pub maintenance: Option<MaintenanceStatus>,
     /// Seconds since the daemon started.
     pub uptime_secs: u64,
     /// Each checked path.
@@ -73,6 +76,17 @@ pub(crate) struct StatusSnapshot {
     /// its `reason` says why.
     #[serde(default)]
     pub persisted: Option<PersistedStatus>,
+}
+
+/// A maintenance pause in effect.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MaintenanceStatus {
+    /// Who paused: the operator on this node (`uid … gid … pid …`), or `the peer`.
+    pub by: String,
+    /// Seconds until it ends by itself; `None`: until `twinbeat resume`.
+    pub seconds_left: Option<u64>,
+    /// The peer is paused too (its frames carry the pause); false: one-sided.
+    pub peer_acknowledged: bool,
 }
 
 /// A rejoin under way.

@@ -24,6 +24,7 @@ fn known() -> StatusSnapshot {
         fenced: false,
         hold_releasable: false,
         rejoin: None,
+        maintenance: None,
         uptime_secs: 42,
         paths: vec![
             PathStatus {

@@ -69,7 +69,9 @@ impl Checks {
             && PathId::PEER
                 .iter()
                 .all(|p| e.path(*p).health == PathHealth::Up)
-            && e.peer().is_some_and(|v| !v.state.fenced);
+            && e.peer().is_some_and(|v| !v.state.fenced)
+            // Rule `maintenance-pause`: a paused standby does not promote for lost paths.
+            && e.maintenance().is_none();
         if !healthy {
             return None;
         }

@@ -79,6 +79,14 @@ impl Checks {
         {
             return false;
         }
+        // A maintenance pause holds back the rules that would make a node serve (rule
+        // `maintenance-pause`): nothing is owed while either node is paused.
+        if nodes
+            .iter()
+            .any(|n| n.engine.as_ref().is_some_and(|e| e.maintenance().is_some()))
+        {
+            return false;
+        }
         if nodes
             .iter()
             .any(|n| n.engine.as_ref().is_some_and(|e| e.hold_releasable()))

@@ -18,6 +18,16 @@ impl World {
             persisted: nd.persisted,
             db_in_recovery: if nd.db_running { nd.in_recovery } else { true },
             vip_held: nd.vip,
+            // The daemon hands back what is left of a persisted pause.
+            maintenance: nd.maintenance.and_then(|(at, left)| match left {
+                None => Some(twinbeat_core::MaintenanceWindow { left: None }),
+                Some(d) => {
+                    let gone = now.saturating_duration_since(at);
+                    (gone < d).then(|| twinbeat_core::MaintenanceWindow {
+                        left: Some(d - gone),
+                    })
+                }
+            }),
         };
         nd.inc += 1;
         nd.started_at = now;
@@ -51,7 +61,7 @@ impl World {
         }
     }
 
-    pub(super) fn drain(&mut self, n: N) {
+    pub(crate) fn drain(&mut self, n: N) {
         loop {
             let Some(a) = self.nodes[n].engine.as_mut().and_then(|e| e.poll_action()) else {
                 return;

@@ -79,6 +79,9 @@ pub(crate) struct Node {
     pub(crate) gateway_ok: bool,
     pub(crate) gateway_changed_at: Instant,
     pub(crate) persisted: Option<PersistedState>,
+    /// The operator's pause the daemon persisted (rule `maintenance-pause`): when, and
+    /// for how long (`None`: until resumed).
+    pub(crate) maintenance: Option<(Instant, Option<Duration>)>,
     pub(crate) crash_on: Option<(Step, bool, Duration)>,
 }
 

@@ -24,6 +24,7 @@ use twinbeat_core::{Action, AttemptId, Input};
 
 use crate::actions::arp_probe::{self, ProbeOptions, ProbeOutcome};
 use crate::actions::fence;
+use crate::actions::maintenance_file::PauseRecord;
 use crate::actions::state_file;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
@@ -53,6 +54,7 @@ pub(crate) struct Effects {
     vip: mpsc::UnboundedSender<VipOp>,
     db: mpsc::UnboundedSender<DbOp>,
     persist: mpsc::UnboundedSender<state_file::PersistedState>,
+    pauses: mpsc::UnboundedSender<Option<PauseRecord>>,
     done: mpsc::UnboundedSender<Report>,
 }
 
@@ -75,11 +77,14 @@ impl Effects {
             persist_rx,
             done.clone(),
         ));
+        let (pauses, pauses_rx) = mpsc::unbounded_channel();
+        tokio::spawn(workers::pause_worker(Arc::clone(&plan), pauses_rx));
         let effects = Effects {
             plan,
             vip,
             db,
             persist,
+            pauses,
             done,
         };
         (effects, done_rx)
@@ -163,6 +168,12 @@ impl Effects {
                     kill_at: at(kill_at),
                     deadline: at(deadline),
                 });
+            }
+            // In order, so a pause and its end never land on disk the wrong way round.
+            Action::PersistMaintenance(p) => {
+                let _ = self
+                    .pauses
+                    .send(p.map(|w| PauseRecord::new(w.left, reason)));
             }
             Action::Rejoin {
                 term,

@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::guard::DataDir;
 use crate::actions::fence::{FenceAction, FencePlan};
+use crate::actions::maintenance_file::PauseStore;
 use crate::actions::rejoin::RejoinPlan;
 use crate::actions::service::{PgCtl, ServiceControl};
 use crate::actions::state_file::StateStore;
@@ -33,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) garp_count: u32,
     /// The state file in `state_dir`.
     pub(crate) store: StateStore,
+    /// The maintenance pause's file in `state_dir`.
+    pub(crate) pauses: PauseStore,
     /// Where `pg_promote` and `SHOW data_directory` are sent (the local DB's
     /// credentials). It has no connect timeout: each use bounds it (a promotion by
     /// the window in its action).
@@ -115,6 +118,7 @@ impl Plan {
             vip: vip_spec(cfg),
             garp_count: cfg.vip.gratuitous_arp,
             store: StateStore::new(cfg.state_dir.clone()),
+            pauses: PauseStore::new(cfg.state_dir.clone()),
             promote_target: pg_config(local),
             data_dir: DataDir::new(
                 cfg.local_db

@@ -15,6 +15,7 @@ use super::plan::{Plan, GARP_INTERVAL};
 use super::Report;
 use crate::actions::arp::GarpHandle;
 use crate::actions::fence;
+use crate::actions::maintenance_file::PauseRecord;
 use crate::actions::promote::{self, PromoteOptions};
 use crate::actions::publish;
 use crate::actions::rejoin;
@@ -318,6 +319,26 @@ async fn rejoin(plan: &Plan, term: u64, reclone: bool, deadline: TokioInstant) -
         Err(e) => {
             tracing::error!("CRITICAL: {e}");
             Input::RejoinFailed
+        }
+    }
+}
+
+/// Writes or removes the maintenance pause's file, one at a time in queue order; a
+/// failure is a warning (a lost pause leaves the rules running unpaused).
+pub(crate) async fn pause_worker(
+    plan: Arc<Plan>,
+    mut rx: mpsc::UnboundedReceiver<Option<PauseRecord>>,
+) {
+    while let Some(record) = rx.recv().await {
+        let store = plan.pauses.clone();
+        let saved = tokio::task::spawn_blocking(move || store.save(record.as_ref())).await;
+        match saved {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("maintenance pause not kept on disk: {e}"),
+            Err(e) => tracing::warn!(
+                "maintenance pause not kept on disk in {}: {e}",
+                plan.pauses.dir().display()
+            ),
         }
     }
 }

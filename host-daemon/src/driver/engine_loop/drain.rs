@@ -82,6 +82,9 @@ impl Driver {
     /// fenced node confirming its fence after a restart) keeps the original reason,
     /// so `twinbeat status` still says why the node was fenced.
     fn reason_for(&self, action: &Action) -> String {
+        if let Action::PersistMaintenance(_) = action {
+            return self.pause_by.clone();
+        }
         if let Action::Persist(s) = action {
             if s.role == self.persisted.state && s.term == self.persisted.term {
                 return self.persisted.reason.clone();

@@ -21,6 +21,15 @@ impl Driver {
                 )
             }
             Event::Rearmed => tracing::info!("automatic promotion armed again: every peer path up"),
+            Event::Maintenance { paused, reason } => {
+                if paused {
+                    tracing::warn!(
+                        "maintenance: paused ({reason:?}): no promotion, fence or PostgreSQL restart for health until resumed (rule maintenance-pause)"
+                    );
+                } else {
+                    tracing::warn!("maintenance: resumed ({reason:?}): the rules act again");
+                }
+            }
             Event::Decision(d) => {
                 match d.kind {
                     engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),

@@ -70,6 +70,9 @@ pub(crate) struct Driver {
     persisted: PersistedState,
     /// The last STATUS= line sent to systemd.
     notified: String,
+    /// Who paused the pair on this node (the control socket's caller, or what the
+    /// persisted pause says), for the status page and the pause's file.
+    pause_by: String,
 }
 
 impl Driver {

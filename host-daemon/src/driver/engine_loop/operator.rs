@@ -31,6 +31,42 @@ impl Driver {
                     }
                 }
             }
+            Command::Pause(duration) => {
+                let now = self.now();
+                self.pause_by = op.caller.clone();
+                self.engine.pause(now, duration);
+                self.drain();
+                let acked = self
+                    .engine
+                    .maintenance()
+                    .is_some_and(|m| m.peer_acknowledged);
+                let done = format!(
+                    "paused {}: no promotion, no fence, no PostgreSQL restart for health on this node; {}",
+                    duration.map_or_else(
+                        || "until `twinbeat resume`".to_owned(),
+                        |d| format!("for {}s (or until `twinbeat resume`)", d.as_secs())
+                    ),
+                    if acked {
+                        "the peer is paused too"
+                    } else {
+                        "the peer pauses once it hears it over serial (`twinbeat status` shows whether it has)"
+                    }
+                );
+                tracing::warn!("operator ({}): {done}", op.caller);
+                Ok(done)
+            }
+            Command::Unpause => {
+                let now = self.now();
+                match self.engine.unpause(now) {
+                    Ok(()) => {
+                        self.drain();
+                        let done = "resumed: the rules act again on this node, and on the peer once it hears it".to_owned();
+                        tracing::warn!("operator ({}): {done}", op.caller);
+                        Ok(done)
+                    }
+                    Err(why) => Err(why.to_string()),
+                }
+            }
             Command::Rejoin { reclone } => {
                 let now = self.now();
                 match self.engine.request_rejoin(now, reclone) {

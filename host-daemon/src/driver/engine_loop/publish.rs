@@ -54,6 +54,13 @@ impl Driver {
             &self.persisted,
         );
         snap.start_guard = self.effects.start_guard().into();
+        let by_operator = self
+            .engine
+            .maintenance()
+            .is_some_and(|m| m.origin == engine::PauseOrigin::Operator);
+        if let Some(m) = snap.maintenance.as_mut().filter(|_| by_operator) {
+            m.by = self.pause_by.clone();
+        }
         let lag = snap
             .replication
             .lag_bytes

@@ -99,6 +99,9 @@ impl Driver {
             engine.term()
         );
         let path_metrics = PathId::ALL.map(|p| shared.metrics.path(p.name()));
+        let pause_by = crate::actions::maintenance_file::PauseStore::new(&cfg.state_dir)
+            .load()
+            .map_or_else(|| "an operator".to_owned(), |r| r.by);
         Ok(Driver {
             path_metrics,
             engine,
@@ -121,6 +124,7 @@ impl Driver {
             ops_rx,
             persisted,
             notified: String::new(),
+            pause_by,
         })
     }
 }
