@@ -43,4 +43,5 @@ scenario_tests!(
     s29_master_gateway_lost_serial_cut,
     s30_rejoin_after_failover,
     s31_auto_rejoin,
+    s32_pause_through_a_master_db_restart,
 );

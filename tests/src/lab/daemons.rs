@@ -125,20 +125,19 @@ impl Lab {
         ))
     }
 
-    /// `twinbeat rejoin [--reclone]` for node `n`, run in its namespace as root (the
-    /// control socket, then its `/status` until the rejoin ends), bounded by `bound`.
+    /// `twinbeat <args> --config <n's config>`, run in node `n`'s namespace as root
+    /// (the control socket; `/status` listens in the namespace), bounded by `bound`.
     /// The exit code and what the command printed.
-    pub fn rejoin(&self, n: Node, reclone: bool, bound: Duration) -> Result<(Option<i32>, String)> {
+    pub fn operator(
+        &self,
+        n: Node,
+        args: &[&str],
+        bound: Duration,
+    ) -> Result<(Option<i32>, String)> {
         let bin = daemon::binary_or_build()?;
-        let mut args = vec!["rejoin"];
-        if reclone {
-            args.push("--reclone");
-        }
-        let wait = format!("{}s", bound.as_secs());
-        args.extend(["--wait", &wait, "--config"]);
-        let mut cmd = crate::netns::exec_in(&self.topo.ns(n.host()), &bin.to_string_lossy(), &args);
-        cmd.arg(self.daemon_config(n));
-        let out = crate::cmd::output_within(cmd, bound + Duration::from_secs(10))?;
+        let mut cmd = crate::netns::exec_in(&self.topo.ns(n.host()), &bin.to_string_lossy(), args);
+        cmd.arg("--config").arg(self.daemon_config(n));
+        let out = crate::cmd::output_within(cmd, bound)?;
         Ok((
             out.status.code(),
             format!(
@@ -147,6 +146,17 @@ impl Lab {
                 String::from_utf8_lossy(&out.stderr)
             ),
         ))
+    }
+
+    /// `twinbeat rejoin [--reclone]` for node `n` ([`Lab::operator`]): the control
+    /// socket, then its `/status` until the rejoin ends, bounded by `bound`.
+    pub fn rejoin(&self, n: Node, reclone: bool, bound: Duration) -> Result<(Option<i32>, String)> {
+        let wait = format!("{}s", bound.as_secs());
+        let mut args = vec!["rejoin", "--wait", &wait];
+        if reclone {
+            args.push("--reclone");
+        }
+        self.operator(n, &args, bound + Duration::from_secs(10))
     }
 
     /// Node `n`'s daemon status (`GET /status` inside its namespace), as JSON.

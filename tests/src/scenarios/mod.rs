@@ -15,6 +15,7 @@ mod bridge;
 mod database_faults;
 mod freezes;
 mod human_promoted;
+mod maintenance;
 mod master_death;
 mod outcome;
 mod partitions;
@@ -34,6 +35,7 @@ pub use bridge::*;
 pub use database_faults::*;
 pub use freezes::*;
 pub use human_promoted::*;
+pub use maintenance::*;
 pub use master_death::*;
 pub use outcome::Outcome;
 pub use partitions::*;
@@ -289,6 +291,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("29", s29_master_gateway_lost_serial_cut),
         ("30", s30_rejoin_after_failover),
         ("31", s31_auto_rejoin),
+        ("32", s32_pause_through_a_master_db_restart),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),
