@@ -16,7 +16,11 @@
 //!    run or fails) `pg_basebackup -R` into the emptied data directory; the
 //!    configuration files in the data directory (`*.conf` but `postgresql.auto.conf`)
 //!    are kept, since both tools copy the peer's over them;
-//! 6. PostgreSQL is started and the rejoin ends once `pg_stat_wal_receiver` says
+//! 6. the old primary's replication slots are dropped (a replica's slot would hold its
+//!    WAL back for good), a physical slot named after this node is created on the peer
+//!    (unless there) and `primary_slot_name` set to it, so the peer keeps the WAL this
+//!    node still needs;
+//! 7. PostgreSQL is started and the rejoin ends once `pg_stat_wal_receiver` says
 //!    `streaming`.
 //!
 //! `primary_conninfo` comes from `-R`: the peer's address, this node's name as
@@ -222,6 +226,10 @@ pub(crate) async fn rejoin(
         }
     };
     kept.restore()?;
+    let slot = slot_name(&plan.source.application_name);
+    drop_local_slots(data_dir)?;
+    create_slot(&plan.source, &slot).await?;
+    append_setting(data_dir, "primary_slot_name", &slot)?;
     let left = deadline.saturating_duration_since(TokioInstant::now());
     if left.is_zero() {
         return Err(RejoinError::Timeout("the start"));
@@ -320,6 +328,90 @@ async fn controldata(
     )
     .await?;
     controldata::parse(&String::from_utf8_lossy(&out.stdout)).map_err(RejoinError::ControlData)
+}
+
+/// The physical replication slot named after this node (its `node_id`, in the
+/// characters a slot name allows: lower-case letters, digits and `_`).
+pub(crate) fn slot_name(node: &str) -> String {
+    node.chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// The slots this node kept while it was primary are gone with its demotion: a
+/// replica's slot holds back its WAL for a standby that now streams from elsewhere,
+/// until its disk fills (`pg_rewind` leaves `pg_replslot/` as it was).
+fn drop_local_slots(data_dir: &Path) -> Result<(), RejoinError> {
+    let dir = data_dir.join("pg_replslot");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        std::fs::remove_dir_all(&path).map_err(|source| RejoinError::Io {
+            what: "dropping the old primary's replication slot",
+            path: path.clone(),
+            source,
+        })?;
+        tracing::info!("rejoin: dropped the old primary's slot {}", path.display());
+    }
+    Ok(())
+}
+
+/// The slot this node streams through, on the peer, so the peer keeps the WAL this
+/// node has not received yet: created (reserving WAL at once) unless it is there.
+async fn create_slot(source: &DbTarget, slot: &str) -> Result<(), RejoinError> {
+    let err = |why: String| RejoinError::Source {
+        host: source.host.clone(),
+        why,
+    };
+    let work = async {
+        let (client, conn) = source
+            .config(QUERY_BOUND)
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let task = tokio::spawn(conn);
+        let made = client
+            .query(
+                "SELECT pg_create_physical_replication_slot($1, true) \
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+                &[&slot],
+            )
+            .await
+            .map_err(|e| err(format!("creating replication slot {slot}: {e}")))?;
+        drop(client);
+        let _ = task.await;
+        Ok::<bool, RejoinError>(!made.is_empty())
+    };
+    let made = tokio::time::timeout(QUERY_BOUND, work)
+        .await
+        .map_err(|_| err(format!("no answer within {QUERY_BOUND:?}")))??;
+    tracing::info!(
+        "rejoin: replication slot {slot} on the peer {}",
+        if made { "created" } else { "already there" }
+    );
+    Ok(())
+}
+
+/// Appends `name = 'value'` to `postgresql.auto.conf` (the last setting wins), as
+/// `-R` appends `primary_conninfo`.
+fn append_setting(data_dir: &Path, name: &str, value: &str) -> Result<(), RejoinError> {
+    use std::io::Write;
+    let path = data_dir.join("postgresql.auto.conf");
+    let line = format!("{name} = '{}'\n", value.replace('\'', "''"));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(|source| RejoinError::Io {
+            what: "writing",
+            path,
+            source,
+        })
 }
 
 /// Crash recovery of an uncleanly stopped cluster, in single-user mode, as

@@ -30,6 +30,9 @@ fn diverged() -> Diverged {
         .unwrap();
     old.query("CREATE TABLE customers (id int PRIMARY KEY)")
         .unwrap();
+    // The slot the old primary kept for its standby.
+    old.query("SELECT pg_create_physical_replication_slot('node_b')")
+        .unwrap();
     old.query("INSERT INTO orders VALUES (1, 'before the fork')")
         .unwrap();
     let new = PgServer::standby_of(&old, Launch::PgCtl, true).expect("a standby");
@@ -144,6 +147,20 @@ fn a_rewind_makes_the_old_primary_a_streaming_standby_and_reports_what_it_lost()
         "node-a",
         "primary_conninfo names this node"
     );
+    wait(|| {
+        d.new
+            .query("SELECT active FROM pg_replication_slots WHERE slot_name = 'node_a'")
+            .ok()
+            .as_deref()
+            == Some("t")
+    });
+    assert_eq!(
+        d.old
+            .query("SELECT count(*) FROM pg_replication_slots")
+            .unwrap(),
+        "0",
+        "the old primary's slot went with its demotion"
+    );
     // Its own configuration came back, not the new primary's.
     let conf = std::fs::read_to_string(d.old.data().join("test.conf")).unwrap();
     assert!(conf.contains(&format!("port = {}", d.old.port())), "{conf}");
@@ -192,6 +209,12 @@ fn a_running_server_is_never_rejoined() {
         ))
         .unwrap_err();
     assert!(matches!(err, RejoinError::Running(_)), "{err}");
+}
+
+#[test]
+fn slot_names_keep_what_a_slot_name_allows() {
+    assert_eq!(super::slot_name("db-1.Example"), "db_1_example");
+    assert_eq!(super::slot_name("a"), "a");
 }
 
 #[test]
