@@ -176,6 +176,8 @@ pub(crate) fn build(
         term: e.term(),
         fenced: e.is_fenced(),
         hold_releasable: e.hold_releasable(),
+        // Filled in by the driver, which keeps it.
+        last_failover: None,
         maintenance: e.maintenance().map(|m| MaintenanceStatus {
             by: match m.origin {
                 // The driver names the caller (`Driver::pause_by`).

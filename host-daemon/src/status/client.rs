@@ -120,6 +120,9 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             "hold      waits for the operator: nothing heard from the peer (twinbeat resume --force-primary)"
         );
     }
+    if let Some(f) = &s.last_failover {
+        let _ = writeln!(o, "promoted  into term {}: {}", f.term, f.reason);
+    }
     if let Some(m) = &s.maintenance {
         let _ = writeln!(
             o,

@@ -35,6 +35,10 @@ pub(crate) struct StatusSnapshot {
     /// `auto_rejoin`, or one a restart interrupted.
     #[serde(default)]
     pub rejoin: Option<RejoinStatus>,
+    /// This node's last promotion (a failover, or a fenced peer's handover): its term,
+    /// reason and when, from this run or the persisted record.
+    #[serde(default)]
+    pub last_failover: Option<LastFailover>,
     /// The maintenance pause (rule `maintenance-pause`), while one is in effect.
     #[serde(default)]
     pub maintenance: Option<MaintenanceStatus>,
@@ -76,6 +80,17 @@ pub(crate) struct StatusSnapshot {
     /// its `reason` says why.
     #[serde(default)]
     pub persisted: Option<PersistedStatus>,
+}
+
+/// A promotion of this node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LastFailover {
+    /// The term it promoted into.
+    pub term: u64,
+    /// Why (the engine's decision).
+    pub reason: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
 }
 
 /// A maintenance pause in effect.

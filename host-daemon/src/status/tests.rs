@@ -25,6 +25,7 @@ fn known() -> StatusSnapshot {
         hold_releasable: false,
         rejoin: None,
         maintenance: None,
+        last_failover: None,
         uptime_secs: 42,
         paths: vec![
             PathStatus {

@@ -6,9 +6,11 @@ use twinbeat_core::{self as engine, Action, AttemptId, PathId};
 use twinbeat_protocol as proto;
 
 use super::{failed, Driver};
+use crate::actions::state_file::PersistedState;
 use crate::driver::effects::Report;
 use crate::driver::slots::Started;
 use crate::driver::wire;
+use crate::status::LastFailover;
 
 impl Driver {
     /// Drains the engine's actions, feeding back the answers that are known at once.
@@ -96,12 +98,25 @@ impl Driver {
             .unwrap_or_else(|| "start-up".to_owned())
     }
 
-    /// A finished side effect: remember what is on disk and feed the answer back.
+    /// A finished side effect: remember what is on disk (and a promotion, for the
+    /// status page's last failover) and feed the answer back.
     pub(super) fn on_effect(&mut self, report: Report) {
         if let Some(saved) = report.saved {
+            if saved.state == twinbeat_core::PersistedRole::Promoting {
+                self.last_failover = Some(last_failover(&saved));
+            }
             self.persisted = saved;
             self.refresh();
         }
         self.inputs.push_back(report.input);
+    }
+}
+
+/// A promotion as the status page shows it, from the record persisted for it.
+pub(super) fn last_failover(record: &PersistedState) -> LastFailover {
+    LastFailover {
+        term: record.term,
+        reason: record.reason.clone(),
+        at_unix_ms: record.since_unix_ms,
     }
 }

@@ -73,6 +73,8 @@ pub(crate) struct Driver {
     /// Who paused the pair on this node (the control socket's caller, or what the
     /// persisted pause says), for the status page and the pause's file.
     pause_by: String,
+    /// This node's last promotion, for the status page.
+    last_failover: Option<crate::status::LastFailover>,
 }
 
 impl Driver {

@@ -54,6 +54,7 @@ impl Driver {
             &self.persisted,
         );
         snap.start_guard = self.effects.start_guard().into();
+        snap.last_failover = self.last_failover.clone();
         let by_operator = self
             .engine
             .maintenance()

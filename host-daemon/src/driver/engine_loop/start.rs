@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant as TokioInstant;
-use twinbeat_core::{self as engine, Engine, PathId};
+use twinbeat_core::{self as engine, Engine, PathId, PersistedRole};
 use twinbeat_protocol as proto;
 
 use super::{Driver, IcmpDone};
@@ -99,6 +99,12 @@ impl Driver {
             engine.term()
         );
         let path_metrics = PathId::ALL.map(|p| shared.metrics.path(p.name()));
+        // A primary's record says how it became one.
+        let last_failover = matches!(
+            persisted.state,
+            PersistedRole::Primary | PersistedRole::Promoting
+        )
+        .then(|| super::drain::last_failover(&persisted));
         let pause_by = crate::actions::maintenance_file::PauseStore::new(&cfg.state_dir)
             .load()
             .map_or_else(|| "an operator".to_owned(), |r| r.by);
@@ -125,6 +131,7 @@ impl Driver {
             persisted,
             notified: String::new(),
             pause_by,
+            last_failover,
         })
     }
 }
