@@ -4,6 +4,7 @@
 //! fork, or by itself with `failover.auto_rejoin`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{
@@ -221,4 +222,297 @@ pub fn s31_auto_rejoin(ctx: &Ctx) -> Result<Outcome> {
     );
     check_rejoined(&lab, &sampler, &mut out);
     Ok(out.finish(sampler, false))
+}
+
+/// Rows of `bench_fill`: a row of 1,000 `x` and an int takes 1,036 bytes of an 8 kB
+/// page (seven to a page, stored inline: below the TOAST threshold, so nothing
+/// compresses), so 90,000 rows make a table of about 100 MiB that neither pg_rewind
+/// nor pg_basebackup can skip.
+const FILL_ROWS: u32 = 90_000;
+
+/// Bound of the fill on b: the lab's `sql` gives a statement 5 s, too little for
+/// 100 MiB of table and its WAL on a loaded machine.
+const FILL_BOUND: Duration = Duration::from_secs(300);
+
+/// How often a's WAL receiver is polled while `twinbeat rejoin` runs.
+const STREAMING_POLL: Duration = Duration::from_millis(50);
+
+/// What a's daemon logs once `pg_basebackup` rebuilt its data directory, asked for or
+/// as the fallback of a rewind (the operator's answer, "rejoin started: …, rebuilt
+/// with pg_basebackup", comes before it and is not this line).
+const REBUILT: &str = "the data directory was rebuilt with pg_basebackup";
+
+/// One timed rejoin ([`rejoin_timing`]).
+#[derive(Debug, Clone)]
+pub struct RejoinTiming {
+    /// From just before `twinbeat rejoin --wait` to its return: the daemon reports a
+    /// standby again, its rejoin done (None when the rejoin never ran). The command
+    /// polls the daemon's status every 500 ms, so this is rounded up to that.
+    pub elapsed: Option<Duration>,
+    /// From the same start to the first poll ([`STREAMING_POLL`]) that found a's WAL
+    /// receiver streaming: the moment itself, without the command's polling.
+    pub streaming: Option<Duration>,
+    /// `pg_total_relation_size` of the table b wrote past the fork.
+    pub fill_bytes: Option<u64>,
+    /// The WAL b wrote for it (bytes between the LSNs before and after).
+    pub fill_wal_bytes: Option<u64>,
+    /// Where the daemon's time went, from a's log.
+    pub phases: RejoinPhases,
+    /// Whether every check held, what was seen, the invariant sampler's report.
+    pub outcome: Outcome,
+}
+
+/// The steps of one rejoin as a's daemon logs them, each from the end of the one
+/// before (the first from the control request); None when a line is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RejoinPhases {
+    /// Saving what the old timeline held past the fork (WAL copy, `pg_waldump`, the
+    /// report), after reading both timelines.
+    pub report: Option<Duration>,
+    /// `pg_rewind` or `pg_basebackup`, with the crash recovery that may precede it.
+    pub copy: Option<Duration>,
+    /// PostgreSQL started until its WAL receiver streams.
+    pub start: Option<Duration>,
+}
+
+impl RejoinPhases {
+    /// Reads the phases of the (only) rejoin in node `n`'s daemon log.
+    fn from_log(lab: &Lab, n: Node) -> Self {
+        let at = |needles: &[&str]| {
+            log_lines(lab, n, needles)
+                .first()
+                .and_then(|l| seconds_of_day(l))
+        };
+        let requested = at(&["control: rejoin"]);
+        let reported = at(&["rejoin: the old timeline"]);
+        let copied = at(&["rejoin: pg_rewind: pg_rewind: done!", REBUILT]);
+        let streaming = at(&["rejoin: streaming from the peer"]);
+        // Seconds of the day: a span over midnight wraps, hence the modulo.
+        let span = |from: Option<f64>, to: Option<f64>| {
+            let d = (to? - from?).rem_euclid(86_400.0);
+            Some(Duration::from_secs_f64(d))
+        };
+        Self {
+            report: span(requested, reported),
+            copy: span(reported, copied),
+            start: span(copied, streaming),
+        }
+    }
+}
+
+/// Seconds since midnight UTC of a daemon log line's leading RFC 3339 timestamp.
+fn seconds_of_day(line: &str) -> Option<f64> {
+    let stamp = line.split_whitespace().next()?;
+    let time = stamp.split_once('T')?.1.trim_end_matches('Z');
+    let mut parts = time.split(':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// The rejoin benchmark (`cargo lab bench --rejoin`): a fails over to b as in scenario
+/// 30 (a's cable out, a fences, b promotes; no writes on a), the cable back, then b
+/// writes ~100 MiB as the new primary and `twinbeat rejoin` (`--reclone` when
+/// `reclone`) is timed until a streams from b. The checks make sure the time is of a
+/// rejoin that worked, and by the method asked for: a pg_rewind that fell back to
+/// pg_basebackup would otherwise be timed as a rewind.
+pub fn rejoin_timing(ctx: &Ctx, reclone: bool) -> Result<RejoinTiming> {
+    let method = if reclone {
+        "pg_basebackup (--reclone)"
+    } else {
+        "pg_rewind"
+    };
+    let mut out = Outcome::new(
+        &format!("rejoin timing, {method}, ~100 MiB written on the new primary"),
+        "a fenced, b promoted; after twinbeat rejoin a streams from b with b's data",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    sampler.mark("fault: a's cable out");
+    lab.set_link(Node::A, false)?;
+    let fenced = crate::cmd::poll(takeover_deadline(ctx.profile) * 2, || {
+        lab.daemon_status(Node::A)
+            .ok()
+            .filter(|s| s["role"] == "fenced")
+    });
+    out.check(fenced.is_some(), "a fenced");
+    let promoted = b_promoted(&sampler, takeover_deadline(ctx.profile)).is_some();
+    out.check(promoted, "b primary with the VIP");
+    lab.set_link(Node::A, true)?;
+    sampler.mark("a's cable back");
+    // A run that never gets as far as the rejoin returns untimed.
+    let untimed = |out: Outcome, sampler, fill_bytes, fill_wal_bytes| RejoinTiming {
+        elapsed: None,
+        streaming: None,
+        fill_bytes,
+        fill_wal_bytes,
+        phases: RejoinPhases::default(),
+        outcome: out.finish(sampler, false),
+    };
+    if !out.held {
+        return Ok(untimed(out, sampler, None, None));
+    }
+
+    sampler.mark("b writes ~100 MiB");
+    let b = lab.pg(Node::B).socket_target();
+    let lsn = || {
+        crate::rt::block_on(pgq::query(
+            &b,
+            "SELECT (pg_current_wal_lsn() - '0/0')::bigint",
+            Duration::from_secs(5),
+        ))
+        .ok()
+        .and_then(|r| pgq::scalar(&r)?.parse::<u64>().ok())
+    };
+    let before = lsn();
+    let fill = format!(
+        "CREATE TABLE bench_fill AS \
+         SELECT g AS id, repeat('x', 1000) AS pad FROM generate_series(1, {FILL_ROWS}) g"
+    );
+    let filled = crate::rt::block_on(pgq::query(&b, &fill, FILL_BOUND));
+    out.check(
+        filled.is_ok(),
+        format!("b wrote {FILL_ROWS} rows ({:?})", filled.err()),
+    );
+    let after = lsn();
+    let fill_wal_bytes = before.zip(after).map(|(from, to)| to.saturating_sub(from));
+    let fill_bytes: Option<u64> = lab
+        .sql(Node::B, "SELECT pg_total_relation_size('bench_fill')")
+        .ok()
+        .and_then(|r| pgq::scalar(&r)?.parse().ok());
+    out.note(format!(
+        "bench_fill {:?} bytes, {:?} bytes of WAL",
+        fill_bytes, fill_wal_bytes
+    ));
+    // An operator rejoins once the network is back and the daemon knows b primary,
+    // so the clock starts then: the engine refuses the rejoin until it has fresh
+    // evidence that b is primary in a higher term (rule `rejoin-after-fence`; the
+    // age bound stays well inside the lab's `peer_state_max_age`, 5 s), and the
+    // rejoin itself fails if b's PostgreSQL is not reachable yet, which after the
+    // cable is back takes a's remote DB path a second or so to see.
+    let ready = crate::cmd::poll(Duration::from_secs(30), || {
+        lab.daemon_status(Node::A).ok().filter(|s| {
+            let peer = &s["peer"];
+            let path_up = |name: &str| {
+                s["paths"].as_array().is_some_and(|paths| {
+                    paths
+                        .iter()
+                        .any(|p| p["name"] == name && p["state"] == "up")
+                })
+            };
+            peer["role"] == "primary"
+                && peer["term"].as_u64() > s["term"].as_u64()
+                && peer["age_ms"].as_u64().is_some_and(|age| age < 3_000)
+                && path_up("remote_db")
+        })
+    });
+    let seen = if ready.is_some() {
+        String::new()
+    } else {
+        // What the daemon said last, to see which half was missing.
+        lab.daemon_status(Node::A).map_or_else(
+            |e| format!(" (status: {e})"),
+            |s| {
+                format!(
+                    " (term {}, peer {}, paths {})",
+                    s["term"], s["peer"], s["paths"]
+                )
+            },
+        )
+    };
+    out.check(
+        ready.is_some(),
+        format!("a's daemon hears b primary in a higher term and reaches b's PostgreSQL{seen}"),
+    );
+    if !out.held {
+        return Ok(untimed(out, sampler, fill_bytes, fill_wal_bytes));
+    }
+
+    sampler.mark("operator: twinbeat rejoin on a");
+    let a = lab.pg(Node::A).socket_target();
+    let done = AtomicBool::new(false);
+    let started = Instant::now();
+    // The poller watches a's own WAL receiver, not b's pg_stat_replication: during a
+    // `--reclone` pg_basebackup streams its WAL under a's application_name, which b
+    // would show as "streaming" before a runs at all.
+    let (rejoined, streaming) = std::thread::scope(|s| {
+        let poller = s.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                let status = crate::rt::block_on(pgq::query(
+                    &a,
+                    "SELECT status FROM pg_stat_wal_receiver",
+                    Duration::from_millis(200),
+                ));
+                if status.is_ok_and(|r| pgq::scalar(&r) == Some("streaming")) {
+                    return Some(started.elapsed());
+                }
+                std::thread::sleep(STREAMING_POLL);
+            }
+            None
+        });
+        let rejoined = lab.rejoin(Node::A, reclone, REJOIN_BOUND);
+        let elapsed = started.elapsed();
+        // The command returns once the daemon saw its WAL receiver streaming; give the
+        // poller one more round to see it too before stopping it.
+        std::thread::sleep(STREAMING_POLL * 2);
+        done.store(true, Ordering::SeqCst);
+        (rejoined.map(|r| (r, elapsed)), poller.join().ok().flatten())
+    });
+    let ((code, said), elapsed) = rejoined?;
+    out.note(format!(
+        "twinbeat rejoin took {:.2} s (a's WAL receiver streaming after {}): {}",
+        elapsed.as_secs_f64(),
+        streaming.map_or("not seen".to_owned(), |d| format!(
+            "{:.2} s",
+            d.as_secs_f64()
+        )),
+        said.trim().replace('\n', " | ")
+    ));
+    out.check(
+        code == Some(0),
+        format!("twinbeat rejoin exited 0 ({code:?})"),
+    );
+
+    out.check(
+        lab.is_in_recovery(Node::A).unwrap_or(false),
+        "a in recovery",
+    );
+    let b_streams = crate::cmd::poll(Duration::from_secs(10), || {
+        lab.sql(
+            Node::B,
+            "SELECT state FROM pg_stat_replication WHERE application_name = 'a'",
+        )
+        .ok()
+        .filter(|r| pgq::scalar(r) == Some("streaming"))
+    });
+    out.check(b_streams.is_some(), "b streams to a (application_name a)");
+    let rows = lab
+        .sql(Node::A, "SELECT count(*) FROM bench_fill")
+        .ok()
+        .and_then(|r| pgq::scalar(&r).map(str::to_owned));
+    out.check(
+        rows == Some(FILL_ROWS.to_string()),
+        format!("a has b's {FILL_ROWS} rows ({rows:?})"),
+    );
+    let rebuilt = !log_lines(&lab, Node::A, &[REBUILT]).is_empty();
+    out.check(
+        rebuilt == reclone,
+        format!(
+            "a's data directory {} (the method asked for)",
+            if rebuilt {
+                "rebuilt with pg_basebackup"
+            } else {
+                "rewound with pg_rewind"
+            }
+        ),
+    );
+    let phases = RejoinPhases::from_log(&lab, Node::A);
+    Ok(RejoinTiming {
+        elapsed: Some(elapsed),
+        streaming,
+        fill_bytes,
+        fill_wal_bytes,
+        phases,
+        outcome: out.finish(sampler, false),
+    })
 }

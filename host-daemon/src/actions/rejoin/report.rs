@@ -204,10 +204,17 @@ pub(crate) async fn save(
     segments.sort();
     // Read in place first (nothing runs there): where the WAL ends tells which
     // segments hold it; the ones after are recycled files waiting to be reused.
-    let (summary, waldump_error, last) = if segments.is_empty() {
-        (Summary::default(), None, first)
+    // No segment at or past the fork: nothing was written there (and `pg_waldump`
+    // would wait for the missing file, 10 × 500 ms, before it gave up).
+    let fork_seg = i.fork / size;
+    let newest = segments.last().map_or(0, |(seg, _)| *seg);
+    let (summary, waldump_error, last) = if newest < fork_seg || segments.is_empty() {
+        (Summary::default(), None, fork_seg)
     } else {
-        match dump(&i, &pg_wal, deadline).await {
+        // `--end` at the end of the newest segment there is: a WAL that ends on a
+        // segment boundary must not send it waiting for the next file.
+        let end = newest.saturating_add(1).saturating_mul(size);
+        match dump(&i, &pg_wal, end, deadline).await {
             Ok(text) => {
                 let s = waldump::summarize(&text);
                 let last = s.last_lsn.map_or(first, |l| l / size).max(i.fork / size);
@@ -281,7 +288,12 @@ pub(crate) fn restore_missing(wal: &Path, pg_wal: &Path) -> Result<usize, Rejoin
 /// `pg_waldump` over the WAL in `wal`, from the fork on. It ends with an error at the
 /// end of the WAL (the last record is followed by nothing valid): its output up to
 /// there is the answer, whatever its exit status.
-async fn dump(i: &Input<'_>, wal: &Path, deadline: TokioInstant) -> Result<String, String> {
+async fn dump(
+    i: &Input<'_>,
+    wal: &Path,
+    end: u64,
+    deadline: TokioInstant,
+) -> Result<String, String> {
     let program = i.bin_dir.join("pg_waldump");
     let what = program.display().to_string();
     let mut cmd = tokio::process::Command::new(&program);
@@ -291,6 +303,8 @@ async fn dump(i: &Input<'_>, wal: &Path, deadline: TokioInstant) -> Result<Strin
         .arg(i.control.timeline.to_string())
         .arg("--start")
         .arg(format_lsn(i.fork))
+        .arg("--end")
+        .arg(format_lsn(end))
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -7,7 +7,7 @@ use twinbeat_lab::daemon::{self, Profile};
 use twinbeat_lab::netns::Topology;
 use twinbeat_lab::pg::PgOptions;
 use twinbeat_lab::sampler::{DbObs, VipObs};
-use twinbeat_lab::scenarios::{self, watch_takeover, Ctx, Takeover};
+use twinbeat_lab::scenarios::{self, watch_takeover, Ctx, RejoinTiming, Takeover};
 use twinbeat_lab::state::{self, LabState};
 use twinbeat_lab::{lab, Lab, LabError, LabOptions, Node};
 
@@ -275,6 +275,90 @@ pub(crate) fn bench(runs: usize, write: Option<&Path>) -> i32 {
         }
     }
     0
+}
+
+/// `cargo lab bench --rejoin`: `runs` timed rejoins with pg_rewind and `runs` with
+/// `--reclone`, alternating so that both methods see the same spells of machine load.
+pub(crate) fn bench_rejoin(runs: usize, write: Option<&Path>) -> i32 {
+    if let Err(e) = ensure_deps(false) {
+        return fail(&e);
+    }
+    let ctx = Ctx {
+        lab_exe: lab_exe(),
+        profile: Profile::Default,
+    };
+    let methods = [("pg_rewind", false), ("--reclone (pg_basebackup)", true)];
+    let mut table: Vec<(String, Vec<RejoinTiming>, Vec<String>)> = methods
+        .iter()
+        .map(|(name, _)| ((*name).to_owned(), Vec::new(), Vec::new()))
+        .collect();
+    for i in 0..runs {
+        for ((name, reclone), (_, got, errors)) in methods.iter().zip(table.iter_mut()) {
+            match scenarios::rejoin_timing(&ctx, *reclone) {
+                Ok(t) if t.outcome.held => {
+                    println!("{name}, run {}: {}", i + 1, rejoin_line(&t));
+                    got.push(t);
+                }
+                Ok(t) => {
+                    println!("{name}, run {}: not measured:\n{}", i + 1, t.outcome.text());
+                    let failed: Vec<&str> = t
+                        .outcome
+                        .observed
+                        .iter()
+                        .filter(|o| o.starts_with("FAIL"))
+                        .map(String::as_str)
+                        .collect();
+                    errors.push(format!("run {}: {}", i + 1, failed.join("; ")));
+                }
+                Err(e) => {
+                    println!("{name}, run {}: not measured: {e}", i + 1);
+                    errors.push(format!("run {}: {e}", i + 1));
+                }
+            }
+        }
+    }
+    let md = report::rejoin_table(runs, &table);
+    println!("\n{md}");
+    if let Some(path) = write {
+        if table.iter().any(|(_, t, _)| !t.is_empty()) {
+            if let Err(e) = std::fs::write(path, &md) {
+                eprintln!("lab: {}: {e}", path.display());
+                return 1;
+            }
+            println!("written to {}", path.display());
+        } else {
+            println!(
+                "nothing written to {}: no rejoin was measured",
+                path.display()
+            );
+        }
+    }
+    0
+}
+
+/// One timed rejoin on one line.
+fn rejoin_line(t: &RejoinTiming) -> String {
+    let ms = |d: Option<Duration>| {
+        d.map_or("not seen".to_owned(), |d| {
+            format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+        })
+    };
+    let mib = |b: Option<u64>| {
+        b.map_or("?".to_owned(), |b| {
+            format!("{:.0} MiB", b as f64 / (1024.0 * 1024.0))
+        })
+    };
+    format!(
+        "twinbeat rejoin returned after {}, a's WAL receiver streaming after {} \
+         (a's log: report {}, copy {}, start {}; b wrote {} of table, {} of WAL)",
+        ms(t.elapsed),
+        ms(t.streaming),
+        ms(t.phases.report),
+        ms(t.phases.copy),
+        ms(t.phases.start),
+        mib(t.fill_bytes),
+        mib(t.fill_wal_bytes)
+    )
 }
 
 pub(crate) fn scenario(ids: &[String], profile: Profile) -> i32 {

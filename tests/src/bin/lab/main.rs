@@ -62,12 +62,17 @@ enum Cmd {
         #[arg(long)]
         no_install: bool,
     },
-    /// Time failovers: N runs of scenario 1 (default and fast profile) and scenario 6.
+    /// Time failovers: N runs of scenario 1 (default and fast profile) and scenario 6;
+    /// with --rejoin, N rejoins of the old master with pg_rewind and N with --reclone.
     Bench {
         /// Runs per case.
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Where to write the table (Markdown); nothing is written when no run failed over.
+        /// Time `twinbeat rejoin` instead: after a failover and ~100 MiB written on the
+        /// new primary, until the old master streams from it (default profile).
+        #[arg(long)]
+        rejoin: bool,
+        /// Where to write the table (Markdown); nothing is written when no run was measured.
         #[arg(long)]
         write: Option<PathBuf>,
     },
@@ -116,7 +121,16 @@ fn main() -> ExitCode {
             profile,
             no_install,
         } => cli::demo(profile.into(), !no_install),
-        Cmd::Bench { runs, write } => cli::bench(runs, write.as_deref()),
+        Cmd::Bench {
+            runs,
+            rejoin: false,
+            write,
+        } => cli::bench(runs, write.as_deref()),
+        Cmd::Bench {
+            runs,
+            rejoin: true,
+            write,
+        } => cli::bench_rejoin(runs, write.as_deref()),
         Cmd::Scenario { ids, profile } => cli::scenario(&ids, profile.into()),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))

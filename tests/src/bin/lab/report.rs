@@ -7,7 +7,7 @@ use twinbeat_lab::netns::{Host, Topology};
 use twinbeat_lab::pg::PgNode;
 use twinbeat_lab::pgq;
 use twinbeat_lab::sampler::SamplerReport;
-use twinbeat_lab::scenarios::Takeover;
+use twinbeat_lab::scenarios::{RejoinTiming, Takeover};
 use twinbeat_lab::state::LabState;
 use twinbeat_lab::{Lab, Node};
 
@@ -207,20 +207,22 @@ pub(crate) fn timeline(lab: &Lab, wall: SystemTime, take: &Takeover, rep: &Sampl
     );
 }
 
+/// "min / median / max" of `v`, rounded to whole units; "–" when empty.
+fn stat(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "–".into();
+    }
+    v.sort_by(f64::total_cmp);
+    format!(
+        "{:.0} / {:.0} / {:.0}",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1]
+    )
+}
+
 /// The benchmark table in Markdown.
 pub(crate) fn bench_table(runs: usize, rows: &[(String, Vec<Takeover>, Vec<String>)]) -> String {
-    let stat = |mut v: Vec<f64>| -> String {
-        if v.is_empty() {
-            return "–".into();
-        }
-        v.sort_by(f64::total_cmp);
-        format!(
-            "{:.0} / {:.0} / {:.0}",
-            v[0],
-            v[v.len() / 2],
-            v[v.len() - 1]
-        )
-    };
     let mut md = format!(
         "## Failover (`cargo lab bench --runs {runs}`)\n\n\
          min / median / max in ms, from the fault.\n\n\
@@ -255,6 +257,50 @@ pub(crate) fn bench_table(runs: usize, rows: &[(String, Vec<Takeover>, Vec<Strin
         ));
         if let Some(e) = errors.first() {
             md.push_str(&format!("| ↳ not measured | | {e} | | |\n"));
+        }
+    }
+    md
+}
+
+/// The rejoin benchmark's table in Markdown: per method (its name, the timed runs and
+/// why runs were not measured), min / median / max in ms from just before
+/// `twinbeat rejoin`.
+pub(crate) fn rejoin_table(
+    runs: usize,
+    rows: &[(String, Vec<RejoinTiming>, Vec<String>)],
+) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let median = |mut v: Vec<f64>| -> String {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2)
+            .map_or("–".to_owned(), |m| format!("{m:.0}"))
+    };
+    let mut md = format!(
+        "## Rejoin (`cargo lab bench --rejoin --runs {runs}`)\n\n\
+         min / median / max in ms, from just before `twinbeat rejoin --wait` on the old \
+         master, after a failover and ~100 MiB written on the new primary; then where \
+         the time went, from a's daemon log.\n\n\
+         | method | runs | `twinbeat rejoin` → returned (a streaming standby) | → a's WAL receiver streaming (polled every 50 ms) | a's log: saving the lost timeline's report | pg_rewind / pg_basebackup | start → streaming | written on b past the fork (median MiB): table / WAL |\n\
+         |---|---|---|---|---|---|---|---|\n"
+    );
+    for (name, t, errors) in rows {
+        let all = |f: fn(&RejoinTiming) -> Option<Duration>| -> String {
+            stat(t.iter().filter_map(f).map(ms).collect())
+        };
+        let table = median(t.iter().filter_map(|t| t.fill_bytes).map(mib).collect());
+        let wal = median(t.iter().filter_map(|t| t.fill_wal_bytes).map(mib).collect());
+        md.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {table} / {wal} |\n",
+            t.len(),
+            all(|t| t.elapsed),
+            all(|t| t.streaming),
+            all(|t| t.phases.report),
+            all(|t| t.phases.copy),
+            all(|t| t.phases.start),
+        ));
+        for e in errors {
+            md.push_str(&format!("| ↳ not measured | | {e} | | | | | |\n"));
         }
     }
     md
