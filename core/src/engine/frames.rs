@@ -81,7 +81,11 @@ impl Engine {
                 let fresh = answers.is_some_and(|s| self.sent_since_hold(s));
                 self.hold_heard(now, peer, fresh);
             }
-            Role::Fenced => self.consider_rejoin(now),
+            Role::Fenced => {
+                // The peer's role decides whether its PostgreSQL is read (`path_active`).
+                self.sync_paths(now);
+                self.consider_rejoin(now);
+            }
             Role::Fencing => {}
         }
     }

@@ -18,7 +18,16 @@ impl Engine {
             PathId::Icmp => !matches!(self.role, Role::Fencing | Role::Fenced),
             // A fenced node reads the peer's PostgreSQL too: whether it is primary in a
             // higher term is the evidence a rejoin needs (rule `rejoin-after-fence`).
-            PathId::RemoteDb => self.role != Role::Fencing,
+            // Not while its frames say it is still the standby about to take over: a
+            // new connection then would only load the promotion it is waiting for.
+            PathId::RemoteDb => match self.role {
+                Role::Fencing => false,
+                Role::Fenced => {
+                    let serial_up = self.effective_path(PathId::Serial).health == PathHealth::Up;
+                    !serial_up || self.peer.is_none_or(|v| v.state.role != Role::Standby)
+                }
+                _ => true,
+            },
             // Frames carry the state both ways, fenced included (rule
             // `state-in-every-frame`).
             PathId::Serial => true,
@@ -170,6 +179,10 @@ impl Engine {
     }
 
     fn on_path_change(&mut self, now: Instant, path: PathId) {
+        if path == PathId::Serial && self.role == Role::Fenced {
+            // Without frames a fenced node reads the peer's PostgreSQL (`path_active`).
+            self.sync_paths(now);
+        }
         match path {
             PathId::Icmp | PathId::RemoteDb | PathId::Serial => self.peer_paths_changed(now),
             PathId::Gateway => self.gateway_changed(now),
