@@ -89,6 +89,12 @@ pub(crate) struct Metrics {
     /// Replication lag in bytes (primary's current WAL position minus the standby's
     /// received one); -1 while unknown.
     pub replication_lag_bytes: Gauge,
+    /// 1 while a maintenance pause is in effect on this node (rule `maintenance-pause`).
+    pub maintenance_paused: Gauge,
+    /// 1 while a rejoin runs (rule `rejoin-after-fence`).
+    pub rejoin_in_progress: Gauge,
+    /// Rejoins this process started.
+    pub rejoins: Counter,
 }
 
 impl Default for Metrics {
@@ -113,6 +119,20 @@ impl Metrics {
         let term = Gauge::default();
         let replication_lag_bytes = Gauge::default();
         replication_lag_bytes.set(-1);
+        let maintenance_paused = Gauge::default();
+        let rejoin_in_progress = Gauge::default();
+        let rejoins = Counter::default();
+        registry.register(
+            "maintenance_paused",
+            "1 while a maintenance pause is in effect on this node",
+            maintenance_paused.clone(),
+        );
+        registry.register(
+            "rejoin_in_progress",
+            "1 while this fenced node rejoins the peer as its standby",
+            rejoin_in_progress.clone(),
+        );
+        registry.register("rejoins", "Rejoins started", rejoins.clone());
         registry.register(
             "replication_lag_bytes",
             "Bytes the standby's received WAL is behind the primary's current position (-1: unknown)",
@@ -173,6 +193,9 @@ impl Metrics {
             serial_own_echo,
             term,
             replication_lag_bytes,
+            maintenance_paused,
+            rejoin_in_progress,
+            rejoins,
         }
     }
 

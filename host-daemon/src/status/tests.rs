@@ -124,6 +124,8 @@ async fn serves_status_and_metrics() {
     shared.metrics.promotions.inc();
     shared.metrics.dropped(DropReason::Corrupt);
     shared.metrics.serial_own_echo.inc();
+    shared.metrics.maintenance_paused.set(1);
+    shared.metrics.rejoins.inc();
     let server = serve("127.0.0.1:0".parse().unwrap(), shared.clone())
         .await
         .unwrap();
@@ -145,6 +147,9 @@ async fn serves_status_and_metrics() {
         "twinbeat_serial_frames_dropped_total{reason=\"Corrupt\"} 1",
         "twinbeat_serial_own_echo_total 1",
         "twinbeat_replication_lag_bytes -1",
+        "twinbeat_maintenance_paused 1",
+        "twinbeat_rejoin_in_progress 0",
+        "twinbeat_rejoins_total 1",
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }

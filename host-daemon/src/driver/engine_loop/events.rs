@@ -34,6 +34,7 @@ impl Driver {
                 match d.kind {
                     engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),
                     engine::DecisionKind::Fence => self.shared.metrics.fences.inc(),
+                    engine::DecisionKind::Rejoin => self.shared.metrics.rejoins.inc(),
                     _ => 0,
                 };
                 tracing::warn!("decision {:?}: {:?}", d.kind, d.reason)

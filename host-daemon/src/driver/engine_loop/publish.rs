@@ -67,6 +67,11 @@ impl Driver {
             .lag_bytes
             .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         self.shared.metrics.replication_lag_bytes.set(lag);
+        let m = &self.shared.metrics;
+        m.maintenance_paused
+            .set(i64::from(self.engine.maintenance().is_some()));
+        m.rejoin_in_progress
+            .set(i64::from(self.engine.rejoin_progress().is_some()));
         self.shared.update(|s| *s = snap);
     }
 }
