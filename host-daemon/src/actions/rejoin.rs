@@ -243,20 +243,49 @@ pub(crate) async fn rejoin(
     })
 }
 
+/// A rejoin error about the peer's PostgreSQL.
+fn source_error(source: &DbTarget, why: String) -> RejoinError {
+    RejoinError::Source {
+        host: source.host.clone(),
+        why,
+    }
+}
+
+/// A session on the peer's PostgreSQL and its connection task, awaited once the client
+/// is dropped.
+async fn connect(
+    source: &DbTarget,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+    ),
+    RejoinError,
+> {
+    let (client, conn) = source
+        .config(QUERY_BOUND)
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| source_error(source, e.to_string()))?;
+    Ok((client, tokio::spawn(conn)))
+}
+
+/// `work` on the peer, bounded by `QUERY_BOUND`.
+async fn bounded<T>(
+    source: &DbTarget,
+    work: impl std::future::Future<Output = Result<T, RejoinError>>,
+) -> Result<T, RejoinError> {
+    tokio::time::timeout(QUERY_BOUND, work)
+        .await
+        .map_err(|_| source_error(source, format!("no answer within {QUERY_BOUND:?}")))?
+}
+
 /// The peer's timeline, after a `CHECKPOINT` there so its control file (which
 /// `pg_rewind` reads) has it; a peer in recovery is no source.
 async fn source_timeline(source: &DbTarget) -> Result<u32, RejoinError> {
-    let err = |why: String| RejoinError::Source {
-        host: source.host.clone(),
-        why,
-    };
+    let err = |why: String| source_error(source, why);
     let work = async {
-        let (client, conn) = source
-            .config(QUERY_BOUND)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let task = tokio::spawn(conn);
+        let (client, task) = connect(source).await?;
         let row = client
             .query_one("SELECT pg_is_in_recovery()", &[])
             .await
@@ -276,26 +305,16 @@ async fn source_timeline(source: &DbTarget) -> Result<u32, RejoinError> {
         let _ = task.await;
         u32::try_from(row.get::<_, i32>(0)).map_err(|_| err("a negative timeline".to_owned()))
     };
-    tokio::time::timeout(QUERY_BOUND, work)
-        .await
-        .map_err(|_| err(format!("no answer within {QUERY_BOUND:?}")))?
+    bounded(source, work).await
 }
 
 /// Where timeline `old` forked off the peer's timeline `new`, from the peer's history
 /// file.
 async fn fork_point(source: &DbTarget, new: u32, old: u32) -> Result<u64, RejoinError> {
-    let err = |why: String| RejoinError::Source {
-        host: source.host.clone(),
-        why,
-    };
+    let err = |why: String| source_error(source, why);
     let file = format!("pg_wal/{}", timeline::history_file_name(new));
     let work = async {
-        let (client, conn) = source
-            .config(QUERY_BOUND)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let task = tokio::spawn(conn);
+        let (client, task) = connect(source).await?;
         let row = client
             .query_one("SELECT pg_read_file($1)", &[&file])
             .await
@@ -304,9 +323,7 @@ async fn fork_point(source: &DbTarget, new: u32, old: u32) -> Result<u64, Rejoin
         let _ = task.await;
         Ok::<String, RejoinError>(row.get(0))
     };
-    let history = tokio::time::timeout(QUERY_BOUND, work)
-        .await
-        .map_err(|_| err(format!("no answer within {QUERY_BOUND:?}")))??;
+    let history = bounded(source, work).await?;
     timeline::fork_point(&history, old).ok_or_else(|| {
         err(format!(
             "{file} does not list timeline {old}: the clusters share no history"
@@ -364,17 +381,9 @@ fn drop_local_slots(data_dir: &Path) -> Result<(), RejoinError> {
 /// The slot this node streams through, on the peer, so the peer keeps the WAL this
 /// node has not received yet: created (reserving WAL at once) unless it is there.
 async fn create_slot(source: &DbTarget, slot: &str) -> Result<(), RejoinError> {
-    let err = |why: String| RejoinError::Source {
-        host: source.host.clone(),
-        why,
-    };
+    let err = |why: String| source_error(source, why);
     let work = async {
-        let (client, conn) = source
-            .config(QUERY_BOUND)
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let task = tokio::spawn(conn);
+        let (client, task) = connect(source).await?;
         let made = client
             .query(
                 "SELECT pg_create_physical_replication_slot($1, true) \
@@ -387,9 +396,7 @@ async fn create_slot(source: &DbTarget, slot: &str) -> Result<(), RejoinError> {
         let _ = task.await;
         Ok::<bool, RejoinError>(!made.is_empty())
     };
-    let made = tokio::time::timeout(QUERY_BOUND, work)
-        .await
-        .map_err(|_| err(format!("no answer within {QUERY_BOUND:?}")))??;
+    let made = bounded(source, work).await?;
     tracing::info!(
         "rejoin: replication slot {slot} on the peer {}",
         if made { "created" } else { "already there" }

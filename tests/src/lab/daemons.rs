@@ -108,21 +108,7 @@ impl Lab {
     /// operator's release of a hold (rule `hold-needs-evidence`). The exit code and
     /// what the command printed.
     pub fn release_hold(&self, n: Node) -> Result<(Option<i32>, String)> {
-        let bin = daemon::binary_or_build()?;
-        let mut cmd = std::process::Command::new(&bin);
-        cmd.arg("resume")
-            .arg("--force-primary")
-            .arg("--config")
-            .arg(self.daemon_config(n));
-        let out = crate::cmd::output_within(cmd, Duration::from_secs(10))?;
-        Ok((
-            out.status.code(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        ))
+        self.operator(n, &["resume", "--force-primary"], Duration::from_secs(10))
     }
 
     /// `twinbeat <args> --config <n's config>`, run in node `n`'s namespace as root
