@@ -35,12 +35,14 @@ fn settled_standby() -> (Engine, Instant) {
         human_promoted: false,
         handover: None,
         pause: None,
+        switchover: None,
     };
     let sample = LocalDbSample {
         accepting: true,
         select_ok: true,
         in_recovery: true,
         wal_lsn: 0,
+        replay_lsn: 0,
         timeline: 1,
     };
     for _ in 0..10 {
@@ -109,12 +111,14 @@ fn bench(c: &mut Criterion) {
         human_promoted: false,
         handover: None,
         pause: None,
+        switchover: None,
     };
     let sample = LocalDbSample {
         accepting: true,
         select_ok: true,
         in_recovery: true,
         wal_lsn: 0,
+        replay_lsn: 0,
         timeline: 1,
     };
     // The hot path on a standby: an icmp reply (about 1 kHz), answered at once.

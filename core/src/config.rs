@@ -16,7 +16,7 @@ pub use bounds::{
 };
 pub use effect_windows::{
     AUTO_REJOIN_RETRY, FENCE_ACTION_WINDOW, KILL_GRACE, MIN_RESTART_WINDOW, PROMOTE_WINDOW,
-    PUBLISH_WINDOW, STOP_GRACE,
+    PUBLISH_WINDOW, STOP_GRACE, SWITCHOVER_REPLAY_POLL, SWITCHOVER_REQUEST_WINDOW,
 };
 pub use validate::ConfigError;
 
@@ -130,6 +130,10 @@ pub struct Config {
     /// Window of `Action::Rejoin`: the report, the rewind (or the base backup), the
     /// start and the wait until PostgreSQL streams.
     pub rejoin_timeout: Duration,
+    /// Rule `planned-switchover`: the window of `Action::Demote` (checkpoint and clean
+    /// stop), then how long the master waits for the standby to promote past its final
+    /// LSN before it withdraws and re-opens its PostgreSQL.
+    pub switchover_timeout: Duration,
 }
 
 impl Default for Config {
@@ -154,6 +158,7 @@ impl Default for Config {
             auto_rejoin: false,
             auto_rejoin_attempts: 3,
             rejoin_timeout: Duration::from_secs(3600),
+            switchover_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -105,6 +105,15 @@ pub enum Input {
     PostmasterExited,
     /// [`Action::StopDb`] could not confirm the postmaster gone.
     DbStopFailed,
+    /// [`Action::Demote`] done: PostgreSQL is shut down cleanly, its shutdown
+    /// checkpoint at `lsn` (rule `planned-switchover`).
+    Demoted {
+        /// The shutdown checkpoint's location, from `pg_controldata`.
+        lsn: u64,
+    },
+    /// [`Action::Demote`] failed: PostgreSQL may still run, or stopped without a clean
+    /// shutdown (no final LSN to hand over at).
+    DemoteFailed,
     /// [`Action::RunFenceAction`] finished (whatever its outcome).
     FenceActionDone,
     /// [`Action::Rejoin`] done: PostgreSQL streams from the peer.
@@ -244,6 +253,20 @@ pub enum Action {
         reclone: bool,
         /// End of the rejoin's window: the `now` the engine was given plus
         /// `Config::rejoin_timeout`.
+        deadline: Instant,
+    },
+    /// Rule `planned-switchover`: the master's handover of its PostgreSQL. Run a
+    /// `CHECKPOINT` (so the shutdown's own is short), stop PostgreSQL in fast mode
+    /// through the service manager (the start guard stays armed: a start nobody
+    /// ordered comes up read-only), and read the control file: the cluster must say
+    /// "shut down", and its latest checkpoint location is the final LSN. A server
+    /// already stopped cleanly is only read (a restart in `demoting`). A server in
+    /// recovery is stopped too, and answers `DemoteFailed` (no final LSN: it is not a
+    /// primary's shutdown). All by `deadline`; answer [`Input::Demoted`] /
+    /// [`Input::DemoteFailed`].
+    Demote {
+        /// End of the action's window: the `now` the engine was given plus
+        /// `Config::switchover_timeout`.
         deadline: Instant,
     },
     /// Log this event (and count it in metrics). No answer expected.
@@ -401,6 +424,34 @@ pub enum Reason {
     /// A primary's PostgreSQL came back read-only (the start guard) during a pause: an
     /// operator restarted it (rule `maintenance-pause`).
     ReadOnlyInMaintenance,
+    /// An operator asked this node for a planned switchover (rule
+    /// `planned-switchover`).
+    OperatorSwitchover,
+    /// The standby's frames carry its operator's request for a switchover (rule
+    /// `planned-switchover`).
+    PeerRequestedSwitchover,
+    /// The master stopped for a switchover and this standby has replayed past its
+    /// final LSN (rule `planned-switchover`).
+    Switchover,
+    /// The standby did not take over within `switchover_timeout`: the master withdrew
+    /// the switchover and re-opens its PostgreSQL on the standby's fresh word (rule
+    /// `planned-switchover`).
+    SwitchoverTimedOut,
+    /// The master's PostgreSQL could not be stopped cleanly with a final LSN (rule
+    /// `planned-switchover`): the switchover is withdrawn.
+    DemoteFailed,
+    /// The master withdrew the switchover it offered (its frames no longer carry the
+    /// final LSN) before this standby's `pg_promote` (rule `planned-switchover`).
+    SwitchoverWithdrawn,
+    /// The standby has not replayed the master's final LSN yet (rule
+    /// `planned-switchover`).
+    ReplayBehind {
+        /// Bytes still to replay up to the final LSN.
+        behind: u64,
+    },
+    /// A switchover the standby's frames asked for was refused by the master's checks
+    /// (rule `planned-switchover`).
+    SwitchoverRefused(SwitchoverRefused),
 }
 
 /// The kind of a decision.
@@ -429,6 +480,10 @@ pub enum DecisionKind {
     /// Held back by a maintenance pause (rule `maintenance-pause`): the reason is what
     /// would have been done.
     Maintenance,
+    /// Began a planned switchover: the master demotes (rule `planned-switchover`).
+    Switchover,
+    /// A switchover was asked for and refused, or withdrawn (the reason says why).
+    NoSwitchover,
 }
 
 /// A decision and its reason, as shown on the status page.
@@ -528,6 +583,78 @@ impl core::fmt::Display for UnpauseRefused {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             UnpauseRefused::NotPaused => f.write_str("the pair is not paused on this node"),
+        }
+    }
+}
+
+/// Why [`Engine::request_switchover`](crate::Engine::request_switchover) refused
+/// (rule `planned-switchover`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchoverRefused {
+    /// Only the primary or its standby switches over: the node is in this role.
+    WrongRole(Role),
+    /// A promotion, fence, handover question, rejoin or switchover is under way.
+    Busy,
+    /// The pair is paused for maintenance (rule `maintenance-pause`).
+    Paused,
+    /// Serial is down, or no frame from the peer within `peer_state_max_age`: the
+    /// final LSN travels over serial.
+    SerialDown,
+    /// Another peer path is down: the pair is degraded.
+    Degraded(PathId),
+    /// The peer is not the standby of this node's term (or this node is not its
+    /// master's standby): it is in this role, in this term.
+    PeerNotPartner {
+        /// The peer's role.
+        role: Role,
+        /// The peer's term.
+        term: u64,
+    },
+    /// The standby's PostgreSQL is not healthy, or not a replica.
+    StandbyNotReady,
+    /// The standby's received WAL is further behind than `max_lag_on_failover`: not
+    /// streaming, or lagging.
+    Lagging {
+        /// Lag in bytes.
+        lag: u64,
+    },
+    /// This node's own PostgreSQL or gateway is not healthy.
+    Unhealthy,
+}
+
+impl core::fmt::Display for SwitchoverRefused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SwitchoverRefused::WrongRole(role) => write!(
+                f,
+                "only the primary or its standby switches over; this node is {}",
+                role.name()
+            ),
+            SwitchoverRefused::Busy => f.write_str(
+                "a promotion, fence, handover, rejoin or switchover is already under way",
+            ),
+            SwitchoverRefused::Paused => f.write_str("the pair is paused for maintenance"),
+            SwitchoverRefused::SerialDown => f.write_str(
+                "the serial path is down or the peer's last frame is too old; the final LSN travels over serial",
+            ),
+            SwitchoverRefused::Degraded(path) => {
+                write!(f, "the pair is degraded: the {} path is down", path.name())
+            }
+            SwitchoverRefused::PeerNotPartner { role, term } => write!(
+                f,
+                "the peer is {} in term {term}, not this pair's other half in this node's term",
+                role.name()
+            ),
+            SwitchoverRefused::StandbyNotReady => {
+                f.write_str("the standby's PostgreSQL is not a healthy replica")
+            }
+            SwitchoverRefused::Lagging { lag } => write!(
+                f,
+                "the standby is {lag} bytes behind, over max_lag_on_failover (is it streaming?)"
+            ),
+            SwitchoverRefused::Unhealthy => {
+                f.write_str("this node's PostgreSQL or gateway is not healthy")
+            }
         }
     }
 }

@@ -74,7 +74,7 @@
 //!                 assert!(deadline > now);
 //!                 let sample = LocalDbSample {
 //!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
-//!                     timeline: 1,
+//!                     replay_lsn: 0, timeline: 1,
 //!                 };
 //!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
 //!             }
@@ -164,17 +164,19 @@ pub use config::{
     Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, AUTO_REJOIN_RETRY,
     FENCE_ACTION_WINDOW, KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT,
     MIN_DURATION, MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, STOP_GRACE,
+    SWITCHOVER_REPLAY_POLL, SWITCHOVER_REQUEST_WINDOW,
 };
 pub use core::time::Duration;
 pub use engine::{Engine, StartError, ACTION_QUEUE};
 pub use io::{
     Action, Decision, DecisionKind, Event, Input, Reason, RejoinRefused, ReleaseRefused, Severity,
-    UnpauseRefused,
+    SwitchoverRefused, UnpauseRefused,
 };
 pub use time::Instant;
 pub use types::{
     AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, Maintenance, MaintenanceWindow,
     NodeId, NodeState, OwnState, PathHealth, PathId, PathStatus, PauseOrigin, PeerDbReading,
     PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Published, RejoinProgress,
-    Role, SerialDownCause, Stage, StartFacts, TakeoverRefusal, TakeoverVerdict,
+    Role, SerialDownCause, Stage, StartFacts, SwitchoverProgress, SwitchoverSide, SwitchoverStage,
+    TakeoverRefusal, TakeoverVerdict,
 };

@@ -30,13 +30,22 @@ pub enum Role {
     Fencing,
     /// Fenced: DB stopped, VIP released, `fenced` in every frame. Sticky.
     Fenced,
+    /// A master handing the primary position over in a planned switchover (rule
+    /// `planned-switchover`): VIP released, PostgreSQL checkpointed and stopped
+    /// cleanly, waiting for the standby to promote past its final LSN, then following
+    /// it. Still the primary of its term: on the wire it says `Primary` with the
+    /// switchover's stage.
+    Demoting,
 }
 
 impl Role {
     /// Whether this role claims the primary position (rule `higher-term-wins` compares
     /// such peers).
     pub fn claims_primary(self) -> bool {
-        matches!(self, Role::Primary | Role::Promoting | Role::Hold)
+        matches!(
+            self,
+            Role::Primary | Role::Promoting | Role::Hold | Role::Demoting
+        )
     }
 
     /// The name the status page and the logs use.
@@ -48,6 +57,7 @@ impl Role {
             Role::Hold => "hold",
             Role::Fencing => "fencing",
             Role::Fenced => "fenced",
+            Role::Demoting => "demoting",
         }
     }
 }
@@ -129,6 +139,26 @@ pub struct NodeState {
     pub handover: Option<Handover>,
     /// The sender is in maintenance (rule `maintenance-pause`).
     pub pause: Option<MaintenanceWindow>,
+    /// A planned switchover's stage (rule `planned-switchover`): a standby's request,
+    /// or a demoting master's progress.
+    pub switchover: Option<SwitchoverStage>,
+}
+
+/// What a frame says about a planned switchover (rule `planned-switchover`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SwitchoverStage {
+    /// From a standby: its operator asked for a switchover; the master decides.
+    Requested,
+    /// From the master: the VIP is released and PostgreSQL is being checkpointed and
+    /// stopped.
+    Stopping,
+    /// From the master: PostgreSQL is shut down cleanly, its shutdown checkpoint at
+    /// `lsn`; the standby promotes once it has replayed past it.
+    Stopped {
+        /// The shutdown checkpoint's location (`pg_controldata`'s "Latest checkpoint
+        /// location").
+        lsn: u64,
+    },
 }
 
 /// A maintenance pause's extent (rule `maintenance-pause`): as frames carry it, as the
@@ -267,6 +297,12 @@ pub enum PersistedRole {
     /// (rule `rejoin-after-fence`): PostgreSQL's data directory may be half rewound.
     /// A restart fences again and takes the rejoin up once it has the evidence.
     Rejoining,
+    /// Handing the primary position of `term` over to the standby in a planned
+    /// switchover (rule `planned-switchover`). A restart stops PostgreSQL cleanly
+    /// again (or finds it stopped), reads the final LSN again from the control file
+    /// and carries on: it follows a peer that is primary in a higher term, and
+    /// otherwise withdraws after `switchover_timeout` like a running switchover.
+    Demoting,
 }
 
 impl From<PersistedRole> for Role {
@@ -276,6 +312,7 @@ impl From<PersistedRole> for Role {
             PersistedRole::Promoting => Role::Promoting,
             PersistedRole::Primary => Role::Primary,
             PersistedRole::Fenced | PersistedRole::Rejoining => Role::Fenced,
+            PersistedRole::Demoting => Role::Demoting,
         }
     }
 }
@@ -291,6 +328,30 @@ pub struct RejoinProgress {
     pub reason: crate::io::Reason,
     /// `Action::Rejoin` is running (otherwise "rejoining" is being persisted).
     pub running: bool,
+}
+
+/// A planned switchover under way (rule `planned-switchover`), as the status page
+/// shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SwitchoverProgress {
+    /// This node's part: handing over (the master) or taking over (the standby).
+    pub side: SwitchoverSide,
+    /// The term handed over.
+    pub term: u64,
+    /// Where it is: for the master the stage its frames carry; for the standby the
+    /// master's last stage it heard, or `Requested` while its own request is out.
+    pub stage: SwitchoverStage,
+    /// Who asked.
+    pub reason: crate::io::Reason,
+}
+
+/// A node's part in a planned switchover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SwitchoverSide {
+    /// The master: demoting, then following the new primary.
+    HandingOver,
+    /// The standby: waiting to replay the master's final LSN, then promoting.
+    TakingOver,
 }
 
 /// What the daemon knows when it starts the engine.
@@ -322,6 +383,10 @@ pub struct LocalDbSample {
     pub in_recovery: bool,
     /// Current (primary) or received (standby) WAL position, in bytes.
     pub wal_lsn: u64,
+    /// The end of the last WAL record replayed (`pg_last_wal_replay_lsn()`; 0 on a
+    /// primary): a switchover's standby promotes once it is past the master's final
+    /// LSN (rule `planned-switchover`).
+    pub replay_lsn: u64,
     /// The timeline the server is on (0: unknown).
     pub timeline: u32,
 }

@@ -34,6 +34,8 @@ mod promotion_aborts;
 mod rejoin;
 #[path = "rules/standby.rs"]
 mod standby;
+#[path = "rules/switchover.rs"]
+mod switchover;
 #[path = "rules/terms.rs"]
 mod terms;
 #[path = "rules/windows.rs"]

@@ -47,6 +47,7 @@ fn sim_config(seed: u64) -> Config {
         arp_probe_timeout: Duration::from_millis(30),
         auto_rejoin: rng.bool(),
         rejoin_timeout: Duration::from_secs(5),
+        switchover_timeout: Duration::from_millis(ms(1_500)),
         ..Config::default()
     }
 }
@@ -62,6 +63,7 @@ struct Outcome {
     db_handovers: u32,
     rejoins: u32,
     held_back: u32,
+    switchovers: u32,
     liveness_checked: u32,
     /// Episodes in which the serving invariant was owed for longer than its bound.
     serving_windows: u32,
@@ -90,6 +92,7 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         db_handovers: w.checks.db_handovers,
         rejoins: w.checks.rejoins,
         held_back: w.checks.held_back,
+        switchovers: w.checks.switchovers,
         liveness_checked: w.checks.liveness_checked,
         serving_windows: w.checks.serving_windows,
     })
@@ -120,7 +123,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 7], [0u64; 13]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 8], [0u64; 14]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -137,6 +140,7 @@ fn schedules() {
                             stats.4[4] += u64::from(o.db_handovers);
                             stats.4[5] += u64::from(o.rejoins);
                             stats.4[6] += u64::from(o.held_back);
+                            stats.4[7] += u64::from(o.switchovers);
                             stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
@@ -151,8 +155,8 @@ fn schedules() {
     let mut failures = Vec::new();
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
     let (mut reopens, mut read_only, mut serving, mut handovers) = (0, 0, 0, 0);
-    let (mut db_handovers, mut rejoins, mut held_back) = (0, 0, 0);
-    let mut families = [0u64; 13];
+    let (mut db_handovers, mut rejoins, mut held_back, mut switchovers) = (0, 0, 0, 0);
+    let mut families = [0u64; 14];
     for h in handles {
         let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
         steps += s;
@@ -166,13 +170,14 @@ fn schedules() {
         db_handovers += r[4];
         rejoins += r[5];
         held_back += r[6];
+        switchovers += r[7];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {rejoins} rejoins, {held_back} actions held back by a maintenance pause, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {rejoins} rejoins, {held_back} actions held back by a maintenance pause, {switchovers} switchover promotions, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -197,6 +202,8 @@ fn schedules() {
     assert!(rejoins > count / 100, "{rejoins} rejoins");
     // ... and the maintenance pause (rule `maintenance-pause`).
     assert!(held_back > count / 100, "{held_back} held back");
+    // ... and the planned switchover (rule `planned-switchover`).
+    assert!(switchovers > count / 100, "{switchovers} switchovers");
 }
 
 /// Replays one seed with a trace of every event and action.

@@ -124,6 +124,26 @@ pub(crate) enum Command {
     /// starts PostgreSQL and waits until it streams. The writes past the fork are
     /// discarded from the database. Through the control socket: root or
     /// `control.group` only.
+    /// A planned, zero-loss change of roles (rule `planned-switchover`), run on either
+    /// node: the master releases the VIP, checkpoints and stops PostgreSQL cleanly and
+    /// sends its final LSN over serial; the standby promotes once it has replayed past
+    /// it and takes the VIP; the old master becomes its streaming standby. Refused,
+    /// with the reason, unless the pair is whole (every path up, serial included), not
+    /// paused, and the standby streams within `max_lag_on_failover`. Through the
+    /// control socket: root or `control.group` only.
+    #[command(after_help = EXIT_CODES)]
+    Switchover {
+        /// The daemon's configuration file (its `state_dir` holds the socket).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How long to wait for the daemon's answer.
+        #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+        timeout: Duration,
+        /// How long to follow the switchover until this node's role changed (0: return
+        /// once accepted).
+        #[arg(long, default_value = "2m", value_parser = parse_timeout)]
+        wait: Duration,
+    },
     #[command(after_help = EXIT_CODES)]
     Rejoin {
         /// Rebuild the data directory with `pg_basebackup` instead of rewinding it.
@@ -176,6 +196,11 @@ pub fn main() -> ExitCode {
             timeout,
             wait,
         } => rejoin_cmd(reclone, &config.config, timeout, wait),
+        Command::Switchover {
+            config,
+            timeout,
+            wait,
+        } => switchover_cmd(&config.config, timeout, wait),
         Command::Pause {
             duration,
             config,
@@ -365,6 +390,60 @@ fn pause_cmd(duration: Option<Duration>, path: &std::path::Path, timeout: Durati
         }
         Err(code) => code,
     }
+}
+
+/// `switchover`: asks the daemon for a planned switchover and, unless `wait` is zero,
+/// follows its `/status` until this node's role changed (0: the old master is the new
+/// primary's standby, or the standby is primary) or the switchover ended without a
+/// change (1: withdrawn or refused by the master); 2 refused, 3 no daemon answered.
+fn switchover_cmd(path: &std::path::Path, timeout: Duration, wait: Duration) -> u8 {
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    // The term before the request: the switchover ends in a higher one.
+    let before = config::load(path, HostChecks::Warn).ok().and_then(|l| {
+        let target = status::Target::from_listen(l.config.status.listen);
+        rt.block_on(status::fetch(&target, timeout)).ok()
+    });
+    let (message, loaded) = match ask_daemon(path, &control::Request::Switchover, timeout) {
+        Ok(answer) => answer,
+        Err(code) => return code,
+    };
+    println!("{message}");
+    if wait.is_zero() {
+        return EXIT_OK;
+    }
+    let target = status::Target::from_listen(loaded.config.status.listen);
+    let until = std::time::Instant::now() + wait;
+    let term0 = before.as_ref().map_or(0, |s| s.term);
+    let mut began = before.is_some_and(|s| s.role == "demoting");
+    while std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(snap) = rt.block_on(status::fetch(&target, timeout)) else {
+            continue;
+        };
+        let settled = snap.switchover.is_none() && snap.rejoin.is_none();
+        if snap.term > term0 && settled && matches!(snap.role.as_str(), "standby" | "primary") {
+            println!(
+                "switched over: this node is {} in term {}",
+                snap.role, snap.term
+            );
+            return EXIT_OK;
+        }
+        began |= snap.role == "demoting";
+        if settled && began && snap.term == term0 && snap.role != "demoting" {
+            eprintln!(
+                "the switchover was withdrawn: this node is {} in term {} (alarms: {})",
+                snap.role,
+                snap.term,
+                snap.alarms.join(", ")
+            );
+            return EXIT_RUNTIME;
+        }
+    }
+    eprintln!("no change of roles after {wait:?}: follow it with `twinbeat status` and the log");
+    EXIT_RUNTIME
 }
 
 /// `rejoin [--reclone]`: asks the daemon to rejoin the peer and, unless `wait` is

@@ -5,7 +5,7 @@
 //! later field that must not be ignored can still be added without a new
 //! version (the "it's OK to be odd" rule of Lightning's TLV streams).
 
-use crate::tail::{take_u32, take_u64, Full, Tail, TailError, Writer};
+use crate::tail::{take_u32, take_u64, Full, Tail, TailError, Writer, MAX_TAIL_LEN};
 
 /// The tags of the fields defined so far (`WIRE.md`, "Tail fields").
 mod tag {
@@ -17,6 +17,7 @@ mod tag {
     pub(super) const NODE_NAME: u32 = 11;
     pub(super) const TAKEOVER_REQUEST: u32 = 13;
     pub(super) const TAKEOVER_ANSWER: u32 = 15;
+    pub(super) const SWITCHOVER: u32 = 17;
 }
 
 /// Bits of the [`Conditions`] byte.
@@ -24,6 +25,13 @@ mod bit {
     pub(super) const HUMAN_PROMOTED: u8 = 1 << 0;
     pub(super) const LEAVING: u8 = 1 << 1;
     pub(super) const DEFINED: u8 = HUMAN_PROMOTED | LEAVING;
+}
+
+/// The first byte of a [`SwitchoverStage`] (tag 17).
+mod stage {
+    pub(super) const REQUESTED: u8 = 0x00;
+    pub(super) const STOPPING: u8 = 0x01;
+    pub(super) const STOPPED: u8 = 0x02;
 }
 
 /// The optional fields of a Ping or Ack. `None` means the sender did not send
@@ -50,6 +58,29 @@ pub struct Extensions {
     pub takeover_request: Option<TakeoverRequest>,
     /// Tag 15: the sender (a standby) answers a takeover request.
     pub takeover_answer: Option<TakeoverAnswer>,
+    /// Tag 17: a planned switchover's stage (rule `planned-switchover`).
+    pub switchover: Option<SwitchoverStage>,
+}
+
+/// A planned switchover's stage (tag 17, rule `planned-switchover`): one stage
+/// byte, and for [`SwitchoverStage::Stopped`] the final LSN as a u64 varint.
+/// A receiver refuses any other stage byte, and a byte missing or over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum SwitchoverStage {
+    /// `0x00`: a standby asks its master to hand the primary role over.
+    Requested,
+    /// `0x01`: the master released the VIP and is checkpointing and stopping
+    /// its PostgreSQL.
+    Stopping,
+    /// `0x02` then a u64 varint: the master's PostgreSQL is shut down cleanly,
+    /// its shutdown checkpoint at `lsn`; the standby promotes once it has
+    /// replayed past it.
+    Stopped {
+        /// The shutdown checkpoint's location.
+        lsn: u64,
+    },
 }
 
 /// A master's question (tag 13): "take over at this WAL position?", as a u64 varint.
@@ -207,6 +238,9 @@ const fn field_len(value: usize) -> usize {
 /// The longest value of any field defined so far (the node name).
 const MAX_VALUE_LEN: usize = NodeName::MAX_LEN;
 
+// Every field at its widest fits the budget every receiver accepts.
+const _: () = assert!(Extensions::MAX_LEN <= MAX_TAIL_LEN);
+
 impl Extensions {
     /// No field: what a version-2 frame carries.
     pub const NONE: Extensions = Extensions {
@@ -218,9 +252,10 @@ impl Extensions {
         node_name: None,
         takeover_request: None,
         takeover_answer: None,
+        switchover: None,
     };
 
-    /// The longest tail these fields make, each at its widest: 96 bytes.
+    /// The longest tail these fields make, each at its widest: 109 bytes.
     pub const MAX_LEN: usize = field_len(5) // echoed seq: a u32 varint
         + field_len(1) // conditions
         + field_len(1 + 10) // sync epoch: flag, u64 varint
@@ -228,7 +263,8 @@ impl Extensions {
         + field_len(4) // config fingerprint: u32 LE
         + field_len(NodeName::MAX_LEN)
         + field_len(10) // takeover request: u64 varint
-        + field_len(10 + 1); // takeover answer: u64 varint, verdict byte
+        + field_len(10 + 1) // takeover answer: u64 varint, verdict byte
+        + field_len(1 + 10); // switchover: stage byte, u64 varint (`Stopped`)
 
     /// True if no field is present.
     pub fn is_empty(&self) -> bool {
@@ -262,6 +298,7 @@ impl Extensions {
                 tag::TAKEOVER_ANSWER => {
                     ext.takeover_answer = Some(takeover_answer(value).ok_or(bad)?);
                 }
+                tag::SWITCHOVER => ext.switchover = Some(switchover(value).ok_or(bad)?),
                 unknown if unknown % 2 == 1 => {}
                 unknown => return Err(TailError::UnknownRequired(unknown)),
             }
@@ -309,6 +346,16 @@ impl Extensions {
             field(out, tag::TAKEOVER_ANSWER, |v| {
                 v.varint(a.lsn)?;
                 v.byte(a.verdict)
+            })?;
+        }
+        if let Some(s) = self.switchover {
+            field(out, tag::SWITCHOVER, |v| match s {
+                SwitchoverStage::Requested => v.byte(stage::REQUESTED),
+                SwitchoverStage::Stopping => v.byte(stage::STOPPING),
+                SwitchoverStage::Stopped { lsn } => {
+                    v.byte(stage::STOPPED)?;
+                    v.varint(lsn)
+                }
             })?;
         }
         Ok(())
@@ -367,6 +414,18 @@ fn takeover_answer(value: &[u8]) -> Option<TakeoverAnswer> {
     Some(TakeoverAnswer { lsn, verdict })
 }
 
+fn switchover(value: &[u8]) -> Option<SwitchoverStage> {
+    let (&first, rest) = value.split_first()?;
+    match first {
+        stage::REQUESTED if rest.is_empty() => Some(SwitchoverStage::Requested),
+        stage::STOPPING if rest.is_empty() => Some(SwitchoverStage::Stopping),
+        stage::STOPPED => Some(SwitchoverStage::Stopped {
+            lsn: whole(take_u64(rest))?,
+        }),
+        _ => None,
+    }
+}
+
 fn pause(value: &[u8]) -> Option<Pause> {
     let (&first, rest) = value.split_first()?;
     let seconds_left = match flag(first)? {
@@ -375,4 +434,92 @@ fn pause(value: &[u8]) -> Option<Pause> {
         true => Some(whole(take_u32(rest))?),
     };
     Some(Pause { seconds_left })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tail `ext` encodes to.
+    fn tail(ext: &Extensions) -> ([u8; MAX_TAIL_LEN], usize) {
+        let mut out = [0u8; MAX_TAIL_LEN];
+        let mut w = Writer::new(&mut out);
+        ext.emit(&mut w).expect("fits");
+        let len = w.len();
+        (out, len)
+    }
+
+    fn with(stage: SwitchoverStage) -> Extensions {
+        Extensions {
+            switchover: Some(stage),
+            ..Extensions::NONE
+        }
+    }
+
+    #[test]
+    fn each_switchover_stage_round_trips() {
+        let cases: [(SwitchoverStage, &[u8]); 5] = [
+            (SwitchoverStage::Requested, &[17, 1, 0x00]),
+            (SwitchoverStage::Stopping, &[17, 1, 0x01]),
+            (SwitchoverStage::Stopped { lsn: 0 }, &[17, 2, 0x02, 0x00]),
+            (
+                SwitchoverStage::Stopped {
+                    lsn: 0x0000_0001_0000_0028,
+                },
+                &[17, 6, 0x02, 0xa8, 0x80, 0x80, 0x80, 0x10],
+            ),
+            (
+                SwitchoverStage::Stopped { lsn: u64::MAX },
+                &[
+                    17, 11, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+            ),
+        ];
+        for (stage, bytes) in cases {
+            let ext = with(stage);
+            let (out, len) = tail(&ext);
+            assert_eq!(&out[..len], bytes, "{stage:?}");
+            assert_eq!(Extensions::decode(bytes), Ok(ext), "{stage:?}");
+        }
+        // After the takeover answer (tag 15), in ascending order.
+        let both = Extensions {
+            takeover_answer: Some(TakeoverAnswer { lsn: 5, verdict: 0 }),
+            ..with(SwitchoverStage::Stopping)
+        };
+        let (out, len) = tail(&both);
+        assert_eq!(&out[..len], &[15, 2, 5, 0, 17, 1, 1]);
+        assert_eq!(Extensions::decode(&out[..len]), Ok(both));
+    }
+
+    #[test]
+    fn bad_switchover_values_are_refused() {
+        let bad = Err(TailError::BadValue(17));
+        for (what, bytes) in [
+            ("unknown stage byte 3", &[17, 1, 0x03][..]),
+            ("unknown stage byte 0xff", &[17, 1, 0xff]),
+            ("no stage byte", &[17, 0]),
+            ("Stopped without LSN", &[17, 1, 0x02]),
+            ("Stopped with an unterminated LSN", &[17, 2, 0x02, 0x80]),
+            (
+                "Stopped with an LSN past u64",
+                &[
+                    17, 11, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02,
+                ],
+            ),
+            ("Stopped with a byte over", &[17, 3, 0x02, 0x05, 0x00]),
+            ("Requested with a byte over", &[17, 2, 0x00, 0x00]),
+            ("Stopping with a byte over", &[17, 2, 0x01, 0x00]),
+        ] {
+            assert_eq!(Extensions::decode(bytes), bad, "{what}");
+        }
+    }
+
+    #[test]
+    fn every_field_at_its_widest_fits_the_budget() {
+        // Also a const assertion above; here the figure WIRE.md gives.
+        assert_eq!(
+            (Extensions::MAX_LEN, MAX_TAIL_LEN - Extensions::MAX_LEN),
+            (109, 19)
+        );
+    }
 }

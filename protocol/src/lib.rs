@@ -54,8 +54,8 @@ pub use decode::{ClusterFilter, DecodeError, Envelope};
 pub use deframer::{Counters, Deframer, Feed};
 pub use encode::{encode, encode_as, EncodeError};
 pub use extensions::{
-    Conditions, Extensions, NameTooLong, NodeName, Pause, SyncEpoch, TakeoverAnswer,
-    TakeoverRequest,
+    Conditions, Extensions, NameTooLong, NodeName, Pause, SwitchoverStage, SyncEpoch,
+    TakeoverAnswer, TakeoverRequest,
 };
 pub use tail::{Tail, TailError, TailField, TailFields, MAX_TAIL_LEN};
 pub use types::{

@@ -15,8 +15,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use twinbeat_protocol::{
     Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Extensions, Frame,
-    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SyncEpoch, TakeoverAnswer,
-    TakeoverRequest,
+    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SwitchoverStage, SyncEpoch,
+    TakeoverAnswer, TakeoverRequest,
 };
 
 /// Trials by default; `TWINBEAT_CORRUPTIONS=n` overrides.
@@ -58,6 +58,11 @@ fn random_extensions(rng: &mut SmallRng) -> Extensions {
         takeover_answer: rng.random::<bool>().then(|| TakeoverAnswer {
             lsn: wide(rng),
             verdict: rng.random(),
+        }),
+        switchover: rng.random::<bool>().then(|| match rng.random_range(0..3) {
+            0 => SwitchoverStage::Requested,
+            1 => SwitchoverStage::Stopping,
+            _ => SwitchoverStage::Stopped { lsn: wide(rng) },
         }),
     }
 }

@@ -91,7 +91,7 @@ fn sizes_meet_the_goals() {
     assert_eq!(size("ping_standby"), size("ping_standby_v2"));
     // The typical heartbeat: the routine ping and the echoed sequence, 3 B more.
     assert_eq!(size("ping_echo"), 27);
-    assert_eq!(size("ping_every_extension"), 139);
+    assert_eq!(size("ping_every_extension"), 152);
     assert_eq!(size("ping_max"), MAX_FRAME_LEN);
 
     // WIRE.md's "long run" row: seq < 2^28, term < 128, LSN < 2^42 take 29 bytes.

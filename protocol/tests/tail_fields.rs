@@ -62,6 +62,21 @@ fn malformed_tails_are_refused() {
             TailError::BadValue(15),
         ),
         (
+            "switchover stage byte 3",
+            &[17, 1, 3],
+            TailError::BadValue(17),
+        ),
+        (
+            "switchover Stopped without LSN",
+            &[17, 1, 2],
+            TailError::BadValue(17),
+        ),
+        (
+            "switchover Requested with a byte over",
+            &[17, 2, 0, 0],
+            TailError::BadValue(17),
+        ),
+        (
             "duplicate tag",
             &[1, 1, 7, 1, 1, 8],
             TailError::TagsNotAscending(1),
@@ -154,13 +169,13 @@ fn unknown_odd_tags_are_skipped() {
         config_fingerprint: Some(0x0403_0201),
         ..Extensions::NONE
     };
-    // After known fields (every tag defined so far is below 17); empty, long
+    // After known fields (every tag defined so far is below 19); empty, long
     // and multi-byte tags and values.
     for tail in [
         &[1, 1, 7, 9, 4, 1, 2, 3, 4][..],
-        &[1, 1, 7, 9, 4, 1, 2, 3, 4, 17, 0],
+        &[1, 1, 7, 9, 4, 1, 2, 3, 4, 19, 0],
         &[
-            1, 1, 7, 9, 4, 1, 2, 3, 4, 17, 2, 0, 0, 0x7f, 3, 0xaa, 0xbb, 0xcc,
+            1, 1, 7, 9, 4, 1, 2, 3, 4, 19, 2, 0, 0, 0x7f, 3, 0xaa, 0xbb, 0xcc,
         ],
         &[
             1, 1, 7, 9, 4, 1, 2, 3, 4, 0x81, 0x01, 0x03, 0x00, 0x11, 0x11,
@@ -168,7 +183,7 @@ fn unknown_odd_tags_are_skipped() {
     ] {
         assert_eq!(decoded(tail), Ok(known), "{tail:02x?}");
     }
-    assert_eq!(decoded(&[17, 1, 0]), Ok(Extensions::NONE));
+    assert_eq!(decoded(&[19, 1, 0]), Ok(Extensions::NONE));
     assert_eq!(decoded(&[]), Ok(Extensions::NONE));
 }
 
@@ -184,8 +199,8 @@ fn a_name_is_at_most_32_bytes_of_utf8() {
     assert_eq!(NodeName::default().as_str(), "");
     assert_eq!(
         (Extensions::MAX_LEN, MAX_TAIL_LEN - Extensions::MAX_LEN),
-        (96, 32),
-        "WIRE.md: 96 bytes of fields, 32 to spare"
+        (109, 19),
+        "WIRE.md: 109 bytes of fields, 19 to spare"
     );
 }
 
@@ -201,11 +216,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
     /// Any extensions survive a frame, and an unknown odd field appended to
-    /// their tail (tags 17 to 119: above every tag defined so far) changes nothing.
+    /// their tail (tags 19 to 119: above every tag defined so far) changes nothing.
     #[test]
     fn extensions_round_trip(
         ext in extensions(),
-        unknown in (8u8..60).prop_map(|t| 2 * t + 1),
+        unknown in (9u8..60).prop_map(|t| 2 * t + 1),
         value in proptest::collection::vec(any::<u8>(), 0..8),
     ) {
         let frame = Frame {

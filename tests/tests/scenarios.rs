@@ -44,4 +44,5 @@ scenario_tests!(
     s30_rejoin_after_failover,
     s31_auto_rejoin,
     s32_pause_through_a_master_db_restart,
+    s33_switchover_and_back,
 );

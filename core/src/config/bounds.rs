@@ -49,6 +49,8 @@ pub enum ConfigField {
     RejoinTimeout,
     /// `auto_rejoin_attempts`.
     AutoRejoinAttempts,
+    /// `switchover_timeout`.
+    SwitchoverTimeout,
 }
 
 impl fmt::Display for ConfigField {
@@ -64,6 +66,7 @@ impl fmt::Display for ConfigField {
             ConfigField::ArpProbeTimeout => f.write_str("arp_probe_timeout"),
             ConfigField::RejoinTimeout => f.write_str("rejoin_timeout"),
             ConfigField::AutoRejoinAttempts => f.write_str("auto_rejoin_attempts"),
+            ConfigField::SwitchoverTimeout => f.write_str("switchover_timeout"),
         }
     }
 }
@@ -112,7 +115,8 @@ impl ConfigField {
             },
             ConfigField::FailureWindow
             | ConfigField::PeerStateMaxAge
-            | ConfigField::RejoinTimeout => DurationRange::positive(MAX_DURATION),
+            | ConfigField::RejoinTimeout
+            | ConfigField::SwitchoverTimeout => DurationRange::positive(MAX_DURATION),
             ConfigField::Retries(_) | ConfigField::AutoRejoinAttempts => return None,
         })
     }

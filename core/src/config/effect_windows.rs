@@ -31,6 +31,15 @@ pub const FENCE_ACTION_WINDOW: Duration = Duration::from_secs(30);
 /// starting, or a network that is still coming back, to settle.
 pub const AUTO_REJOIN_RETRY: Duration = Duration::from_secs(30);
 
+/// How often a switchover's standby samples its replay position until it is past the
+/// master's final LSN (rule `planned-switchover`): the clients wait for it.
+pub const SWITCHOVER_REPLAY_POLL: Duration = Duration::from_millis(10);
+
+/// How long a standby's frames carry its operator's switchover request (rule
+/// `planned-switchover`): a few serial rounds at the default 1 s interval; the master
+/// starts or refuses on the first frame it hears.
+pub const SWITCHOVER_REQUEST_WINDOW: Duration = Duration::from_secs(5);
+
 impl Config {
     /// Window of `Action::RestartDb`: `restart_grace`, at least
     /// [`MIN_RESTART_WINDOW`].

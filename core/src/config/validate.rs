@@ -201,6 +201,7 @@ impl Config {
             });
         }
         check_duration(ConfigField::RejoinTimeout, self.rejoin_timeout)?;
+        check_duration(ConfigField::SwitchoverTimeout, self.switchover_timeout)?;
         if !(1..=MAX_RETRIES).contains(&self.auto_rejoin_attempts) {
             return Err(ConfigError::RetriesOutOfRange {
                 field: ConfigField::AutoRejoinAttempts,

@@ -58,6 +58,8 @@ impl Engine {
                     self.consider_rejoin(now);
                 }
             }
+            Input::Demoted { lsn } => self.on_demoted(now, Some(lsn)),
+            Input::DemoteFailed => self.on_demoted(now, None),
             Input::Rejoined => self.on_rejoined(now, true),
             Input::RejoinFailed => self.on_rejoined(now, false),
         }

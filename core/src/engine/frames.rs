@@ -75,8 +75,10 @@ impl Engine {
                     }
                     self.takeover_answered(now, &peer, answers);
                     self.evaluate_primary(now);
+                    self.switchover_requested(now, &peer);
                 }
             }
+            Role::Demoting => self.demoting_heard(now, &peer),
             Role::Hold => {
                 let fresh = answers.is_some_and(|s| self.sent_since_hold(s));
                 self.hold_heard(now, peer, fresh);

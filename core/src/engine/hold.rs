@@ -31,7 +31,7 @@ impl Engine {
         self.set_timer(EngineTimer::HoldVip, now + window);
     }
 
-    fn begin_hold(&mut self, now: Instant, reason: Reason) {
+    pub(super) fn begin_hold(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Hold, reason);
         self.set_step(Step::Idle);
         self.hold_since = now;
@@ -231,6 +231,8 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     let persisted = start.persisted.map(|p| p.role);
     let role = match (persisted, start.db_in_recovery) {
         (Some(PersistedRole::Fenced | PersistedRole::Rejoining), _) => Role::Fencing,
+        // Rule `planned-switchover`: the demotion carries on from the VIP's release.
+        (Some(PersistedRole::Demoting), _) => Role::Demoting,
         // The start guard: a primary's PostgreSQL started by anyone but the daemon
         // (reboot, crash) comes up in recovery. It is still the primary of its term
         // until the peer is heard: hold, then fence or re-open it.
@@ -243,7 +245,7 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     };
     // "Promoting" out of recovery finishes as primary (`Engine::new` persists it).
     let primary_claim = match persisted {
-        Some(PersistedRole::Primary) => true,
+        Some(PersistedRole::Primary | PersistedRole::Demoting) => true,
         Some(PersistedRole::Promoting) => !start.db_in_recovery,
         _ => false,
     };

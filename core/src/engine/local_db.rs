@@ -4,7 +4,7 @@
 use core::time::Duration;
 
 use super::actions::Bounded;
-use super::{Engine, EngineTimer};
+use super::{Engine, EngineTimer, Step};
 use crate::io::{DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{AttemptId, LocalDbSample, PathHealth, PathId, Role};
@@ -94,7 +94,7 @@ impl Engine {
     /// engine ordered (a fence, a stop by this rule) or one inside an incident is not
     /// news.
     pub(super) fn on_postmaster_exited(&mut self, now: Instant) {
-        if matches!(self.role, Role::Fencing | Role::Fenced) || self.db_stopped {
+        if matches!(self.role, Role::Fencing | Role::Fenced | Role::Demoting) || self.db_stopped {
             return;
         }
         let retries = self.cfg.local_db.retries;
@@ -158,6 +158,11 @@ impl Engine {
     /// The restart finished (well or not): the grace starts now, and the local DB is
     /// checked at once rather than at the next interval.
     pub(super) fn on_db_restarted(&mut self, now: Instant) {
+        if self.step == Step::ReopenDb {
+            // A withdrawn switchover's restart (rule `planned-switchover`).
+            self.on_reopen_db_restarted();
+            return;
+        }
         // Only the incident's one restart: the back-off restarts of a master nobody can
         // take over from keep their own pace.
         let first = self
@@ -210,7 +215,7 @@ impl Engine {
                 self.db_stopped = true;
                 self.push_bounded(now, Bounded::StopDb);
             }
-            Role::Promoting | Role::Fencing | Role::Fenced => {}
+            Role::Promoting | Role::Fencing | Role::Fenced | Role::Demoting => {}
         }
     }
 }

@@ -8,7 +8,8 @@
 //! (rules `hold-needs-evidence`, `pause-is-a-restart`), `handover` (rule
 //! `fence-handshake`), `peer_db` (rule
 //! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`), `rejoin`
-//! (rule `rejoin-after-fence`) and `maintenance` (rule `maintenance-pause`).
+//! (rule `rejoin-after-fence`), `maintenance` (rule `maintenance-pause`) and
+//! `switchover` (rule `planned-switchover`).
 
 mod actions;
 mod bridge;
@@ -25,6 +26,7 @@ mod rejoin;
 mod standby;
 mod start;
 mod status;
+mod switchover;
 mod timers;
 
 use core::time::Duration;
@@ -71,8 +73,21 @@ enum Step {
     FenceAction,
     /// Rule `rejoin-after-fence`: waiting for `Persisted(Rejoining, term)`.
     PersistRejoining,
-    /// Rule `rejoin-after-fence`: waiting for `Rejoined` / `RejoinFailed`.
+    /// Rule `rejoin-after-fence` (or a switchover's old master following the new
+    /// primary, rule `planned-switchover`): waiting for `Rejoined` / `RejoinFailed`.
     Rejoining,
+    /// Rule `planned-switchover`: waiting for `Persisted(Demoting, term)`.
+    PersistDemoting,
+    /// Rule `planned-switchover`: waiting for `VipReleased`.
+    DemoteReleaseVip,
+    /// Rule `planned-switchover`: waiting for `Demoted` / `DemoteFailed`.
+    Demote,
+    /// Rule `planned-switchover`: stopped at the final LSN, waiting for the standby to
+    /// be primary in a higher term (or `EngineTimer::SwitchoverWait`).
+    AwaitSuccessor,
+    /// Rule `planned-switchover`: the switchover was withdrawn and PostgreSQL restarts
+    /// read-only; the hold waits for `DbRestarted` before it looks for evidence.
+    ReopenDb,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -201,6 +216,11 @@ pub struct Engine {
     /// The pause ended here: the peer's frames that still carry it are its echo, until
     /// one without it arrives.
     unpause_latch: bool,
+    /// The master's switchover under way (rule `planned-switchover`).
+    switchover: Option<switchover::Demotion>,
+    /// The standby's operator asked for a switchover: its frames carry the request
+    /// until then (rule `planned-switchover`).
+    switchover_request: Option<Instant>,
 }
 
 impl Engine {

@@ -31,7 +31,11 @@ impl Engine {
             // Frames carry the state both ways, fenced included (rule
             // `state-in-every-frame`).
             PathId::Serial => true,
-            PathId::Gateway | PathId::LocalDb => !matches!(self.role, Role::Fencing | Role::Fenced),
+            // A demoting master's PostgreSQL stops on purpose, and it no longer acts on
+            // its gateway (rule `planned-switchover`).
+            PathId::Gateway | PathId::LocalDb => {
+                !matches!(self.role, Role::Fencing | Role::Fenced | Role::Demoting)
+            }
         }
     }
 

@@ -60,6 +60,7 @@ impl Engine {
             }
             Role::Hold => self.hold_read_peer_db(now, reading),
             Role::Fenced => self.consider_rejoin(now),
+            Role::Demoting => self.demoting_read_peer_db(now),
             Role::Fencing => {}
         }
     }

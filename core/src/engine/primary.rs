@@ -166,7 +166,9 @@ impl Engine {
 
     pub(super) fn on_vip_released(&mut self, now: Instant, ok: bool) {
         if ok {
-            if self.step == Step::ReleaseVip {
+            if self.step == Step::DemoteReleaseVip {
+                self.on_demote_vip_released(now);
+            } else if self.step == Step::ReleaseVip {
                 self.set_step(Step::PersistFenced);
                 let state = PersistedState {
                     role: PersistedRole::Fenced,
@@ -195,6 +197,7 @@ impl Engine {
             Step::PersistPrimary => PersistedRole::Primary,
             Step::PersistFenced => PersistedRole::Fenced,
             Step::PersistRejoining => PersistedRole::Rejoining,
+            Step::PersistDemoting => PersistedRole::Demoting,
             _ => return,
         };
         if state.role != expected || state.term != self.term {
@@ -202,6 +205,9 @@ impl Engine {
         }
         if self.step == Step::PersistRejoining {
             return self.on_rejoining_persisted(now, ok);
+        }
+        if self.step == Step::PersistDemoting {
+            return self.on_demoting_persisted(now, ok);
         }
         match (self.step, ok) {
             (Step::PersistPromoting, true) => {

@@ -23,11 +23,12 @@ use crate::types::{PersistedRole, PersistedState, RejoinProgress, Role};
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Rejoin {
     /// The peer's term: the node's once it is its standby.
-    term: u64,
+    pub(super) term: u64,
     /// Rebuild with `pg_basebackup` rather than rewind.
-    reclone: bool,
-    /// Who asked: the operator, `auto_rejoin`, or an interrupted rejoin.
-    reason: Reason,
+    pub(super) reclone: bool,
+    /// Who asked: the operator, `auto_rejoin`, an interrupted rejoin, or a
+    /// switchover's old master following the new primary.
+    pub(super) reason: Reason,
 }
 
 impl Engine {
@@ -63,7 +64,7 @@ impl Engine {
     /// The term the peer is primary in, when it is above this node's and fresh
     /// evidence says so: a frame within `peer_state_max_age`, or a reading of its
     /// PostgreSQL ([`Engine::primary_peer_term_by_db`]).
-    fn primary_peer_term(&self, now: Instant) -> Option<u64> {
+    pub(super) fn primary_peer_term(&self, now: Instant) -> Option<u64> {
         let by_frame = self
             .peer
             .filter(|v| now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age)
@@ -77,7 +78,7 @@ impl Engine {
     /// its daemon published), read within one remote DB probe cycle and above this
     /// node's. A rejoin the node starts by itself waits for this one: it also proves
     /// that the peer's PostgreSQL, which the rewind reads, is reachable.
-    fn primary_peer_term_by_db(&self, now: Instant) -> Option<u64> {
+    pub(super) fn primary_peer_term_by_db(&self, now: Instant) -> Option<u64> {
         self.peer_db
             .filter(|(r, at)| {
                 now.saturating_duration_since(*at) <= self.cfg.remote_db_probe_cycle()
@@ -163,6 +164,7 @@ impl Engine {
         }
         let Some(r) = self.rejoin.take() else { return };
         self.set_step(Step::Idle);
+        self.switchover = None;
         if !ok {
             // The fence sequence again, without the fence action: the DB stopped and
             // confirmed, the VIP confirmed gone, "fenced" persisted, then advertised.

@@ -2,7 +2,9 @@
 //! `fresh-checks`, `fenced-peer-hands-over` and `startup-grace`: when to promote, the
 //! fresh checks, and the first step of rule `promotion-order`.
 
+use super::switchover::stopped_for_switchover;
 use super::{Engine, EngineTimer, Step};
+use crate::config::SWITCHOVER_REPLAY_POLL;
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{
@@ -20,6 +22,13 @@ pub(super) enum FreshPurpose {
     /// measured against the position asked.
     Takeover {
         /// The master's WAL position in the question.
+        lsn: u64,
+    },
+    /// The master stopped for a switchover at this final LSN (rule
+    /// `planned-switchover`): the same checks but the ARP probe (the master released
+    /// the VIP before it stopped), and the replay position must be past it.
+    Switchover {
+        /// The master's final LSN.
         lsn: u64,
     },
 }
@@ -119,6 +128,13 @@ impl Engine {
     /// `startup-grace`: decide whether to start the fresh checks.
     pub(super) fn evaluate_standby(&mut self, now: Instant) {
         if self.role != Role::Standby || self.fresh.is_some() {
+            return;
+        }
+        if let Some(lsn) = self.switchover_offer(now) {
+            // Rule `planned-switchover`: the master stopped and waits for this node.
+            if self.timer(EngineTimer::FreshRetry).is_none() {
+                self.start_fresh(now, FreshPurpose::Switchover { lsn });
+            }
             return;
         }
         if self.all_peer_paths_down() {
@@ -280,6 +296,16 @@ impl Engine {
         let primary_lsn = match f.purpose {
             FreshPurpose::Promote(_) => self.peer.map(|v| v.state.wal_lsn),
             FreshPurpose::Takeover { lsn } => Some(lsn),
+            FreshPurpose::Switchover { lsn } => {
+                // Replayed past the shutdown checkpoint: nothing the master wrote is
+                // missing (rule `planned-switchover`).
+                if sample.replay_lsn <= lsn {
+                    return Err(Reason::ReplayBehind {
+                        behind: lsn.saturating_add(1).saturating_sub(sample.replay_lsn),
+                    });
+                }
+                None
+            }
         };
         if let Some(primary_lsn) = primary_lsn {
             let lag = primary_lsn.saturating_sub(sample.wal_lsn);
@@ -308,6 +334,9 @@ impl Engine {
                 self.evaluate_standby(now);
                 return;
             }
+            FreshPurpose::Switchover { lsn } => {
+                return self.conclude_switchover_check(now, &f, lsn)
+            }
         };
         match self.fresh_verdict(&f) {
             Err(reason) => {
@@ -325,6 +354,28 @@ impl Engine {
                 } else {
                     self.evaluate_standby(now);
                 }
+            }
+        }
+    }
+
+    /// Rule `planned-switchover`: the standby's checks against the master's final LSN.
+    /// Past it, and the master still offers it: promote. Not yet replayed: sample
+    /// again after [`SWITCHOVER_REPLAY_POLL`]. Anything else: say why, and look again
+    /// at the gateway's pace while the master waits (it withdraws after
+    /// `switchover_timeout`).
+    fn conclude_switchover_check(&mut self, now: Instant, f: &Fresh, lsn: u64) {
+        match self.fresh_verdict(f) {
+            Ok(()) if self.switchover_offer(now) == Some(lsn) => {
+                self.begin_promotion(now, Reason::Switchover);
+            }
+            Ok(()) => self.evaluate_standby(now),
+            Err(Reason::ReplayBehind { .. }) => {
+                self.set_timer(EngineTimer::FreshRetry, now + SWITCHOVER_REPLAY_POLL);
+            }
+            Err(reason) => {
+                self.alarm_once(reason);
+                self.decide_once(now, DecisionKind::NoPromotion, reason);
+                self.set_timer(EngineTimer::FreshRetry, now + self.cfg.gateway.interval);
             }
         }
     }
@@ -374,7 +425,7 @@ impl Engine {
     /// promotion; afterwards only rule `higher-term-wins` can stop it.
     pub(super) fn promoting_heard(&mut self, now: Instant, peer: PeerState) {
         if self.step == Step::PersistPromoting {
-            if !peer.fenced {
+            if !peer.fenced && !stopped_for_switchover(&peer) {
                 self.abort_promotion(now, Reason::PeerHeard);
             }
         } else if self.peer_wins(&peer) {

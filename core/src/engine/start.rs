@@ -120,6 +120,8 @@ impl Engine {
             auto_rejoins: 0,
             maintenance: None,
             unpause_latch: false,
+            switchover: None,
+            switchover_request: None,
         };
         if let Some(window) = start.maintenance {
             e.restore_pause(now, window);
@@ -134,6 +136,12 @@ impl Engine {
                 // `rejoin-after-fence`): the data directory may be half rewound.
                 e.run_fence_action = false;
                 e.begin_fence(now, Reason::Restarted);
+            }
+            (Role::Demoting, _) => {
+                // Rule `planned-switchover`: nothing an earlier run published is
+                // current (rule `fence-handshake`); the demotion carries on.
+                e.push(Action::PublishHandover(None));
+                e.resume_demotion(now);
             }
             (Role::Hold, persisted) => {
                 if let Some(PersistedState {

@@ -80,6 +80,7 @@ impl Engine {
             human_promoted: self.promoted_by_hand(),
             handover: self.handover_to_send(),
             pause: self.pause_to_send(),
+            switchover: self.switchover_to_send(),
         }
     }
 

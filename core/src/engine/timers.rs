@@ -60,6 +60,9 @@ engine_timers! {
     RejoinRetry,
     /// End of a maintenance pause's `--for` (rule `maintenance-pause`).
     MaintenanceEnd,
+    /// End of a demoting master's wait for the standby to take over (rule
+    /// `planned-switchover`).
+    SwitchoverWait,
     /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
     BridgeSilence,
 }
@@ -176,6 +179,7 @@ impl Engine {
             EngineTimer::Watchdog => self.arm_watchdog(now),
             EngineTimer::RejoinRetry => self.on_rejoin_retry(now),
             EngineTimer::MaintenanceEnd => self.on_maintenance_end(now),
+            EngineTimer::SwitchoverWait => self.on_switchover_wait(now),
             EngineTimer::BridgeSilence => self.judge_bridge(now),
         }
     }

@@ -51,6 +51,9 @@ pub(crate) fn unwindowed(action: Action) -> Action {
         Action::RunFenceAction { .. } => Action::RunFenceAction {
             deadline: Instant::ZERO,
         },
+        Action::Demote { .. } => Action::Demote {
+            deadline: Instant::ZERO,
+        },
         Action::Rejoin { term, reclone, .. } => Action::Rejoin {
             term,
             reclone,
@@ -110,6 +113,10 @@ pub(crate) struct World {
     /// How `Action::Rejoin` answers; a success leaves the local DB a replica of the
     /// peer.
     pub(crate) rejoin: Answer,
+    /// How `Action::Demote` answers; a success stops the local DB at `final_lsn`.
+    pub(crate) demote: Answer,
+    /// The shutdown checkpoint's location `Action::Demote` reports.
+    pub(crate) final_lsn: u64,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -118,6 +125,7 @@ pub(crate) fn replica(wal: u64) -> LocalDbSample {
         select_ok: true,
         in_recovery: true,
         wal_lsn: wal,
+        replay_lsn: wal,
         timeline: 1,
     }
 }
@@ -128,6 +136,7 @@ pub(crate) fn writable(wal: u64) -> LocalDbSample {
         select_ok: true,
         in_recovery: false,
         wal_lsn: wal,
+        replay_lsn: 0,
         timeline: 1,
     }
 }
@@ -144,6 +153,7 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         human_promoted: false,
         handover: None,
         pause: None,
+        switchover: None,
     }
 }
 
@@ -195,6 +205,8 @@ impl World {
             takeover: Some(TakeoverVerdict::Ready),
             published: None,
             rejoin: Answer::Ok,
+            demote: Answer::Ok,
+            final_lsn: 1000,
         }
     }
 
@@ -334,7 +346,8 @@ impl Harness {
                 PathId::RemoteDb => {
                     let reading = match w.peer_db {
                         Some(r) => Some(r),
-                        None if w.peer.fenced => None,
+                        // A fenced peer, or one demoting, stopped its PostgreSQL.
+                        None if w.peer.fenced || w.peer.role == Role::Demoting => None,
                         None => Some(PeerDbReading {
                             published: peer_publishes(&w),
                             ..peer_db_of(&w.peer)
@@ -438,6 +451,14 @@ impl Harness {
                 }
                 let done = ok_if(ok, Input::Rejoined, Input::RejoinFailed);
                 self.answer(w.rejoin, done, Input::RejoinFailed);
+            }
+            Action::Demote { .. } => {
+                let ok = w.effects_ok && !matches!(w.demote, Answer::FailFast | Answer::Silent);
+                if ok {
+                    self.world.local_db = None;
+                }
+                let done = ok_if(ok, Input::Demoted { lsn: w.final_lsn }, Input::DemoteFailed);
+                self.answer(w.demote, done, Input::DemoteFailed);
             }
             Action::SendAck { .. }
             | Action::PersistMaintenance(_)

@@ -62,6 +62,11 @@ pub(crate) struct Checks {
     pub(crate) rejoins: u32,
     /// Actions a maintenance pause held back (rule `maintenance-pause`).
     pub(crate) held_back: u32,
+    /// The final LSN each node's frames last offered for a switchover (rule
+    /// `planned-switchover`).
+    final_lsn_sent: [Option<u64>; 2],
+    /// Promotions for a switchover.
+    pub(crate) switchovers: u32,
     pub(crate) liveness_checked: u32,
     /// A path that carries state (remote DB or serial) works both ways.
     reach: bool,
@@ -117,6 +122,8 @@ impl Checks {
             db_handovers: 0,
             rejoins: 0,
             held_back: 0,
+            final_lsn_sent: [None; 2],
+            switchovers: 0,
             liveness_checked: 0,
             reach: false,
             owed_since: None,
@@ -214,6 +221,11 @@ impl Checks {
 
     pub(crate) fn on_action(&mut self, now: Instant, n: N, a: &Action, nodes: &[Node; 2]) {
         let me = &nodes[n];
+        if let Action::SendPing { state, .. } | Action::SendAck { state, .. } = a {
+            if let Some(twinbeat_core::SwitchoverStage::Stopped { lsn }) = state.switchover {
+                self.final_lsn_sent[n] = Some(lsn);
+            }
+        }
         match a {
             Action::SendPing { state, .. } | Action::SendAck { state, .. } if state.fenced => {
                 if me.db_running || me.vip {
@@ -237,6 +249,9 @@ impl Checks {
                 self.fail(now, format!("fenced node {n} persists primary"));
             }
             Action::Log(event) => self.on_event(now, n, event),
+            // Only a rejoin makes a fenced node a standby again (rules
+            // `rejoin-after-fence`, `planned-switchover`): it may promote later.
+            Action::Persist(s) if s.role == PersistedRole::Standby => self.ever_fenced[n] = false,
             Action::Persist(s) if s.role == PersistedRole::Fenced => {
                 self.ever_fenced[n] = true;
                 self.fences += 1;
@@ -391,7 +406,14 @@ impl Checks {
         };
         match me.persisted {
             Some(p) if p.term == term && p.role == PersistedRole::Promoting => {}
-            Some(p) if p.term == term && p.role == PersistedRole::Primary => self.reopens += 1,
+            // A guarded primary's re-open; or a withdrawn switchover's, whose
+            // "primary" may not be on disk yet (rule `planned-switchover`).
+            Some(p)
+                if p.term == term
+                    && matches!(p.role, PersistedRole::Primary | PersistedRole::Demoting) =>
+            {
+                self.reopens += 1
+            }
             p => self.fail(
                 now,
                 format!("node {n} promotes in term {term} with persisted state {p:?}"),

@@ -99,6 +99,7 @@ impl World {
                             select_ok: true,
                             in_recovery: me.in_recovery,
                             wal_lsn: me.wal,
+                            replay_lsn: if me.in_recovery { me.wal } else { 0 },
                             timeline: me.timeline,
                         });
                         self.deliver(n, lat, Input::LocalDb { attempt, sample });
@@ -135,6 +136,7 @@ impl World {
                         nd.db_changed_at = self.now;
                     }
                     nd.db_running = true;
+                    nd.clean_stop = None;
                     nd.in_recovery = in_recovery;
                 }
                 let d = Duration::from_millis(50);
@@ -155,10 +157,44 @@ impl World {
                 let nd = &mut self.nodes[n];
                 if nd.db_running {
                     nd.db_running = false;
+                    nd.clean_stop = None;
                     nd.db_changed_at = self.now;
                     self.postmaster_exited(n);
                 }
                 self.deliver(n, Duration::from_millis(20), Input::DbStopped);
+            }
+            Action::Demote { .. } if self.effect_fails() => {
+                self.deliver(n, Duration::from_millis(20), Input::DemoteFailed);
+            }
+            // `CHECKPOINT`, a fast (clean) shutdown and `pg_controldata`: the shutdown
+            // checkpoint is the last WAL record, streamed to a replica that streams; a
+            // server already shut down cleanly is only read.
+            Action::Demote { .. } => {
+                let nd = &self.nodes[n];
+                let input = if nd.db_running && !nd.in_recovery {
+                    let lsn = nd.wal;
+                    self.nodes[n].wal += 1;
+                    self.stream_from(n);
+                    let nd = &mut self.nodes[n];
+                    nd.db_running = false;
+                    nd.clean_stop = Some(lsn);
+                    nd.db_changed_at = self.now;
+                    self.postmaster_exited(n);
+                    Input::Demoted { lsn }
+                } else if nd.db_running {
+                    // In recovery: stopped, but no primary's shutdown to hand over.
+                    let nd = &mut self.nodes[n];
+                    nd.db_running = false;
+                    nd.db_changed_at = self.now;
+                    self.postmaster_exited(n);
+                    Input::DemoteFailed
+                } else {
+                    match nd.clean_stop {
+                        Some(lsn) => Input::Demoted { lsn },
+                        None => Input::DemoteFailed,
+                    }
+                };
+                self.deliver(n, Duration::from_millis(30), input);
             }
             Action::Promote { term, .. } => {
                 // A failure comes before `pg_promote` was sent, or after it (the
@@ -239,6 +275,7 @@ impl World {
                 let nd = &mut self.nodes[n];
                 if ok && !nd.db_broken {
                     nd.db_running = true;
+                    nd.clean_stop = None;
                     nd.in_recovery = true;
                     nd.signal = true;
                     nd.timeline = timeline;
@@ -296,6 +333,7 @@ impl World {
             Fault::HostDeath(n) => {
                 let nd = &mut self.nodes[n];
                 nd.alive = false;
+                nd.clean_stop = nd.clean_stop.filter(|_| !nd.db_running);
                 nd.engine = None;
                 nd.inc += 1;
                 nd.db_running = false;
@@ -364,6 +402,14 @@ impl World {
                     self.drain(n);
                 }
             }
+            Fault::OperatorSwitchover(n) => {
+                if self.nodes[n].active() {
+                    if let Some(e) = self.nodes[n].engine.as_mut() {
+                        let _ = e.request_switchover(now);
+                    }
+                    self.drain(n);
+                }
+            }
             Fault::DbCrash(n) => {
                 let nd = &mut self.nodes[n];
                 if nd.db_running {
@@ -383,21 +429,24 @@ impl World {
                     let nd = &self.nodes[n];
                     if nd.alive && nd.db_running && !nd.in_recovery && nd.vip {
                         self.nodes[n].wal += bytes;
-                        let o = &self.nodes[1 - n];
-                        let streams = !self.repl_stalled
-                            && !self.cut_db
-                            && o.alive
-                            && o.db_running
-                            && o.in_recovery;
-                        if streams {
-                            let (wal, timeline) = (self.nodes[n].wal, self.nodes[n].timeline);
-                            let o = &mut self.nodes[1 - n];
-                            o.wal = wal;
-                            o.timeline = o.timeline.max(timeline);
-                        }
+                        self.stream_from(n);
                     }
                 }
             }
+        }
+    }
+
+    /// The replica receives and replays the primary's WAL at once, unless replication
+    /// is stalled or cut.
+    fn stream_from(&mut self, n: N) {
+        let o = &self.nodes[1 - n];
+        let streams =
+            !self.repl_stalled && !self.cut_db && o.alive && o.db_running && o.in_recovery;
+        if streams {
+            let (wal, timeline) = (self.nodes[n].wal, self.nodes[n].timeline);
+            let o = &mut self.nodes[1 - n];
+            o.wal = wal;
+            o.timeline = o.timeline.max(timeline);
         }
     }
 }

@@ -24,9 +24,10 @@ pub(crate) enum Family {
     ColdStart,
     DaemonCrash,
     Maintenance,
+    Switchover,
 }
 
-const FAMILIES: [Family; 13] = [
+const FAMILIES: [Family; 14] = [
     Family::MasterDeath,
     Family::SingleCut,
     Family::DoubleCut,
@@ -40,6 +41,7 @@ const FAMILIES: [Family; 13] = [
     Family::ColdStart,
     Family::DaemonCrash,
     Family::Maintenance,
+    Family::Switchover,
 ];
 
 pub(crate) const LENGTH: Duration = Duration::from_secs(6);
@@ -259,8 +261,78 @@ pub(crate) fn generate(w: &mut World) -> Family {
                 w.fault_in(at, Fault::OperatorUnpause(by));
             }
         }
+        Family::Switchover => switchover(w, f),
     }
     family
+}
+
+/// An operator's `twinbeat switchover` on either node, and trouble at every step of
+/// it: a crash of either daemon on each of its effects (or at a random moment), a
+/// stalled replica (the master withdraws), serial cut or lossy, the new primary dying;
+/// sometimes a switch back (rule `planned-switchover`).
+fn switchover(w: &mut World, f: Duration) {
+    let on = if w.rng.bool() { A } else { B };
+    w.fault_in(f, Fault::OperatorSwitchover(on));
+    match w.rng.u8(0..8) {
+        0 => {
+            let step = [
+                Step::PersistDemoting,
+                Step::ReleaseVip,
+                Step::Demote,
+                Step::Rejoin,
+                Step::PersistPrimary,
+            ][w.rng.usize(0..5)];
+            let (back, before) = (ms(w.rng.u64(50..1_000)), w.rng.bool());
+            w.fault_in(f - ms(100), Fault::CrashOnStep(A, step, before, back));
+        }
+        1 => {
+            let step = [
+                Step::PersistPromoting,
+                Step::Promote,
+                Step::TakeVip,
+                Step::PersistPrimary,
+            ][w.rng.usize(0..4)];
+            let (back, before) = (ms(w.rng.u64(50..1_000)), w.rng.bool());
+            w.fault_in(f - ms(100), Fault::CrashOnStep(B, step, before, back));
+        }
+        2 => {
+            let node = if w.rng.bool() { A } else { B };
+            let at = f + ms(w.rng.u64(0..800));
+            let back = ms(w.rng.u64(20..1_500));
+            w.fault_in(at, Fault::DaemonCrash(node, back));
+        }
+        3 => {
+            let at = f + ms(w.rng.u64(0..100));
+            w.fault_in(at, Fault::ReplicationStall(true));
+            let heal = f + ms(w.rng.u64(500..3_000));
+            w.fault_in(heal, Fault::ReplicationStall(false));
+        }
+        4 => {
+            let at = f + ms(w.rng.u64(0..600));
+            w.fault_in(at, Fault::CutSerial(true));
+            if w.rng.bool() {
+                let heal = at + ms(w.rng.u64(100..2_000));
+                w.fault_in(heal, Fault::CutSerial(false));
+            }
+        }
+        5 => {
+            let loss = w.rng.u8(20..80);
+            w.fault_in(f, Fault::SerialLoss(loss));
+            let heal = f + ms(w.rng.u64(500..2_500));
+            w.fault_in(heal, Fault::SerialLoss(0));
+        }
+        6 => {
+            let at = f + ms(w.rng.u64(100..1_500));
+            w.fault_in(at, Fault::HostDeath(B));
+        }
+        _ => {}
+    }
+    if w.rng.u8(0..3) == 0 {
+        // And back again, from either node.
+        let by = if w.rng.bool() { A } else { B };
+        let at = f + ms(w.rng.u64(1_200..2_500));
+        w.fault_in(at, Fault::OperatorSwitchover(by));
+    }
 }
 
 fn cut(path: u8, c: bool) -> Fault {

@@ -49,6 +49,9 @@ pub(crate) enum Fault {
     OperatorPause(N, Option<Duration>),
     /// An operator resumes the pair on this node.
     OperatorUnpause(N),
+    /// An operator runs `twinbeat switchover` on this node (rule
+    /// `planned-switchover`).
+    OperatorSwitchover(N),
 }
 
 #[derive(Clone, Debug)]
@@ -119,6 +122,7 @@ impl World {
             }),
             maintenance: None,
             crash_on: None,
+            clean_stop: None,
         };
         World {
             now: start,

@@ -28,6 +28,7 @@
 //! -R` writes it). A failure leaves the rest to the engine, which fences again.
 
 mod controldata;
+mod demote;
 mod report;
 mod timeline;
 mod waldump;
@@ -44,7 +45,9 @@ use tokio::time::Instant as TokioInstant;
 use super::postmaster;
 use super::service::{as_owner, ServiceControl, ServiceError};
 use crate::probe::DbTarget;
+pub(crate) use demote::demote;
 pub(crate) use report::LostTimeline;
+pub(crate) use timeline::format_lsn;
 
 /// How often the end of the rejoin is polled: is the replica streaming yet?
 const STREAMING_POLL: Duration = Duration::from_millis(100);

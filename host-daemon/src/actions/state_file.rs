@@ -36,6 +36,7 @@ enum PersistedRoleInFile {
     Primary,
     Fenced,
     Rejoining,
+    Demoting,
 }
 
 /// The persisted record.

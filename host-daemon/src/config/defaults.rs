@@ -59,6 +59,9 @@ pub(crate) const STARTUP_GRACE: Duration = Duration::from_secs(60);
 pub(crate) const MAX_LAG: u64 = 1 << 20;
 /// `failover.auto_rejoin_attempts`.
 pub(crate) const AUTO_REJOIN_ATTEMPTS: u32 = 3;
+/// `failover.switchover_timeout`: the checkpoint and clean stop of a busy primary,
+/// then the standby's replay of the rest (it was within `max_lag_on_failover`).
+pub(crate) const SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(60);
 /// `rejoin.timeout`: a rewind takes seconds, a base backup of a large cluster hours;
 /// past this the rejoin fails and the node fences again.
 pub(crate) const REJOIN_TIMEOUT: Duration = Duration::from_secs(3600);

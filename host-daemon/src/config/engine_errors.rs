@@ -26,6 +26,7 @@ pub(super) fn file_name(field: ConfigField) -> String {
         ConfigField::ArpProbeTimeout => "vip.arp_probe_timeout".to_owned(),
         ConfigField::RejoinTimeout => "rejoin.timeout".to_owned(),
         ConfigField::AutoRejoinAttempts => "failover.auto_rejoin_attempts".to_owned(),
+        ConfigField::SwitchoverTimeout => "failover.switchover_timeout".to_owned(),
     }
 }
 

@@ -141,6 +141,7 @@ pub(crate) struct RawFailover {
     pub peer_state_max_age: Option<DurationStr>,
     pub auto_rejoin: Option<bool>,
     pub auto_rejoin_attempts: Option<u32>,
+    pub switchover_timeout: Option<DurationStr>,
 }
 
 /// `[fence]`.

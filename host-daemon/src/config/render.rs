@@ -136,6 +136,7 @@ struct FailoverView {
     peer_state_max_age: String,
     auto_rejoin: bool,
     auto_rejoin_attempts: u32,
+    switchover_timeout: String,
 }
 
 #[derive(Serialize)]
@@ -280,6 +281,7 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
             peer_state_max_age: format_duration(c.failover.peer_state_max_age),
             auto_rejoin: c.failover.auto_rejoin,
             auto_rejoin_attempts: c.failover.auto_rejoin_attempts,
+            switchover_timeout: format_duration(c.failover.switchover_timeout),
         },
         fence: FenceView { action, command },
         status: StatusView {

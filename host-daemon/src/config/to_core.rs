@@ -52,6 +52,7 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         poweroff_on_unconfirmed_stop: matches!(c.fence, super::types::FenceAction::Poweroff),
         auto_rejoin: c.failover.auto_rejoin,
         auto_rejoin_attempts: c.failover.auto_rejoin_attempts,
+        switchover_timeout: c.failover.switchover_timeout,
         rejoin_timeout: c.rejoin.timeout,
     };
     cfg.validate().map_err(from_core_error)?;

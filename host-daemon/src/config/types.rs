@@ -232,6 +232,9 @@ pub(crate) struct Failover {
     pub auto_rejoin: bool,
     /// Automatic rejoins tried before waiting for the operator.
     pub auto_rejoin_attempts: u32,
+    /// A planned switchover's bound: the master's checkpoint and clean stop, then its
+    /// wait for the standby to take over before it withdraws.
+    pub switchover_timeout: Duration,
 }
 
 /// `[rejoin]`: `twinbeat rejoin` and `auto_rejoin`.

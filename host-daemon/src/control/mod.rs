@@ -72,6 +72,8 @@ pub(crate) enum Request {
         #[serde(default)]
         reclone: bool,
     },
+    /// A planned switchover (rule `planned-switchover`), on either node.
+    Switchover,
 }
 
 /// Who refused a request.
@@ -134,6 +136,8 @@ pub(crate) enum Command {
         /// With `pg_basebackup`.
         reclone: bool,
     },
+    /// A planned switchover (`Engine::request_switchover`).
+    Switchover,
 }
 
 impl Command {
@@ -145,6 +149,7 @@ impl Command {
             Command::Unpause => "resume",
             Command::Rejoin { reclone: false } => "rejoin",
             Command::Rejoin { reclone: true } => "rejoin --reclone",
+            Command::Switchover => "switchover",
         }
     }
 }

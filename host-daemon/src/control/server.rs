@@ -275,6 +275,7 @@ async fn answer(
         } => Command::Unpause,
         Request::Pause { for_ms } => Command::Pause(for_ms.map(std::time::Duration::from_millis)),
         Request::Rejoin { reclone } => Command::Rejoin { reclone },
+        Request::Switchover => Command::Switchover,
     };
     tracing::info!("control: {} requested by {caller}", command.name());
     let (reply, replied) = oneshot::channel();

@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
     BridgeStatus, HandoverStatus, MaintenanceStatus, PathStatus, PeerDbStatus, PeerStatus,
-    PersistedStatus, RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot, VipStatus,
+    PersistedStatus, RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot,
+    SwitchoverStatus, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -186,6 +187,22 @@ pub(crate) fn build(
             },
             seconds_left: m.until.map(|u| u.saturating_duration_since(now).as_secs()),
             peer_acknowledged: m.peer_acknowledged,
+        }),
+        switchover: e.switchover().map(|s| SwitchoverStatus {
+            side: match s.side {
+                engine::SwitchoverSide::HandingOver => "handing-over",
+                engine::SwitchoverSide::TakingOver => "taking-over",
+            }
+            .into(),
+            term: s.term,
+            stage: match s.stage {
+                engine::SwitchoverStage::Requested => "requested".into(),
+                engine::SwitchoverStage::Stopping => "stopping".into(),
+                engine::SwitchoverStage::Stopped { lsn } => {
+                    format!("stopped at {}", crate::actions::rejoin::format_lsn(lsn))
+                }
+            },
+            reason: format!("{:?}", s.reason),
         }),
         rejoin: e.rejoin_progress().map(|r| RejoinStatus {
             term: r.term,

@@ -12,14 +12,24 @@ pub(crate) fn role_to_wire(r: engine::Role) -> wire::Role {
     match r {
         engine::Role::Standby => wire::Role::Standby,
         engine::Role::Promoting => wire::Role::Promoting,
-        engine::Role::Primary => wire::Role::Primary,
+        // Still the primary of its term; tail field 17 says it is handing over.
+        engine::Role::Primary | engine::Role::Demoting => wire::Role::Primary,
         engine::Role::Hold | engine::Role::Fencing | engine::Role::Fenced => wire::Role::Hold,
     }
 }
 
-fn role_from_wire(r: wire::Role, fenced: bool) -> engine::Role {
+fn role_from_wire(
+    r: wire::Role,
+    fenced: bool,
+    switchover: Option<wire::SwitchoverStage>,
+) -> engine::Role {
+    let demoting = matches!(
+        switchover,
+        Some(wire::SwitchoverStage::Stopping | wire::SwitchoverStage::Stopped { .. })
+    );
     match r {
         _ if fenced => engine::Role::Fenced,
+        wire::Role::Primary if demoting => engine::Role::Demoting,
         wire::Role::Standby => engine::Role::Standby,
         wire::Role::Promoting => engine::Role::Promoting,
         wire::Role::Primary => engine::Role::Primary,
@@ -63,7 +73,25 @@ pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wir
         takeover_request,
         takeover_answer,
         pause: s.pause.map(pause_to_wire),
+        switchover: s.switchover.map(switchover_to_wire),
         ..wire::Extensions::NONE
+    }
+}
+
+/// A switchover's stage as tail field 17 carries it (rule `planned-switchover`).
+fn switchover_to_wire(s: engine::SwitchoverStage) -> wire::SwitchoverStage {
+    match s {
+        engine::SwitchoverStage::Requested => wire::SwitchoverStage::Requested,
+        engine::SwitchoverStage::Stopping => wire::SwitchoverStage::Stopping,
+        engine::SwitchoverStage::Stopped { lsn } => wire::SwitchoverStage::Stopped { lsn },
+    }
+}
+
+fn switchover_from_wire(s: wire::SwitchoverStage) -> engine::SwitchoverStage {
+    match s {
+        wire::SwitchoverStage::Requested => engine::SwitchoverStage::Requested,
+        wire::SwitchoverStage::Stopping => engine::SwitchoverStage::Stopping,
+        wire::SwitchoverStage::Stopped { lsn } => engine::SwitchoverStage::Stopped { lsn },
     }
 }
 
@@ -137,7 +165,7 @@ pub(crate) fn state_from_wire(
 ) -> engine::NodeState {
     engine::NodeState {
         node_id: engine::NodeId(sender.0),
-        role: role_from_wire(s.role, s.fenced),
+        role: role_from_wire(s.role, s.fenced, ext.switchover),
         term: s.term,
         fenced: s.fenced,
         db_healthy: s.db_healthy,
@@ -146,6 +174,7 @@ pub(crate) fn state_from_wire(
         human_promoted: ext.conditions.is_some_and(|c| c.human_promoted),
         handover: handover_from_wire(ext),
         pause: ext.pause.map(pause_from_wire),
+        switchover: ext.switchover.map(switchover_from_wire),
     }
 }
 
@@ -183,6 +212,7 @@ mod tests {
             human_promoted: false,
             handover: None,
             pause: None,
+            switchover: None,
         };
         let round_trip = |s: engine::NodeState| {
             let ext = extensions_to_wire(s, Some(9));
@@ -214,6 +244,21 @@ mod tests {
             ..s
         };
         assert_eq!(round_trip(asking), asking);
+        for (role, stage) in [
+            (engine::Role::Standby, engine::SwitchoverStage::Requested),
+            (engine::Role::Demoting, engine::SwitchoverStage::Stopping),
+            (
+                engine::Role::Demoting,
+                engine::SwitchoverStage::Stopped { lsn: 1 << 32 },
+            ),
+        ] {
+            let switching = engine::NodeState {
+                role,
+                switchover: Some(stage),
+                ..s
+            };
+            assert_eq!(round_trip(switching), switching);
+        }
         for (_, verdict) in VERDICTS {
             let answering = engine::NodeState {
                 role: engine::Role::Standby,

@@ -34,7 +34,8 @@ const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), \
                         (pg_control_checkpoint()).timeline_id) \
           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int \
-     END";
+     END, \
+     pg_last_wal_replay_lsn()";
 
 /// What one check of the local database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub(crate) struct LocalDbSample {
     /// The timeline (rule `hold-needs-evidence` compares the peer's with it): the
     /// one written, or received (last checkpointed) in recovery.
     pub timeline: Option<u32>,
+    /// `pg_last_wal_replay_lsn()` in bytes: a switchover's standby promotes once it is
+    /// past the master's final LSN (rule `planned-switchover`); `None` on a primary.
+    pub replay_lsn: Option<u64>,
     /// Why the check is not fully healthy, for the log (`None` when healthy).
     pub error: Option<String>,
     /// Wall time the check took.
@@ -119,6 +123,7 @@ impl LocalDbProbe {
                     select_ok: false,
                     in_recovery: None,
                     wal_lsn: None,
+                    replay_lsn: None,
                     timeline: None,
                     error: Some(format!("check timed out after {timeout:?}")),
                     elapsed: Duration::ZERO,
@@ -154,6 +159,7 @@ impl LocalDbProbe {
                         select_ok: false,
                         in_recovery: None,
                         wal_lsn: None,
+                        replay_lsn: None,
                         timeline: None,
                         error: Some(format!("check query failed: {error}")),
                         elapsed: Duration::ZERO,
@@ -176,6 +182,7 @@ impl LocalDbProbe {
                     select_ok: false,
                     in_recovery: None,
                     wal_lsn: None,
+                    replay_lsn: None,
                     timeline: None,
                     error,
                     elapsed: Duration::ZERO,
@@ -196,6 +203,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
     };
     let wal_lsn = column(2).and_then(parse_lsn);
     let timeline = column(3).and_then(|v| v.parse().ok());
+    let replay_lsn = column(4).and_then(parse_lsn);
     let error = if !select_ok {
         Some(format!("SELECT 1 returned {:?}", column(0)))
     } else if in_recovery.is_none() || wal_lsn.is_none() {
@@ -212,6 +220,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
         select_ok,
         in_recovery,
         wal_lsn,
+        replay_lsn,
         timeline,
         error,
         elapsed: Duration::ZERO,

@@ -137,6 +137,13 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             }
         );
     }
+    if let Some(w) = &s.switchover {
+        let _ = writeln!(
+            o,
+            "switch    {} term {}: {} ({})",
+            w.side, w.term, w.stage, w.reason
+        );
+    }
     if let Some(r) = &s.rejoin {
         let _ = writeln!(
             o,

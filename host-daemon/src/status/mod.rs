@@ -35,6 +35,9 @@ pub(crate) struct StatusSnapshot {
     /// `auto_rejoin`, or one a restart interrupted.
     #[serde(default)]
     pub rejoin: Option<RejoinStatus>,
+    /// A planned switchover under way (rule `planned-switchover`).
+    #[serde(default)]
+    pub switchover: Option<SwitchoverStatus>,
     /// This node's last promotion (a failover, or a fenced peer's handover): its term,
     /// reason and when, from this run or the persisted record.
     #[serde(default)]
@@ -102,6 +105,19 @@ pub(crate) struct MaintenanceStatus {
     pub seconds_left: Option<u64>,
     /// The peer is paused too (its frames carry the pause); false: one-sided.
     pub peer_acknowledged: bool,
+}
+
+/// A planned switchover under way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SwitchoverStatus {
+    /// `handing-over` (the master) or `taking-over` (the standby).
+    pub side: String,
+    /// The term handed over.
+    pub term: u64,
+    /// `requested`, `stopping`, or `stopped at <final LSN>`.
+    pub stage: String,
+    /// Who asked.
+    pub reason: String,
 }
 
 /// A rejoin under way.

@@ -24,6 +24,7 @@ fn known() -> StatusSnapshot {
         fenced: false,
         hold_releasable: false,
         rejoin: None,
+        switchover: None,
         maintenance: None,
         last_failover: None,
         uptime_secs: 42,

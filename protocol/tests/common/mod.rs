@@ -5,10 +5,13 @@ use proptest::prelude::*;
 use twinbeat_protocol::{
     encode, Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Deframer,
     Extensions, Feed, Frame, Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side,
-    SyncEpoch, TakeoverAnswer, TakeoverRequest, WireVersion, MAX_FRAME_LEN,
+    SwitchoverStage, SyncEpoch, TakeoverAnswer, TakeoverRequest, WireVersion, MAX_FRAME_LEN,
 };
 
 /// One thing a deframer reported.
+// A `Frame` carries every tail field inline (184 bytes): boxing it here would
+// only clutter the tests' patterns.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A frame, the version it came in, and its raw COBS bytes.
@@ -107,6 +110,15 @@ pub fn node_name() -> impl Strategy<Value = NodeName> {
     })
 }
 
+/// Any switchover stage.
+pub fn switchover_stage() -> impl Strategy<Value = SwitchoverStage> {
+    prop_oneof![
+        Just(SwitchoverStage::Requested),
+        Just(SwitchoverStage::Stopping),
+        any::<u64>().prop_map(|lsn| SwitchoverStage::Stopped { lsn }),
+    ]
+}
+
 /// Any extensions, each field present or not.
 pub fn extensions() -> impl Strategy<Value = Extensions> {
     (
@@ -118,6 +130,7 @@ pub fn extensions() -> impl Strategy<Value = Extensions> {
         proptest::option::of(node_name()),
         any::<Option<u64>>(),
         any::<Option<(u64, u8)>>(),
+        proptest::option::of(switchover_stage()),
     )
         .prop_map(
             |(
@@ -129,6 +142,7 @@ pub fn extensions() -> impl Strategy<Value = Extensions> {
                 node_name,
                 takeover_request,
                 takeover_answer,
+                switchover,
             )| {
                 Extensions {
                     echoed_seq,
@@ -146,6 +160,7 @@ pub fn extensions() -> impl Strategy<Value = Extensions> {
                     takeover_request: takeover_request.map(|lsn| TakeoverRequest { lsn }),
                     takeover_answer: takeover_answer
                         .map(|(lsn, verdict)| TakeoverAnswer { lsn, verdict }),
+                    switchover,
                 }
             },
         )

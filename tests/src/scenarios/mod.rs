@@ -292,6 +292,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("30", s30_rejoin_after_failover),
         ("31", s31_auto_rejoin),
         ("32", s32_pause_through_a_master_db_restart),
+        ("33", s33_switchover_and_back),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

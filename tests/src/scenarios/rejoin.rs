@@ -516,3 +516,96 @@ pub fn rejoin_timing(ctx: &Ctx, reclone: bool) -> Result<RejoinTiming> {
         outcome: out.finish(sampler, false),
     })
 }
+
+/// The pair as it started: a primary with the VIP, b its standby.
+fn original(s: &Sample) -> bool {
+    s.a.db == DbObs::Primary
+        && s.a.vip == VipObs::Held
+        && s.b.db == DbObs::Standby
+        && s.b.vip == VipObs::Absent
+}
+
+/// Rows of `lab_orders` on node `n`, if it answers.
+fn order_count(lab: &Lab, n: Node) -> Option<String> {
+    lab.sql(n, "SELECT count(*) FROM lab_orders")
+        .ok()
+        .and_then(|r| pgq::scalar(&r).map(str::to_owned))
+}
+
+/// Scenario 33: `twinbeat switchover` on a (the master) makes b primary and a its
+/// streaming standby with every committed row on b; then `twinbeat switchover` on a
+/// again (now the standby: its request travels over serial) switches back (rule
+/// `planned-switchover`).
+pub fn s33_switchover_and_back(ctx: &Ctx) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        "33 planned switchover and back",
+        "b primary and a its standby with no committed row lost; then back again",
+    );
+    let (lab, sampler) = cluster(ctx, PgOptions::default())?;
+    lab.sql(
+        Node::A,
+        "CREATE TABLE lab_orders (id int PRIMARY KEY, note text)",
+    )?;
+    let mut committed = 0;
+    for round in 0..2 {
+        for id in 0..50 {
+            let sql = format!(
+                "INSERT INTO lab_orders VALUES ({}, 'before switch {round}')",
+                round * 100 + id
+            );
+            let on = if round == 0 { Node::A } else { Node::B };
+            if lab.sql(on, &sql).is_ok() {
+                committed += 1;
+            }
+        }
+        sampler.mark(&format!(
+            "operator: twinbeat switchover on a (round {round})"
+        ));
+        let started = Instant::now();
+        let (code, said) = lab.operator(
+            Node::A,
+            &["switchover", "--wait", "90s"],
+            Duration::from_secs(100),
+        )?;
+        out.note(format!(
+            "round {round}: twinbeat switchover took {:.2} s: {}",
+            started.elapsed().as_secs_f64(),
+            said.trim().replace('\n', " | ")
+        ));
+        out.check(
+            code == Some(0),
+            format!("round {round}: twinbeat switchover exited 0 ({code:?})"),
+        );
+        let want: fn(&Sample) -> bool = if round == 0 { swapped } else { original };
+        let whole = sampler.wait_for(Duration::from_secs(60), want);
+        out.check(
+            whole.is_some(),
+            format!("round {round}: roles changed, the VIP with the new primary"),
+        );
+        let primary = if round == 0 { Node::B } else { Node::A };
+        let standby = if round == 0 { Node::A } else { Node::B };
+        let rows = order_count(&lab, primary);
+        out.check(
+            rows.as_deref() == Some(committed.to_string().as_str()),
+            format!("round {round}: the new primary has all {committed} committed rows ({rows:?})"),
+        );
+        let streaming = crate::cmd::poll(Duration::from_secs(30), || {
+            lab.sql(
+                primary,
+                &format!(
+                    "SELECT state FROM pg_stat_replication WHERE application_name = '{}'",
+                    if standby == Node::A { "a" } else { "b" }
+                ),
+            )
+            .ok()
+            .filter(|r| pgq::scalar(r) == Some("streaming"))
+        });
+        out.check(
+            streaming.is_some(),
+            format!("round {round}: the old master streams from the new primary"),
+        );
+        let bad = stays(&sampler, Duration::from_secs(3), want);
+        out.check(bad.is_none(), format!("round {round}: stays so ({bad:?})"));
+    }
+    Ok(out.finish(sampler, false))
+}

@@ -75,6 +75,44 @@ impl Checks {
                     }
                 }
             }
+            Reason::Switchover => {
+                // Rule `planned-switchover`: only on a final LSN the master offered,
+                // replayed past it, nothing the master wrote missing, and the master's
+                // PostgreSQL not writable.
+                self.switchovers += 1;
+                let other = &nodes[o];
+                match self.final_lsn_sent[o] {
+                    None => self.fail(
+                        now,
+                        format!("node {n} promotes for a switchover never offered"),
+                    ),
+                    Some(lsn) if me.wal <= lsn => self.fail(
+                        now,
+                        format!(
+                            "node {n} promotes at {} before replaying past {lsn}",
+                            me.wal
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+                if other.wal > me.wal && other.timeline <= me.timeline {
+                    self.fail(
+                        now,
+                        format!(
+                            "node {n}'s switchover loses {} bytes the master wrote",
+                            other.wal - me.wal
+                        ),
+                    );
+                }
+                if other.alive && other.db_running && !other.in_recovery {
+                    self.fail(
+                        now,
+                        format!(
+                            "node {n} promotes for a switchover while the master's DB is writable"
+                        ),
+                    );
+                }
+            }
             r => self.fail(now, format!("promotion with reason {r:?}")),
         }
         let tolerance = self.slack;

@@ -46,6 +46,7 @@ impl World {
             return;
         }
         nd.db_running = true;
+        nd.clean_stop = None;
         nd.in_recovery |= nd.signal;
         nd.db_changed_at = now;
     }

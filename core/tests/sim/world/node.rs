@@ -24,6 +24,8 @@ pub(crate) enum Step {
     PersistFenced,
     PersistRejoining,
     Rejoin,
+    PersistDemoting,
+    Demote,
 }
 
 impl Step {
@@ -34,6 +36,8 @@ impl Step {
             (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
             (Step::PersistRejoining, Action::Persist(s)) => s.role == PersistedRole::Rejoining,
             (Step::Rejoin, Action::Rejoin { .. }) => true,
+            (Step::PersistDemoting, Action::Persist(s)) => s.role == PersistedRole::Demoting,
+            (Step::Demote, Action::Demote { .. }) => true,
             (Step::Promote, Action::Promote { .. }) => true,
             (Step::TakeVip, Action::TakeVip) => true,
             (Step::StopDb, Action::StopDb { .. }) => true,
@@ -83,6 +87,9 @@ pub(crate) struct Node {
     /// for how long (`None`: until resumed).
     pub(crate) maintenance: Option<(Instant, Option<Duration>)>,
     pub(crate) crash_on: Option<(Step, bool, Duration)>,
+    /// PostgreSQL was shut down cleanly with its shutdown checkpoint at this LSN and
+    /// has not run since: what `pg_controldata` reads (rule `planned-switchover`).
+    pub(crate) clean_stop: Option<u64>,
 }
 
 impl Node {

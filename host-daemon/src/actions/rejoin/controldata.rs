@@ -23,6 +23,10 @@ pub(crate) struct ControlData {
     /// "Latest checkpoint's REDO location": crash recovery, and `pg_rewind`'s search
     /// for the last common checkpoint, read the WAL from here.
     pub redo_lsn: u64,
+    /// "Latest checkpoint location": after a clean shutdown, the shutdown checkpoint
+    /// record, the last WAL the cluster wrote (a switchover's final LSN, rule
+    /// `planned-switchover`).
+    pub checkpoint_lsn: u64,
 }
 
 impl ControlData {
@@ -73,6 +77,11 @@ pub(crate) fn parse(text: &str) -> Result<ControlData, String> {
         wal_segment_size: number("Bytes per WAL segment")?,
         redo_lsn: {
             let k = "Latest checkpoint's REDO location";
+            let v = get(k)?;
+            parse_lsn(v).ok_or_else(|| format!("pg_controldata: {k:?} is {v:?}, not an LSN"))?
+        },
+        checkpoint_lsn: {
+            let k = "Latest checkpoint location";
             let v = get(k)?;
             parse_lsn(v).ok_or_else(|| format!("pg_controldata: {k:?} is {v:?}, not an LSN"))?
         },

@@ -22,6 +22,7 @@ pub(super) fn failover(raw: Option<RawFailover>) -> Failover {
         peer_state_max_age: dur(raw.peer_state_max_age, d::PEER_STATE_MAX_AGE),
         auto_rejoin: raw.auto_rejoin.unwrap_or(false),
         auto_rejoin_attempts: raw.auto_rejoin_attempts.unwrap_or(d::AUTO_REJOIN_ATTEMPTS),
+        switchover_timeout: dur(raw.switchover_timeout, d::SWITCHOVER_TIMEOUT),
     }
 }
 

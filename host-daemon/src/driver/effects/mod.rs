@@ -186,6 +186,11 @@ impl Effects {
                     deadline: at(deadline),
                 });
             }
+            Action::Demote { deadline } => {
+                let _ = self.db.send(DbOp::Demote {
+                    deadline: at(deadline),
+                });
+            }
             Action::TakeVip => {
                 let _ = self.vip.send(VipOp::Take);
             }

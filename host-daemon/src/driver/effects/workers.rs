@@ -73,6 +73,12 @@ pub(crate) enum DbOp {
         /// End of the rejoin's window.
         deadline: TokioInstant,
     },
+    /// Checkpoint and stop the local DB cleanly, read the final LSN (rule
+    /// `planned-switchover`).
+    Demote {
+        /// End of the demotion's window.
+        deadline: TokioInstant,
+    },
 }
 
 pub(crate) async fn vip_worker(
@@ -223,6 +229,7 @@ pub(crate) async fn db_worker(
                 reclone,
                 deadline,
             } => rejoin(&plan, term, reclone, deadline).await,
+            DbOp::Demote { deadline } => demote(&plan, deadline).await,
             DbOp::Stop { kill_at, deadline } => {
                 let dir = plan.data_dir.get(&plan.promote_target).await;
                 let stop = plan.stop_plan(dir, kill_at, deadline);
@@ -295,6 +302,26 @@ async fn restart(plan: &Plan, lift_guard: bool, deadline: TokioInstant) -> Input
         guard::arm(dir, "after the primary's restart").await;
     }
     input
+}
+
+/// The switchover's demotion, logged; its answer to the engine.
+async fn demote(plan: &Plan, deadline: TokioInstant) -> Input {
+    let dir = plan.data_dir.get(&plan.promote_target).await;
+    let started = TokioInstant::now();
+    match rejoin::demote(&plan.rejoin, &plan.service, dir, deadline).await {
+        Ok(lsn) => {
+            tracing::warn!(
+                "switchover: local DB checkpointed and shut down cleanly in {:?}; final LSN {}",
+                started.elapsed(),
+                rejoin::format_lsn(lsn)
+            );
+            Input::Demoted { lsn }
+        }
+        Err(e) => {
+            tracing::error!("switchover: {e}");
+            Input::DemoteFailed
+        }
+    }
 }
 
 /// The rejoin, logged; its answer to the engine.

@@ -82,6 +82,7 @@ impl Driver {
                 // Unknown recovery state reads as "replica": the cautious side.
                 in_recovery: s.in_recovery.unwrap_or(true),
                 wal_lsn: s.wal_lsn.unwrap_or(0),
+                replay_lsn: s.replay_lsn.unwrap_or(0),
                 timeline: s.timeline.unwrap_or(0),
             }),
         };

@@ -86,6 +86,26 @@ impl Driver {
                     }
                 }
             }
+            Command::Switchover => {
+                let now = self.now();
+                let primary = self.engine.role() == twinbeat_core::Role::Primary;
+                match self.engine.request_switchover(now) {
+                    Ok(term) => {
+                        self.drain();
+                        let done = if primary {
+                            format!("switchover started: this primary hands term {term} over; it stops its PostgreSQL cleanly, the standby promotes once it has replayed the final LSN, and this node follows it")
+                        } else {
+                            format!("switchover requested: the master of term {term} hears it over serial and hands over to this node (or refuses: its log and `twinbeat status` say why)")
+                        };
+                        tracing::warn!("operator ({}): {done}", op.caller);
+                        Ok(done)
+                    }
+                    Err(why) => {
+                        tracing::warn!("operator ({}): switchover refused: {why}", op.caller);
+                        Err(why.to_string())
+                    }
+                }
+            }
         };
         // The caller may have given up waiting; the log has the outcome.
         let _ = op.reply.send(answer);
