@@ -114,6 +114,17 @@ pub enum Input {
     /// [`Action::Demote`] failed: PostgreSQL may still run, or stopped without a clean
     /// shutdown (no final LSN to hand over at).
     DemoteFailed,
+    /// [`Action::EnsureSlot`] for this term: the slot is there and in use.
+    SlotEnsured {
+        /// The term from the action.
+        term: u64,
+    },
+    /// [`Action::EnsureSlot`] for this term failed (the peer unreachable, no
+    /// privilege): the standby asks again after `SLOT_RETRY`.
+    SlotNotEnsured {
+        /// The term from the action.
+        term: u64,
+    },
     /// [`Action::RunFenceAction`] finished (whatever its outcome).
     FenceActionDone,
     /// [`Action::Rejoin`] done: PostgreSQL streams from the peer.
@@ -267,6 +278,17 @@ pub enum Action {
     Demote {
         /// End of the action's window: the `now` the engine was given plus
         /// `Config::switchover_timeout`.
+        deadline: Instant,
+    },
+    /// Rule `standby-slot`: make sure this standby streams through a physical slot
+    /// named after it on the primary of `term`: create it there unless it exists
+    /// (reserving WAL at once), set `primary_slot_name` here (`ALTER SYSTEM`, reload)
+    /// unless already so. By `deadline`; answer [`Input::SlotEnsured`] /
+    /// [`Input::SlotNotEnsured`].
+    EnsureSlot {
+        /// The term of the primary the slot is on.
+        term: u64,
+        /// End of the action's window.
         deadline: Instant,
     },
     /// Log this event (and count it in metrics). No answer expected.
@@ -452,6 +474,9 @@ pub enum Reason {
     /// A switchover the standby's frames asked for was refused by the master's checks
     /// (rule `planned-switchover`).
     SwitchoverRefused(SwitchoverRefused),
+    /// The standby's replication slot could not be made sure of (rule
+    /// `standby-slot`).
+    SlotNotEnsured,
 }
 
 /// The kind of a decision.

@@ -32,6 +32,8 @@ mod postmaster_exit;
 mod promotion_aborts;
 #[path = "rules/rejoin.rs"]
 mod rejoin;
+#[path = "rules/slot.rs"]
+mod slot;
 #[path = "rules/standby.rs"]
 mod standby;
 #[path = "rules/switchover.rs"]

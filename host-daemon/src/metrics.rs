@@ -95,6 +95,14 @@ pub(crate) struct Metrics {
     pub rejoin_in_progress: Gauge,
     /// Rejoins this process started.
     pub rejoins: Counter,
+    /// WAL the primary's replication slot keeps back, in bytes (-1: no slot, or not
+    /// a primary).
+    pub slot_retained_bytes: Gauge,
+    /// 1 while a planned switchover is under way on this node (rule
+    /// `planned-switchover`).
+    pub switchover_in_progress: Gauge,
+    /// Planned switchovers this process began (a master) or asked for (a standby).
+    pub switchovers: Counter,
 }
 
 impl Default for Metrics {
@@ -122,6 +130,25 @@ impl Metrics {
         let maintenance_paused = Gauge::default();
         let rejoin_in_progress = Gauge::default();
         let rejoins = Counter::default();
+        let slot_retained_bytes = Gauge::default();
+        slot_retained_bytes.set(-1);
+        registry.register(
+            "replication_slot_retained_bytes",
+            "WAL this primary's replication slot keeps back, in bytes (-1: no slot, or not a primary)",
+            slot_retained_bytes.clone(),
+        );
+        let switchover_in_progress = Gauge::default();
+        let switchovers = Counter::default();
+        registry.register(
+            "switchover_in_progress",
+            "1 while a planned switchover is under way on this node (handing over or taking over)",
+            switchover_in_progress.clone(),
+        );
+        registry.register(
+            "switchovers",
+            "Planned switchovers begun (a master) or asked for (a standby) on this node",
+            switchovers.clone(),
+        );
         registry.register(
             "maintenance_paused",
             "1 while a maintenance pause is in effect on this node",
@@ -196,6 +223,9 @@ impl Metrics {
             maintenance_paused,
             rejoin_in_progress,
             rejoins,
+            slot_retained_bytes,
+            switchover_in_progress,
+            switchovers,
         }
     }
 

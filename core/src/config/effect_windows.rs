@@ -35,6 +35,10 @@ pub const AUTO_REJOIN_RETRY: Duration = Duration::from_secs(30);
 /// master's final LSN (rule `planned-switchover`): the clients wait for it.
 pub const SWITCHOVER_REPLAY_POLL: Duration = Duration::from_millis(10);
 
+/// Pause after a failed `Action::EnsureSlot` before the standby asks again (rule
+/// `standby-slot`).
+pub const SLOT_RETRY: Duration = Duration::from_secs(60);
+
 /// How long a standby's frames carry its operator's switchover request (rule
 /// `planned-switchover`): a few serial rounds at the default 1 s interval; the master
 /// starts or refuses on the first frame it hears.

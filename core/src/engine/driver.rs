@@ -60,6 +60,8 @@ impl Engine {
             }
             Input::Demoted { lsn } => self.on_demoted(now, Some(lsn)),
             Input::DemoteFailed => self.on_demoted(now, None),
+            Input::SlotEnsured { term } => self.on_slot_ensured(now, term, true),
+            Input::SlotNotEnsured { term } => self.on_slot_ensured(now, term, false),
             Input::Rejoined => self.on_rejoined(now, true),
             Input::RejoinFailed => self.on_rejoined(now, false),
         }

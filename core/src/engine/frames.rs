@@ -62,6 +62,7 @@ impl Engine {
                 self.watch_streaming(&peer);
                 self.takeover_asked(now, &peer);
                 self.evaluate_standby(now);
+                self.consider_slot(now);
             }
             Role::Promoting => self.promoting_heard(now, peer),
             Role::Primary => {

@@ -9,7 +9,7 @@
 //! `fence-handshake`), `peer_db` (rule
 //! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`), `rejoin`
 //! (rule `rejoin-after-fence`), `maintenance` (rule `maintenance-pause`) and
-//! `switchover` (rule `planned-switchover`).
+//! `switchover` (rule `planned-switchover`) and `slot` (rule `standby-slot`).
 
 mod actions;
 mod bridge;
@@ -23,6 +23,7 @@ mod paths;
 mod peer_db;
 mod primary;
 mod rejoin;
+mod slot;
 mod standby;
 mod start;
 mod status;
@@ -221,6 +222,11 @@ pub struct Engine {
     /// The standby's operator asked for a switchover: its frames carry the request
     /// until then (rule `planned-switchover`).
     switchover_request: Option<Instant>,
+    /// The term whose primary has this standby's slot, confirmed (rule
+    /// `standby-slot`).
+    slot_term: Option<u64>,
+    /// `Action::EnsureSlot` is out.
+    slot_in_flight: bool,
 }
 
 impl Engine {

@@ -122,6 +122,8 @@ impl Engine {
             unpause_latch: false,
             switchover: None,
             switchover_request: None,
+            slot_term: None,
+            slot_in_flight: false,
         };
         if let Some(window) = start.maintenance {
             e.restore_pause(now, window);

@@ -60,6 +60,8 @@ engine_timers! {
     RejoinRetry,
     /// End of a maintenance pause's `--for` (rule `maintenance-pause`).
     MaintenanceEnd,
+    /// End of the pause after a failed `EnsureSlot` (rule `standby-slot`).
+    SlotRetry,
     /// End of a demoting master's wait for the standby to take over (rule
     /// `planned-switchover`).
     SwitchoverWait,
@@ -180,6 +182,7 @@ impl Engine {
             EngineTimer::RejoinRetry => self.on_rejoin_retry(now),
             EngineTimer::MaintenanceEnd => self.on_maintenance_end(now),
             EngineTimer::SwitchoverWait => self.on_switchover_wait(now),
+            EngineTimer::SlotRetry => self.consider_slot(now),
             EngineTimer::BridgeSilence => self.judge_bridge(now),
         }
     }

@@ -51,6 +51,10 @@ pub(crate) fn unwindowed(action: Action) -> Action {
         Action::RunFenceAction { .. } => Action::RunFenceAction {
             deadline: Instant::ZERO,
         },
+        Action::EnsureSlot { term, .. } => Action::EnsureSlot {
+            term,
+            deadline: Instant::ZERO,
+        },
         Action::Demote { .. } => Action::Demote {
             deadline: Instant::ZERO,
         },
@@ -117,6 +121,8 @@ pub(crate) struct World {
     pub(crate) demote: Answer,
     /// The shutdown checkpoint's location `Action::Demote` reports.
     pub(crate) final_lsn: u64,
+    /// `Action::EnsureSlot` succeeds.
+    pub(crate) slot_ok: bool,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -207,6 +213,7 @@ impl World {
             rejoin: Answer::Ok,
             demote: Answer::Ok,
             final_lsn: 1000,
+            slot_ok: true,
         }
     }
 
@@ -460,6 +467,14 @@ impl Harness {
                 let done = ok_if(ok, Input::Demoted { lsn: w.final_lsn }, Input::DemoteFailed);
                 self.answer(w.demote, done, Input::DemoteFailed);
             }
+            Action::EnsureSlot { term, .. } => self.schedule(
+                LATENCY,
+                ok_if(
+                    w.slot_ok,
+                    Input::SlotEnsured { term },
+                    Input::SlotNotEnsured { term },
+                ),
+            ),
             Action::SendAck { .. }
             | Action::PersistMaintenance(_)
             | Action::ArmStartGuard

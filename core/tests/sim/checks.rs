@@ -373,14 +373,18 @@ impl Checks {
         let why = e.last_decision().map(|d| d.reason);
         let bad = match a {
             Action::RestartDb { .. } => Some("restarts its DB"),
-            Action::StopDb { .. }
-                if !matches!(
-                    why,
-                    Some(Reason::PeerWins | Reason::RejoinFailed | Reason::Restarted)
-                ) =>
+            Action::Log(Event::Decision(d))
+                if d.kind == DecisionKind::Fence
+                    && matches!(
+                        d.reason,
+                        Reason::OwnGatewayDown | Reason::OwnDbUnrecoverable
+                    ) =>
             {
-                Some("stops its DB")
+                Some("fences for its gateway or DB")
             }
+            // A fence begun before the pause runs to its end (its stop is retried
+            // until confirmed); any other stop is the health rule's.
+            Action::StopDb { .. } if e.role() != Role::Fencing => Some("stops its DB"),
             Action::Persist(s)
                 if s.role == PersistedRole::Promoting
                     && !matches!(why, Some(Reason::PeerFenced | Reason::PeerFencing)) =>

@@ -291,6 +291,18 @@ impl World {
                 };
                 self.deliver(n, Duration::from_millis(200), input);
             }
+            // The slot on the peer and `primary_slot_name` here: needs the peer's
+            // PostgreSQL up and reachable.
+            Action::EnsureSlot { term, .. } => {
+                let other = &self.nodes[o];
+                let ok = other.alive && other.db_running && !self.cut_db && !self.effect_fails();
+                let input = if ok {
+                    Input::SlotEnsured { term }
+                } else {
+                    Input::SlotNotEnsured { term }
+                };
+                self.deliver(n, Duration::from_millis(10), input);
+            }
             Action::PersistMaintenance(p) => {
                 self.nodes[n].maintenance = p.map(|w| (self.now, w.left))
             }

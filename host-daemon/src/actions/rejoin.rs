@@ -30,6 +30,7 @@
 mod controldata;
 mod demote;
 mod report;
+mod slot;
 mod timeline;
 mod waldump;
 
@@ -47,6 +48,7 @@ use super::service::{as_owner, ServiceControl, ServiceError};
 use crate::probe::DbTarget;
 pub(crate) use demote::demote;
 pub(crate) use report::LostTimeline;
+pub(crate) use slot::ensure_slot;
 pub(crate) use timeline::format_lsn;
 
 /// How often the end of the rejoin is polled: is the replica streaming yet?
@@ -127,6 +129,9 @@ pub(crate) enum RejoinError {
         #[source]
         source: std::io::Error,
     },
+    /// The local PostgreSQL refused or failed a query (the standby's slot setting).
+    #[error("the local PostgreSQL: {0}")]
+    Local(String),
     /// PostgreSQL started but did not stream by the end of the window.
     #[error("rejoin: PostgreSQL started but was not streaming from the peer by the end of the rejoin's window ({0})")]
     NotStreaming(String),

@@ -92,6 +92,8 @@ fn replication(e: &Engine, now: engine::Instant) -> ReplicationStatus {
                 ),
             },
         }),
+        // Filled in by the driver from the local check's reading.
+        slot: None,
     }
 }
 

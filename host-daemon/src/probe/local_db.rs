@@ -35,7 +35,12 @@ const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
                         (pg_control_checkpoint()).timeline_id) \
           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int \
      END, \
-     pg_last_wal_replay_lsn()";
+     pg_last_wal_replay_lsn(), \
+     CASE WHEN pg_is_in_recovery() THEN NULL \
+          ELSE (SELECT slot_name || ' ' || active || ' ' || \
+                       (pg_current_wal_lsn() - restart_lsn)::bigint \
+                FROM pg_replication_slots WHERE restart_lsn IS NOT NULL \
+                ORDER BY restart_lsn LIMIT 1) END";
 
 /// What one check of the local database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,10 +60,43 @@ pub(crate) struct LocalDbSample {
     /// `pg_last_wal_replay_lsn()` in bytes: a switchover's standby promotes once it is
     /// past the master's final LSN (rule `planned-switchover`); `None` on a primary.
     pub replay_lsn: Option<u64>,
+    /// On a primary, the replication slot that holds the most WAL back (`None`: no
+    /// slot, or in recovery).
+    pub slot: Option<SlotReading>,
     /// Why the check is not fully healthy, for the log (`None` when healthy).
     pub error: Option<String>,
     /// Wall time the check took.
     pub elapsed: Duration,
+}
+
+/// A primary's replication slot and the WAL it keeps (`max_slot_wal_keep_size` bounds
+/// it; status shows it so a stale slot is seen before it fills a disk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SlotReading {
+    /// The slot's name (the standby's node name when twinbeat created it).
+    pub name: String,
+    /// A walsender uses it now.
+    pub active: bool,
+    /// Bytes of WAL between the current position and the slot's `restart_lsn`.
+    pub retained_bytes: u64,
+}
+
+impl SlotReading {
+    /// Reads the query's `name active bytes` column (a slot name has no spaces).
+    fn parse(text: &str) -> Option<SlotReading> {
+        let mut parts = text.rsplitn(3, ' ');
+        let retained = parts.next()?.parse::<i64>().ok()?;
+        let active = match parts.next()? {
+            "true" | "t" => true,
+            "false" | "f" => false,
+            _ => return None,
+        };
+        Some(SlotReading {
+            name: parts.next()?.to_owned(),
+            active,
+            retained_bytes: u64::try_from(retained).unwrap_or(0),
+        })
+    }
 }
 
 impl LocalDbSample {
@@ -124,6 +162,7 @@ impl LocalDbProbe {
                     in_recovery: None,
                     wal_lsn: None,
                     replay_lsn: None,
+                    slot: None,
                     timeline: None,
                     error: Some(format!("check timed out after {timeout:?}")),
                     elapsed: Duration::ZERO,
@@ -160,6 +199,7 @@ impl LocalDbProbe {
                         in_recovery: None,
                         wal_lsn: None,
                         replay_lsn: None,
+                        slot: None,
                         timeline: None,
                         error: Some(format!("check query failed: {error}")),
                         elapsed: Duration::ZERO,
@@ -183,6 +223,7 @@ impl LocalDbProbe {
                     in_recovery: None,
                     wal_lsn: None,
                     replay_lsn: None,
+                    slot: None,
                     timeline: None,
                     error,
                     elapsed: Duration::ZERO,
@@ -204,6 +245,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
     let wal_lsn = column(2).and_then(parse_lsn);
     let timeline = column(3).and_then(|v| v.parse().ok());
     let replay_lsn = column(4).and_then(parse_lsn);
+    let slot = column(5).and_then(SlotReading::parse);
     let error = if !select_ok {
         Some(format!("SELECT 1 returned {:?}", column(0)))
     } else if in_recovery.is_none() || wal_lsn.is_none() {
@@ -221,6 +263,7 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
         in_recovery,
         wal_lsn,
         replay_lsn,
+        slot,
         timeline,
         error,
         elapsed: Duration::ZERO,

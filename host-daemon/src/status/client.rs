@@ -202,6 +202,15 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             }
         );
     }
+    if let Some(slot) = &r.slot {
+        let _ = writeln!(
+            o,
+            "slot      {} ({}) keeps {} bytes of WAL",
+            slot.name,
+            if slot.active { "active" } else { "INACTIVE" },
+            slot.retained_bytes
+        );
+    }
     if let Some(h) = &r.handover {
         let _ = match &h.verdict {
             None => writeln!(

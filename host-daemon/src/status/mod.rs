@@ -187,6 +187,20 @@ pub(crate) struct ReplicationStatus {
     /// A handover under way (rule `fence-handshake`): this master's question, or this
     /// standby's answer.
     pub handover: Option<HandoverStatus>,
+    /// On a primary, the replication slot that keeps the most WAL back.
+    #[serde(default)]
+    pub slot: Option<SlotStatus>,
+}
+
+/// A primary's replication slot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SlotStatus {
+    /// The slot's name (the standby's node name when twinbeat created it).
+    pub name: String,
+    /// A standby streams through it now.
+    pub active: bool,
+    /// WAL it keeps on this node, in bytes (`max_slot_wal_keep_size` bounds it).
+    pub retained_bytes: u64,
 }
 
 /// This node's side of a handover (rule `fence-handshake`).

@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
     fetch, serve, BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus,
-    ReplicationStatus, SerialCounters, Shared, StatusSnapshot, Target, VipStatus,
+    ReplicationStatus, SerialCounters, Shared, SlotStatus, StatusSnapshot, Target, VipStatus,
 };
 use crate::metrics::DropReason;
 
@@ -71,6 +71,11 @@ fn known() -> StatusSnapshot {
                 lsn: 42,
                 verdict: Some("lag_too_high".into()),
             }),
+            slot: Some(SlotStatus {
+                name: "b".into(),
+                active: true,
+                retained_bytes: 16384,
+            }),
         },
         serial: SerialCounters {
             sent: 10,
@@ -112,6 +117,10 @@ fn the_table_shows_the_peer_db_and_the_lag() {
         table.contains("lag       2000000 bytes  STANDBY TOO FAR BEHIND TO TAKE OVER"),
         "{table}"
     );
+    assert!(
+        table.contains("slot      b (active) keeps 16384 bytes of WAL"),
+        "{table}"
+    );
 }
 
 #[tokio::test]
@@ -151,6 +160,9 @@ async fn serves_status_and_metrics() {
         "twinbeat_maintenance_paused 1",
         "twinbeat_rejoin_in_progress 0",
         "twinbeat_rejoins_total 1",
+        "twinbeat_switchover_in_progress 0",
+        "twinbeat_switchovers_total 0",
+        "twinbeat_replication_slot_retained_bytes -1",
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");
     }

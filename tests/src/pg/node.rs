@@ -98,6 +98,7 @@ impl PgNode {
              hot_standby = on\n\
              max_wal_senders = 5\n\
              wal_keep_size = '128MB'\n\
+             max_slot_wal_keep_size = '1GB'\n\
              max_connections = 50\n\
              shared_buffers = '32MB'\n\
              fsync = off\n\

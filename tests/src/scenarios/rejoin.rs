@@ -525,51 +525,78 @@ fn original(s: &Sample) -> bool {
         && s.b.vip == VipObs::Absent
 }
 
-/// Rows of `lab_orders` on node `n`, if it answers.
-fn order_count(lab: &Lab, n: Node) -> Option<String> {
-    lab.sql(n, "SELECT count(*) FROM lab_orders")
+/// Whether node `n` has the replication slot `slot` in use, within 30 s.
+fn slot_active(lab: &Lab, n: Node, slot: &str) -> bool {
+    crate::cmd::poll(Duration::from_secs(30), || {
+        lab.sql(
+            n,
+            &format!("SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'"),
+        )
         .ok()
-        .and_then(|r| pgq::scalar(&r).map(str::to_owned))
+        .filter(|r| pgq::scalar(r) == Some("t"))
+    })
+    .is_some()
 }
 
-/// Scenario 33: `twinbeat switchover` on a (the master) makes b primary and a its
-/// streaming standby with every committed row on b; then `twinbeat switchover` on a
-/// again (now the standby: its request travels over serial) switches back (rule
-/// `planned-switchover`).
+/// The ids in `table` on node `n`, if it answers.
+fn ids_on(lab: &Lab, n: Node, table: &str) -> Option<std::collections::BTreeSet<i64>> {
+    let rows = lab.sql(n, &format!("SELECT id FROM {table}")).ok()?;
+    Some(
+        rows.iter()
+            .filter_map(|r| r.first().cloned().flatten())
+            .filter_map(|v| v.parse().ok())
+            .collect(),
+    )
+}
+
+/// Scenario 33: `twinbeat switchover` on a (the master) while a client commits through
+/// the VIP every 10 ms: b becomes primary with every acknowledged commit and a its
+/// streaming standby; then `twinbeat switchover` on a again (now the standby: its
+/// request travels over serial) switches back (rule `planned-switchover`). The longest
+/// gap between two acknowledged commits is the switchover's cost to clients.
 pub fn s33_switchover_and_back(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
-        "33 planned switchover and back",
-        "b primary and a its standby with no committed row lost; then back again",
+        "33 planned switchover and back, a client committing through the VIP",
+        "b primary and a its standby with every acknowledged commit; then back again",
     );
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
-    lab.sql(
-        Node::A,
-        "CREATE TABLE lab_orders (id int PRIMARY KEY, note text)",
-    )?;
-    let mut committed = 0;
     for round in 0..2 {
-        for id in 0..50 {
-            let sql = format!(
-                "INSERT INTO lab_orders VALUES ({}, 'before switch {round}')",
-                round * 100 + id
-            );
-            let on = if round == 0 { Node::A } else { Node::B };
-            if lab.sql(on, &sql).is_ok() {
-                committed += 1;
-            }
-        }
+        lab.sql(
+            Node::A,
+            &format!("CREATE TABLE lab_commits_{round} (id bigint PRIMARY KEY)"),
+        )?;
+    }
+    lab.check_replication(Node::A, Node::B, Duration::from_secs(10))?;
+    // b was built by hand (`pg_basebackup -R`, no slot): its daemon puts a slot named
+    // after it on a (rule `standby-slot`).
+    out.check(
+        slot_active(&lab, Node::A, "b"),
+        "b streams through its slot b on a",
+    );
+    for round in 0..2 {
+        let table = format!("lab_commits_{round}");
         sampler.mark(&format!(
             "operator: twinbeat switchover on a (round {round})"
         ));
-        let started = Instant::now();
-        let (code, said) = lab.operator(
-            Node::A,
-            &["switchover", "--wait", "90s"],
-            Duration::from_secs(100),
+        let (acked, ran) = lab.commit_via_vip_while(
+            &table,
+            Duration::from_millis(10),
+            Duration::from_secs(2),
+            || {
+                std::thread::sleep(Duration::from_secs(1));
+                let started = Instant::now();
+                let said = lab.operator(
+                    Node::A,
+                    &["switchover", "--wait", "90s"],
+                    Duration::from_secs(100),
+                );
+                (said, started.elapsed())
+            },
         )?;
+        let ((code, said), took) = (ran.0?, ran.1);
         out.note(format!(
             "round {round}: twinbeat switchover took {:.2} s: {}",
-            started.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             said.trim().replace('\n', " | ")
         ));
         out.check(
@@ -582,20 +609,35 @@ pub fn s33_switchover_and_back(ctx: &Ctx) -> Result<Outcome> {
             whole.is_some(),
             format!("round {round}: roles changed, the VIP with the new primary"),
         );
-        let primary = if round == 0 { Node::B } else { Node::A };
-        let standby = if round == 0 { Node::A } else { Node::B };
-        let rows = order_count(&lab, primary);
+        let (primary, standby) = if round == 0 {
+            (Node::B, Node::A)
+        } else {
+            (Node::A, Node::B)
+        };
+        let gap = acked
+            .windows(2)
+            .map(|w| w[1].1.saturating_duration_since(w[0].1))
+            .max()
+            .unwrap_or_default();
+        out.note(format!(
+            "round {round}: {} commits acknowledged through the VIP; longest gap between two: {} ms",
+            acked.len(),
+            gap.as_millis()
+        ));
+        let have = ids_on(&lab, primary, &table).unwrap_or_default();
+        let lost = acked.iter().filter(|(n, _)| !have.contains(n)).count();
         out.check(
-            rows.as_deref() == Some(committed.to_string().as_str()),
-            format!("round {round}: the new primary has all {committed} committed rows ({rows:?})"),
+            !acked.is_empty() && lost == 0,
+            format!(
+                "round {round}: the new primary has every acknowledged commit ({lost} of {} missing)",
+                acked.len()
+            ),
         );
+        let name = if standby == Node::A { "a" } else { "b" };
         let streaming = crate::cmd::poll(Duration::from_secs(30), || {
             lab.sql(
                 primary,
-                &format!(
-                    "SELECT state FROM pg_stat_replication WHERE application_name = '{}'",
-                    if standby == Node::A { "a" } else { "b" }
-                ),
+                &format!("SELECT state FROM pg_stat_replication WHERE application_name = '{name}'"),
             )
             .ok()
             .filter(|r| pgq::scalar(r) == Some("streaming"))
@@ -603,6 +645,18 @@ pub fn s33_switchover_and_back(ctx: &Ctx) -> Result<Outcome> {
         out.check(
             streaming.is_some(),
             format!("round {round}: the old master streams from the new primary"),
+        );
+        out.check(
+            slot_active(&lab, primary, name),
+            format!("round {round}: through its slot {name} on the new primary"),
+        );
+        let stale = lab
+            .sql(standby, "SELECT count(*) FROM pg_replication_slots")
+            .ok()
+            .and_then(|r| pgq::scalar(&r).map(str::to_owned));
+        out.check(
+            stale.as_deref() == Some("0"),
+            format!("round {round}: the old master kept no slot of its own ({stale:?})"),
         );
         let bad = stays(&sampler, Duration::from_secs(3), want);
         out.check(bad.is_none(), format!("round {round}: stays so ({bad:?})"));

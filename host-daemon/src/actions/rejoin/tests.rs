@@ -249,3 +249,116 @@ fn a_source_in_recovery_is_refused() {
         "{err}"
     );
 }
+
+/// Rule `planned-switchover` on real servers: the master's `Demote` stops it cleanly
+/// at its final LSN (a second run only reads it), the standby replays past it and
+/// promotes, and the old master follows with nothing to rewind and nothing lost; its
+/// slot on the new primary is then already in place (rule `standby-slot`).
+#[test]
+fn a_demoted_primary_hands_over_at_its_final_lsn_and_follows_with_nothing_lost() {
+    let old = PgServer::primary(Launch::PgCtl).expect("a primary");
+    old.query("CREATE TABLE orders (id int PRIMARY KEY)")
+        .unwrap();
+    let new = PgServer::standby_of(&old, Launch::PgCtl, true).expect("a standby");
+    for id in 1..=20 {
+        old.query(&format!("INSERT INTO orders VALUES ({id})"))
+            .unwrap();
+    }
+    // The start guard is armed on a primary: it stays through the demotion.
+    std::fs::write(old.data().join("standby.signal"), "").unwrap();
+    let d = Diverged { old, new };
+    let state = tempfile::tempdir().unwrap();
+    let (plan, service) = plan(&d, state.path());
+    let rt = runtime();
+    let deadline = || TokioInstant::now() + WINDOW;
+    let lsn = rt
+        .block_on(super::demote(
+            &plan,
+            &service,
+            Some(d.old.data()),
+            deadline(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()));
+    assert!(d.old.data().join("standby.signal").exists());
+    let again = rt
+        .block_on(super::demote(
+            &plan,
+            &service,
+            Some(d.old.data()),
+            deadline(),
+        ))
+        .expect("a cleanly stopped server is only read");
+    assert_eq!(again, lsn);
+    // The standby replays past the shutdown checkpoint, then promotes.
+    wait(|| {
+        d.new
+            .query("SELECT (pg_last_wal_replay_lsn() - '0/0')::bigint")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|replayed| replayed > lsn)
+    });
+    assert_eq!(
+        d.new.query("SELECT count(*) FROM orders").unwrap(),
+        "20",
+        "every committed row reached the standby"
+    );
+    d.new.query("SELECT pg_promote()").unwrap();
+    wait(|| d.new.query("SELECT pg_is_in_recovery()").ok().as_deref() == Some("f"));
+    let done = rt
+        .block_on(rejoin(
+            &plan,
+            &service,
+            Some(d.old.data()),
+            false,
+            deadline(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()));
+    assert_eq!(done.method, Method::Rewind);
+    if let Some(report) = done.report {
+        assert_eq!(report.committed_transactions, 0, "{report:?}");
+    }
+    d.new.query("INSERT INTO orders VALUES (21)").unwrap();
+    wait(|| d.old.query("SELECT count(*) FROM orders").ok().as_deref() == Some("21"));
+    let (slot, changed) = rt
+        .block_on(super::ensure_slot(&plan, deadline()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(slot, "node_a");
+    assert!(!changed, "the rejoin had set primary_slot_name already");
+    let active = d
+        .new
+        .query("SELECT active FROM pg_replication_slots WHERE slot_name = 'node_a'")
+        .unwrap();
+    assert_eq!(active, "t");
+}
+
+/// Rule `standby-slot`: a standby built without a slot gets one on the primary, and
+/// `primary_slot_name` with a reload; a second run changes nothing.
+#[test]
+fn a_hand_built_standby_gets_its_slot_on_the_primary() {
+    let primary = PgServer::primary(Launch::PgCtl).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::PgCtl, true).expect("a standby");
+    // The standby is the local server here; the primary is its peer.
+    let d = Diverged {
+        old: standby,
+        new: primary,
+    };
+    let state = tempfile::tempdir().unwrap();
+    let (plan, _) = plan(&d, state.path());
+    let rt = runtime();
+    let (slot, changed) = rt
+        .block_on(super::ensure_slot(&plan, TokioInstant::now() + WINDOW))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(slot, "node_a");
+    assert!(changed);
+    wait(|| {
+        d.new
+            .query("SELECT active FROM pg_replication_slots WHERE slot_name = 'node_a'")
+            .ok()
+            .as_deref()
+            == Some("t")
+    });
+    let (_, again) = rt
+        .block_on(super::ensure_slot(&plan, TokioInstant::now() + WINDOW))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!again);
+}

@@ -186,6 +186,12 @@ impl Effects {
                     deadline: at(deadline),
                 });
             }
+            Action::EnsureSlot { term, deadline } => {
+                let _ = self.db.send(DbOp::EnsureSlot {
+                    term,
+                    deadline: at(deadline),
+                });
+            }
             Action::Demote { deadline } => {
                 let _ = self.db.send(DbOp::Demote {
                     deadline: at(deadline),

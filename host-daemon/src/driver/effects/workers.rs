@@ -73,6 +73,14 @@ pub(crate) enum DbOp {
         /// End of the rejoin's window.
         deadline: TokioInstant,
     },
+    /// Make sure this standby streams through its slot on the primary (rule
+    /// `standby-slot`).
+    EnsureSlot {
+        /// The primary's term.
+        term: u64,
+        /// End of the action's window.
+        deadline: TokioInstant,
+    },
     /// Checkpoint and stop the local DB cleanly, read the final LSN (rule
     /// `planned-switchover`).
     Demote {
@@ -230,6 +238,22 @@ pub(crate) async fn db_worker(
                 deadline,
             } => rejoin(&plan, term, reclone, deadline).await,
             DbOp::Demote { deadline } => demote(&plan, deadline).await,
+            DbOp::EnsureSlot { term, deadline } => {
+                match rejoin::ensure_slot(&plan.rejoin, deadline).await {
+                    Ok((slot, changed)) => {
+                        if changed {
+                            tracing::warn!(
+                                "replication slot {slot} on the primary of term {term}; primary_slot_name set and reloaded (rule standby-slot)"
+                            );
+                        }
+                        Input::SlotEnsured { term }
+                    }
+                    Err(e) => {
+                        tracing::warn!("replication slot not made sure of: {e}");
+                        Input::SlotNotEnsured { term }
+                    }
+                }
+            }
             DbOp::Stop { kill_at, deadline } => {
                 let dir = plan.data_dir.get(&plan.promote_target).await;
                 let stop = plan.stop_plan(dir, kill_at, deadline);

@@ -35,6 +35,7 @@ impl Driver {
                     engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),
                     engine::DecisionKind::Fence => self.shared.metrics.fences.inc(),
                     engine::DecisionKind::Rejoin => self.shared.metrics.rejoins.inc(),
+                    engine::DecisionKind::Switchover => self.shared.metrics.switchovers.inc(),
                     _ => 0,
                 };
                 tracing::warn!("decision {:?}: {:?}", d.kind, d.reason)

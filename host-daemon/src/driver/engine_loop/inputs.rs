@@ -74,6 +74,9 @@ impl Driver {
 
     pub(super) fn on_local(&mut self, done: Completed<PathId, LocalDbSample>) {
         let s = done.outcome;
+        if s.healthy() {
+            self.slot.clone_from(&s.slot);
+        }
         let sample = match s.readiness {
             crate::probe::Readiness::NoResponse { .. } => None,
             _ => Some(engine::LocalDbSample {

@@ -75,6 +75,9 @@ pub(crate) struct Driver {
     pause_by: String,
     /// This node's last promotion, for the status page.
     last_failover: Option<crate::status::LastFailover>,
+    /// The replication slot the last local check read (a primary's), for the status
+    /// page.
+    slot: Option<crate::probe::local_db::SlotReading>,
 }
 
 impl Driver {

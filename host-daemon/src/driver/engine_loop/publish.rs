@@ -55,6 +55,16 @@ impl Driver {
         );
         snap.start_guard = self.effects.start_guard().into();
         snap.last_failover = self.last_failover.clone();
+        snap.replication.slot = self.slot.as_ref().map(|s| crate::status::SlotStatus {
+            name: s.name.clone(),
+            active: s.active,
+            retained_bytes: s.retained_bytes,
+        });
+        self.shared.metrics.slot_retained_bytes.set(
+            self.slot
+                .as_ref()
+                .map_or(-1, |s| i64::try_from(s.retained_bytes).unwrap_or(i64::MAX)),
+        );
         let by_operator = self
             .engine
             .maintenance()
@@ -72,6 +82,8 @@ impl Driver {
             .set(i64::from(self.engine.maintenance().is_some()));
         m.rejoin_in_progress
             .set(i64::from(self.engine.rejoin_progress().is_some()));
+        m.switchover_in_progress
+            .set(i64::from(self.engine.switchover().is_some()));
         self.shared.update(|s| *s = snap);
     }
 }

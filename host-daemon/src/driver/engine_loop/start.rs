@@ -132,6 +132,7 @@ impl Driver {
             notified: String::new(),
             pause_by,
             last_failover,
+            slot: None,
         })
     }
 }

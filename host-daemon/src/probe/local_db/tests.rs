@@ -35,6 +35,19 @@ fn primary_is_accepting_not_in_recovery_with_its_lsn_and_reuses_its_connection()
         .unwrap();
     let later = rt.block_on(probe.check(TIMEOUT));
     assert!(later.wal_lsn.expect("lsn") > lsn);
+    assert_eq!(later.slot, None, "no replication slot yet");
+
+    // A slot that reserved WAL shows with what it keeps back.
+    server
+        .query("SELECT pg_create_physical_replication_slot('b', true)")
+        .unwrap();
+    server
+        .query("CREATE TABLE t2 AS SELECT generate_series(1, 1000) AS n")
+        .unwrap();
+    let slot = rt.block_on(probe.check(TIMEOUT)).slot.expect("the slot");
+    assert_eq!(slot.name, "b");
+    assert!(!slot.active);
+    assert!(slot.retained_bytes > 0, "{slot:?}");
 
     for _ in 0..10 {
         assert!(rt.block_on(probe.check(TIMEOUT)).healthy());
@@ -173,4 +186,20 @@ fn empty_row_is_not_select_ok() {
     let sample = sample_from_row(&[]);
     assert!(!sample.select_ok);
     assert!(!sample.healthy());
+}
+
+#[test]
+fn a_slot_column_is_read_or_refused_whole() {
+    let slot = SlotReading::parse("node_b true 4096").expect("valid");
+    assert_eq!(
+        slot,
+        SlotReading {
+            name: "node_b".into(),
+            active: true,
+            retained_bytes: 4096
+        }
+    );
+    assert!(SlotReading::parse("node_b maybe 1").is_none());
+    assert!(SlotReading::parse("node_b true").is_none());
+    assert!(SlotReading::parse("").is_none());
 }
