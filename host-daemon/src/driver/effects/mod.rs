@@ -187,9 +187,12 @@ impl Effects {
                 });
             }
             Action::EnsureSlot { term, deadline } => {
-                let _ = self.db.send(DbOp::EnsureSlot {
-                    term,
-                    deadline: at(deadline),
+                let plan = Arc::clone(&self.plan);
+                let done = self.done.clone();
+                let deadline = at(deadline);
+                tokio::spawn(async move {
+                    let input = workers::ensure_slot(&plan, term, deadline).await;
+                    let _ = done.send(input.into());
                 });
             }
             Action::Demote { deadline } => {

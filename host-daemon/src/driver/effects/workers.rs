@@ -73,14 +73,6 @@ pub(crate) enum DbOp {
         /// End of the rejoin's window.
         deadline: TokioInstant,
     },
-    /// Make sure this standby streams through its slot on the primary (rule
-    /// `standby-slot`).
-    EnsureSlot {
-        /// The primary's term.
-        term: u64,
-        /// End of the action's window.
-        deadline: TokioInstant,
-    },
     /// Checkpoint and stop the local DB cleanly, read the final LSN (rule
     /// `planned-switchover`).
     Demote {
@@ -238,22 +230,7 @@ pub(crate) async fn db_worker(
                 deadline,
             } => rejoin(&plan, term, reclone, deadline).await,
             DbOp::Demote { deadline } => demote(&plan, deadline).await,
-            DbOp::EnsureSlot { term, deadline } => {
-                match rejoin::ensure_slot(&plan.rejoin, deadline).await {
-                    Ok((slot, changed)) => {
-                        if changed {
-                            tracing::warn!(
-                                "replication slot {slot} on the primary of term {term}; primary_slot_name set and reloaded (rule standby-slot)"
-                            );
-                        }
-                        Input::SlotEnsured { term }
-                    }
-                    Err(e) => {
-                        tracing::warn!("replication slot not made sure of: {e}");
-                        Input::SlotNotEnsured { term }
-                    }
-                }
-            }
+
             DbOp::Stop { kill_at, deadline } => {
                 let dir = plan.data_dir.get(&plan.promote_target).await;
                 let stop = plan.stop_plan(dir, kill_at, deadline);
@@ -326,6 +303,26 @@ async fn restart(plan: &Plan, lift_guard: bool, deadline: TokioInstant) -> Input
         guard::arm(dir, "after the primary's restart").await;
     }
     input
+}
+
+/// The standby's slot (rule `standby-slot`), logged; its answer to the engine. Not in
+/// the DB worker's queue: a peer that does not answer must never hold a promotion
+/// back behind it.
+pub(crate) async fn ensure_slot(plan: &Plan, term: u64, deadline: TokioInstant) -> Input {
+    match rejoin::ensure_slot(&plan.rejoin, deadline).await {
+        Ok((slot, changed)) => {
+            if changed {
+                tracing::warn!(
+                    "replication slot {slot} on the primary of term {term}; primary_slot_name set and reloaded (rule standby-slot)"
+                );
+            }
+            Input::SlotEnsured { term }
+        }
+        Err(e) => {
+            tracing::warn!("replication slot not made sure of: {e}");
+            Input::SlotNotEnsured { term }
+        }
+    }
 }
 
 /// The switchover's demotion, logged; its answer to the engine.
