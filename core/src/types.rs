@@ -302,7 +302,13 @@ pub enum PersistedRole {
     /// again (or finds it stopped), reads the final LSN again from the control file
     /// and carries on: it follows a peer that is primary in a higher term, and
     /// otherwise withdraws after `switchover_timeout` like a running switchover.
-    Demoting,
+    Demoting {
+        /// The node handed over to.
+        to: NodeId,
+        /// The final LSN, once PostgreSQL is shut down (the control file stays the
+        /// authority: a restart reads it again).
+        final_lsn: Option<u64>,
+    },
 }
 
 impl From<PersistedRole> for Role {
@@ -312,7 +318,7 @@ impl From<PersistedRole> for Role {
             PersistedRole::Promoting => Role::Promoting,
             PersistedRole::Primary => Role::Primary,
             PersistedRole::Fenced | PersistedRole::Rejoining => Role::Fenced,
-            PersistedRole::Demoting => Role::Demoting,
+            PersistedRole::Demoting { .. } => Role::Demoting,
         }
     }
 }

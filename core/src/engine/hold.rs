@@ -232,7 +232,7 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     let role = match (persisted, start.db_in_recovery) {
         (Some(PersistedRole::Fenced | PersistedRole::Rejoining), _) => Role::Fencing,
         // Rule `planned-switchover`: the demotion carries on from the VIP's release.
-        (Some(PersistedRole::Demoting), _) => Role::Demoting,
+        (Some(PersistedRole::Demoting { .. }), _) => Role::Demoting,
         // The start guard: a primary's PostgreSQL started by anyone but the daemon
         // (reboot, crash) comes up in recovery. It is still the primary of its term
         // until the peer is heard: hold, then fence or re-open it.
@@ -245,7 +245,7 @@ pub(super) fn start_role(start: StartFacts) -> (Role, u64, bool) {
     };
     // "Promoting" out of recovery finishes as primary (`Engine::new` persists it).
     let primary_claim = match persisted {
-        Some(PersistedRole::Primary | PersistedRole::Demoting) => true,
+        Some(PersistedRole::Primary | PersistedRole::Demoting { .. }) => true,
         Some(PersistedRole::Promoting) => !start.db_in_recovery,
         _ => false,
     };

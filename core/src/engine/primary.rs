@@ -192,15 +192,15 @@ impl Engine {
             }
             return;
         }
-        let expected = match self.step {
-            Step::PersistPromoting => PersistedRole::Promoting,
-            Step::PersistPrimary => PersistedRole::Primary,
-            Step::PersistFenced => PersistedRole::Fenced,
-            Step::PersistRejoining => PersistedRole::Rejoining,
-            Step::PersistDemoting => PersistedRole::Demoting,
-            _ => return,
-        };
-        if state.role != expected || state.term != self.term {
+        let expected = matches!(
+            (self.step, state.role),
+            (Step::PersistPromoting, PersistedRole::Promoting)
+                | (Step::PersistPrimary, PersistedRole::Primary)
+                | (Step::PersistFenced, PersistedRole::Fenced)
+                | (Step::PersistRejoining, PersistedRole::Rejoining)
+                | (Step::PersistDemoting, PersistedRole::Demoting { .. })
+        );
+        if !expected || state.term != self.term {
             return; // an answer to an earlier, abandoned step
         }
         if self.step == Step::PersistRejoining {

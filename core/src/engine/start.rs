@@ -139,11 +139,15 @@ impl Engine {
                 e.run_fence_action = false;
                 e.begin_fence(now, Reason::Restarted);
             }
-            (Role::Demoting, _) => {
+            (Role::Demoting, persisted) => {
                 // Rule `planned-switchover`: nothing an earlier run published is
                 // current (rule `fence-handshake`); the demotion carries on.
                 e.push(Action::PublishHandover(None));
-                e.resume_demotion(now);
+                let to = match persisted.map(|p| p.role) {
+                    Some(PersistedRole::Demoting { to, .. }) => to,
+                    _ => crate::types::NodeId(0),
+                };
+                e.resume_demotion(now, to);
             }
             (Role::Hold, persisted) => {
                 if let Some(PersistedState {

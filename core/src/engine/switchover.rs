@@ -26,7 +26,7 @@ use crate::config::SWITCHOVER_REQUEST_WINDOW;
 use crate::io::{Action, DecisionKind, Reason, Severity, SwitchoverRefused};
 use crate::time::Instant;
 use crate::types::{
-    PathHealth, PathId, PeerState, PersistedRole, PersistedState, Role, SwitchoverProgress,
+    NodeId, PathHealth, PathId, PeerState, PersistedRole, PersistedState, Role, SwitchoverProgress,
     SwitchoverSide, SwitchoverStage,
 };
 
@@ -37,6 +37,8 @@ pub(super) struct Demotion {
     pub(super) stage: SwitchoverStage,
     /// Who asked.
     pub(super) reason: Reason,
+    /// The node handed over to.
+    pub(super) to: NodeId,
 }
 
 impl Engine {
@@ -197,24 +199,30 @@ impl Engine {
     /// The master's first step: persist `demoting` in its term.
     fn begin_demotion(&mut self, now: Instant, reason: Reason) {
         self.decide(now, DecisionKind::Switchover, reason);
+        let to = self.peer.map_or(NodeId(0), |v| v.state.node_id);
         self.switchover = Some(Demotion {
             stage: SwitchoverStage::Stopping,
             reason,
+            to,
         });
         self.set_step(Step::PersistDemoting);
         self.set_role(now, Role::Demoting);
         self.push(Action::Persist(PersistedState {
-            role: PersistedRole::Demoting,
+            role: PersistedRole::Demoting {
+                to,
+                final_lsn: None,
+            },
             term: self.term,
         }));
     }
 
-    /// A restart that found `demoting` persisted: the same steps again from the VIP's
-    /// release (each is idempotent: a stopped server is only read).
-    pub(super) fn resume_demotion(&mut self, now: Instant) {
+    /// A restart that found `demoting` (to `to`) persisted: the same steps again from
+    /// the VIP's release (each is idempotent: a stopped server is only read).
+    pub(super) fn resume_demotion(&mut self, now: Instant, to: NodeId) {
         self.switchover = Some(Demotion {
             stage: SwitchoverStage::Stopping,
             reason: Reason::Restarted,
+            to,
         });
         self.set_role(now, Role::Demoting);
         self.set_step(Step::DemoteReleaseVip);
@@ -268,6 +276,16 @@ impl Engine {
         self.local_healthy = false;
         if let Some(d) = self.switchover.as_mut() {
             d.stage = SwitchoverStage::Stopped { lsn };
+            // On record for the operator; a restart reads the control file again. No
+            // answer is awaited (`on_persisted` expects none in this step).
+            let to = d.to;
+            self.push(Action::Persist(PersistedState {
+                role: PersistedRole::Demoting {
+                    to,
+                    final_lsn: Some(lsn),
+                },
+                term: self.term,
+            }));
         }
         self.set_step(Step::AwaitSuccessor);
         self.set_timer(

@@ -9,8 +9,8 @@ use crate::harness::{
     cfg, decided, peer_state, replica, unwindowed, writable, Answer, Harness, World,
 };
 use twinbeat_core::{
-    Action, DecisionKind, Instant, NodeState, PathId, PersistedRole, PersistedState, Reason, Role,
-    StartFacts, SwitchoverRefused, SwitchoverSide, SwitchoverStage,
+    Action, DecisionKind, Instant, NodeId, NodeState, PathId, PersistedRole, PersistedState,
+    Reason, Role, StartFacts, SwitchoverRefused, SwitchoverSide, SwitchoverStage,
 };
 
 fn effects_since(h: &Harness, since: Instant) -> Vec<Action> {
@@ -59,6 +59,14 @@ fn persisted(role: PersistedRole, term: u64) -> Action {
     Action::Persist(PersistedState { role, term })
 }
 
+/// `demoting`, handing over to the harness's peer (node 2).
+fn demoting_to_peer(final_lsn: Option<u64>) -> PersistedRole {
+    PersistedRole::Demoting {
+        to: NodeId(2),
+        final_lsn,
+    }
+}
+
 /// A master that ran `twinbeat switchover` and has stopped at final LSN 1000.
 fn stopped_master() -> Harness {
     let mut h = Harness::master(World::master_side());
@@ -80,11 +88,12 @@ fn the_master_persists_demoting_releases_the_vip_then_stops_and_sends_its_final_
     assert_eq!(
         effects_since(&h, since),
         [
-            persisted(PersistedRole::Demoting, 1),
+            persisted(demoting_to_peer(None), 1),
             Action::ReleaseVip,
             Action::Demote {
                 deadline: Instant::ZERO
             },
+            persisted(demoting_to_peer(Some(4242)), 1),
         ]
     );
     assert!(decided(
@@ -414,7 +423,7 @@ fn a_restart_in_demoting_stops_again_and_follows_a_peer_already_primary() {
     w.peer = peer_state(Role::Primary, 2);
     let facts = StartFacts {
         persisted: Some(PersistedState {
-            role: PersistedRole::Demoting,
+            role: demoting_to_peer(Some(1000)),
             term: 1,
         }),
         db_in_recovery: false,
@@ -430,6 +439,7 @@ fn a_restart_in_demoting_stops_again_and_follows_a_peer_already_primary() {
             Action::Demote {
                 deadline: Instant::ZERO
             },
+            persisted(demoting_to_peer(Some(1000)), 1),
             Action::Rejoin {
                 term: 2,
                 reclone: false,

@@ -414,7 +414,10 @@ impl Checks {
             // "primary" may not be on disk yet (rule `planned-switchover`).
             Some(p)
                 if p.term == term
-                    && matches!(p.role, PersistedRole::Primary | PersistedRole::Demoting) =>
+                    && matches!(
+                        p.role,
+                        PersistedRole::Primary | PersistedRole::Demoting { .. }
+                    ) =>
             {
                 self.reopens += 1
             }

@@ -36,8 +36,18 @@ enum PersistedRoleInFile {
     Primary,
     Fenced,
     Rejoining,
-    Demoting,
+    /// `{"demoting": {"to": 2, "final_lsn": 50331688}}` (rule `planned-switchover`).
+    Demoting {
+        #[serde(with = "NodeIdInFile")]
+        to: engine::NodeId,
+        final_lsn: Option<u64>,
+    },
 }
+
+/// A node id as the file writes it: its number.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "engine::NodeId")]
+struct NodeIdInFile(u32);
 
 /// The persisted record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

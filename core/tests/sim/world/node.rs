@@ -36,7 +36,15 @@ impl Step {
             (Step::PersistFenced, Action::Persist(s)) => s.role == PersistedRole::Fenced,
             (Step::PersistRejoining, Action::Persist(s)) => s.role == PersistedRole::Rejoining,
             (Step::Rejoin, Action::Rejoin { .. }) => true,
-            (Step::PersistDemoting, Action::Persist(s)) => s.role == PersistedRole::Demoting,
+            (Step::PersistDemoting, Action::Persist(s)) => {
+                matches!(
+                    s.role,
+                    PersistedRole::Demoting {
+                        final_lsn: None,
+                        ..
+                    }
+                )
+            }
             (Step::Demote, Action::Demote { .. }) => true,
             (Step::Promote, Action::Promote { .. }) => true,
             (Step::TakeVip, Action::TakeVip) => true,

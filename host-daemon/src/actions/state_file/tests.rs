@@ -152,3 +152,23 @@ fn killed_writer_leaves_old_or_new_never_torn() {
     // The children did write (each starts again from term 1).
     assert!(last_term > 0, "no write completed");
 }
+
+#[test]
+fn demoting_is_kept_with_whom_to_and_its_final_lsn() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::new(dir.path());
+    for final_lsn in [None, Some(50_331_688)] {
+        let role = PersistedRole::Demoting {
+            to: twinbeat_core::NodeId(2),
+            final_lsn,
+        };
+        store
+            .save(&PersistedState::new(role, 3, "operator switchover"))
+            .unwrap();
+        let text = std::fs::read_to_string(store.path()).unwrap();
+        assert!(text.contains("\"demoting\""), "{text}");
+        assert!(text.contains("\"to\": 2"), "{text}");
+        let loaded = store.load().unwrap().unwrap();
+        assert_eq!((loaded.state, loaded.term), (role, 3));
+    }
+}
