@@ -431,10 +431,13 @@ fn switchover_cmd(path: &std::path::Path, timeout: Duration, wait: Duration) -> 
             );
             return EXIT_OK;
         }
-        began |= snap.role == "demoting";
+        // Under way: this master demoting, or this standby's request out (or the
+        // master's stages heard). Over with no new term: withdrawn, or the master
+        // refused the standby's request (its log says why).
+        began |= snap.role == "demoting" || snap.switchover.is_some();
         if settled && began && snap.term == term0 && snap.role != "demoting" {
             eprintln!(
-                "the switchover was withdrawn: this node is {} in term {} (alarms: {})",
+                "no switchover: this node is {} in term {} still; the master withdrew it or refused the request (its log and `twinbeat status` say why; alarms here: {})",
                 snap.role,
                 snap.term,
                 snap.alarms.join(", ")

@@ -29,12 +29,17 @@ pub fn s26_master_backend_killed(ctx: &Ctx) -> Result<Outcome> {
     );
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
     let before = lab.pg(Node::A).postmaster_pid();
-    // The walsender streaming to b is a backend like any other.
-    let rows = lab.sql(
-        Node::A,
-        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walsender' LIMIT 1",
-    )?;
-    let backend = pgq::scalar(&rows).and_then(|p| p.parse::<i32>().ok());
+    // The walsender streaming to b is a backend like any other. b's WAL receiver
+    // reconnects once early on, when its daemon sets `primary_slot_name` (rule
+    // `standby-slot`): wait for the walsender of the slot.
+    let backend = crate::cmd::poll(Duration::from_secs(30), || {
+        lab.sql(
+            Node::A,
+            "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'b' AND active",
+        )
+        .ok()
+        .and_then(|rows| pgq::scalar(&rows).and_then(|p| p.parse::<i32>().ok()))
+    });
     out.check(
         backend.is_some(),
         format!("a backend of a's PostgreSQL: {backend:?}"),

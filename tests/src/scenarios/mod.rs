@@ -119,7 +119,22 @@ pub fn cluster_with(ctx: &Ctx, opts: LabOptions) -> Result<(Lab, Sampler)> {
             lab.daemon_log(Node::A).display()
         )));
     }
-    sampler.mark("healthy pair: a primary with the VIP, b standby");
+    // b's daemon sets `primary_slot_name` once (rule `standby-slot`), which restarts
+    // its WAL receiver: let that happen before a scenario's fault, so no fault lands
+    // in the reconnect. Bounded; a pair that never gets there is the scenario's to judge.
+    let slotted = crate::cmd::poll(Duration::from_secs(10), || {
+        lab.sql(
+            Node::A,
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'b' AND active",
+        )
+        .ok()
+        .filter(|r| crate::pgq::scalar(r) == Some("1"))
+    });
+    sampler.mark(if slotted.is_some() {
+        "healthy pair: a primary with the VIP, b standby streaming through its slot"
+    } else {
+        "healthy pair: a primary with the VIP, b standby (not yet through its slot)"
+    });
     Ok((lab, sampler))
 }
 

@@ -573,6 +573,30 @@ pub fn s33_switchover_and_back(ctx: &Ctx) -> Result<Outcome> {
         slot_active(&lab, Node::A, "b"),
         "b streams through its slot b on a",
     );
+    // Refused, with the reason, while the pair is paused.
+    let bound = Duration::from_secs(20);
+    lab.operator(Node::A, &["pause"], bound)?;
+    let (code, said) = lab.operator(Node::A, &["switchover", "--wait", "0"], bound)?;
+    out.check(
+        code == Some(1) && said.contains("paused"),
+        format!(
+            "refused while paused, exit 1 ({code:?}: {})",
+            said.trim().replace('\n', " | ")
+        ),
+    );
+    lab.operator(Node::A, &["resume"], bound)?;
+    // The pair is unpaused once b has heard it and a has heard b's frames without it.
+    let unpaused = crate::cmd::poll(Duration::from_secs(10), || {
+        Node::BOTH
+            .iter()
+            .all(|n| {
+                lab.daemon_status(*n)
+                    .is_ok_and(|s| s["maintenance"].is_null())
+            })
+            .then_some(())
+    });
+    out.check(unpaused.is_some(), "the pause ended on both nodes");
+    std::thread::sleep(Duration::from_millis(1500));
     for round in 0..2 {
         let table = format!("lab_commits_{round}");
         sampler.mark(&format!(
