@@ -262,6 +262,15 @@ impl Engine {
         self.sync_paths(now);
     }
 
+    /// The peer's state from a frame at most `peer_state_max_age` old: what the rules
+    /// that need the peer's current word (a rejoin, a switchover, the standby's slot)
+    /// go by.
+    fn fresh_peer(&self, now: Instant) -> Option<types::PeerState> {
+        self.peer
+            .filter(|v| now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age)
+            .map(|v| v.state)
+    }
+
     /// Changes the side-effect step; a pending retry belongs to the old step.
     fn set_step(&mut self, step: Step) {
         self.step = step;

@@ -66,9 +66,7 @@ impl Engine {
     /// PostgreSQL ([`Engine::primary_peer_term_by_db`]).
     pub(super) fn primary_peer_term(&self, now: Instant) -> Option<u64> {
         let by_frame = self
-            .peer
-            .filter(|v| now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age)
-            .map(|v| v.state)
+            .fresh_peer(now)
             .filter(|s| s.role == Role::Primary && !s.fenced && s.term > self.term)
             .map(|s| s.term);
         by_frame.max(self.primary_peer_term_by_db(now))

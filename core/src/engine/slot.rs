@@ -26,12 +26,9 @@ impl Engine {
         let replica = self
             .local
             .is_some_and(|l| l.healthy() && l.in_recovery && self.local_healthy);
-        let primary = self.peer.is_some_and(|v| {
-            now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age
-                && v.state.role == Role::Primary
-                && v.state.term == self.term
-                && !v.state.fenced
-        });
+        let primary = self
+            .fresh_peer(now)
+            .is_some_and(|s| s.role == Role::Primary && s.term == self.term && !s.fenced);
         if replica && primary {
             self.slot_in_flight = true;
             self.push(Action::EnsureSlot {

@@ -130,13 +130,11 @@ impl Engine {
         if busy {
             return Err(SwitchoverRefused::Busy);
         }
-        let fresh_peer = self
-            .peer
-            .filter(|v| now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age);
-        if self.paused() || fresh_peer.is_some_and(|v| v.state.pause.is_some()) {
+        let fresh_peer = self.fresh_peer(now);
+        if self.paused() || fresh_peer.is_some_and(|s| s.pause.is_some()) {
             return Err(SwitchoverRefused::Paused);
         }
-        let Some(peer) = fresh_peer.map(|v| v.state) else {
+        let Some(peer) = fresh_peer else {
             return Err(SwitchoverRefused::SerialDown);
         };
         for path in PathId::PEER {
@@ -395,12 +393,10 @@ impl Engine {
     /// `peer_state_max_age`: it stopped for a switchover of this node's term at this
     /// final LSN.
     pub(super) fn switchover_offer(&self, now: Instant) -> Option<u64> {
-        let v = self
-            .peer
-            .filter(|v| now.saturating_duration_since(v.heard_at) <= self.cfg.peer_state_max_age)?;
-        match (v.state.role, v.state.switchover) {
+        let s = self.fresh_peer(now)?;
+        match (s.role, s.switchover) {
             (Role::Demoting, Some(SwitchoverStage::Stopped { lsn }))
-                if v.state.term == self.term && !v.state.fenced =>
+                if s.term == self.term && !s.fenced =>
             {
                 Some(lsn)
             }

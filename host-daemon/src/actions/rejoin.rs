@@ -546,6 +546,21 @@ fn conninfo(t: &DbTarget) -> String {
     )
 }
 
+/// The local server's connection task, awaited once its client is dropped.
+type ConnTask = tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>;
+
+/// A session on the local server, its connect bounded by `bound` (the rejoin's wait
+/// for streaming, the demotion's checkpoint, the standby's slot setting).
+async fn connect_local(
+    local: &tokio_postgres::Config,
+    bound: Duration,
+) -> Result<(tokio_postgres::Client, ConnTask), tokio_postgres::Error> {
+    let mut cfg = local.clone();
+    cfg.connect_timeout(bound);
+    let (client, conn) = cfg.connect(tokio_postgres::NoTls).await?;
+    Ok((client, tokio::spawn(conn)))
+}
+
 /// Waits until the local server streams from the peer.
 async fn wait_streaming(
     local: &tokio_postgres::Config,
@@ -557,14 +572,10 @@ async fn wait_streaming(
         if left.is_zero() {
             return Err(RejoinError::NotStreaming(last));
         }
-        let mut cfg = local.clone();
-        cfg.connect_timeout(left.min(QUERY_BOUND));
         let ask = async {
-            let (client, conn) = cfg
-                .connect(tokio_postgres::NoTls)
+            let (client, task) = connect_local(local, left.min(QUERY_BOUND))
                 .await
                 .map_err(|e| e.to_string())?;
-            let task = tokio::spawn(conn);
             let rows = client
                 .query("SELECT status FROM pg_stat_wal_receiver", &[])
                 .await

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant as TokioInstant;
 
-use super::{controldata, RejoinError, RejoinPlan, QUERY_BOUND};
+use super::{connect_local, controldata, RejoinError, RejoinPlan, QUERY_BOUND};
 use crate::actions::postmaster;
 use crate::actions::service::{ServiceControl, ServiceError, StopMode};
 
@@ -95,14 +95,10 @@ async fn checkpoint(local: &tokio_postgres::Config, deadline: TokioInstant) -> R
     let bound = deadline
         .saturating_duration_since(TokioInstant::now())
         .min(QUERY_BOUND);
-    let mut cfg = local.clone();
-    cfg.connect_timeout(bound);
     let work = async {
-        let (client, conn) = cfg
-            .connect(tokio_postgres::NoTls)
+        let (client, task) = connect_local(local, bound)
             .await
             .map_err(|e| e.to_string())?;
-        let task = tokio::spawn(conn);
         let done = client
             .batch_execute("CHECKPOINT")
             .await

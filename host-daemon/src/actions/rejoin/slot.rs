@@ -6,7 +6,7 @@
 
 use tokio::time::Instant as TokioInstant;
 
-use super::{create_slot, slot_name, RejoinError, RejoinPlan, QUERY_BOUND};
+use super::{connect_local, create_slot, slot_name, RejoinError, RejoinPlan, QUERY_BOUND};
 
 /// Makes sure of this standby's slot by `deadline`; returns the slot's name and whether
 /// `primary_slot_name` had to be set.
@@ -18,16 +18,15 @@ pub(crate) async fn ensure_slot(
     let bound = deadline.saturating_duration_since(TokioInstant::now());
     let work = async {
         create_slot(&plan.source, &slot).await?;
-        let mut cfg = plan.local.clone();
-        cfg.connect_timeout(bound.min(QUERY_BOUND));
         let local = |e: tokio_postgres::Error| {
             RejoinError::Local(
                 e.as_db_error()
                     .map_or_else(|| e.to_string(), |d| d.message().to_owned()),
             )
         };
-        let (client, conn) = cfg.connect(tokio_postgres::NoTls).await.map_err(local)?;
-        let task = tokio::spawn(conn);
+        let (client, task) = connect_local(&plan.local, bound.min(QUERY_BOUND))
+            .await
+            .map_err(local)?;
         let current: String = client
             .query_one("SELECT current_setting('primary_slot_name')", &[])
             .await
