@@ -11,7 +11,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use twinbeat_core::{
     Action, Config, Engine, Input, Instant, LocalDbSample, NodeId, NodeState, PathId,
-    PeerDbReading, ProbeOutcome, Role, StartFacts,
+    PeerDbReading, ProbeOutcome, Role, StandbyReading, StartFacts,
 };
 
 /// A standby that has settled: every path up, the master heard.
@@ -36,6 +36,7 @@ fn settled_standby() -> (Engine, Instant) {
         handover: None,
         pause: None,
         switchover: None,
+        sync_epoch: None,
     };
     let sample = LocalDbSample {
         accepting: true,
@@ -44,6 +45,7 @@ fn settled_standby() -> (Engine, Instant) {
         wal_lsn: 0,
         replay_lsn: 0,
         timeline: 1,
+        standby: StandbyReading::NONE,
     };
     for _ in 0..10 {
         now += Duration::from_millis(1);
@@ -112,6 +114,7 @@ fn bench(c: &mut Criterion) {
         handover: None,
         pause: None,
         switchover: None,
+        sync_epoch: None,
     };
     let sample = LocalDbSample {
         accepting: true,
@@ -120,6 +123,7 @@ fn bench(c: &mut Criterion) {
         wal_lsn: 0,
         replay_lsn: 0,
         timeline: 1,
+        standby: StandbyReading::NONE,
     };
     // The hot path on a standby: an icmp reply (about 1 kHz), answered at once.
     let mut t = now;

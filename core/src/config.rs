@@ -17,6 +17,7 @@ pub use bounds::{
 pub use effect_windows::{
     AUTO_REJOIN_RETRY, FENCE_ACTION_WINDOW, KILL_GRACE, MIN_RESTART_WINDOW, PROMOTE_WINDOW,
     PUBLISH_WINDOW, SLOT_RETRY, STOP_GRACE, SWITCHOVER_REPLAY_POLL, SWITCHOVER_REQUEST_WINDOW,
+    SYNC_RETRY, SYNC_WINDOW,
 };
 pub use validate::ConfigError;
 
@@ -68,6 +69,38 @@ impl RolePin {
             RolePin::Master => "master",
             RolePin::Standby => "standby",
         }
+    }
+}
+
+/// How the pair replicates (`[replication] mode`, rule `sync-epoch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplicationMode {
+    /// Asynchronous: twinbeat leaves `synchronous_standby_names` alone; a failover may
+    /// lose up to `max_lag_on_failover` of acknowledged commits.
+    #[default]
+    Async,
+    /// The primary names its standby as synchronous while it streams, and degrades to
+    /// asynchronous (a handshake, rule `sync-epoch`) when the standby is gone, so
+    /// commits go on.
+    Sync,
+    /// Like `Sync`, but never degrades: commits wait while the standby is away, and a
+    /// standby without a current synchronous claim never promotes by itself.
+    Strict,
+}
+
+impl ReplicationMode {
+    /// The spelling used in the config file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReplicationMode::Async => "async",
+            ReplicationMode::Sync => "sync",
+            ReplicationMode::Strict => "strict",
+        }
+    }
+
+    /// twinbeat manages `synchronous_standby_names` (every mode but `Async`).
+    pub const fn managed(self) -> bool {
+        !matches!(self, ReplicationMode::Async)
     }
 }
 
@@ -134,6 +167,8 @@ pub struct Config {
     /// stop), then how long the master waits for the standby to promote past its final
     /// LSN before it withdraws and re-opens its PostgreSQL.
     pub switchover_timeout: Duration,
+    /// Rule `sync-epoch`: asynchronous, synchronous with degrade, or strict.
+    pub replication: ReplicationMode,
 }
 
 impl Default for Config {
@@ -159,6 +194,7 @@ impl Default for Config {
             auto_rejoin_attempts: 3,
             rejoin_timeout: Duration::from_secs(3600),
             switchover_timeout: Duration::from_secs(60),
+            replication: ReplicationMode::Async,
         }
     }
 }
@@ -226,6 +262,22 @@ impl Config {
     /// cannot send.
     pub fn pause_threshold(&self) -> Duration {
         self.slowest_peer_detection() / 2
+    }
+
+    /// Rule `sync-epoch`: a standby whose WAL sender has not been streaming for this
+    /// long is gone, and `sync` degrades. The failure window: as long as the pair
+    /// gives its peer paths to fail together.
+    pub fn sync_away_bound(&self) -> Duration {
+        self.effective_failure_window()
+    }
+
+    /// Rule `sync-epoch`: how long after it began announcing an asynchronous epoch a
+    /// primary stops waiting for a standby that did not acknowledge it:
+    /// `peer_state_max_age`. A standby's claim lasts that long from when it sent the
+    /// ping whose ack last said "synchronous", and that ack was built before the
+    /// announcement began, so the claim has expired by then however late the ack came.
+    pub fn sync_degrade_wait(&self) -> Duration {
+        self.peer_state_max_age
     }
 
     /// The pause threshold while this node's serial path is not up (rule

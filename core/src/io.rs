@@ -125,6 +125,17 @@ pub enum Input {
         /// The term from the action.
         term: u64,
     },
+    /// [`Action::SetSyncStandby`] done: `synchronous_standby_names` reads back as
+    /// asked (rule `sync-epoch`).
+    SyncStandbySet {
+        /// The value from the action.
+        synchronous: bool,
+    },
+    /// [`Action::SetSyncStandby`] failed: the names may be either way.
+    SyncStandbyNotSet {
+        /// The value from the action.
+        synchronous: bool,
+    },
     /// [`Action::RunFenceAction`] finished (whatever its outcome).
     FenceActionDone,
     /// [`Action::Rejoin`] done: PostgreSQL streams from the peer.
@@ -209,6 +220,10 @@ pub enum Action {
     Promote {
         /// The term to publish before `pg_promote`.
         term: u64,
+        /// Rule `sync-epoch`: after `pg_promote`, name the peer in
+        /// `synchronous_standby_names` (`Some(true)`) or clear it (`Some(false)`),
+        /// reload and read back, before answering; `None`: leave it alone.
+        synchronous: Option<bool>,
         /// End of the connection's window: the `now` the engine was given plus
         /// [`Config::promote_connect_window`](crate::Config::promote_connect_window)
         /// (a local DB check's window).
@@ -288,6 +303,16 @@ pub enum Action {
     EnsureSlot {
         /// The term of the primary the slot is on.
         term: u64,
+        /// End of the action's window.
+        deadline: Instant,
+    },
+    /// Rule `sync-epoch`: name the peer in `synchronous_standby_names` (`true`: every
+    /// commit waits for it) or clear it, reload, and read it back, on a connection
+    /// held open for it (clients waiting on the standby can use up `max_connections`).
+    /// By `deadline`; answer [`Input::SyncStandbySet`] / [`Input::SyncStandbyNotSet`].
+    SetSyncStandby {
+        /// Name the peer, or clear the names.
+        synchronous: bool,
         /// End of the action's window.
         deadline: Instant,
     },
@@ -477,6 +502,19 @@ pub enum Reason {
     /// The standby's replication slot could not be made sure of (rule
     /// `standby-slot`).
     SlotNotEnsured,
+    /// The standby is gone (every peer path down, or not streaming for
+    /// `Config::sync_away_bound`): in `sync` the primary degrades to asynchronous, in
+    /// `strict` commits wait for it (rule `sync-epoch`).
+    SyncStandbyAway,
+    /// The primary stopped waiting for its standby: commits are asynchronous until it
+    /// streams again (rule `sync-epoch`).
+    SyncDegraded,
+    /// `synchronous_standby_names` could not be set and read back (rule `sync-epoch`).
+    SyncStandbyNotSet,
+    /// `strict`: this standby holds no unexpired synchronous claim, so its primary may
+    /// have acknowledged commits it lacks; it does not promote by itself (rule
+    /// `sync-epoch`).
+    NoSyncClaim,
 }
 
 /// The kind of a decision.

@@ -62,7 +62,7 @@
 //! let master = NodeState {
 //!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
 //!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false, handover: None,
-//!     pause: None, switchover: None,
+//!     pause: None, switchover: None, sync_epoch: None,
 //! };
 //! let mut inbox: Vec<Input> = Vec::new();
 //! while now < Instant::from_millis(3_000) {
@@ -74,7 +74,7 @@
 //!                 assert!(deadline > now);
 //!                 let sample = LocalDbSample {
 //!                     accepting: true, select_ok: true, in_recovery: true, wal_lsn: 0,
-//!                     replay_lsn: 0, timeline: 1,
+//!                     replay_lsn: 0, timeline: 1, standby: StandbyReading::NONE,
 //!                 };
 //!                 inbox.push(Input::LocalDb { attempt, sample: Some(sample) });
 //!             }
@@ -161,13 +161,13 @@ mod time;
 mod types;
 
 pub use config::{
-    Config, ConfigError, ConfigField, DurationRange, PathConfig, RolePin, AUTO_REJOIN_RETRY,
-    FENCE_ACTION_WINDOW, KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES, MAX_TIMEOUT,
-    MIN_DURATION, MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, SLOT_RETRY, STOP_GRACE,
-    SWITCHOVER_REPLAY_POLL, SWITCHOVER_REQUEST_WINDOW,
+    Config, ConfigError, ConfigField, DurationRange, PathConfig, ReplicationMode, RolePin,
+    AUTO_REJOIN_RETRY, FENCE_ACTION_WINDOW, KILL_GRACE, MAX_DURATION, MAX_INTERVAL, MAX_RETRIES,
+    MAX_TIMEOUT, MIN_DURATION, MIN_RESTART_WINDOW, PROMOTE_WINDOW, PUBLISH_WINDOW, SLOT_RETRY,
+    STOP_GRACE, SWITCHOVER_REPLAY_POLL, SWITCHOVER_REQUEST_WINDOW, SYNC_RETRY, SYNC_WINDOW,
 };
 pub use core::time::Duration;
-pub use engine::{Engine, StartError, ACTION_QUEUE};
+pub use engine::{Engine, StartError, SyncStatus, ACTION_QUEUE};
 pub use io::{
     Action, Decision, DecisionKind, Event, Input, Reason, RejoinRefused, ReleaseRefused, Severity,
     SwitchoverRefused, UnpauseRefused,
@@ -177,6 +177,6 @@ pub use types::{
     AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, Maintenance, MaintenanceWindow,
     NodeId, NodeState, OwnState, PathHealth, PathId, PathStatus, PauseOrigin, PeerDbReading,
     PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Published, RejoinProgress,
-    Role, SerialDownCause, Stage, StartFacts, SwitchoverProgress, SwitchoverSide, SwitchoverStage,
-    TakeoverRefusal, TakeoverVerdict,
+    Role, SerialDownCause, Stage, StandbyReading, StartFacts, SwitchoverProgress, SwitchoverSide,
+    SwitchoverStage, SyncEpoch, TakeoverRefusal, TakeoverVerdict,
 };

@@ -142,6 +142,22 @@ pub struct NodeState {
     /// A planned switchover's stage (rule `planned-switchover`): a standby's request,
     /// or a demoting master's progress.
     pub switchover: Option<SwitchoverStage>,
+    /// Rule `sync-epoch`: from a primary in `sync` or `strict` mode, the epoch it
+    /// announces; from a standby, the last epoch it heard from its primary (its
+    /// acknowledgement). `None` in `async` mode.
+    pub sync_epoch: Option<SyncEpoch>,
+}
+
+/// A primary's synchronous-replication epoch (rule `sync-epoch`): whether its
+/// PostgreSQL waits for this standby on every commit, and from which WAL position that
+/// holds. Every epoch a primary announces has a larger `since_lsn` than the one before,
+/// so an acknowledgement names exactly one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SyncEpoch {
+    /// Every commit acknowledged from `since_lsn` on waited for the standby's flush.
+    pub synchronous: bool,
+    /// Where the epoch begins.
+    pub since_lsn: u64,
 }
 
 /// What a frame says about a planned switchover (rule `planned-switchover`).
@@ -233,16 +249,20 @@ pub enum TakeoverRefusal {
     LagTooHigh,
     /// A check did not answer in time.
     CheckTimedOut,
+    /// `strict`: it holds no synchronous claim, so the master may have acknowledged
+    /// commits it lacks (rule `sync-epoch`).
+    NoSyncClaim,
 }
 
 impl TakeoverRefusal {
     /// Every refusal.
-    pub const ALL: [TakeoverRefusal; 5] = [
+    pub const ALL: [TakeoverRefusal; 6] = [
         TakeoverRefusal::LocalDbUnhealthy,
         TakeoverRefusal::NotInRecovery,
         TakeoverRefusal::GatewayDown,
         TakeoverRefusal::LagTooHigh,
         TakeoverRefusal::CheckTimedOut,
+        TakeoverRefusal::NoSyncClaim,
     ];
 
     /// The name the logs and the status page use.
@@ -253,6 +273,7 @@ impl TakeoverRefusal {
             TakeoverRefusal::GatewayDown => "gateway_down",
             TakeoverRefusal::LagTooHigh => "lag_too_high",
             TakeoverRefusal::CheckTimedOut => "check_timed_out",
+            TakeoverRefusal::NoSyncClaim => "no_sync_claim",
         }
     }
 }
@@ -395,6 +416,29 @@ pub struct LocalDbSample {
     pub replay_lsn: u64,
     /// The timeline the server is on (0: unknown).
     pub timeline: u32,
+    /// On a primary: the peer as its standby (rule `sync-epoch`). All false on a
+    /// replica.
+    pub standby: StandbyReading,
+}
+
+/// What a primary's PostgreSQL says of the peer as its standby (rule `sync-epoch`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StandbyReading {
+    /// `synchronous_standby_names` names the peer.
+    pub named: bool,
+    /// The peer's WAL sender is in state `streaming` (caught up, following).
+    pub streaming: bool,
+    /// The peer's WAL sender's `sync_state` is `sync`: commits wait for it.
+    pub synchronous: bool,
+}
+
+impl StandbyReading {
+    /// No standby (a replica's sample, or nothing connected).
+    pub const NONE: StandbyReading = StandbyReading {
+        named: false,
+        streaming: false,
+        synchronous: false,
+    };
 }
 
 impl LocalDbSample {

@@ -38,6 +38,8 @@ mod slot;
 mod standby;
 #[path = "rules/switchover.rs"]
 mod switchover;
+#[path = "rules/sync.rs"]
+mod sync;
 #[path = "rules/terms.rs"]
 mod terms;
 #[path = "rules/windows.rs"]

@@ -20,7 +20,7 @@ mod world;
 
 use std::time::Duration;
 
-use twinbeat_core::Config;
+use twinbeat_core::{Config, ReplicationMode};
 
 use crate::world::World;
 
@@ -48,6 +48,12 @@ fn sim_config(seed: u64) -> Config {
         auto_rejoin: rng.bool(),
         rejoin_timeout: Duration::from_secs(5),
         switchover_timeout: Duration::from_millis(ms(1_500)),
+        replication: [
+            ReplicationMode::Async,
+            ReplicationMode::Sync,
+            ReplicationMode::Sync,
+            ReplicationMode::Strict,
+        ][rng.usize(0..4)],
         ..Config::default()
     }
 }
@@ -64,6 +70,8 @@ struct Outcome {
     rejoins: u32,
     held_back: u32,
     switchovers: u32,
+    /// Commits acknowledged while the primary's names waited for its standby.
+    sync_commits: u32,
     liveness_checked: u32,
     /// Episodes in which the serving invariant was owed for longer than its bound.
     serving_windows: u32,
@@ -93,6 +101,7 @@ fn run_one(seed: u64, trace: bool) -> Result<Outcome, String> {
         rejoins: w.checks.rejoins,
         held_back: w.checks.held_back,
         switchovers: w.checks.switchovers,
+        sync_commits: w.checks.sync_commits,
         liveness_checked: w.checks.liveness_checked,
         serving_windows: w.checks.serving_windows,
     })
@@ -123,7 +132,7 @@ fn schedules() {
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             std::thread::spawn(move || {
-                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 8], [0u64; 14]);
+                let mut stats = (0u64, 0u64, 0u64, 0u64, [0u64; 9], [0u64; 14]);
                 let mut failures = Vec::new();
                 let mut seed = base + t;
                 while seed < base + count {
@@ -141,6 +150,7 @@ fn schedules() {
                             stats.4[5] += u64::from(o.rejoins);
                             stats.4[6] += u64::from(o.held_back);
                             stats.4[7] += u64::from(o.switchovers);
+                            stats.4[8] += u64::from(o.sync_commits);
                             stats.5[o.family as usize] += 1;
                         }
                         Err(e) => failures
@@ -156,6 +166,7 @@ fn schedules() {
     let (mut steps, mut promotions, mut fences, mut live) = (0, 0, 0, 0);
     let (mut reopens, mut read_only, mut serving, mut handovers) = (0, 0, 0, 0);
     let (mut db_handovers, mut rejoins, mut held_back, mut switchovers) = (0, 0, 0, 0);
+    let mut sync_commits = 0;
     let mut families = [0u64; 14];
     for h in handles {
         let ((s, p, f, l, r, fam), mut fails) = h.join().expect("simulation thread");
@@ -171,13 +182,14 @@ fn schedules() {
         rejoins += r[5];
         held_back += r[6];
         switchovers += r[7];
+        sync_commits += r[8];
         for (a, b) in families.iter_mut().zip(fam) {
             *a += b;
         }
         failures.append(&mut fails);
     }
     println!(
-        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {rejoins} rejoins, {held_back} actions held back by a maintenance pause, {switchovers} switchover promotions, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
+        "{count} schedules, {steps} steps, {promotions} promotions, {reopens} guarded re-opens, {read_only} read-only primary restarts, {fences} fences ({handovers} after a \"ready\"), {db_handovers} promotions armed over the DB path, {rejoins} rejoins, {held_back} actions held back by a maintenance pause, {switchovers} switchover promotions, {sync_commits} commits acknowledged synchronously, {live} liveness checks, {serving} serving-invariant windows; per family {families:?}"
     );
     assert!(
         failures.is_empty(),
@@ -204,6 +216,8 @@ fn schedules() {
     assert!(held_back > count / 100, "{held_back} held back");
     // ... and the planned switchover (rule `planned-switchover`).
     assert!(switchovers > count / 100, "{switchovers} switchovers");
+    // ... and synchronous replication (rule `sync-epoch`, `sim/checks/sync.rs`).
+    assert!(sync_commits > count, "{sync_commits} synchronous commits");
 }
 
 /// Replays one seed with a trace of every event and action.

@@ -103,6 +103,11 @@ pub(crate) struct Metrics {
     pub switchover_in_progress: Gauge,
     /// Planned switchovers this process began (a master) or asked for (a standby).
     pub switchovers: Counter,
+    /// Rule `sync-epoch`: 1 when commits wait for the standby (a primary announcing a
+    /// synchronous epoch) or the standby holds an unexpired synchronous claim.
+    pub replication_synchronous: Gauge,
+    /// Seconds since this primary last stopped waiting for its standby (-1: never).
+    pub replication_degraded_seconds_ago: Gauge,
 }
 
 impl Default for Metrics {
@@ -139,6 +144,19 @@ impl Metrics {
         );
         let switchover_in_progress = Gauge::default();
         let switchovers = Counter::default();
+        let replication_synchronous = Gauge::default();
+        let replication_degraded_seconds_ago = Gauge::default();
+        replication_degraded_seconds_ago.set(-1);
+        registry.register(
+            "replication_synchronous",
+            "1 when commits wait for the standby (primary) or this standby holds a synchronous claim (rule sync-epoch)",
+            replication_synchronous.clone(),
+        );
+        registry.register(
+            "replication_degraded_seconds_ago",
+            "Seconds since this primary last stopped waiting for its standby (-1: never)",
+            replication_degraded_seconds_ago.clone(),
+        );
         registry.register(
             "switchover_in_progress",
             "1 while a planned switchover is under way on this node (handing over or taking over)",
@@ -226,6 +244,8 @@ impl Metrics {
             slot_retained_bytes,
             switchover_in_progress,
             switchovers,
+            replication_synchronous,
+            replication_degraded_seconds_ago,
         }
     }
 

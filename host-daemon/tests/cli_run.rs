@@ -67,6 +67,7 @@ fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf 
         },
         peer: Peer {
             address: "127.0.0.1".into(),
+            node_id: None,
             db_port,
         },
         checks: Checks {
@@ -97,6 +98,7 @@ fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf 
             listen: format!("127.0.0.1:{status_port}"),
         },
         control: None,
+        replication: None,
     };
     let path = dir.join("twinbeat.toml");
     config.write(&path, "").unwrap();

@@ -6,7 +6,9 @@
 //! standby on b ([`pg`]); a pty relay is the serial cable ([`relay`]); each node runs
 //! `twinbeat run` in its namespace ([`daemon`]); an invariant sampler watches for two
 //! writable primaries or the VIP on both nodes ([`sampler`]). [`Lab`] ties it together and
-//! removes all of it when dropped. [`scenarios`] holds the fault scenarios.
+//! removes all of it when dropped. [`scenarios`] holds the fault scenarios; [`checker`]
+//! commits through the VIP while they run and holds the new primary to every acknowledged
+//! commit.
 //!
 //! The same parts serve the daemon's own integration tests: a lone namespace or a pair
 //! ([`netns::Netns`], [`netns::NetPair`]), a lone PostgreSQL server ([`pg::PgServer`]), a
@@ -15,6 +17,7 @@
 //!
 //! Everything needs root; [`lab::preflight`] says what is missing.
 
+pub mod checker;
 pub mod cmd;
 pub mod daemon;
 pub mod dbwatch;

@@ -159,6 +159,7 @@ impl LoneNode {
             },
             peer: Peer {
                 address: self.addr(3, false),
+                node_id: None,
                 db_port: 5999,
             },
             checks: Checks {
@@ -187,6 +188,7 @@ impl LoneNode {
                 listen: "127.0.0.1:8432".into(),
             },
             control: None,
+            replication: None,
         }
     }
 

@@ -3,9 +3,12 @@
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use tokio_postgres::error::DbError;
+use tokio_postgres::tls::NoTlsStream;
+use tokio_postgres::{AsyncMessage, Client, Config, Connection, NoTls, SimpleQueryMessage, Socket};
 
 use crate::error::{LabError, Result};
 
@@ -58,15 +61,43 @@ impl Target {
 
     /// Connects within `timeout`; the connection task runs on the current runtime.
     pub async fn connect(&self, timeout: Duration) -> Result<Client> {
-        let fut = self.config.connect(NoTls);
-        let (client, conn) = tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| self.err(format!("connect timed out after {timeout:?}")))?
-            .map_err(|e| self.err(e))?;
+        let (client, conn) = self.open(timeout).await?;
         tokio::spawn(async move {
             let _ = conn.await;
         });
         Ok(client)
+    }
+
+    /// Connects within `timeout` like [`connect`](Self::connect), and hands the server's
+    /// notices to the returned receiver instead of dropping them: PostgreSQL can qualify a
+    /// success with a WARNING (a cancelled synchronous-replication wait: committed locally,
+    /// maybe never replicated), and a client that judges its commits must see it. The
+    /// connection task forwards each notice before it reads on, so a notice the server sent
+    /// ahead of a reply is in the receiver by the time that reply's query returns.
+    pub async fn connect_with_notices(
+        &self,
+        timeout: Duration,
+    ) -> Result<(Client, mpsc::Receiver<DbError>)> {
+        let (client, mut conn) = self.open(timeout).await?;
+        let (forward, notices) = mpsc::channel();
+        tokio::spawn(async move {
+            // `None` or an error ends the connection: nothing more will come.
+            while let Some(Ok(message)) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                if let AsyncMessage::Notice(notice) = message {
+                    // Fails only once the client's owner dropped the receiver: nobody to tell.
+                    let _ = forward.send(notice);
+                }
+            }
+        });
+        Ok((client, notices))
+    }
+
+    /// Opens a connection within `timeout`; the caller drives its connection half.
+    async fn open(&self, timeout: Duration) -> Result<(Client, Connection<Socket, NoTlsStream>)> {
+        tokio::time::timeout(timeout, self.config.connect(NoTls))
+            .await
+            .map_err(|_| self.err(format!("connect timed out after {timeout:?}")))?
+            .map_err(|e| self.err(e))
     }
 }
 

@@ -24,10 +24,9 @@ fn pair_replicates_and_reports_recovery() {
         )
         .expect("pg_stat_replication");
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(
-        rows[0][0].as_deref(),
-        Some(lab.pg(Node::B).cluster_name.as_str())
-    );
+    // Its WAL receiver is named after its node, as a rejoin names it: the name
+    // `synchronous_standby_names` gives it (rule `sync-epoch`).
+    assert_eq!(rows[0][0].as_deref(), Some(Node::B.name()));
     assert_eq!(
         rows[0][1].as_deref(),
         Some(lab.topo.addr(Host::B).to_string().as_str())

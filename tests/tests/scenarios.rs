@@ -45,4 +45,12 @@ scenario_tests!(
     s31_auto_rejoin,
     s32_pause_through_a_master_db_restart,
     s33_switchover_and_back,
+    s34_strict_master_death,
+    s35_async_master_death_contrast,
+    s36_sync_standby_death,
+    s37_strict_standby_death,
+    s38_sync_master_fence,
+    s39_sync_ip_partition,
+    s40_sync_serial_down_wal_receiver_broken,
+    s41_sync_degrade_then_master_death,
 );

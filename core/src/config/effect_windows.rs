@@ -35,6 +35,15 @@ pub const AUTO_REJOIN_RETRY: Duration = Duration::from_secs(30);
 /// master's final LSN (rule `planned-switchover`): the clients wait for it.
 pub const SWITCHOVER_REPLAY_POLL: Duration = Duration::from_millis(10);
 
+/// Window of `Action::SetSyncStandby` (rule `sync-epoch`): an `ALTER SYSTEM`, a
+/// reload and a read back on a connection already open.
+pub const SYNC_WINDOW: Duration = Duration::from_secs(5);
+
+/// Pause after a failed `Action::SetSyncStandby` before the primary tries again (rule
+/// `sync-epoch`): short, since commits (or a `strict` primary's VIP) may be waiting
+/// on it.
+pub const SYNC_RETRY: Duration = Duration::from_millis(250);
+
 /// Pause after a failed `Action::EnsureSlot` before the standby asks again (rule
 /// `standby-slot`).
 pub const SLOT_RETRY: Duration = Duration::from_secs(60);

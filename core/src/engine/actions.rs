@@ -52,6 +52,7 @@ impl Engine {
         match effect {
             Bounded::Promote => Action::Promote {
                 term: self.term,
+                synchronous: self.sync_on_promotion(),
                 connect_by: now + self.cfg.promote_connect_window(),
                 deadline: now + PROMOTE_WINDOW,
             },

@@ -62,6 +62,12 @@ impl Engine {
             Input::DemoteFailed => self.on_demoted(now, None),
             Input::SlotEnsured { term } => self.on_slot_ensured(now, term, true),
             Input::SlotNotEnsured { term } => self.on_slot_ensured(now, term, false),
+            Input::SyncStandbySet { synchronous } => {
+                self.on_sync_standby_set(now, synchronous, true);
+            }
+            Input::SyncStandbyNotSet { synchronous } => {
+                self.on_sync_standby_set(now, synchronous, false);
+            }
             Input::Rejoined => self.on_rejoined(now, true),
             Input::RejoinFailed => self.on_rejoined(now, false),
         }

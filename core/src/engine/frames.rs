@@ -50,6 +50,8 @@ impl Engine {
         self.heard_peer = true;
         self.learn_peer_term(peer.term);
         self.pause_heard(now, peer.pause);
+        let sent = answers.and_then(|seq| self.ack_sent_at(seq));
+        self.sync_heard_frame(now, &peer, sent);
         if peer.human_promoted {
             // Not a claim to the primary position: no rule acts on it, an operator must.
             self.alarm_once(Reason::PeerHumanPromoted);
@@ -123,6 +125,8 @@ impl Engine {
     pub(super) fn learn_standby_term(&mut self, term: u64) {
         if term > self.term {
             self.term = term;
+            // Rule `sync-epoch`: a claim is against the primary of its term.
+            self.sync_heard = None;
             self.push(Action::Persist(PersistedState {
                 role: PersistedRole::Standby,
                 term,

@@ -464,6 +464,7 @@ fn refusal_of(reason: Reason) -> TakeoverRefusal {
         Reason::GatewayDown => TakeoverRefusal::GatewayDown,
         Reason::LagTooHigh { .. } => TakeoverRefusal::LagTooHigh,
         Reason::FreshCheckTimeout => TakeoverRefusal::CheckTimedOut,
+        Reason::NoSyncClaim => TakeoverRefusal::NoSyncClaim,
         _ => TakeoverRefusal::LocalDbUnhealthy,
     }
 }

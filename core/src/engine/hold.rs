@@ -5,6 +5,7 @@ use core::time::Duration;
 
 use super::actions::Bounded;
 use super::{Engine, EngineTimer, Step};
+use crate::config::ReplicationMode;
 use crate::io::{Action, DecisionKind, Event, Reason, ReleaseRefused, Severity};
 use crate::time::Instant;
 use crate::types::{PathHealth, PathId, PeerState, PersistedRole, Role, StartFacts};
@@ -182,6 +183,21 @@ impl Engine {
             return;
         }
         self.decide(now, DecisionKind::Resume, reason);
+        if self.cfg.replication == ReplicationMode::Strict && !self.hold_keeps_vip {
+            // Rule `sync-epoch`: a `strict` primary names its standby before it takes
+            // the VIP (a daemon that stopped between `pg_promote` and the names comes
+            // back here with neither).
+            self.set_step(Step::NameStandby);
+            self.sync.in_flight = None;
+            self.clear_timer(EngineTimer::SyncRetry);
+            self.set_sync_standby(now, true);
+            return;
+        }
+        self.resume_serving(now);
+    }
+
+    /// The end of a resume: take the VIP (or keep the one never released).
+    pub(super) fn resume_serving(&mut self, now: Instant) {
         if self.hold_keeps_vip {
             // The address never left: nothing to add, no ARP to send.
             self.hold_keeps_vip = false;
@@ -207,7 +223,8 @@ impl Engine {
             (Role::Promoting, Step::PersistPromoting) => {
                 self.abort_promotion(now, Reason::Paused);
             }
-            (Role::Primary | Role::Promoting, _) | (Role::Hold, Step::TakeVip) => {
+            (Role::Primary | Role::Promoting, _)
+            | (Role::Hold, Step::TakeVip | Step::NameStandby) => {
                 self.enter_hold(now, Reason::Paused);
             }
             (Role::Hold, _) if self.hold_keeps_vip => {

@@ -60,6 +60,9 @@ impl Engine {
             return;
         }
         self.local_db_sampled(now, healthy);
+        if self.role == Role::Primary {
+            self.sync_sampled(now, a.started);
+        }
     }
 
     fn local_db_sampled(&mut self, now: Instant, healthy: bool) {

@@ -9,7 +9,8 @@
 //! `fence-handshake`), `peer_db` (rule
 //! `remote-db-reads-role`), `local_db` (rule `local-db-restart-once`), `rejoin`
 //! (rule `rejoin-after-fence`), `maintenance` (rule `maintenance-pause`) and
-//! `switchover` (rule `planned-switchover`) and `slot` (rule `standby-slot`).
+//! `switchover` (rule `planned-switchover`), `slot` (rule `standby-slot`) and `sync`
+//! (rule `sync-epoch`).
 
 mod actions;
 mod bridge;
@@ -28,6 +29,7 @@ mod standby;
 mod start;
 mod status;
 mod switchover;
+mod sync;
 mod timers;
 
 use core::time::Duration;
@@ -42,6 +44,7 @@ use crate::types::{
     PeerView, Role,
 };
 pub use start::StartError;
+pub use sync::SyncStatus;
 use timers::{EngineTimer, Timer, TimerTable};
 
 /// Capacity of the action queue. One call never queues more than a few dozen actions;
@@ -89,6 +92,9 @@ enum Step {
     /// Rule `planned-switchover`: the switchover was withdrawn and PostgreSQL restarts
     /// read-only; the hold waits for `DbRestarted` before it looks for evidence.
     ReopenDb,
+    /// Rule `sync-epoch`: a `strict` primary leaving hold waits for its standby named
+    /// (`SetSyncStandby`) before it takes the VIP.
+    NameStandby,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -227,6 +233,16 @@ pub struct Engine {
     slot_term: Option<u64>,
     /// `Action::EnsureSlot` is out.
     slot_in_flight: bool,
+    /// The primary's side of rule `sync-epoch`.
+    sync: sync::SyncPrimary,
+    /// Rule `sync-epoch`: the last epoch this standby heard from its primary, and when
+    /// (for a synchronous one: when the ping its ack answered was sent).
+    sync_heard: Option<(types::SyncEpoch, Instant)>,
+    /// The ping whose ack is being handled, and when it was sent (see `on_ack`).
+    acked_ping: Option<(u32, Instant)>,
+    /// Rule `sync-epoch`: this standby answered "ready" to a handover with a claim, in
+    /// this term.
+    sync_ready_term: Option<u64>,
 }
 
 impl Engine {
@@ -246,6 +262,17 @@ impl Engine {
         }
         if self.role == Role::Standby && role != Role::Standby {
             self.handover_left_standby();
+        }
+        if role == Role::Primary && self.role != Role::Primary {
+            // Rule `sync-epoch`: a new primary announces asynchronous until its own
+            // PostgreSQL says the standby is synchronous.
+            let last_degraded = self.sync.last_degraded;
+            self.sync = sync::SyncPrimary::new(now);
+            self.sync.last_degraded = last_degraded;
+        }
+        if !matches!(role, Role::Standby | Role::Promoting) {
+            // Kept while promoting: the claim it promoted on stays visible.
+            self.sync_heard = None;
         }
         if role == Role::Primary && self.role != Role::Primary {
             // Rule `start-guard`: every way into Primary (a promotion's VIP taken, a

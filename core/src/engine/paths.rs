@@ -188,7 +188,10 @@ impl Engine {
             self.sync_paths(now);
         }
         match path {
-            PathId::Icmp | PathId::RemoteDb | PathId::Serial => self.peer_paths_changed(now),
+            PathId::Icmp | PathId::RemoteDb | PathId::Serial => {
+                self.peer_paths_changed(now);
+                self.evaluate_sync(now);
+            }
             PathId::Gateway => self.gateway_changed(now),
             PathId::LocalDb => self.local_db_changed(now),
         }
@@ -222,11 +225,24 @@ impl Engine {
             .map(|a| a.started)
             .unwrap_or(now);
         let rtt = now.saturating_duration_since(started);
+        // When the ping this acks went out, if it is the attempt in flight (rule
+        // `sync-epoch` times a standby's claim from it).
+        self.acked_ping = self.paths[PathId::Serial.index()]
+            .attempt
+            .filter(|a| a.id == id && now <= a.deadline)
+            .map(|a| (seq, a.started));
         self.attempt_result(now, PathId::Serial, id, Some(rtt));
         // A stale ack still carries the peer's state; only the answer to a ping sent
         // after entering hold (or after a question, rule `fence-handshake`) is evidence
         // of anything since (rule `hold-needs-evidence`).
         self.on_frame(now, peer, Some(seq));
+        self.acked_ping = None;
+    }
+
+    /// When ping `seq` was sent, while its ack is being handled and it answers the
+    /// attempt in flight within its window.
+    pub(super) fn ack_sent_at(&self, seq: u32) -> Option<Instant> {
+        self.acked_ping.filter(|(s, _)| *s == seq).map(|(_, at)| at)
     }
 
     pub(super) fn on_serial_missing(&mut self, now: Instant) {

@@ -4,7 +4,7 @@
 
 use super::switchover::stopped_for_switchover;
 use super::{Engine, EngineTimer, Step};
-use crate::config::SWITCHOVER_REPLAY_POLL;
+use crate::config::{ReplicationMode, SWITCHOVER_REPLAY_POLL};
 use crate::io::{Action, DecisionKind, Event, Reason};
 use crate::time::Instant;
 use crate::types::{
@@ -114,7 +114,7 @@ impl Engine {
         (now < until).then_some(until)
     }
 
-    fn all_peer_paths_down(&self) -> bool {
+    pub(super) fn all_peer_paths_down(&self) -> bool {
         PathId::PEER
             .iter()
             .all(|p| self.effective_path(*p).health == PathHealth::Down)
@@ -279,8 +279,20 @@ impl Engine {
         }
     }
 
+    /// The furthest WAL position the master was last known at (rule `fresh-checks`):
+    /// its last frame's, or a later reading of its writable PostgreSQL over the remote
+    /// DB path (read every `remote_db.interval`, far more often than frames arrive).
+    fn last_known_primary_lsn(&self) -> Option<u64> {
+        let framed = self.peer.map(|v| v.state.wal_lsn);
+        let read = self
+            .peer_db
+            .filter(|(r, _)| !r.in_recovery && r.wal_lsn != 0)
+            .map(|(r, _)| r.wal_lsn);
+        framed.max(read)
+    }
+
     /// The verdict of rule `fresh-checks` (missing answers count as failures).
-    fn fresh_verdict(&self, f: &Fresh) -> Result<(), Reason> {
+    fn fresh_verdict(&self, now: Instant, f: &Fresh) -> Result<(), Reason> {
         let sample =
             f.db.ok_or(Reason::FreshCheckTimeout)?
                 .ok_or(Reason::LocalDbUnhealthy)?;
@@ -294,7 +306,20 @@ impl Engine {
             return Err(Reason::GatewayDown);
         }
         let primary_lsn = match f.purpose {
-            FreshPurpose::Promote(_) => self.peer.map(|v| v.state.wal_lsn),
+            // Rule `sync-epoch`: with a synchronous claim every acknowledged commit is
+            // in this node's WAL, whatever the lag; without one `strict` never
+            // promotes by itself.
+            FreshPurpose::Promote(trigger) if self.sync_covers(now, trigger) => None,
+            FreshPurpose::Promote(_) if self.cfg.replication == ReplicationMode::Strict => {
+                return Err(Reason::NoSyncClaim);
+            }
+            FreshPurpose::Promote(_) => self.last_known_primary_lsn(),
+            // A handover is a promotion too: `strict` answers "ready" only with a claim.
+            FreshPurpose::Takeover { .. }
+                if self.cfg.replication == ReplicationMode::Strict && !self.sync_claim(now) =>
+            {
+                return Err(Reason::NoSyncClaim);
+            }
             FreshPurpose::Takeover { lsn } => Some(lsn),
             FreshPurpose::Switchover { lsn } => {
                 // Replayed past the shutdown checkpoint: nothing the master wrote is
@@ -328,7 +353,13 @@ impl Engine {
         let trigger = match f.purpose {
             FreshPurpose::Promote(trigger) => trigger,
             FreshPurpose::Takeover { lsn } => {
-                let verdict = self.fresh_verdict(&f);
+                let verdict = self.fresh_verdict(now, &f);
+                if verdict.is_ok() && self.sync_claim(now) {
+                    // Rule `sync-epoch`: the master fences on this "ready" and
+                    // acknowledges nothing after its stop: the claim holds for the
+                    // promotion its fenced frames bring, however long that takes.
+                    self.sync_ready_term = Some(self.term);
+                }
                 self.answer_takeover(lsn, verdict);
                 // A promotion check may have waited for this one.
                 self.evaluate_standby(now);
@@ -338,7 +369,7 @@ impl Engine {
                 return self.conclude_switchover_check(now, &f, lsn)
             }
         };
-        match self.fresh_verdict(&f) {
+        match self.fresh_verdict(now, &f) {
             Err(reason) => {
                 self.alarm_once(reason);
                 self.decide_once(now, DecisionKind::NoPromotion, reason);
@@ -364,7 +395,7 @@ impl Engine {
     /// at the gateway's pace while the master waits (it withdraws after
     /// `switchover_timeout`).
     fn conclude_switchover_check(&mut self, now: Instant, f: &Fresh, lsn: u64) {
-        match self.fresh_verdict(f) {
+        match self.fresh_verdict(now, f) {
             Ok(()) if self.switchover_offer(now) == Some(lsn) => {
                 self.begin_promotion(now, Reason::Switchover);
             }

@@ -124,6 +124,10 @@ impl Engine {
             switchover_request: None,
             slot_term: None,
             slot_in_flight: false,
+            sync: super::sync::SyncPrimary::new(now),
+            sync_heard: None,
+            acked_ping: None,
+            sync_ready_term: None,
         };
         if let Some(window) = start.maintenance {
             e.restore_pause(now, window);

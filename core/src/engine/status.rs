@@ -81,6 +81,7 @@ impl Engine {
             handover: self.handover_to_send(),
             pause: self.pause_to_send(),
             switchover: self.switchover_to_send(),
+            sync_epoch: self.sync_epoch_to_send(),
         }
     }
 

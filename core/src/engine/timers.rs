@@ -67,6 +67,10 @@ engine_timers! {
     SwitchoverWait,
     /// No `BridgeStatus` since `Config::bridge_silence_bound`: the bridge is silent.
     BridgeSilence,
+    /// Rule `sync-epoch`: no standby's claim outlives the asynchronous epoch announced.
+    SyncDegrade,
+    /// End of the pause after a failed `SetSyncStandby` (rule `sync-epoch`).
+    SyncRetry,
 }
 
 /// One of the engine's timers: a path's, or one of the [`EngineTimer`]s.
@@ -184,6 +188,7 @@ impl Engine {
             EngineTimer::SwitchoverWait => self.on_switchover_wait(now),
             EngineTimer::SlotRetry => self.consider_slot(now),
             EngineTimer::BridgeSilence => self.judge_bridge(now),
+            EngineTimer::SyncDegrade | EngineTimer::SyncRetry => self.evaluate_sync(now),
         }
     }
 

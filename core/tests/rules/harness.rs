@@ -6,7 +6,7 @@ use std::time::Duration;
 use twinbeat_core::{
     Action, Config, DecisionKind, Engine, Event, Handover, Input, Instant, LocalDbSample, NodeId,
     NodeState, PathId, PeerDbReading, PersistedState, ProbeOutcome, Published, Reason, Role,
-    Severity, Stage, StartFacts, TakeoverVerdict,
+    Severity, Stage, StandbyReading, StartFacts, TakeoverVerdict,
 };
 
 /// How one probed thing answers.
@@ -28,6 +28,7 @@ pub(crate) const LATENCY: Duration = Duration::from_millis(1);
 /// have their own tests).
 pub(crate) const PROMOTE: Action = Action::Promote {
     term: 0,
+    synchronous: None,
     connect_by: Instant::ZERO,
     deadline: Instant::ZERO,
 };
@@ -42,7 +43,16 @@ pub(crate) const STOP_DB: Action = Action::StopDb {
 /// `every_effect_carries_the_end_of_its_window`).
 pub(crate) fn unwindowed(action: Action) -> Action {
     match action {
-        Action::Promote { .. } => PROMOTE,
+        Action::Promote { synchronous, .. } => Action::Promote {
+            term: 0,
+            synchronous,
+            connect_by: Instant::ZERO,
+            deadline: Instant::ZERO,
+        },
+        Action::SetSyncStandby { synchronous, .. } => Action::SetSyncStandby {
+            synchronous,
+            deadline: Instant::ZERO,
+        },
         Action::StopDb { .. } => STOP_DB,
         Action::RestartDb { lift_guard, .. } => Action::RestartDb {
             lift_guard,
@@ -123,6 +133,11 @@ pub(crate) struct World {
     pub(crate) final_lsn: u64,
     /// `Action::EnsureSlot` succeeds.
     pub(crate) slot_ok: bool,
+    /// `Action::SetSyncStandby` succeeds (and the local sample's names follow it).
+    pub(crate) sync_set_ok: bool,
+    /// The peer's acks echo the sync epoch of the ping they answer, as a standby
+    /// acknowledges its primary's (rule `sync-epoch`).
+    pub(crate) echo_sync: bool,
 }
 
 pub(crate) fn replica(wal: u64) -> LocalDbSample {
@@ -133,6 +148,7 @@ pub(crate) fn replica(wal: u64) -> LocalDbSample {
         wal_lsn: wal,
         replay_lsn: wal,
         timeline: 1,
+        standby: StandbyReading::NONE,
     }
 }
 
@@ -144,6 +160,7 @@ pub(crate) fn writable(wal: u64) -> LocalDbSample {
         wal_lsn: wal,
         replay_lsn: 0,
         timeline: 1,
+        standby: StandbyReading::NONE,
     }
 }
 
@@ -160,6 +177,7 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         handover: None,
         pause: None,
         switchover: None,
+        sync_epoch: None,
     }
 }
 
@@ -214,6 +232,8 @@ impl World {
             demote: Answer::Ok,
             final_lsn: 1000,
             slot_ok: true,
+            sync_set_ok: true,
+            echo_sync: false,
         }
     }
 
@@ -400,6 +420,9 @@ impl Harness {
                 {
                     peer.handover = Some(Handover::Answered { lsn, verdict });
                 }
+                if w.echo_sync {
+                    peer.sync_epoch = state.sync_epoch;
+                }
                 let ack = Input::AckReceived { seq, peer };
                 self.answer(w.serial, ack, Input::SerialDeviceMissing);
             }
@@ -420,6 +443,14 @@ impl Harness {
                     // pg_promote ends recovery.
                     if let Some(db) = self.world.local_db.as_mut() {
                         db.in_recovery = false;
+                        if let Action::Promote {
+                            synchronous: Some(named),
+                            ..
+                        } = a
+                        {
+                            db.standby.named = named;
+                            db.standby.synchronous = named && db.standby.streaming;
+                        }
                     }
                 }
                 let failed = Input::PromoteFailed {
@@ -475,6 +506,20 @@ impl Harness {
                     Input::SlotNotEnsured { term },
                 ),
             ),
+            Action::SetSyncStandby { synchronous, .. } => {
+                if w.sync_set_ok {
+                    if let Some(db) = self.world.local_db.as_mut() {
+                        db.standby.named = synchronous;
+                        db.standby.synchronous = synchronous && db.standby.streaming;
+                    }
+                }
+                let done = ok_if(
+                    w.sync_set_ok,
+                    Input::SyncStandbySet { synchronous },
+                    Input::SyncStandbyNotSet { synchronous },
+                );
+                self.schedule(LATENCY, done);
+            }
             Action::SendAck { .. }
             | Action::PersistMaintenance(_)
             | Action::ArmStartGuard

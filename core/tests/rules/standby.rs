@@ -27,6 +27,12 @@ fn refused_with(h: &Harness, reason: Reason) -> bool {
     })
 }
 
+fn refused_for_lag(h: &Harness) -> bool {
+    h.log.iter().any(|(_, a)| {
+        matches!(a, Action::Log(Event::Decision(d)) if matches!(d.reason, Reason::LagTooHigh { .. }))
+    })
+}
+
 /// Standby that has heard its master and then lost it on every path at once.
 pub(crate) fn master_dies(world: World) -> Harness {
     let mut h = Harness::standby(world);
@@ -225,10 +231,23 @@ fn fresh_check_lag_over_bound_blocks_promotion() {
     cut(&mut h, true, true, true);
     h.run_for(Duration::from_secs(5));
     assert!(!h.promoted());
-    assert!(h.log.iter().any(|(_, a)| matches!(
-        a,
-        Action::Log(Event::Decision(d)) if matches!(d.reason, Reason::LagTooHigh { .. })
-    )));
+    assert!(refused_for_lag(&h));
+}
+
+#[test]
+fn fresh_check_lag_is_measured_against_the_freshest_known_primary_position() {
+    // The frames say 1000, but the master's PostgreSQL, read over the remote DB path
+    // after the last frame, was already 10 MiB further: that is what b would lose.
+    let mut w = World::standby_side();
+    let mut reading = crate::harness::peer_db_of(&w.peer);
+    reading.wal_lsn = 10 * 1024 * 1024;
+    w.peer_db = Some(reading);
+    let mut h = Harness::standby(w);
+    h.settle();
+    cut(&mut h, true, true, true);
+    h.run_for(Duration::from_secs(5));
+    assert!(!h.promoted());
+    assert!(refused_for_lag(&h));
 }
 
 #[test]

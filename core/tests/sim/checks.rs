@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use twinbeat_core::{
-    Action, Config, DecisionKind, Event, Input, Instant, PathId, PersistedRole, Reason, Role,
-    TakeoverVerdict,
+    Action, Config, DecisionKind, Event, Input, Instant, PathId, PersistedRole, Reason,
+    ReplicationMode, Role, TakeoverVerdict,
 };
 
 use crate::world::{Node, N};
@@ -15,6 +15,8 @@ mod liveness;
 mod promotion;
 #[path = "checks/serving.rs"]
 mod serving;
+#[path = "checks/sync.rs"]
+mod sync;
 
 use liveness::Liveness;
 
@@ -67,6 +69,13 @@ pub(crate) struct Checks {
     final_lsn_sent: [Option<u64>; 2],
     /// Promotions for a switchover.
     pub(crate) switchovers: u32,
+    /// Rule `sync-epoch`: per timeline, the end of the last commit acknowledged while
+    /// the primary's names waited for its standby.
+    sync_acked: Vec<(u32, u64)>,
+    /// A primary named its standby once: `strict`'s promise holds from then on.
+    named_once: bool,
+    /// Commits acknowledged synchronously.
+    pub(crate) sync_commits: u32,
     pub(crate) liveness_checked: u32,
     /// A path that carries state (remote DB or serial) works both ways.
     reach: bool,
@@ -124,6 +133,9 @@ impl Checks {
             held_back: 0,
             final_lsn_sent: [None; 2],
             switchovers: 0,
+            sync_acked: Vec::new(),
+            named_once: false,
+            sync_commits: 0,
             liveness_checked: 0,
             reach: false,
             owed_since: None,
@@ -213,7 +225,11 @@ impl Checks {
             && me.db_running
             && me.in_recovery
             && me.gateway_ok
-            && nodes[1 - n].wal.saturating_sub(me.wal) <= self.cfg.max_lag_on_failover;
+            && nodes[1 - n].wal.saturating_sub(me.wal) <= self.cfg.max_lag_on_failover
+            // Rule `sync-epoch`: a `strict` standby without a claim never promotes by
+            // itself, a fenced peer or not.
+            && (self.cfg.replication != ReplicationMode::Strict
+                || me.engine.as_ref().is_some_and(|e| e.holds_sync_claim(now)));
         if peer.fenced && healthy && self.fenced_seen.is_none() {
             self.fenced_seen = Some((n, now));
         }
@@ -403,8 +419,13 @@ impl Checks {
 
     /// `pg_promote` only after "promoting" was persisted in the engine's term (rule `promotion-order`),
     /// or as a guarded primary re-opening its DB in its own persisted term (rule `start-guard`).
+    /// A `Promote` of a writable server sends no `pg_promote`: `strict` resumes through
+    /// it to name its standby before the VIP (rule `sync-epoch`).
     fn check_promote(&mut self, now: Instant, n: N, nodes: &[Node; 2]) {
         let me = &nodes[n];
+        if me.db_running && !me.in_recovery {
+            return;
+        }
         let Some(term) = me.engine.as_ref().map(|e| e.term()) else {
             return;
         };

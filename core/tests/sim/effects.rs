@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Action, Input, LocalDbSample, PathId, PeerDbReading, ProbeOutcome};
+use twinbeat_core::{
+    Action, Input, LocalDbSample, PathId, PeerDbReading, ProbeOutcome, StandbyReading,
+};
 
 use crate::world::{Ev, Fault, World, BOOT, N};
 
@@ -93,7 +95,13 @@ impl World {
                         }
                     }
                     PathId::LocalDb => {
+                        let streaming = !self.nodes[n].in_recovery && self.streams_to(n);
                         let me = &self.nodes[n];
+                        let standby = StandbyReading {
+                            named: me.sync_names && !me.in_recovery,
+                            streaming,
+                            synchronous: me.sync_names && streaming,
+                        };
                         let sample = me.db_running.then_some(LocalDbSample {
                             accepting: true,
                             select_ok: true,
@@ -101,6 +109,7 @@ impl World {
                             wal_lsn: me.wal,
                             replay_lsn: if me.in_recovery { me.wal } else { 0 },
                             timeline: me.timeline,
+                            standby,
                         });
                         self.deliver(n, lat, Input::LocalDb { attempt, sample });
                     }
@@ -196,7 +205,9 @@ impl World {
                 };
                 self.deliver(n, Duration::from_millis(30), input);
             }
-            Action::Promote { term, .. } => {
+            Action::Promote {
+                term, synchronous, ..
+            } => {
                 // A failure comes before `pg_promote` was sent, or after it (the
                 // confirmation timed out but PostgreSQL finishes the promotion).
                 let fails = self.effect_fails();
@@ -208,12 +219,22 @@ impl World {
                     // engine arms the guard again once it is primary
                     // (`ArmStartGuard`).
                     nd.published_term = Some(term);
+                    let promoted = nd.in_recovery;
                     if nd.in_recovery {
                         nd.in_recovery = false;
                         nd.timeline += 1;
                         nd.signal = false;
                     }
+                    // Rule `sync-epoch`: the names for the new situation, before the
+                    // answer (and so before the VIP).
+                    if let (Some(named), false) = (synchronous, fails) {
+                        nd.sync_names = named;
+                    }
+                    if promoted {
+                        self.checks.on_promoted(self.now, n, &self.nodes);
+                    }
                 }
+                let nd = &mut self.nodes[n];
                 let input = if nd.db_running && !fails {
                     Input::Promoted
                 } else {
@@ -266,14 +287,16 @@ impl World {
                 let ok = source && !self.cut_db;
                 let ok = ok && !self.effect_fails();
                 let other = &self.nodes[o];
-                let (timeline, wal, term, published) = (
+                let (timeline, wal, term, published, sync_names) = (
                     other.timeline,
                     other.wal,
                     other.published_term,
                     other.published,
+                    other.sync_names,
                 );
                 let nd = &mut self.nodes[n];
                 if ok && !nd.db_broken {
+                    nd.sync_names = sync_names;
                     nd.db_running = true;
                     nd.clean_stop = None;
                     nd.in_recovery = true;
@@ -293,6 +316,23 @@ impl World {
             }
             // The slot on the peer and `primary_slot_name` here: needs the peer's
             // PostgreSQL up and reachable.
+            // Transient faults: at most two failed changes in a row (a lasting one has
+            // its rule test, `a_failed_change_of_the_names_is_tried_again`).
+            Action::SetSyncStandby { synchronous, .. } => {
+                let transient = self.nodes[n].sync_failures < 2 && self.effect_fails();
+                let input = if !self.nodes[n].db_running || transient {
+                    self.nodes[n].sync_failures += u32::from(transient);
+                    Input::SyncStandbyNotSet { synchronous }
+                } else {
+                    self.nodes[n].sync_failures = 0;
+                    self.nodes[n].sync_names = synchronous;
+                    if !synchronous {
+                        self.checks.on_names_cleared(self.now, n, &self.nodes);
+                    }
+                    Input::SyncStandbySet { synchronous }
+                };
+                self.deliver(n, Duration::from_millis(10), input);
+            }
             Action::EnsureSlot { term, .. } => {
                 let other = &self.nodes[o];
                 let ok = other.alive && other.db_running && !self.cut_db && !self.effect_fails();
@@ -440,21 +480,33 @@ impl World {
                 for n in 0..2 {
                     let nd = &self.nodes[n];
                     if nd.alive && nd.db_running && !nd.in_recovery && nd.vip {
+                        // A commit is acknowledged at once without names; with them,
+                        // only once the standby has it (rule `sync-epoch`): otherwise
+                        // it waits, its WAL written but not acknowledged.
+                        let streams = self.streams_to(n);
                         self.nodes[n].wal += bytes;
                         self.stream_from(n);
+                        let named = self.nodes[n].sync_names;
+                        if !named || streams {
+                            self.checks.on_commit(self.now, n, named, &self.nodes);
+                        }
                     }
                 }
             }
         }
     }
 
+    /// Whether the other node streams from `n`: alive, a running replica, replication
+    /// neither stalled nor cut.
+    fn streams_to(&self, n: N) -> bool {
+        let o = &self.nodes[1 - n];
+        !self.repl_stalled && !self.cut_db && o.alive && o.db_running && o.in_recovery
+    }
+
     /// The replica receives and replays the primary's WAL at once, unless replication
     /// is stalled or cut.
     fn stream_from(&mut self, n: N) {
-        let o = &self.nodes[1 - n];
-        let streams =
-            !self.repl_stalled && !self.cut_db && o.alive && o.db_running && o.in_recovery;
-        if streams {
+        if self.streams_to(n) {
             let (wal, timeline) = (self.nodes[n].wal, self.nodes[n].timeline);
             let o = &mut self.nodes[1 - n];
             o.wal = wal;

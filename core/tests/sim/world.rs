@@ -109,6 +109,8 @@ impl World {
             signal: true,
             db_changed_at: start,
             wal: 0,
+            sync_names: false,
+            sync_failures: 0,
             timeline: 1,
             published_term: primary.then_some(1),
             published: None,

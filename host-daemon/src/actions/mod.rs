@@ -40,5 +40,6 @@ pub(crate) mod rejoin;
 pub(crate) mod service;
 pub(crate) mod start_guard;
 pub(crate) mod state_file;
+pub(crate) mod sync_standby;
 pub(crate) mod systemd;
 pub(crate) mod vip;

@@ -3,6 +3,11 @@
 //! First the term is published where the peer's remote DB path reads it (rule
 //! `remote-db-reads-role`, [`publish`](super::publish)): `twinbeat.term`.
 //!
+//! Then, in `sync` and `strict` mode, `synchronous_standby_names` is set for the new
+//! situation before the engine takes the VIP (rule `sync-epoch`,
+//! [`sync_standby`](super::sync_standby)): `pg_basebackup` and `pg_rewind` copy
+//! `postgresql.auto.conf`, so a standby inherits names that may name itself.
+//!
 //! `pg_promote(wait => true)` re-checks only every 100 ms, so it costs ~126 ms here.
 //! Instead: `pg_promote(wait => false)` and then poll `pg_is_in_recovery()` on the
 //! same open connection every few milliseconds until it says false, within a bound.
@@ -12,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
 use super::publish::{publish, PublishError};
+use super::sync_standby::{set_names, SyncNamesError};
 
 /// Bounds of a promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +89,10 @@ pub(crate) enum PromoteError {
     /// The term was not published.
     #[error("promote: publishing the term: {0}")]
     Publish(#[from] PublishError),
+    /// `synchronous_standby_names` was not set for the new situation (rule
+    /// `sync-epoch`).
+    #[error("promote: setting synchronous_standby_names: {0}")]
+    SyncNames(#[from] SyncNamesError),
 }
 
 /// A promotion that did not finish, and whether `pg_promote` had been sent: then it
@@ -110,6 +120,7 @@ impl From<PromoteError> for PromoteFailure {
 pub(crate) async fn promote_with_config(
     config: &tokio_postgres::Config,
     opts: PromoteOptions,
+    sync_names: Option<&str>,
 ) -> Result<PromoteReport, PromoteFailure> {
     let start = Instant::now();
     let connect = tokio::time::timeout(opts.timeout, config.connect(NoTls));
@@ -126,19 +137,20 @@ pub(crate) async fn promote_with_config(
         timeout: opts.timeout.saturating_sub(start.elapsed()),
         ..opts
     };
-    let result = promote(&client, remaining).await;
+    let result = promote(&client, remaining, sync_names).await;
     drop(client);
     let _ = conn_task.await;
     result
 }
 
-/// Publishes the term, promotes the server behind `client` and waits until it is
-/// writable.
+/// Publishes the term, promotes the server behind `client`, waits until it is
+/// writable, then sets `synchronous_standby_names` to `sync_names` unless `None`.
 ///
 /// Needs a role allowed to run `pg_promote` and `ALTER SYSTEM` (a superuser).
 pub(crate) async fn promote(
     client: &Client,
     opts: PromoteOptions,
+    sync_names: Option<&str>,
 ) -> Result<PromoteReport, PromoteFailure> {
     let deadline = tokio::time::Instant::now() + opts.timeout;
     let start = Instant::now();
@@ -148,6 +160,9 @@ pub(crate) async fn promote(
         publish(client, "twinbeat.term", Some(&term), opts.poll_interval).await?;
         let publish = start.elapsed();
         if !in_recovery(client).await? {
+            if let Some(names) = sync_names {
+                set_names(client, names).await?;
+            }
             return Ok(PromoteReport {
                 already_primary: true,
                 publish,
@@ -165,6 +180,9 @@ pub(crate) async fn promote(
         loop {
             polls += 1;
             if !in_recovery(client).await? {
+                if let Some(names) = sync_names {
+                    set_names(client, names).await?;
+                }
                 return Ok(PromoteReport {
                     already_primary: false,
                     publish,

@@ -26,6 +26,14 @@ pub(crate) struct RawConfig {
     pub status: Option<RawStatus>,
     pub control: Option<RawControl>,
     pub rejoin: Option<RawRejoin>,
+    pub replication: Option<RawReplication>,
+}
+
+/// `[replication]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReplication {
+    pub mode: Option<String>,
 }
 
 /// `[local_db]`.
@@ -62,6 +70,7 @@ pub(crate) struct RawService {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPeer {
     pub address: Option<String>,
+    pub node_id: Option<String>,
     pub db_port: Option<Port>,
     pub user: Option<String>,
     pub password: Option<String>,

@@ -24,6 +24,12 @@ struct View {
     #[serde(skip_serializing_if = "Option::is_none")]
     control: Option<ControlView>,
     rejoin: RejoinView,
+    replication: ReplicationView,
+}
+
+#[derive(Serialize)]
+struct ReplicationView {
+    mode: &'static str,
 }
 
 #[derive(Serialize)]
@@ -67,6 +73,8 @@ struct ServiceView {
 #[derive(Serialize)]
 struct PeerView {
     address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<String>,
     db_port: u16,
     user: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +246,7 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         },
         peer: PeerView {
             address: c.peer.host.clone(),
+            node_id: c.peer.node_id.clone(),
             db_port: c.peer.db.port,
             user: c.peer.db.user.clone(),
             password: pp,
@@ -291,6 +300,9 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         rejoin: RejoinView {
             timeout: format_duration(c.rejoin.timeout),
             bin_dir: c.rejoin.bin_dir.display().to_string(),
+        },
+        replication: ReplicationView {
+            mode: c.replication.as_str(),
         },
     };
     let mut out = String::new();

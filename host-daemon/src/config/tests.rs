@@ -229,3 +229,68 @@ fn control_group_is_a_group_name_that_exists_on_the_host() {
         assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
     }
 }
+
+#[test]
+fn replication_mode_needs_the_peers_node_id_to_name_it() {
+    let base = "node_id = \"a\"\n[vip]\naddress = \"172.31.144.100\"\n";
+    // Async by default: nothing to name.
+    let l = load(
+        &format!("{base}[peer]\naddress = \"172.31.144.9\"\n"),
+        "c.toml",
+        HostChecks::Enforce,
+    )
+    .unwrap();
+    assert_eq!(l.config.replication, twinbeat_core::ReplicationMode::Async);
+    assert_eq!(l.engine.replication, twinbeat_core::ReplicationMode::Async);
+
+    let with = |peer: &str, mode: &str| {
+        format!(
+            "{base}[peer]\naddress = \"172.31.144.9\"\n{peer}[replication]\nmode = \"{mode}\"\n"
+        )
+    };
+    let e = load(&with("", "sync"), "c.toml", HostChecks::Warn).unwrap_err();
+    assert_eq!(e.field(), Some("peer.node_id"), "{e}");
+    let l = load(
+        &with("node_id = \"b\"\n", "strict"),
+        "c.toml",
+        HostChecks::Enforce,
+    )
+    .unwrap();
+    assert_eq!(l.engine.replication, twinbeat_core::ReplicationMode::Strict);
+    assert_eq!(l.config.peer.node_id.as_deref(), Some("b"));
+    let shown = render_toml(&l);
+    assert!(
+        shown.contains("[replication]\nmode = \"strict\""),
+        "{shown}"
+    );
+    let again = load(&shown, "again.toml", HostChecks::Enforce).unwrap();
+    assert_eq!(again.config.replication, l.config.replication);
+    assert_eq!(again.config.peer.node_id, l.config.peer.node_id);
+
+    let e = load(
+        &with("node_id = \"b\"\n", "quorum"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), Some("replication.mode"));
+    assert!(e.to_string().contains("\"quorum\""), "{e}");
+    let e = load(
+        &with("node_id = \"a\"\n", "sync"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.field(),
+        Some("peer.node_id"),
+        "the peer's id, not this node's: {e}"
+    );
+    let e = load(
+        &with("node_id = \"b c\"\n", "sync"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap_err();
+    assert_eq!(e.field(), Some("peer.node_id"), "{e}");
+}

@@ -54,6 +54,7 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         auto_rejoin_attempts: c.failover.auto_rejoin_attempts,
         switchover_timeout: c.failover.switchover_timeout,
         rejoin_timeout: c.rejoin.timeout,
+        replication: c.replication,
     };
     cfg.validate().map_err(from_core_error)?;
     Ok(cfg)

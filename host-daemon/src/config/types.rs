@@ -45,6 +45,8 @@ pub(crate) struct Config {
     pub control: Control,
     /// How a fenced node rejoins the peer as its standby.
     pub rejoin: Rejoin,
+    /// `[replication] mode` (rule `sync-epoch`).
+    pub replication: twinbeat_core::ReplicationMode,
 }
 
 /// A password; its `Debug` never shows it.
@@ -173,6 +175,10 @@ pub(crate) struct Peer {
     pub host: String,
     /// What `host` resolved to; ICMP goes here.
     pub address: IpAddr,
+    /// The peer's `node_id`: the `application_name` of its WAL receiver as a standby,
+    /// which `synchronous_standby_names` names (rule `sync-epoch`). Required when
+    /// `replication.mode` is not `async`.
+    pub node_id: Option<String>,
     /// The peer's database (user/password/dbname default to `[local_db]`'s).
     pub db: DbConn,
 }

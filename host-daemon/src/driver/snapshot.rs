@@ -50,6 +50,38 @@ pub(crate) fn initial(cfg: &Config) -> StatusSnapshot {
 
 /// Replication as this node sees it: the lag between the primary's current WAL position
 /// and the standby's received one, whichever side this node is.
+/// Rule `sync-epoch` as the status page shows it.
+fn sync_status(e: &Engine, now: engine::Instant) -> crate::status::SyncStatus {
+    let s = e.sync_status();
+    let primary = e.role() == engine::Role::Primary;
+    let synchronous = if primary {
+        s.epoch.is_some_and(|ep| ep.synchronous)
+    } else {
+        s.claim
+    };
+    let note = match (s.mode, primary, s.named, synchronous) {
+        (engine::ReplicationMode::Strict, true, Some(true), _) if s.standby_away || !synchronous => Some(
+            "strict: commits wait until the standby streams again (after a failover: until the old master rejoins)".to_owned(),
+        ),
+        (engine::ReplicationMode::Sync, true, Some(false), false) => {
+            Some("degraded: commits do not wait for the standby until it streams again".to_owned())
+        }
+        _ => None,
+    };
+    crate::status::SyncStatus {
+        mode: s.mode.as_str().into(),
+        synchronous,
+        since_lsn: s
+            .epoch
+            .map(|ep| crate::actions::rejoin::format_lsn(ep.since_lsn)),
+        standby_named: s.named,
+        last_degraded_secs_ago: s
+            .last_degraded
+            .map(|at| now.saturating_duration_since(at).as_secs()),
+        note,
+    }
+}
+
 fn replication(e: &Engine, now: engine::Instant) -> ReplicationStatus {
     let own = e.local_db();
     let peer = e.peer().map(|v| v.state);
@@ -62,7 +94,9 @@ fn replication(e: &Engine, now: engine::Instant) -> ReplicationStatus {
         }
         _ => None,
     };
+    let sync = sync_status(e, now);
     ReplicationStatus {
+        sync,
         lag_bytes,
         standby_too_far_behind: lag_bytes.is_some_and(|l| l > e.config().max_lag_on_failover),
         promoted_by_hand: e.own_state().human_promoted,

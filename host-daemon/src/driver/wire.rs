@@ -50,8 +50,9 @@ pub(crate) fn state_to_wire(s: engine::NodeState) -> wire::NodeState {
 }
 
 /// The optional fields our frames carry: the echo of the peer's last ping (rule
-/// `hold-needs-evidence`), our conditions (rule `human-promoted-standby`) and a
-/// handover's question or answer (rule `fence-handshake`).
+/// `hold-needs-evidence`), our conditions (rule `human-promoted-standby`), a
+/// handover's question or answer (rule `fence-handshake`), a pause, a switchover's
+/// stage and the sync epoch (rule `sync-epoch`).
 pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wire::Extensions {
     let (takeover_request, takeover_answer) = match s.handover {
         Some(engine::Handover::Asked { lsn }) => (Some(wire::TakeoverRequest { lsn }), None),
@@ -74,6 +75,10 @@ pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wir
         takeover_answer,
         pause: s.pause.map(pause_to_wire),
         switchover: s.switchover.map(switchover_to_wire),
+        sync_epoch: s.sync_epoch.map(|e| wire::SyncEpoch {
+            synchronous: e.synchronous,
+            since_lsn: e.since_lsn,
+        }),
         ..wire::Extensions::NONE
     }
 }
@@ -116,7 +121,7 @@ fn pause_from_wire(p: wire::Pause) -> engine::MaintenanceWindow {
 
 /// The verdict codes of tail field 15 (`protocol/WIRE.md`): 0 ready, then one code per
 /// refusal.
-const VERDICTS: [(u8, engine::TakeoverVerdict); 6] = {
+const VERDICTS: [(u8, engine::TakeoverVerdict); 7] = {
     use engine::TakeoverRefusal as R;
     use engine::TakeoverVerdict::{Ready, Refused};
     [
@@ -126,6 +131,7 @@ const VERDICTS: [(u8, engine::TakeoverVerdict); 6] = {
         (3, Refused(R::GatewayDown)),
         (4, Refused(R::LagTooHigh)),
         (5, Refused(R::CheckTimedOut)),
+        (6, Refused(R::NoSyncClaim)),
     ]
 };
 
@@ -175,6 +181,10 @@ pub(crate) fn state_from_wire(
         handover: handover_from_wire(ext),
         pause: ext.pause.map(pause_from_wire),
         switchover: ext.switchover.map(switchover_from_wire),
+        sync_epoch: ext.sync_epoch.map(|e| engine::SyncEpoch {
+            synchronous: e.synchronous,
+            since_lsn: e.since_lsn,
+        }),
     }
 }
 
@@ -213,6 +223,7 @@ mod tests {
             handover: None,
             pause: None,
             switchover: None,
+            sync_epoch: None,
         };
         let round_trip = |s: engine::NodeState| {
             let ext = extensions_to_wire(s, Some(9));
@@ -258,6 +269,16 @@ mod tests {
                 ..s
             };
             assert_eq!(round_trip(switching), switching);
+        }
+        for synchronous in [true, false] {
+            let epoch = engine::NodeState {
+                sync_epoch: Some(engine::SyncEpoch {
+                    synchronous,
+                    since_lsn: (1 << 32) + 7,
+                }),
+                ..s
+            };
+            assert_eq!(round_trip(epoch), epoch);
         }
         for (_, verdict) in VERDICTS {
             let answering = engine::NodeState {

@@ -25,7 +25,7 @@ use super::pg::{connect, parse_lsn, Connect, DbTarget, Readiness, Session};
 /// The one query of a check: `SELECT 1`, the recovery flag and the WAL
 /// position, in one round trip. `pg_current_wal_lsn()` raises an error in
 /// recovery, so the CASE picks the standby's functions there (volatile
-/// functions are not folded ahead of the CASE).
+/// functions are not folded ahead of the CASE). [`standby_sql`] follows it.
 const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
      CASE WHEN pg_is_in_recovery() \
           THEN coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
@@ -40,7 +40,24 @@ const CHECK_SQL: &str = "SELECT 1, pg_is_in_recovery(), \
           ELSE (SELECT slot_name || ' ' || active || ' ' || \
                        (pg_current_wal_lsn() - restart_lsn)::bigint \
                 FROM pg_replication_slots WHERE restart_lsn IS NOT NULL \
-                ORDER BY restart_lsn LIMIT 1) END";
+                ORDER BY restart_lsn LIMIT 1) END, \
+     current_setting('synchronous_standby_names')";
+
+/// The last column of the check (rule `sync-epoch`): on a primary, the WAL sender of
+/// the standby named `standby` (its `application_name`), as `state sync_state`. A
+/// node id holds only `A-Z a-z 0-9 . _ - :` (the config checks it), so it is quoted
+/// plainly.
+fn standby_sql(standby: Option<&str>) -> String {
+    match standby {
+        Some(name) => format!(
+            ", CASE WHEN pg_is_in_recovery() THEN NULL \
+                 ELSE (SELECT state || ' ' || sync_state FROM pg_stat_replication \
+                       WHERE application_name = '{name}' \
+                       ORDER BY state = 'streaming' DESC LIMIT 1) END"
+        ),
+        None => ", NULL".to_owned(),
+    }
+}
 
 /// What one check of the local database found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +80,10 @@ pub(crate) struct LocalDbSample {
     /// On a primary, the replication slot that holds the most WAL back (`None`: no
     /// slot, or in recovery).
     pub slot: Option<SlotReading>,
+    /// `synchronous_standby_names` as the server has it.
+    pub sync_names: Option<String>,
+    /// On a primary, the standby as its WAL sender shows it (rule `sync-epoch`).
+    pub standby: twinbeat_core::StandbyReading,
     /// Why the check is not fully healthy, for the log (`None` when healthy).
     pub error: Option<String>,
     /// Wall time the check took.
@@ -115,6 +136,10 @@ impl LocalDbSample {
 #[derive(Debug)]
 pub(crate) struct LocalDbProbe {
     target: DbTarget,
+    /// [`CHECK_SQL`] and the standby's column.
+    sql: String,
+    /// What `synchronous_standby_names` is when it names the standby.
+    standby_names: Option<String>,
     session: Option<SessionSlot>,
     connects: u64,
 }
@@ -133,9 +158,20 @@ impl LocalDbProbe {
     pub(crate) fn new(target: DbTarget) -> Self {
         Self {
             target,
+            sql: format!("{CHECK_SQL}{}", standby_sql(None)),
+            standby_names: None,
             session: None,
             connects: 0,
         }
+    }
+
+    /// Also reads, on a primary, the WAL sender of the standby whose
+    /// `application_name` is `standby`, and whether `synchronous_standby_names` names
+    /// it (rule `sync-epoch`).
+    pub(crate) fn watching_standby(mut self, standby: &str) -> Self {
+        self.sql = format!("{CHECK_SQL}{}", standby_sql(Some(standby)));
+        self.standby_names = Some(crate::actions::sync_standby::names_for(standby));
+        self
     }
 
     /// How many connections the probe has opened so far (successful logins): the
@@ -163,6 +199,8 @@ impl LocalDbProbe {
                     wal_lsn: None,
                     replay_lsn: None,
                     slot: None,
+                    sync_names: None,
+                    standby: twinbeat_core::StandbyReading::NONE,
                     timeline: None,
                     error: Some(format!("check timed out after {timeout:?}")),
                     elapsed: Duration::ZERO,
@@ -176,8 +214,8 @@ impl LocalDbProbe {
     async fn check_unbounded(&mut self, timeout: Duration) -> LocalDbSample {
         if let Some(SessionSlot(session)) = &self.session {
             if !session.is_closed() {
-                if let Ok(row) = session.first_row(CHECK_SQL).await {
-                    return sample_from_row(&row);
+                if let Ok(row) = session.first_row(&self.sql).await {
+                    return sample_from_row(&row, self.standby_names.as_deref());
                 }
                 // Broken (e.g. the server restarted and terminated us): one
                 // fresh connect below tells the server's state now.
@@ -187,11 +225,11 @@ impl LocalDbProbe {
         match connect(&self.target, timeout).await {
             Connect::Session(session) => {
                 self.connects += 1;
-                let result = session.first_row(CHECK_SQL).await;
+                let result = session.first_row(&self.sql).await;
                 match result {
                     Ok(row) => {
                         self.session = Some(SessionSlot(session));
-                        sample_from_row(&row)
+                        sample_from_row(&row, self.standby_names.as_deref())
                     }
                     Err(error) => LocalDbSample {
                         readiness: Readiness::Accepting { login_error: None },
@@ -200,6 +238,8 @@ impl LocalDbProbe {
                         wal_lsn: None,
                         replay_lsn: None,
                         slot: None,
+                        sync_names: None,
+                        standby: twinbeat_core::StandbyReading::NONE,
                         timeline: None,
                         error: Some(format!("check query failed: {error}")),
                         elapsed: Duration::ZERO,
@@ -224,6 +264,8 @@ impl LocalDbProbe {
                     wal_lsn: None,
                     replay_lsn: None,
                     slot: None,
+                    sync_names: None,
+                    standby: twinbeat_core::StandbyReading::NONE,
                     timeline: None,
                     error,
                     elapsed: Duration::ZERO,
@@ -233,8 +275,9 @@ impl LocalDbProbe {
     }
 }
 
-/// Reads the row of [`CHECK_SQL`].
-fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
+/// Reads the row of [`CHECK_SQL`] and [`standby_sql`]; `standby_names` is the value
+/// naming the watched standby.
+fn sample_from_row(row: &[Option<String>], standby_names: Option<&str>) -> LocalDbSample {
     let column = |i: usize| row.get(i).and_then(|value| value.as_deref());
     let select_ok = column(0) == Some("1");
     let in_recovery = match column(1) {
@@ -246,6 +289,16 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
     let timeline = column(3).and_then(|v| v.parse().ok());
     let replay_lsn = column(4).and_then(parse_lsn);
     let slot = column(5).and_then(SlotReading::parse);
+    let sync_names = column(6).map(str::to_owned);
+    let (state, sync_state) = column(7)
+        .and_then(|v| v.split_once(' '))
+        .unwrap_or(("", ""));
+    let named = standby_names.is_some_and(|n| sync_names.as_deref() == Some(n));
+    let standby = twinbeat_core::StandbyReading {
+        named,
+        streaming: state == "streaming",
+        synchronous: named && sync_state == "sync",
+    };
     let error = if !select_ok {
         Some(format!("SELECT 1 returned {:?}", column(0)))
     } else if in_recovery.is_none() || wal_lsn.is_none() {
@@ -264,6 +317,8 @@ fn sample_from_row(row: &[Option<String>]) -> LocalDbSample {
         wal_lsn,
         replay_lsn,
         slot,
+        sync_names,
+        standby,
         timeline,
         error,
         elapsed: Duration::ZERO,

@@ -202,6 +202,27 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             }
         );
     }
+    if !r.sync.mode.is_empty() && r.sync.mode != "async" {
+        let s = &r.sync;
+        let _ = writeln!(
+            o,
+            "sync      {}: {}{}{}",
+            s.mode,
+            if s.synchronous {
+                "synchronous"
+            } else {
+                "NOT synchronous"
+            },
+            s.since_lsn
+                .as_deref()
+                .map_or(String::new(), |l| format!(" since {l}")),
+            s.last_degraded_secs_ago
+                .map_or(String::new(), |a| format!(", last degraded {a} s ago")),
+        );
+        if let Some(note) = &s.note {
+            let _ = writeln!(o, "          {note}");
+        }
+    }
     if let Some(slot) = &r.slot {
         let _ = writeln!(
             o,

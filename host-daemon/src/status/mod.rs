@@ -190,6 +190,29 @@ pub(crate) struct ReplicationStatus {
     /// On a primary, the replication slot that keeps the most WAL back.
     #[serde(default)]
     pub slot: Option<SlotStatus>,
+    /// Synchronous replication (rule `sync-epoch`).
+    #[serde(default)]
+    pub sync: SyncStatus,
+}
+
+/// Synchronous replication as this node sees it (rule `sync-epoch`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SyncStatus {
+    /// `async`, `sync` or `strict` (`[replication] mode`).
+    pub mode: String,
+    /// On a primary: every commit waits for the standby (the epoch it announces is
+    /// synchronous). On a standby: it holds an unexpired synchronous claim, so it would
+    /// promote without the lag check.
+    pub synchronous: bool,
+    /// Where the epoch began (`0/3000060`), when there is one.
+    pub since_lsn: Option<String>,
+    /// On a primary: `synchronous_standby_names` names the standby.
+    pub standby_named: Option<bool>,
+    /// Seconds since this primary last stopped waiting for its standby.
+    pub last_degraded_secs_ago: Option<u64>,
+    /// What an operator must know now, e.g. that commits wait for a standby that is
+    /// away (`strict`).
+    pub note: Option<String>,
 }
 
 /// A primary's replication slot.

@@ -8,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
     fetch, serve, BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus,
-    ReplicationStatus, SerialCounters, Shared, SlotStatus, StatusSnapshot, Target, VipStatus,
+    ReplicationStatus, SerialCounters, Shared, SlotStatus, StatusSnapshot, SyncStatus, Target,
+    VipStatus,
 };
 use crate::metrics::DropReason;
 
@@ -76,6 +77,14 @@ fn known() -> StatusSnapshot {
                 active: true,
                 retained_bytes: 16384,
             }),
+            sync: SyncStatus {
+                mode: "strict".into(),
+                synchronous: false,
+                since_lsn: Some("0/3000060".into()),
+                standby_named: Some(true),
+                last_degraded_secs_ago: None,
+                note: Some("strict: commits wait until the standby streams again".into()),
+            },
         },
         serial: SerialCounters {
             sent: 10,
@@ -121,6 +130,12 @@ fn the_table_shows_the_peer_db_and_the_lag() {
         table.contains("slot      b (active) keeps 16384 bytes of WAL"),
         "{table}"
     );
+    assert!(
+        table.contains(
+            "sync      strict: NOT synchronous since 0/3000060\n          strict: commits wait"
+        ),
+        "{table}"
+    );
 }
 
 #[tokio::test]
@@ -162,6 +177,8 @@ async fn serves_status_and_metrics() {
         "twinbeat_rejoins_total 1",
         "twinbeat_switchover_in_progress 0",
         "twinbeat_switchovers_total 0",
+        "twinbeat_replication_synchronous 0",
+        "twinbeat_replication_degraded_seconds_ago -1",
         "twinbeat_replication_slot_retained_bytes -1",
     ] {
         assert!(metrics.contains(needle), "missing {needle:?} in\n{metrics}");

@@ -35,6 +35,15 @@ pub struct DaemonConfig {
     pub status: Status,
     /// `[control]`.
     pub control: Option<Control>,
+    /// `[replication]`.
+    pub replication: Option<ReplicationSection>,
+}
+
+/// `[replication]`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplicationSection {
+    /// "async", "sync" or "strict".
+    pub mode: String,
 }
 
 /// `[local_db]` and its `[local_db.service]`.
@@ -104,6 +113,8 @@ impl Service {
 pub struct Peer {
     /// The peer's address.
     pub address: String,
+    /// The peer's `node_id` (its `application_name` as a standby).
+    pub node_id: Option<String>,
     /// The peer's PostgreSQL port.
     pub db_port: u16,
 }

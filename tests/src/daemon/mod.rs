@@ -7,8 +7,8 @@ mod process;
 mod profile;
 
 pub use config::{
-    Checks, Control, DaemonConfig, Failover, Fence, Gateway, Icmp, LocalDb, Peer, Serial, Service,
-    Status, Timing, Vip,
+    Checks, Control, DaemonConfig, Failover, Fence, Gateway, Icmp, LocalDb, Peer,
+    ReplicationSection, Serial, Service, Status, Timing, Vip,
 };
 pub use process::DaemonProcess;
 pub use profile::Profile;

@@ -77,6 +77,7 @@ impl Profile {
             },
             peer: Peer {
                 address: topo.addr(pg.node.peer().host()).to_string(),
+                node_id: Some(pg.node.peer().name().into()),
                 db_port: PORT,
             },
             checks: super::Checks {
@@ -117,6 +118,7 @@ impl Profile {
                 listen: STATUS_LISTEN.into(),
             },
             control: None,
+            replication: None,
         }
     }
 }

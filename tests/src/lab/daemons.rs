@@ -26,12 +26,32 @@ impl Lab {
         self.dir.join(n.name()).join("twinbeat.log")
     }
 
-    /// Writes both daemons' configurations for `profile`.
+    /// Writes both daemons' configurations for `profile` and the lab's options.
     pub fn write_daemon_configs(&self, profile: Profile) -> Result<()> {
         self.write_daemon_configs_with(profile, |_| {})
     }
 
-    /// [`Lab::write_daemon_configs`], each configuration changed by `tune` first.
+    /// What the lab's options say of a daemon's configuration: `auto_rejoin`, the
+    /// replication mode, `peer_state_max_age`.
+    fn apply_options(&self, config: &mut daemon::DaemonConfig) {
+        let replication = self.opts.pg.replication;
+        if replication != crate::pg::Replication::Async {
+            config.replication = Some(daemon::ReplicationSection {
+                mode: replication.mode().into(),
+            });
+        }
+        if let Some(f) = config.failover.as_mut() {
+            if self.opts.auto_rejoin {
+                f.auto_rejoin = Some(true);
+            }
+            if let Some(age) = self.opts.peer_state_max_age {
+                f.peer_state_max_age = Some(age.into());
+            }
+        }
+    }
+
+    /// [`Lab::write_daemon_configs`], each configuration changed by `tune` after the
+    /// lab's options.
     pub fn write_daemon_configs_with(
         &self,
         profile: Profile,
@@ -53,6 +73,7 @@ impl Lab {
                 &pwfile,
                 self.has_bridge(),
             );
+            self.apply_options(&mut config);
             tune(&mut config);
             let header = format!("# twinbeat lab, node {n}, profile {}\n", profile.name());
             config.write(&self.daemon_config(n), &header)?;

@@ -45,6 +45,9 @@ pub struct LabOptions {
     pub daemons: Option<Profile>,
     /// The daemons rejoin by themselves after a fence (`failover.auto_rejoin`).
     pub auto_rejoin: bool,
+    /// The daemons' `failover.peer_state_max_age`, when not the profile's: a standby's
+    /// synchronous claim lasts this long (rule `sync-epoch`).
+    pub peer_state_max_age: Option<&'static str>,
 }
 
 impl LabOptions {
@@ -58,6 +61,7 @@ impl LabOptions {
             bridge: false,
             daemons: None,
             auto_rejoin: false,
+            peer_state_max_age: None,
         }
     }
 
@@ -173,13 +177,7 @@ impl Lab {
             lab.start_pair()?;
         }
         if let Some(profile) = opts.daemons {
-            lab.write_daemon_configs_with(profile, |c| {
-                if opts.auto_rejoin {
-                    if let Some(f) = c.failover.as_mut() {
-                        f.auto_rejoin = Some(true);
-                    }
-                }
-            })?;
+            lab.write_daemon_configs(profile)?;
             for n in Node::BOTH {
                 lab.start_daemon(n)?;
             }

@@ -20,10 +20,10 @@ impl Lab {
     pub(super) fn start_pair(&self) -> Result<()> {
         let (a, b) = (self.pg(Node::A), self.pg(Node::B));
         a.initdb()?;
-        a.configure(&self.topo, self.opts.pg)?;
+        a.configure(&self.topo)?;
         self.start_pg(Node::A)?;
         b.basebackup_from(a)?;
-        b.configure(&self.topo, self.opts.pg)?;
+        b.configure(&self.topo)?;
         self.start_pg(Node::B)?;
         Ok(())
     }
@@ -91,61 +91,6 @@ impl Lab {
         self.topo.in_netns(Host::Client, move || {
             crate::rt::block_on(pgq::query(&target, &sql, timeout))
         })?
-    }
-
-    /// A client in the client namespace that commits `INSERT INTO <table> VALUES (n)`
-    /// through the VIP every `every` (reconnecting after an error, each attempt bounded)
-    /// while `during` runs on this thread, and for `settle` after it. Returns every `n`
-    /// whose commit was acknowledged, with when, and what `during` returned.
-    pub fn commit_via_vip_while<R: Send>(
-        &self,
-        table: &str,
-        every: Duration,
-        settle: Duration,
-        during: impl FnOnce() -> R + Send,
-    ) -> Result<(Vec<(i64, std::time::Instant)>, R)> {
-        let target = Target::tcp(self.topo.vip(), "vip-writer");
-        let stop = std::sync::atomic::AtomicBool::new(false);
-        let bound = Duration::from_millis(500);
-        std::thread::scope(|s| {
-            let writer = s.spawn(|| {
-                self.topo.in_netns(Host::Client, || {
-                    crate::rt::block_on(async {
-                        let mut acked = Vec::new();
-                        let mut client = None;
-                        let mut n = 0i64;
-                        // Bounded: stops when told, and never runs past ten minutes.
-                        let started = std::time::Instant::now();
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed)
-                            && started.elapsed() < Duration::from_secs(600)
-                        {
-                            let tick = tokio::time::Instant::now() + every;
-                            if client.is_none() {
-                                client = target.connect(bound).await.ok();
-                            }
-                            if let Some(c) = &client {
-                                let sql = format!("INSERT INTO {table} VALUES ({n})");
-                                match pgq::on_client(c, "vip-writer", &sql, bound).await {
-                                    Ok(_) => acked.push((n, std::time::Instant::now())),
-                                    Err(_) => client = None,
-                                }
-                                n += 1;
-                            }
-                            tokio::time::sleep_until(tick).await;
-                        }
-                        Ok::<_, LabError>(acked)
-                    })
-                })
-            });
-            let out = during();
-            std::thread::sleep(settle);
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            let acked = writer.join().map_err(|_| LabError::Parse {
-                what: "the VIP writer".into(),
-                detail: "panicked".into(),
-            })???;
-            Ok((acked, out))
-        })
     }
 
     /// Which node answers on the VIP from the client (by `cluster_name`); `None` if nobody.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::{chown, User};
 
-pub use node::{PgNode, PgOptions, PASSWORD, PORT};
+pub use node::{PgNode, PgOptions, Replication, PASSWORD, PORT};
 pub use server::{Launch, PgServer, KEEP_VAR};
 
 use crate::cmd::run_within;
@@ -106,12 +106,17 @@ impl PgFiles {
         port: u16,
         ns: Option<&str>,
         password: Option<&str>,
+        application_name: Option<&str>,
     ) -> Result<()> {
         self.prepare_home()?;
         let mut cmd = self.as_postgres("pg_basebackup", ns);
         cmd.args(["-h", host, "-p", &port.to_string(), "-U", "postgres", "-D"])
             .arg(&self.data)
             .args(["-R", "-X", "stream", "-c", "fast", "--no-password"]);
+        if let Some(name) = application_name {
+            // `-R` writes the connection's options into `primary_conninfo`.
+            cmd.arg("-d").arg(format!("application_name={name}"));
+        }
         if let Some(password) = password {
             cmd.env("PGPASSWORD", password);
         }

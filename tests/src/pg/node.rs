@@ -37,8 +37,33 @@ pub struct PgNode {
 /// Options of the pair.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PgOptions {
-    /// Synchronous replication to the standby (scenario 17).
-    pub synchronous: bool,
+    /// How the pair replicates. twinbeat owns `synchronous_standby_names` (rule
+    /// `sync-epoch`), so this is the daemons' `[replication] mode`; PostgreSQL's own
+    /// files name no synchronous standby.
+    pub replication: Replication,
+}
+
+/// `[replication] mode` of the lab's daemons.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Replication {
+    /// Asynchronous (the daemon's default).
+    #[default]
+    Async,
+    /// Synchronous, degrading when the standby is gone.
+    Sync,
+    /// Synchronous, never degrading.
+    Strict,
+}
+
+impl Replication {
+    /// The config file's spelling.
+    pub fn mode(self) -> &'static str {
+        match self {
+            Replication::Async => "async",
+            Replication::Sync => "sync",
+            Replication::Strict => "strict",
+        }
+    }
 }
 
 impl PgNode {
@@ -75,16 +100,7 @@ impl PgNode {
     }
 
     /// Writes this node's settings (`lab.conf`, included from `postgresql.conf`) and pg_hba.
-    pub fn configure(&self, topo: &Topology, opts: PgOptions) -> Result<()> {
-        let sync = if opts.synchronous {
-            // Either node may be primary: name both standbys' cluster names.
-            format!(
-                "synchronous_standby_names = 'FIRST 1 (\"tblab{id}-a\", \"tblab{id}-b\")'\n",
-                id = topo.id
-            )
-        } else {
-            String::new()
-        };
+    pub fn configure(&self, topo: &Topology) -> Result<()> {
         // `restart_after_crash = off`: a crashed backend makes the postmaster exit, and
         // the daemon restarts it itself, the start guard lifted on a primary (rule
         // `start-guard`, host-daemon/docs/start-guard.md).
@@ -107,8 +123,7 @@ impl PgNode {
              wal_retrieve_retry_interval = '500ms'\n\
              restart_after_crash = off\n\
              wal_log_hints = on\n\
-             log_line_prefix = '%m [%p] '\n\
-             {sync}",
+             log_line_prefix = '%m [%p] '\n",
             sock = self.files.sock_dir.display(),
             name = self.cluster_name,
         );
@@ -125,13 +140,16 @@ impl PgNode {
     }
 
     /// Makes this node a streaming standby of `primary` with `pg_basebackup -R`, over the lab
-    /// network from inside this node's namespace.
+    /// network from inside this node's namespace. Its WAL receiver's `application_name`
+    /// is the node's name, as a rejoin's `primary_conninfo` sets it: the name
+    /// `synchronous_standby_names` gives it (rule `sync-epoch`).
     pub fn basebackup_from(&self, primary: &PgNode) -> Result<()> {
         self.files.basebackup(
             &primary.addr.to_string(),
             PORT,
             Some(&self.ns),
             Some(PASSWORD),
+            Some(self.node.name()),
         )
     }
 

@@ -58,7 +58,7 @@ impl PgServer {
         let mut server = Self::empty(launch)?;
         server
             .files
-            .basebackup("127.0.0.1", primary.port(), None, None)?;
+            .basebackup("127.0.0.1", primary.port(), None, None, None)?;
         server.configure(hot_standby)?;
         server.start()?;
         if hot_standby {

@@ -2,7 +2,7 @@
 //! request promotion within `Checks::bound`. Faults and daemon crashes disturb it (and
 //! the fenced-peer promise `Checks::end` checks), since they may change the outcome.
 
-use twinbeat_core::{Instant, PathHealth, PathId, Role};
+use twinbeat_core::{Instant, PathHealth, PathId, ReplicationMode, Role};
 
 use super::Checks;
 use crate::world::{Fault, Node, N};
@@ -71,7 +71,11 @@ impl Checks {
                 .all(|p| e.path(*p).health == PathHealth::Up)
             && e.peer().is_some_and(|v| !v.state.fenced)
             // Rule `maintenance-pause`: a paused standby does not promote for lost paths.
-            && e.maintenance().is_none();
+            && e.maintenance().is_none()
+            // Rule `sync-epoch`: a `strict` standby without a claim never promotes by
+            // itself: promised only while its claim lasts until the promise's end.
+            && (e.config().replication != ReplicationMode::Strict
+                || e.holds_sync_claim(now + self.bound));
         if !healthy {
             return None;
         }

@@ -130,7 +130,9 @@ impl Checks {
         if gw_settled && !me.gateway_ok {
             self.fail(now, format!("node {n} promotes with its gateway down"));
         }
-        if let Some(v) = e.peer() {
+        // Rule `sync-epoch`: a standby holding a synchronous claim has every commit
+        // the master acknowledged, whatever the lag (`checks/sync.rs` checks that).
+        if let Some(v) = e.peer().filter(|_| !e.holds_sync_claim(now)) {
             let lag = v.state.wal_lsn.saturating_sub(me.wal);
             if lag > self.cfg.max_lag_on_failover {
                 self.fail(now, format!("node {n} promotes with lag {lag}"));

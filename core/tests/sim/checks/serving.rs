@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use twinbeat_core::{Config, Instant};
+use twinbeat_core::{Config, Instant, ReplicationMode};
 
 use super::Checks;
 use crate::world::Node;
@@ -69,7 +69,7 @@ impl Checks {
     /// Whether the invariant's condition holds: both hosts up, a state-carrying path
     /// working both ways, and a healthy node (daemon running, database up, gateway
     /// up, never fenced; a replica also within `max_lag_on_failover`).
-    fn serving_owed(&self, nodes: &[Node; 2]) -> bool {
+    fn serving_owed(&self, now: Instant, nodes: &[Node; 2]) -> bool {
         // Both daemons run: a node whose daemon is down (or not yet started) is outside
         // every rule, and its writable DB keeps the peer from promoting.
         if !nodes
@@ -102,6 +102,11 @@ impl Checks {
                 && n.gateway_ok
                 && !self.ever_fenced[i]
                 && (!n.in_recovery || lag <= self.cfg.max_lag_on_failover)
+                // Rule `sync-epoch`: a `strict` standby without a claim never promotes
+                // by itself.
+                && (!n.in_recovery
+                    || self.cfg.replication != ReplicationMode::Strict
+                    || n.engine.as_ref().is_some_and(|e| e.holds_sync_claim(now)))
         })
     }
 
@@ -111,7 +116,7 @@ impl Checks {
         if serving(nodes) {
             self.serving_at = Some(now);
         }
-        if !self.serving_owed(nodes) {
+        if !self.serving_owed(now, nodes) {
             self.owed_since = None;
             self.window_counted = false;
             return;

@@ -98,6 +98,11 @@ pub(crate) struct Node {
     /// PostgreSQL was shut down cleanly with its shutdown checkpoint at this LSN and
     /// has not run since: what `pg_controldata` reads (rule `planned-switchover`).
     pub(crate) clean_stop: Option<u64>,
+    /// `synchronous_standby_names` in `postgresql.auto.conf` names the peer (rule
+    /// `sync-epoch`): a primary's commits then wait for it.
+    pub(crate) sync_names: bool,
+    /// Failed `SetSyncStandby`s in a row.
+    pub(crate) sync_failures: u32,
 }
 
 impl Node {

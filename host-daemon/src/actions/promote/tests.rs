@@ -42,7 +42,9 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
         .await
         .unwrap();
     let task = tokio::spawn(conn);
-    let report = promote(&client, PromoteOptions::default()).await.unwrap();
+    let report = promote(&client, PromoteOptions::default(), None)
+        .await
+        .unwrap();
     assert!(!report.already_primary);
     println!(
         "promote: pg_promote(wait => false) -> writable in {:?} ({} polls, {} requests)",
@@ -62,7 +64,7 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     let _ = task.await;
 
     // Promoting again is an idempotent success (the "finish" branch of rule `promotion-order`).
-    let again = promote_with_config(&standby.tcp_config(), PromoteOptions::default())
+    let again = promote_with_config(&standby.tcp_config(), PromoteOptions::default(), None)
         .await
         .unwrap();
     assert!(again.already_primary);
@@ -71,7 +73,7 @@ async fn promotes_a_streaming_standby_which_then_accepts_writes() {
     let mut dead = standby.tcp_config();
     dead.port(free_local_port())
         .connect_timeout(Duration::from_millis(500));
-    assert!(promote_with_config(&dead, PromoteOptions::default())
+    assert!(promote_with_config(&dead, PromoteOptions::default(), None)
         .await
         .is_err());
 }
@@ -115,7 +117,7 @@ async fn the_promoted_standby_publishes_its_term_and_timeline_to_the_peer() {
         term: 5,
         ..PromoteOptions::default()
     };
-    promote_with_config(&standby.tcp_config(), opts)
+    promote_with_config(&standby.tcp_config(), opts, None)
         .await
         .expect("promoted");
     let after = read(probe.attempt(Duration::from_secs(2)).await).expect("a reading");
@@ -140,7 +142,7 @@ async fn a_failure_before_the_request_says_pg_promote_was_not_sent() {
         .port(free_local_port())
         .user("postgres")
         .connect_timeout(Duration::from_millis(300));
-    let failure = promote_with_config(&dead, PromoteOptions::default())
+    let failure = promote_with_config(&dead, PromoteOptions::default(), None)
         .await
         .expect_err("nobody listens");
     assert!(!failure.requested, "{failure}");

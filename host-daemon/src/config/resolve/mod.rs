@@ -197,6 +197,23 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| "twinbeat".to_owned()),
         };
         name_like("node_id", &node_id)?;
+        let replication = replication_mode(raw.replication.and_then(|r| r.mode))?;
+        match &peer.node_id {
+            None if replication.managed() => {
+                return Err(missing(
+                    "peer.node_id",
+                    "the peer's node_id (its application_name as a standby), which replication.mode = \"sync\" or \"strict\" names in synchronous_standby_names",
+                ))
+            }
+            Some(p) if *p == node_id => {
+                return Err(ConfigError::invalid(
+                    "peer.node_id",
+                    format!("{p:?}"),
+                    "the peer's node_id, not this node's",
+                ))
+            }
+            _ => {}
+        }
 
         Ok(Config {
             cluster_id,
@@ -213,6 +230,23 @@ impl Resolver<'_> {
             status: StatusListen { listen },
             control,
             rejoin,
+            replication,
         })
     }
+}
+
+/// `[replication] mode` (rule `sync-epoch`).
+fn replication_mode(v: Option<String>) -> R<twinbeat_core::ReplicationMode> {
+    use twinbeat_core::ReplicationMode as M;
+    let v = v.unwrap_or_else(|| M::Async.as_str().to_owned());
+    [M::Async, M::Sync, M::Strict]
+        .into_iter()
+        .find(|m| m.as_str() == v)
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "replication.mode",
+                format!("{v:?}"),
+                "one of \"async\", \"sync\", \"strict\"",
+            )
+        })
 }

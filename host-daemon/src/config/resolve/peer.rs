@@ -28,6 +28,18 @@ impl Resolver<'_> {
             password,
             dbname: non_empty("peer.dbname", raw.dbname, &local.dbname)?,
         };
-        Ok(Peer { host, address, db })
+        let node_id = match raw.node_id {
+            Some(n) => {
+                super::name_like("peer.node_id", &n)?;
+                Some(n)
+            }
+            None => None,
+        };
+        Ok(Peer {
+            host,
+            address,
+            node_id,
+            db,
+        })
     }
 }

@@ -55,6 +55,7 @@ pub(crate) struct Effects {
     db: mpsc::UnboundedSender<DbOp>,
     persist: mpsc::UnboundedSender<state_file::PersistedState>,
     pauses: mpsc::UnboundedSender<Option<PauseRecord>>,
+    sync: mpsc::UnboundedSender<(bool, TokioInstant)>,
     done: mpsc::UnboundedSender<Report>,
 }
 
@@ -79,12 +80,19 @@ impl Effects {
         ));
         let (pauses, pauses_rx) = mpsc::unbounded_channel();
         tokio::spawn(workers::pause_worker(Arc::clone(&plan), pauses_rx));
+        let (sync, sync_rx) = mpsc::unbounded_channel();
+        tokio::spawn(workers::sync_worker(
+            Arc::clone(&plan),
+            sync_rx,
+            done.clone(),
+        ));
         let effects = Effects {
             plan,
             vip,
             db,
             persist,
             pauses,
+            sync,
             done,
         };
         (effects, done_rx)
@@ -136,11 +144,17 @@ impl Effects {
             }
             Action::Promote {
                 term,
+                synchronous,
                 connect_by,
                 deadline,
             } => {
+                let sync_names = synchronous.and_then(|s| {
+                    let standby = self.plan.sync_standby.as_deref()?;
+                    Some(crate::actions::sync_standby::value_for(standby, s))
+                });
                 let _ = self.db.send(DbOp::Promote {
                     term,
+                    sync_names,
                     connect_by: at(connect_by),
                     deadline: at(deadline),
                 });
@@ -194,6 +208,12 @@ impl Effects {
                     let input = workers::ensure_slot(&plan, term, deadline).await;
                     let _ = done.send(input.into());
                 });
+            }
+            Action::SetSyncStandby {
+                synchronous,
+                deadline,
+            } => {
+                let _ = self.sync.send((synchronous, at(deadline)));
             }
             Action::Demote { deadline } => {
                 let _ = self.db.send(DbOp::Demote {

@@ -44,6 +44,9 @@ pub(crate) struct Plan {
     pub(crate) data_dir: DataDir,
     /// What `Action::Rejoin` needs: the programs, the state directory, the peer.
     pub(crate) rejoin: RejoinPlan,
+    /// Rule `sync-epoch`: the peer's `node_id`, which `synchronous_standby_names`
+    /// names in `sync` and `strict` mode (`None` in `async`: the names are left alone).
+    pub(crate) sync_standby: Option<String>,
 }
 
 /// `local_db.service.manager` → [`ServiceControl`].
@@ -120,6 +123,11 @@ impl Plan {
             store: StateStore::new(cfg.state_dir.clone()),
             pauses: PauseStore::new(cfg.state_dir.clone()),
             promote_target: pg_config(local),
+            sync_standby: cfg
+                .replication
+                .managed()
+                .then(|| cfg.peer.node_id.clone())
+                .flatten(),
             data_dir: DataDir::new(
                 cfg.local_db
                     .service

@@ -20,6 +20,7 @@ use crate::actions::promote::{self, PromoteOptions};
 use crate::actions::publish;
 use crate::actions::rejoin;
 use crate::actions::state_file;
+use crate::actions::sync_standby::{self, SyncConnection};
 use crate::actions::vip::Vip;
 
 /// A VIP operation.
@@ -38,6 +39,9 @@ pub(crate) enum DbOp {
     Promote {
         /// The term to publish first (rule `remote-db-reads-role`).
         term: u64,
+        /// What `synchronous_standby_names` becomes after `pg_promote` (rule
+        /// `sync-epoch`); `None`: left alone.
+        sync_names: Option<String>,
         /// End of the connection's window.
         connect_by: TokioInstant,
         /// End of the promotion's window.
@@ -179,6 +183,7 @@ pub(crate) async fn db_worker(
         let input = match op {
             DbOp::Promote {
                 term,
+                sync_names,
                 connect_by,
                 deadline,
             } => {
@@ -190,7 +195,7 @@ pub(crate) async fn db_worker(
                     timeout: deadline.saturating_duration_since(now),
                     ..PromoteOptions::default()
                 };
-                match promote::promote_with_config(&target, opts).await {
+                match promote::promote_with_config(&target, opts, sync_names.as_deref()).await {
                     Ok(r) => {
                         tracing::warn!(
                             "promoted: term published in {:?}, writable {:?} after the request ({} polls, {} requests{})",
@@ -418,6 +423,55 @@ pub(crate) async fn persist_worker(
         };
         if done.send(report).is_err() {
             return;
+        }
+    }
+}
+
+/// How often the sync worker checks its held connection between requests.
+const SYNC_CONNECTION_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Rule `sync-epoch`: changes `synchronous_standby_names`, one request at a time, on a
+/// connection it opens at start and opens again whenever it finds it broken, so a
+/// change never needs a new connection while clients waiting on the standby hold
+/// every slot. Idle in `async` mode.
+pub(crate) async fn sync_worker(
+    plan: Arc<Plan>,
+    mut rx: mpsc::UnboundedReceiver<(bool, TokioInstant)>,
+    done: mpsc::UnboundedSender<Report>,
+) {
+    let Some(standby) = plan.sync_standby.clone() else {
+        // Nothing asks in `async` mode; drain so a sender never blocks.
+        while rx.recv().await.is_some() {}
+        return;
+    };
+    let mut conn = SyncConnection::new(plan.promote_target.clone());
+    loop {
+        tokio::select! {
+            request = rx.recv() => {
+                let Some((synchronous, deadline)) = request else { return };
+                let want = sync_standby::value_for(&standby, synchronous);
+                let started = Instant::now();
+                let input = match conn.set(&want, deadline).await {
+                    Ok(()) => {
+                        tracing::warn!(
+                            "synchronous_standby_names = {want:?} (rule sync-epoch), in {:?}",
+                            started.elapsed()
+                        );
+                        Input::SyncStandbySet { synchronous }
+                    }
+                    Err(e) => {
+                        tracing::error!("cannot set synchronous_standby_names = {want:?}: {e}");
+                        Input::SyncStandbyNotSet { synchronous }
+                    }
+                };
+                let _ = done.send(input.into());
+            }
+            () = tokio::time::sleep(SYNC_CONNECTION_CHECK), if !conn.is_open() => {
+                let by = TokioInstant::now() + SYNC_CONNECTION_CHECK;
+                if let Err(e) = conn.ensure_open(by).await {
+                    tracing::debug!("sync worker: no connection to the local PostgreSQL yet: {e}");
+                }
+            }
         }
     }
 }

@@ -87,6 +87,7 @@ impl Driver {
                 wal_lsn: s.wal_lsn.unwrap_or(0),
                 replay_lsn: s.replay_lsn.unwrap_or(0),
                 timeline: s.timeline.unwrap_or(0),
+                standby: s.standby,
             }),
         };
         if let Some(err) = &s.error {

@@ -84,6 +84,12 @@ impl Driver {
             .set(i64::from(self.engine.rejoin_progress().is_some()));
         m.switchover_in_progress
             .set(i64::from(self.engine.switchover().is_some()));
+        let sync = &snap.replication.sync;
+        m.replication_synchronous.set(i64::from(sync.synchronous));
+        m.replication_degraded_seconds_ago.set(
+            sync.last_degraded_secs_ago
+                .map_or(-1, |s| i64::try_from(s).unwrap_or(i64::MAX)),
+        );
         self.shared.update(|s| *s = snap);
     }
 }

@@ -80,6 +80,10 @@ impl Driver {
             effects.start_guard()
         );
         let local = LocalDbProbe::new(local_target);
+        let local = match cfg.peer.node_id.as_deref() {
+            Some(standby) if cfg.replication.managed() => local.watching_standby(standby),
+            _ => local,
+        };
         let local = runner::spawn(PathId::LocalDb, local, local_tx);
         slots.insert(PathId::LocalDb, Slot::new(Some(local)));
         let cluster = proto::ClusterId::from_name(&cfg.cluster_id);

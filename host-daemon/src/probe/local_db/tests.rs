@@ -8,6 +8,7 @@ use twinbeat_lab::rt::runtime;
 
 use super::*;
 use crate::probe::lab_target::target;
+use twinbeat_core::StandbyReading;
 
 /// Generous for a loaded 2-core CI machine; only the hung case waits it out.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -83,6 +84,62 @@ fn hot_standby_is_in_recovery_with_a_received_lsn() {
     assert!(sample.healthy(), "{sample:?}\n{}", standby.log());
     assert_eq!(sample.in_recovery, Some(true));
     assert!(sample.wal_lsn.expect("a standby reports a WAL position") > 0);
+}
+
+#[test]
+fn a_primary_reads_its_watched_standby_streaming_then_synchronous_once_named() {
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, true).expect("a hot standby");
+    let rt = runtime();
+    // A `pg_basebackup -R` standby without cluster_name connects as "walreceiver".
+    let mut probe =
+        LocalDbProbe::new(target(&primary, "tb-local-sync", false)).watching_standby("walreceiver");
+    let mut streaming = probe_until(&rt, &mut probe, |s| s.standby.streaming);
+    assert!(
+        !streaming.standby.named && !streaming.standby.synchronous,
+        "{streaming:?}"
+    );
+    assert_eq!(streaming.sync_names.as_deref(), Some(""));
+    let names = crate::actions::sync_standby::names_for("walreceiver");
+    primary
+        .query(&format!(
+            "ALTER SYSTEM SET synchronous_standby_names = '{names}'"
+        ))
+        .unwrap();
+    primary.query("SELECT pg_reload_conf()").unwrap();
+    streaming = probe_until(&rt, &mut probe, |s| s.standby.synchronous);
+    assert!(streaming.standby.named, "{streaming:?}");
+    // A standby not watched reads as none; a replica reads no standby.
+    let mut other = LocalDbProbe::new(target(&primary, "tb-local-sync2", false));
+    assert_eq!(
+        rt.block_on(other.check(TIMEOUT)).standby,
+        StandbyReading::NONE
+    );
+    let mut on_standby = LocalDbProbe::new(target(&standby, "tb-local-sync3", false))
+        .watching_standby("walreceiver");
+    assert_eq!(
+        rt.block_on(on_standby.check(TIMEOUT)).standby,
+        StandbyReading::NONE
+    );
+}
+
+/// Checks until `done` holds (bounded: 10 s).
+fn probe_until(
+    rt: &tokio::runtime::Runtime,
+    probe: &mut LocalDbProbe,
+    done: impl Fn(&LocalDbSample) -> bool,
+) -> LocalDbSample {
+    for _ in 0..200 {
+        let s = rt.block_on(probe.check(TIMEOUT));
+        if done(&s) {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "the probe never saw it: {:?}",
+        rt.block_on(probe.check(TIMEOUT))
+    );
 }
 
 #[test]
@@ -165,7 +222,7 @@ fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
 
 #[test]
 fn primary_row_is_healthy_with_its_lsn() {
-    let sample = sample_from_row(&row(&[Some("1"), Some("f"), Some("0/3000148")]));
+    let sample = sample_from_row(&row(&[Some("1"), Some("f"), Some("0/3000148")]), None);
     assert!(sample.healthy());
     assert_eq!(sample.in_recovery, Some(false));
     assert_eq!(sample.wal_lsn, Some(0x0300_0148));
@@ -174,7 +231,7 @@ fn primary_row_is_healthy_with_its_lsn() {
 
 #[test]
 fn standby_without_any_lsn_is_healthy_but_says_why_lsn_is_missing() {
-    let sample = sample_from_row(&row(&[Some("1"), Some("t"), None]));
+    let sample = sample_from_row(&row(&[Some("1"), Some("t"), None]), None);
     assert!(sample.healthy());
     assert_eq!(sample.in_recovery, Some(true));
     assert_eq!(sample.wal_lsn, None);
@@ -183,7 +240,7 @@ fn standby_without_any_lsn_is_healthy_but_says_why_lsn_is_missing() {
 
 #[test]
 fn empty_row_is_not_select_ok() {
-    let sample = sample_from_row(&[]);
+    let sample = sample_from_row(&[], None);
     assert!(!sample.select_ok);
     assert!(!sample.healthy());
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use twinbeat_lab::daemon::{self, Profile};
 use twinbeat_lab::netns::Topology;
-use twinbeat_lab::pg::PgOptions;
+use twinbeat_lab::pg::{PgOptions, Replication};
 use twinbeat_lab::sampler::{DbObs, VipObs};
 use twinbeat_lab::scenarios::{self, watch_takeover, Ctx, RejoinTiming, Takeover};
 use twinbeat_lab::state::{self, LabState};
@@ -83,7 +83,13 @@ fn start_daemons(lab: &Lab, profile: Profile) -> Result<(), String> {
 
 pub(crate) fn up(daemons: Option<Profile>, sync: bool) -> i32 {
     let opts = LabOptions {
-        pg: PgOptions { synchronous: sync },
+        pg: PgOptions {
+            replication: if sync {
+                Replication::Sync
+            } else {
+                Replication::Async
+            },
+        },
         ..LabOptions::new(lab_exe())
     };
     let lab = match ensure_deps(false).and_then(|()| Lab::start(opts)) {

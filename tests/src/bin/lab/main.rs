@@ -45,7 +45,8 @@ enum Cmd {
         /// Do not start the `twinbeat run` daemons.
         #[arg(long)]
         no_daemons: bool,
-        /// Synchronous replication.
+        /// Synchronous replication: the daemons run with `[replication] mode = "sync"`
+        /// (without daemons nothing names a synchronous standby).
         #[arg(long)]
         sync: bool,
     },
