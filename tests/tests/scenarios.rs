@@ -53,4 +53,7 @@ scenario_tests!(
     s39_sync_ip_partition,
     s40_sync_serial_down_wal_receiver_broken,
     s41_sync_degrade_then_master_death,
+    s42_strict_master_fence,
+    s43_strict_ip_partition,
+    s44_strict_serial_down_wal_receiver_broken,
 );

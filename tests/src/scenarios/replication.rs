@@ -344,14 +344,35 @@ pub fn s37_strict_standby_death(ctx: &Ctx) -> Result<Outcome> {
     )
 }
 
-/// Scenario 38: `sync`, a loses its gateway under load → a asks b, fences; b takes
-/// over with every acknowledged commit.
-pub fn s38_sync_master_fence(ctx: &Ctx) -> Result<Outcome> {
+/// `strict` while its standby is away: nothing acknowledged on `primary` from `from` on
+/// (commits wait), and it still names `standby`.
+fn commits_wait(out: &mut Outcome, lab: &Lab, history: &History, from: Instant, primary: Node) {
+    let acked_after = history.acknowledged().filter(|a| a.started > from).count();
+    out.check(
+        acked_after == 0,
+        format!(
+            "strict: no commit acknowledged on {primary} while its standby is away ({acked_after})"
+        ),
+    );
+    let standby = if primary == Node::A { "\"b\"" } else { "\"a\"" };
+    out.check(
+        names_on(lab, primary).is_some_and(|n| n.contains(standby)),
+        format!(
+            "strict: {primary} still names its standby ({:?})",
+            names_on(lab, primary)
+        ),
+    );
+}
+
+/// a loses its gateway under load: it asks b, fences; b takes over with every
+/// acknowledged commit (in `strict` b answers "ready" only with a claim, and then names
+/// a: commits wait until it rejoins).
+fn master_fence(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
     let mut out = Outcome::new(
-        "38 sync replication, master fenced (gateway lost)",
+        name,
         "a fences, b takes over with every commit a acknowledged",
     );
-    let (lab, sampler) = sync_cluster(ctx, Replication::Sync, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
     let mut t0 = Instant::now();
     let (history, takeover) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(3), || {
@@ -367,19 +388,49 @@ pub fn s38_sync_master_fence(ctx: &Ctx) -> Result<Outcome> {
     );
     out.check(takeover.b_writable.is_some(), "b writable");
     check_keys(&mut out, &lab, &history, Node::B, true);
-    commits_resume(&mut out, &history, t0, "on b");
+    match (mode, takeover.b_writable) {
+        (Replication::Strict, Some(w)) => commits_wait(&mut out, &lab, &history, t0 + w, Node::B),
+        _ => {
+            commits_resume(&mut out, &history, t0, "on b");
+        }
+    }
     out.takeover = Some(takeover);
     Ok(out.finish(sampler, false))
 }
 
-/// Scenario 39: `sync`, IP between the nodes cut, serial up → no promotion; a stops
-/// waiting for b on b's acknowledgement over serial, and commits resume.
-pub fn s39_sync_ip_partition(ctx: &Ctx) -> Result<Outcome> {
+/// Scenario 38: `sync`, a loses its gateway under load → a asks b, fences; b takes
+/// over with every acknowledged commit.
+pub fn s38_sync_master_fence(ctx: &Ctx) -> Result<Outcome> {
+    master_fence(
+        ctx,
+        Replication::Sync,
+        "38 sync replication, master fenced (gateway lost)",
+    )
+}
+
+/// Scenario 42: `strict`, a loses its gateway under load → b, holding a claim, answers
+/// "ready" and takes over with every acknowledged commit; commits wait for a.
+pub fn s42_strict_master_fence(ctx: &Ctx) -> Result<Outcome> {
+    master_fence(
+        ctx,
+        Replication::Strict,
+        "42 strict replication, master fenced (gateway lost)",
+    )
+}
+
+/// IP between the nodes cut under load, serial up: no promotion; `sync` degrades on b's
+/// acknowledgement over serial and commits resume, `strict` waits.
+fn ip_partition(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
+    let sync = mode == Replication::Sync;
     let mut out = Outcome::new(
-        "39 sync replication, IP partition, serial up",
-        "no promotion; a degrades on b's acknowledgement; commits resume; nothing lost",
+        name,
+        if sync {
+            "no promotion; a degrades on b's acknowledgement; commits resume; nothing lost"
+        } else {
+            "no promotion; commits wait for b; nothing lost"
+        },
     );
-    let (lab, sampler) = sync_cluster(ctx, Replication::Sync, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
     let mut t0 = Instant::now();
     let (history, quiet) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(1), || {
@@ -391,12 +442,42 @@ pub fn s39_sync_ip_partition(ctx: &Ctx) -> Result<Outcome> {
         })?;
     out.check(quiet.is_none(), format!("b did not promote ({quiet:?})"));
     check_keys(&mut out, &lab, &history, Node::A, true);
-    commits_resume(&mut out, &history, t0, "on a");
-    out.check(
-        names_on(&lab, Node::A).as_deref() == Some(""),
-        "a cleared synchronous_standby_names (degraded)",
-    );
+    if sync {
+        commits_resume(&mut out, &history, t0, "on a");
+        out.check(
+            names_on(&lab, Node::A).as_deref() == Some(""),
+            "a cleared synchronous_standby_names (degraded)",
+        );
+    } else {
+        commits_wait(
+            &mut out,
+            &lab,
+            &history,
+            t0 + Duration::from_secs(1),
+            Node::A,
+        );
+    }
     Ok(out.finish(sampler, false))
+}
+
+/// Scenario 39: `sync`, IP between the nodes cut, serial up → no promotion; a stops
+/// waiting for b on b's acknowledgement over serial, and commits resume.
+pub fn s39_sync_ip_partition(ctx: &Ctx) -> Result<Outcome> {
+    ip_partition(
+        ctx,
+        Replication::Sync,
+        "39 sync replication, IP partition, serial up",
+    )
+}
+
+/// Scenario 43: `strict`, IP between the nodes cut, serial up → no promotion; commits
+/// wait for b; nothing lost.
+pub fn s43_strict_ip_partition(ctx: &Ctx) -> Result<Outcome> {
+    ip_partition(
+        ctx,
+        Replication::Strict,
+        "43 strict replication, IP partition, serial up",
+    )
 }
 
 /// Stops b's WAL receiver: `primary_conninfo` emptied and reloaded (its daemon and
@@ -407,14 +488,20 @@ fn break_wal_receiver(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
-/// Scenario 40: `sync`, b's WAL receiver broken and serial cut → a degrades once b's
-/// claim expired (no acknowledgement can come) and commits resume; no promotion.
-pub fn s40_sync_serial_down_wal_receiver_broken(ctx: &Ctx) -> Result<Outcome> {
+/// Serial cut and b's WAL receiver broken under load: no promotion; `sync` degrades
+/// once b's claim expired (no acknowledgement can come) and commits resume, `strict`
+/// waits.
+fn serial_down_wal_receiver_broken(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
+    let sync = mode == Replication::Sync;
     let mut out = Outcome::new(
-        "40 sync replication, serial cut and b's WAL receiver broken",
-        "commits neither hang for good nor get lost; no promotion",
+        name,
+        if sync {
+            "commits neither hang for good nor get lost; no promotion"
+        } else {
+            "commits wait for b, nothing lost; no promotion"
+        },
     );
-    let (lab, sampler) = sync_cluster(ctx, Replication::Sync, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
     let mut t0 = Instant::now();
     let (history, quiet) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(1), || {
@@ -425,12 +512,46 @@ pub fn s40_sync_serial_down_wal_receiver_broken(ctx: &Ctx) -> Result<Outcome> {
             sampler.mark(&format!(
                 "serial cut ({cut:?}), b's WAL receiver stopped ({broken:?})"
             ));
-            stays(&sampler, Duration::from_secs(14), b_not_promoted)
+            stays(
+                &sampler,
+                Duration::from_secs(if sync { 14 } else { 6 }),
+                b_not_promoted,
+            )
         })?;
     out.check(quiet.is_none(), format!("b did not promote ({quiet:?})"));
     check_keys(&mut out, &lab, &history, Node::A, true);
-    commits_resume(&mut out, &history, t0, "on a");
+    if sync {
+        commits_resume(&mut out, &history, t0, "on a");
+    } else {
+        commits_wait(
+            &mut out,
+            &lab,
+            &history,
+            t0 + Duration::from_secs(1),
+            Node::A,
+        );
+    }
     Ok(out.finish(sampler, false))
+}
+
+/// Scenario 40: `sync`, b's WAL receiver broken and serial cut → a degrades once b's
+/// claim expired (no acknowledgement can come) and commits resume; no promotion.
+pub fn s40_sync_serial_down_wal_receiver_broken(ctx: &Ctx) -> Result<Outcome> {
+    serial_down_wal_receiver_broken(
+        ctx,
+        Replication::Sync,
+        "40 sync replication, serial cut and b's WAL receiver broken",
+    )
+}
+
+/// Scenario 44: `strict`, b's WAL receiver broken and serial cut → commits wait;
+/// nothing lost; no promotion.
+pub fn s44_strict_serial_down_wal_receiver_broken(ctx: &Ctx) -> Result<Outcome> {
+    serial_down_wal_receiver_broken(
+        ctx,
+        Replication::Strict,
+        "44 strict replication, serial cut and b's WAL receiver broken",
+    )
 }
 
 /// Scenario 41: `sync`, b's WAL receiver broken → a degrades on b's acknowledgement;
