@@ -56,4 +56,5 @@ scenario_tests!(
     s42_strict_master_fence,
     s43_strict_ip_partition,
     s44_strict_serial_down_wal_receiver_broken,
+    s45_strict_wal_receiver_broken_then_master_death,
 );

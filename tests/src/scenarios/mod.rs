@@ -319,6 +319,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("42", s42_strict_master_fence),
         ("43", s43_strict_ip_partition),
         ("44", s44_strict_serial_down_wal_receiver_broken),
+        ("45", s45_strict_wal_receiver_broken_then_master_death),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

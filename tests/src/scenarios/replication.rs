@@ -596,3 +596,39 @@ pub fn s41_sync_degrade_then_master_death(ctx: &Ctx) -> Result<Outcome> {
     ));
     Ok(out.finish(sampler, false))
 }
+
+/// Scenario 45: `strict`, b's WAL receiver broken under load → a never degrades: its
+/// commits wait, and b keeps its claim (acks over serial) → a dies → b promotes on its
+/// claim, whatever its lag, with every commit a acknowledged; commits then wait for a.
+pub fn s45_strict_wal_receiver_broken_then_master_death(ctx: &Ctx) -> Result<Outcome> {
+    let mut out = Outcome::new(
+        "45 strict replication, b's WAL receiver broken, then master death",
+        "a's commits wait; b promotes on its claim with every commit a acknowledged",
+    );
+    let (lab, sampler) = sync_cluster(ctx, Replication::Strict, None, &mut out)?;
+    let mut t0 = Instant::now();
+    let mut broken_at = Instant::now();
+    let (history, takeover) =
+        lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(3), || {
+            std::thread::sleep(BEFORE);
+            broken_at = Instant::now();
+            let broken = break_wal_receiver(&lab);
+            sampler.mark(&format!("b's WAL receiver stopped ({broken:?})"));
+            std::thread::sleep(Duration::from_secs(3));
+            t0 = Instant::now();
+            let _ = lab.kill_node(Node::A);
+            sampler.mark("a died while its commits waited for b");
+            watch_takeover(&lab, t0, takeover_deadline(ctx.profile))
+        })?;
+    out.check(takeover.b_writable.is_some(), "b writable (on its claim)");
+    check_keys(&mut out, &lab, &history, Node::B, true);
+    commits_wait(
+        &mut out,
+        &lab,
+        &history,
+        broken_at + Duration::from_secs(1),
+        Node::B,
+    );
+    out.takeover = Some(takeover);
+    Ok(out.finish(sampler, false))
+}
