@@ -21,6 +21,7 @@ fn settled_standby() -> (Engine, Instant) {
         db_in_recovery: true,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     };
     let mut now = Instant::from_millis(1_000);
     let mut e = Engine::new(Config::default(), facts, now).expect("default config is valid");
@@ -82,6 +83,8 @@ fn answer(e: &mut Engine, now: Instant, a: Action, peer: NodeState, sample: Loca
                 timeline: 1,
                 wal_lsn: 0,
                 published: None,
+                sync_epoch: None,
+                sync_ack: None,
             }),
         },
         Action::Probe { path, attempt, .. } => Input::ProbeDone {

@@ -10,8 +10,8 @@ use core::time::Duration;
 use crate::time::Instant;
 use crate::types::{
     AttemptId, BridgeStatus, LocalDbSample, MaintenanceWindow, OwnState, PathId, PeerDbReading,
-    PeerState, PersistedState, ProbeOutcome, Published, Role, SerialDownCause, TakeoverRefusal,
-    TakeoverVerdict,
+    PeerState, PersistedState, ProbeOutcome, Published, PublishedEpoch, Role, SerialDownCause,
+    TakeoverRefusal, TakeoverVerdict,
 };
 
 /// Something the daemon observed. Every action that expects an answer gets exactly one
@@ -262,6 +262,16 @@ pub enum Action {
     /// daemon's warning. Asked once at start with `None`, so nothing an earlier run
     /// left there is read as current.
     PublishHandover(Option<Published>),
+    /// Rule `sync-epoch`, on a primary: publish its epoch in the local PostgreSQL
+    /// (`twinbeat.sync_epoch`), where the standby's remote DB path reads it; read back.
+    /// No answer expected: only the standby's acknowledgement counts, and without one
+    /// the primary waits for every claim to expire.
+    PublishSyncEpoch(PublishedEpoch),
+    /// Rule `sync-epoch`, on a standby: publish in the local PostgreSQL
+    /// (`twinbeat.sync_ack`) that it read this asynchronous epoch and holds no claim
+    /// against anything before it, where the primary's remote DB path reads it; read
+    /// back. No answer expected.
+    PublishSyncAck(PublishedEpoch),
     /// Persist this node's operator pause (rule `maintenance-pause`) with its end on
     /// the wall clock, or remove it (`None`), so a restart keeps it. No answer expected:
     /// a failure is the daemon's warning.

@@ -55,7 +55,7 @@
 //!
 //! // A fake daemon: the peer answers every probe and every ping at once.
 //! let facts = StartFacts {
-//!     persisted: None, db_in_recovery: true, vip_held: false, maintenance: None,
+//!     persisted: None, db_in_recovery: true, vip_held: false, maintenance: None, run_id: 1,
 //! };
 //! let mut now = Instant::from_millis(0);
 //! let mut engine = Engine::new(Config::default(), facts, now).expect("valid config");
@@ -81,7 +81,7 @@
 //!             Action::Probe { path: PathId::RemoteDb, attempt, .. } => {
 //!                 let outcome = ProbeOutcome::Ok { rtt: Duration::from_micros(300) };
 //!                 let reading = PeerDbReading { in_recovery: false, term: Some(1), timeline: 1,
-//!                     wal_lsn: 0, published: None };
+//!                     wal_lsn: 0, published: None, sync_epoch: None, sync_ack: None };
 //!                 inbox.push(Input::RemoteDb { attempt, outcome, reading: Some(reading) });
 //!             }
 //!             Action::Probe { path, attempt, deadline, .. } => {
@@ -176,7 +176,7 @@ pub use time::Instant;
 pub use types::{
     AttemptId, BridgeState, BridgeStatus, Handover, LocalDbSample, Maintenance, MaintenanceWindow,
     NodeId, NodeState, OwnState, PathHealth, PathId, PathStatus, PauseOrigin, PeerDbReading,
-    PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Published, RejoinProgress,
-    Role, SerialDownCause, Stage, StandbyReading, StartFacts, SwitchoverProgress, SwitchoverSide,
-    SwitchoverStage, SyncEpoch, TakeoverRefusal, TakeoverVerdict,
+    PeerState, PeerView, PersistedRole, PersistedState, ProbeOutcome, Published, PublishedEpoch,
+    RejoinProgress, Role, SerialDownCause, Stage, StandbyReading, StartFacts, SwitchoverProgress,
+    SwitchoverSide, SwitchoverStage, SyncEpoch, TakeoverRefusal, TakeoverVerdict,
 };

@@ -160,6 +160,22 @@ pub struct SyncEpoch {
     pub since_lsn: u64,
 }
 
+/// An epoch of rule `sync-epoch` as written in PostgreSQL for the peer's remote DB
+/// path: the primary's announcement (`twinbeat.sync_epoch`, in its own server) or the
+/// standby's acknowledgement of one it read there (`twinbeat.sync_ack`, in its own).
+/// The values outlive the daemon that wrote them (and `pg_basebackup` copies them), so
+/// each names the primary's term and run: a value an earlier run left never matches
+/// one of this run, even where `since_lsn` repeats (it restarts with the run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PublishedEpoch {
+    /// The primary's term.
+    pub term: u64,
+    /// The primary daemon's [`StartFacts::run_id`].
+    pub run: u64,
+    /// The epoch.
+    pub epoch: SyncEpoch,
+}
+
 /// What a frame says about a planned switchover (rule `planned-switchover`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SwitchoverStage {
@@ -397,6 +413,9 @@ pub struct StartFacts {
     /// An operator's maintenance pause the daemon persisted and that has not expired
     /// (rule `maintenance-pause`).
     pub maintenance: Option<MaintenanceWindow>,
+    /// A number drawn at random for this run of the daemon: it names the run in what the
+    /// engine publishes in PostgreSQL (rule `sync-epoch`, [`PublishedEpoch`]).
+    pub run_id: u64,
 }
 
 /// One local database check's findings.
@@ -465,6 +484,12 @@ pub struct PeerDbReading {
     /// What the peer's daemon published there for a handover over the remote DB path
     /// (rule `fence-handshake`), if anything.
     pub published: Option<Published>,
+    /// The primary's synchronous-replication epoch published there (`twinbeat.sync_epoch`,
+    /// rule `sync-epoch`), if any.
+    pub sync_epoch: Option<PublishedEpoch>,
+    /// The standby's acknowledgement of an epoch published there (`twinbeat.sync_ack`,
+    /// rule `sync-epoch`), if any.
+    pub sync_ack: Option<PublishedEpoch>,
 }
 
 /// What a node publishes in its own PostgreSQL (`twinbeat.handover`) for the peer's

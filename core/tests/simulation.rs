@@ -43,7 +43,9 @@ fn sim_config(seed: u64) -> Config {
         local_db: path(300, 150, retries()),
         restart_grace: Duration::from_millis(1_000),
         startup_grace: Duration::from_millis(2_000),
-        peer_state_max_age: Duration::from_millis(ms(800)),
+        // From barely past the serial interval (claims often expire before a standby
+        // decides; `sync`'s own default is of that kind) to several detection times.
+        peer_state_max_age: Duration::from_millis(ms([300, 800, 1_600][rng.usize(0..3)])),
         arp_probe_timeout: Duration::from_millis(30),
         auto_rejoin: rng.bool(),
         rejoin_timeout: Duration::from_secs(5),

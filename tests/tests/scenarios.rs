@@ -57,4 +57,6 @@ scenario_tests!(
     s43_strict_ip_partition,
     s44_strict_serial_down_wal_receiver_broken,
     s45_strict_wal_receiver_broken_then_master_death,
+    s46_sync_failover_then_rejoin,
+    s47_strict_failover_then_rejoin,
 );

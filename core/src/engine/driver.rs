@@ -29,6 +29,7 @@ impl Engine {
                 if !self.drop_own_frame(now, &peer) {
                     self.last_peer_ping = Some(seq);
                     let state = self.own_state();
+                    self.sync_ack_built(now, &state);
                     self.push(Action::SendAck { seq, state });
                     self.on_frame(now, peer, echoed);
                 }

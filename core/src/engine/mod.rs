@@ -238,6 +238,11 @@ pub struct Engine {
     /// Rule `sync-epoch`: the last epoch this standby heard from its primary, and when
     /// (for a synchronous one: when the ping its ack answered was sent).
     sync_heard: Option<(types::SyncEpoch, Instant)>,
+    /// Rule `sync-epoch`: the asynchronous epoch this standby last published its
+    /// acknowledgement of in its PostgreSQL.
+    sync_ack_published: Option<types::PublishedEpoch>,
+    /// This run's [`StartFacts::run_id`](types::StartFacts::run_id).
+    run_id: u64,
     /// The ping whose ack is being handled, and when it was sent (see `on_ack`).
     acked_ping: Option<(u32, Instant)>,
     /// Rule `sync-epoch`: this standby answered "ready" to a handover with a claim, in

@@ -27,6 +27,7 @@ impl Engine {
             return;
         };
         self.peer_db = Some((reading, now));
+        self.sync_read_peer_db(now, &reading);
         self.peer_db_read(now, reading);
     }
 

@@ -126,6 +126,8 @@ impl Engine {
             slot_in_flight: false,
             sync: super::sync::SyncPrimary::new(now),
             sync_heard: None,
+            sync_ack_published: None,
+            run_id: start.run_id,
             acked_ping: None,
             sync_ready_term: None,
         };

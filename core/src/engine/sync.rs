@@ -6,9 +6,12 @@
 //! PostgreSQL waits for the standby on every commit, and from which WAL position. It
 //! announces "synchronous" only once its PostgreSQL says the standby is (`sync_state`),
 //! and it stops waiting for the standby (clears the names) only after announcing an
-//! asynchronous epoch that the standby acknowledged (its frames echo it), or that
-//! nobody can still hold a claim against: [`Config::sync_degrade_wait`] after the
-//! announcement began. A standby's claim to be synchronous is the last epoch it heard
+//! asynchronous epoch that the standby acknowledged, or that nobody can still hold a
+//! claim against: [`Config::sync_degrade_wait`] after it last built an ack that could
+//! renew one. The standby acknowledges in its frames (they echo the epoch) and, for the
+//! serial cable's outages, over the remote DB path: each node publishes in its own
+//! PostgreSQL what the other's probe reads there (the primary its epoch, the standby
+//! its acknowledgement of an asynchronous one it read). A standby's claim to be synchronous is the last epoch it heard
 //! from its primary, good for `peer_state_max_age`: with a claim it promotes without
 //! the `max_lag_on_failover` check (everything acknowledged is in its WAL); without
 //! one, `strict` never promotes by itself and `sync` is held to the lag check.
@@ -22,17 +25,21 @@ use super::{Engine, EngineTimer, Step};
 use crate::config::{ReplicationMode, SYNC_RETRY, SYNC_WINDOW};
 use crate::io::{Action, Reason, Severity};
 use crate::time::Instant;
-use crate::types::{PathHealth, PathId, PeerState, Role, StandbyReading, SyncEpoch};
+use crate::types::{
+    PathHealth, PathId, PeerDbReading, PeerState, PublishedEpoch, Role, StandbyReading, SyncEpoch,
+};
 
 /// The primary's side of rule `sync-epoch`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SyncPrimary {
     /// What every frame announces.
     pub(super) announced: SyncEpoch,
-    /// Since when the announced epoch has been asynchronous (`None` while synchronous):
-    /// no standby's claim outlives it by more than `sync_degrade_wait`.
-    pub(super) async_since: Option<Instant>,
-    /// The standby's frames echoed the announced (asynchronous) epoch.
+    /// When this node last built an ack carrying a synchronous epoch (or became
+    /// primary): a claim is only ever renewed by such an ack, as of a ping sent before
+    /// it, so none outlives this by more than `sync_degrade_wait`.
+    pub(super) renewed_at: Instant,
+    /// The standby acknowledged the announced (asynchronous) epoch: its frames echoed
+    /// it, or it published its acknowledgement where the remote DB path reads it.
     pub(super) acked: bool,
     /// What the last local sample begun after the last confirmed `SetSyncStandby` said
     /// of the standby: an older one may show names already changed.
@@ -60,7 +67,7 @@ impl SyncPrimary {
                 synchronous: false,
                 since_lsn: 0,
             },
-            async_since: Some(now),
+            renewed_at: now,
             acked: false,
             standby: None,
             named: None,
@@ -121,6 +128,55 @@ impl Engine {
         let handed_over = matches!(trigger, Reason::PeerFenced | Reason::PeerFencing)
             && self.sync_ready_term == Some(self.term);
         self.cfg.replication.managed() && (self.sync_claim(now) || handed_over)
+    }
+
+    /// An ack this primary built (`state`, for a ping received at `now`): one carrying
+    /// a synchronous epoch may renew the standby's claim.
+    pub(super) fn sync_ack_built(&mut self, now: Instant, state: &PeerState) {
+        if self.role == Role::Primary && state.sync_epoch.is_some_and(|e| e.synchronous) {
+            self.sync.renewed_at = now;
+        }
+    }
+
+    /// What the remote DB path read of rule `sync-epoch`. A standby takes an
+    /// asynchronous epoch its primary published in this term (it ends the claim, and
+    /// the standby acknowledges it there in turn); a synchronous one renews nothing,
+    /// because nothing bounds how long ago it was written. A primary takes the
+    /// standby's acknowledgement of the epoch it announces, from this run.
+    pub(super) fn sync_read_peer_db(&mut self, now: Instant, reading: &PeerDbReading) {
+        if !self.cfg.replication.managed() {
+            return;
+        }
+        match self.role {
+            Role::Standby if !reading.in_recovery => {
+                let Some(p) = reading
+                    .sync_epoch
+                    .filter(|p| p.term == self.term && !p.epoch.synchronous)
+                else {
+                    return;
+                };
+                self.standby_heard_epoch(now, Some(p.epoch), None);
+                // Acknowledged only once held: a stale one (overtaken) is not.
+                if self.sync_heard.is_some_and(|(e, _)| e == p.epoch)
+                    && self.sync_ack_published != Some(p)
+                {
+                    self.sync_ack_published = Some(p);
+                    self.push(Action::PublishSyncAck(p));
+                }
+            }
+            Role::Primary if reading.in_recovery => {
+                let mine = PublishedEpoch {
+                    term: self.term,
+                    run: self.run_id,
+                    epoch: self.sync.announced,
+                };
+                if !mine.epoch.synchronous && reading.sync_ack == Some(mine) && !self.sync.acked {
+                    self.sync.acked = true;
+                    self.evaluate_sync(now);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A frame from the peer: a standby takes the epoch of its primary (of its term); a
@@ -218,7 +274,7 @@ impl Engine {
             if !named {
                 self.set_sync_standby(now, true);
             } else if standby.synchronous && !self.sync.announced.synchronous {
-                self.announce_sync(sample.wal_lsn, true, now);
+                self.announce_sync(sample.wal_lsn, true);
             }
             return;
         }
@@ -230,17 +286,16 @@ impl Engine {
             if suspect {
                 // Stop renewing claims at the first sign, so the wait for the last one
                 // to expire starts early; the names go only once the standby is gone.
-                self.announce_sync(sample.wal_lsn, false, now);
+                self.announce_sync(sample.wal_lsn, false);
                 self.evaluate_sync(now);
             }
             return;
         }
         if named {
             if standby.synchronous && !suspect {
-                self.announce_sync(sample.wal_lsn, true, now);
+                self.announce_sync(sample.wal_lsn, true);
             } else if gone {
-                let since = self.sync.async_since.unwrap_or(now);
-                let safe_at = since + self.cfg.sync_degrade_wait();
+                let safe_at = self.sync.renewed_at + self.cfg.sync_degrade_wait();
                 if self.sync.acked || now >= safe_at {
                     self.set_sync_standby(now, false);
                 } else {
@@ -254,14 +309,18 @@ impl Engine {
     }
 
     /// A new epoch, its `since_lsn` past every earlier one's.
-    fn announce_sync(&mut self, wal_lsn: u64, synchronous: bool, now: Instant) {
+    fn announce_sync(&mut self, wal_lsn: u64, synchronous: bool) {
         let since_lsn = wal_lsn.max(self.sync.announced.since_lsn.saturating_add(1));
         self.sync.announced = SyncEpoch {
             synchronous,
             since_lsn,
         };
         self.sync.acked = false;
-        self.sync.async_since = (!synchronous).then_some(now);
+        self.push(Action::PublishSyncEpoch(PublishedEpoch {
+            term: self.term,
+            run: self.run_id,
+            epoch: self.sync.announced,
+        }));
         if synchronous {
             self.sync.away_alarmed = false;
             self.clear_timer(EngineTimer::SyncDegrade);

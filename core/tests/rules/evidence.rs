@@ -27,6 +27,7 @@ fn held(serial: Answer, remote_db: Answer) -> Harness {
         db_in_recovery: false,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     };
     let h = Harness::new(cfg(), facts, w);
     assert_eq!(h.e.role(), Role::Hold);
@@ -138,6 +139,8 @@ fn a_peer_db_in_recovery_proves_nothing_in_a_later_term_or_timeline() {
             timeline: 1,
             wal_lsn: 0,
             published: None,
+            sync_epoch: None,
+            sync_ack: None,
         },
         // A later timeline: it took over once.
         PeerDbReading {
@@ -146,6 +149,8 @@ fn a_peer_db_in_recovery_proves_nothing_in_a_later_term_or_timeline() {
             timeline: 2,
             wal_lsn: 0,
             published: None,
+            sync_epoch: None,
+            sync_ack: None,
         },
         // An unknown timeline proves nothing.
         PeerDbReading {
@@ -154,6 +159,8 @@ fn a_peer_db_in_recovery_proves_nothing_in_a_later_term_or_timeline() {
             timeline: 0,
             wal_lsn: 0,
             published: None,
+            sync_epoch: None,
+            sync_ack: None,
         },
     ] {
         let mut h = held(Answer::Silent, Answer::Ok);
@@ -173,6 +180,8 @@ fn a_writable_peer_db_in_no_higher_term_holds_with_a_critical_alarm() {
         timeline: 2,
         wal_lsn: 0,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(Duration::from_secs(5));
     assert_eq!(h.e.role(), Role::Hold);
@@ -189,6 +198,8 @@ fn the_operator_cannot_overrule_a_peer_that_was_heard() {
         timeline: 1,
         wal_lsn: 0,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(Duration::from_secs(120));
     assert_eq!(h.e.role(), Role::Hold);
@@ -208,6 +219,7 @@ fn restarted_serving(w: World) -> Harness {
         db_in_recovery: false,
         vip_held: true,
         maintenance: None,
+        run_id: 0,
     };
     Harness::new(cfg(), facts, w)
 }
@@ -271,6 +283,7 @@ fn a_standby_starting_with_the_vip_releases_it() {
         db_in_recovery: true,
         vip_held: true,
         maintenance: None,
+        run_id: 0,
     };
     let h = Harness::new(cfg(), facts, World::standby_side());
     assert_eq!(h.e.role(), Role::Standby);

@@ -21,6 +21,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
         db_in_recovery,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     }
 }
 

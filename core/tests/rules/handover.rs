@@ -314,6 +314,8 @@ fn a_standby_armed_over_the_db_path_takes_over_once_the_master_db_is_gone() {
         timeline: 1,
         wal_lsn: 1000,
         published: stage(stage_, 1000),
+        sync_epoch: None,
+        sync_ack: None,
     };
     h.world.peer_db = Some(master(Stage::Ask));
     h.run_for(Duration::from_secs(3));
@@ -344,6 +346,8 @@ fn a_standby_never_arms_on_fencing_it_did_not_answer_ready_to() {
         timeline: 1,
         wal_lsn: 1000,
         published: stage(Stage::Fencing, 1000),
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(Duration::from_secs(2));
     h.world.remote_db = Answer::FailFast;

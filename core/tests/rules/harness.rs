@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use twinbeat_core::{
     Action, Config, DecisionKind, Engine, Event, Handover, Input, Instant, LocalDbSample, NodeId,
-    NodeState, PathId, PeerDbReading, PersistedState, ProbeOutcome, Published, Reason, Role,
-    Severity, Stage, StandbyReading, StartFacts, TakeoverVerdict,
+    NodeState, PathId, PeerDbReading, PersistedState, ProbeOutcome, Published, PublishedEpoch,
+    Reason, Role, Severity, Stage, StandbyReading, StartFacts, TakeoverVerdict,
 };
 
 /// How one probed thing answers.
@@ -124,6 +124,9 @@ pub(crate) struct World {
     pub(crate) takeover: Option<TakeoverVerdict>,
     /// What this node last published in its PostgreSQL (`Action::PublishHandover`).
     pub(crate) published: Option<Published>,
+    /// What this node last published of rule `sync-epoch` (`Action::PublishSyncEpoch`
+    /// on a primary, `Action::PublishSyncAck` on a standby).
+    pub(crate) published_sync: Option<PublishedEpoch>,
     /// How `Action::Rejoin` answers; a success leaves the local DB a replica of the
     /// peer.
     pub(crate) rejoin: Answer,
@@ -192,6 +195,8 @@ pub(crate) fn peer_db_of(peer: &NodeState) -> PeerDbReading {
         timeline: 1,
         wal_lsn: peer.wal_lsn,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     }
 }
 
@@ -228,6 +233,7 @@ impl World {
             restart: Answer::Ok,
             takeover: Some(TakeoverVerdict::Ready),
             published: None,
+            published_sync: None,
             rejoin: Answer::Ok,
             demote: Answer::Ok,
             final_lsn: 1000,
@@ -275,6 +281,7 @@ pub(crate) fn primary_facts(term: u64) -> StartFacts {
         db_in_recovery: false,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     }
 }
 
@@ -284,6 +291,7 @@ pub(crate) fn standby_facts() -> StartFacts {
         db_in_recovery: true,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     }
 }
 
@@ -482,6 +490,9 @@ impl Harness {
             }
             Action::RunFenceAction { .. } => self.schedule(LATENCY, Input::FenceActionDone),
             Action::PublishHandover(p) => self.world.published = p,
+            Action::PublishSyncEpoch(p) | Action::PublishSyncAck(p) => {
+                self.world.published_sync = Some(p);
+            }
             Action::Rejoin { .. } => {
                 let ok = w.effects_ok && !matches!(w.rejoin, Answer::FailFast | Answer::Silent);
                 if ok {

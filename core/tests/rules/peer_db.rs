@@ -34,6 +34,8 @@ fn a_primary_fences_when_the_peer_db_serves_in_a_higher_term() {
         timeline: 2,
         wal_lsn: 0,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(Duration::from_millis(200));
     assert!(decided(&h, DecisionKind::Fence, Reason::PeerWins));
@@ -52,6 +54,8 @@ fn a_primary_alarms_on_a_writable_peer_db_in_no_higher_term() {
         timeline: 2,
         wal_lsn: 0,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(Duration::from_secs(1));
     assert_eq!(h.e.role(), Role::Primary, "keeps serving");
@@ -68,6 +72,8 @@ fn a_standby_learns_a_higher_term_from_the_peer_db() {
         timeline: 3,
         wal_lsn: 0,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     let mut h = Harness::standby(w);
     h.run_for(Duration::from_millis(200));

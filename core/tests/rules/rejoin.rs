@@ -177,6 +177,8 @@ fn the_remote_db_path_alone_is_evidence_enough_to_rejoin() {
         timeline: 2,
         wal_lsn: 5000,
         published: None,
+        sync_epoch: None,
+        sync_ack: None,
     });
     h.run_for(h.e.config().peer_state_max_age + Duration::from_secs(1));
     assert_eq!(h.e.request_rejoin(h.now, false), Ok(2));
@@ -290,6 +292,7 @@ fn a_restart_in_rejoining_fences_again_then_takes_the_rejoin_up() {
         db_in_recovery: true,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     };
     let mut w = World::master_side();
     w.peer = peer_state(Role::Primary, 2);
@@ -319,6 +322,7 @@ fn a_restart_in_rejoining_waits_for_evidence() {
         db_in_recovery: true,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     };
     let mut w = World::master_side();
     w.serial = Answer::Silent;

@@ -429,6 +429,7 @@ fn a_restart_in_demoting_stops_again_and_follows_a_peer_already_primary() {
         db_in_recovery: false,
         vip_held: true,
         maintenance: None,
+        run_id: 0,
     };
     let mut h = Harness::new(cfg(), facts, w);
     h.run_for(Duration::from_secs(3));

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::harness::{alarmed, cfg, decided, Answer, Harness, World};
 use twinbeat_core::{
-    Action, Config, DecisionKind, Instant, Reason, ReplicationMode, StandbyReading, SyncEpoch,
+    Action, Config, DecisionKind, Instant, PeerDbReading, PublishedEpoch, Reason, ReplicationMode,
+    Role, StandbyReading, SyncEpoch,
 };
 
 fn mode(m: ReplicationMode) -> Config {
@@ -125,28 +126,55 @@ fn sync_degrades_as_soon_as_the_standby_acknowledges_the_asynchronous_epoch() {
 #[test]
 fn sync_without_an_acknowledgement_clears_the_names_only_once_every_claim_expired() {
     let mut h = synchronous_master(ReplicationMode::Sync);
+    standby_pings(&mut h);
     // The standby's host dies: every peer path goes silent.
     h.world.icmp = Answer::Silent;
     h.world.remote_db = Answer::Silent;
     h.world.serial = Answer::Silent;
     let t0 = h.now;
-    let mut async_from = None;
-    for _ in 0..200 {
-        h.run_for(Duration::from_millis(50));
-        if async_from.is_none() && announced(&h).is_some_and(|e| !e.synchronous) {
-            async_from = Some(h.now);
-        }
-    }
-    let async_from = async_from.expect("announces asynchronous once the standby is gone");
+    h.run_for(Duration::from_secs(10));
+    assert!(announced(&h).is_some_and(|e| !e.synchronous));
     let cleared = sets(&h, false);
     assert_eq!(cleared.len(), 1, "clears the names");
+    // A claim is renewed only by an ack carrying a synchronous epoch, as of a ping sent
+    // before it was built: the last such ack bounds every claim.
+    let last_renewal = last_synchronous_ack(&h).expect("acked pings while synchronous");
     let wait = h.e.config().sync_degrade_wait();
     assert!(
-        cleared[0] + Duration::from_millis(50) >= async_from + wait,
-        "not before every claim expired: {:?} after the announcement",
-        cleared[0].saturating_duration_since(async_from)
+        cleared[0] >= last_renewal + wait,
+        "not before every claim expired: {:?} after the last synchronous ack",
+        cleared[0].saturating_duration_since(last_renewal)
+    );
+    assert!(
+        cleared[0] < last_renewal + wait + Duration::from_millis(100),
+        "nor much after: {:?}",
+        cleared[0].saturating_duration_since(last_renewal)
     );
     assert!(cleared[0].saturating_duration_since(t0) < Duration::from_secs(10));
+}
+
+/// The standby pings (the scripted peer only answers ours otherwise): the master's
+/// ack carries its synchronous epoch and may renew a claim.
+fn standby_pings(h: &mut Harness) {
+    let peer = h.world.peer;
+    h.input(twinbeat_core::Input::PingReceived {
+        seq: 1,
+        echoed: None,
+        peer,
+    });
+    h.run_for(Duration::from_millis(300));
+}
+
+/// When the last ack carrying a synchronous epoch was built.
+fn last_synchronous_ack(h: &Harness) -> Option<Instant> {
+    h.log
+        .iter()
+        .rev()
+        .find(|(_, a)| {
+            matches!(a, Action::SendAck { state, .. }
+                if state.sync_epoch.is_some_and(|e| e.synchronous))
+        })
+        .map(|(t, _)| *t)
 }
 
 #[test]
@@ -362,5 +390,145 @@ fn an_epoch_older_than_the_one_held_is_stale_and_ignored() {
         h.e.own_state().sync_epoch.map(|e| e.since_lsn),
         Some(2000),
         "still acknowledges the newer one"
+    );
+}
+
+/// The primary's epoch as its PostgreSQL shows it to the standby's remote DB path.
+fn published_by_primary(term: u64, epoch: SyncEpoch) -> PeerDbReading {
+    PeerDbReading {
+        sync_epoch: Some(PublishedEpoch {
+            term,
+            run: 7,
+            epoch,
+        }),
+        ..crate::harness::peer_db_of(&crate::harness::peer_state(Role::Primary, term))
+    }
+}
+
+#[test]
+fn over_the_db_path_a_standby_takes_an_asynchronous_epoch_and_acknowledges_it() {
+    let mut w = World::standby_side();
+    w.peer.sync_epoch = Some(SYNCHRONOUS);
+    let mut h = Harness::new(
+        mode(ReplicationMode::Sync),
+        crate::harness::standby_facts(),
+        w,
+    );
+    h.run_for(Duration::from_secs(3));
+    assert!(h.e.sync_status().claim);
+    let term = h.e.own_state().term;
+    // Serial goes down; the primary degrades and publishes the asynchronous epoch.
+    h.world.serial = Answer::Silent;
+    let degraded = SyncEpoch {
+        synchronous: false,
+        since_lsn: 2000,
+    };
+    // Another term's value (left by an earlier primary) proves nothing.
+    h.world.peer_db = Some(published_by_primary(term + 1, degraded));
+    h.world.peer_db.as_mut().unwrap().term = None;
+    h.run_for(Duration::from_millis(500));
+    assert!(h.e.sync_status().claim, "another term's epoch is ignored");
+    assert_eq!(h.world.published_sync, None);
+    h.world.peer_db = Some(published_by_primary(term, degraded));
+    h.run_for(Duration::from_millis(500));
+    assert!(
+        !h.e.sync_status().claim,
+        "the asynchronous epoch ends the claim"
+    );
+    let ack = PublishedEpoch {
+        term,
+        run: 7,
+        epoch: degraded,
+    };
+    assert_eq!(
+        h.world.published_sync,
+        Some(ack),
+        "and it acknowledges it there"
+    );
+    let acks = h
+        .log
+        .iter()
+        .filter(|(_, a)| matches!(a, Action::PublishSyncAck(_)))
+        .count();
+    assert_eq!(acks, 1, "once");
+}
+
+#[test]
+fn over_the_db_path_a_synchronous_epoch_renews_no_claim() {
+    // Nothing bounds how long ago a value in PostgreSQL was written.
+    let mut w = World::standby_side();
+    w.serial = Answer::Silent;
+    let mut h = Harness::new(
+        mode(ReplicationMode::Strict),
+        crate::harness::standby_facts(),
+        w,
+    );
+    let term = h.e.own_state().term;
+    h.world.peer_db = Some(published_by_primary(term, SYNCHRONOUS));
+    h.run_for(Duration::from_secs(3));
+    assert!(!h.e.sync_status().claim);
+    assert_eq!(h.world.published_sync, None, "nothing to acknowledge");
+}
+
+/// A `sync` master whose serial path is down and whose standby stopped streaming:
+/// the standby can acknowledge only over the remote DB path.
+fn degrading_without_serial() -> (Harness, PublishedEpoch) {
+    let mut h = synchronous_master(ReplicationMode::Sync);
+    standby_pings(&mut h);
+    h.world.serial = Answer::Silent;
+    standby_stops_streaming(&mut h);
+    let mut published = None;
+    for _ in 0..100 {
+        h.run_for(Duration::from_millis(20));
+        published = h.world.published_sync.filter(|p| !p.epoch.synchronous);
+        if published.is_some() {
+            break;
+        }
+    }
+    let published = published.expect("publishes the asynchronous epoch");
+    assert_eq!(Some(published.epoch), announced(&h));
+    (h, published)
+}
+
+#[test]
+fn sync_degrades_on_an_acknowledgement_read_over_the_db_path() {
+    let (mut h, published) = degrading_without_serial();
+    let t0 = h.now;
+    h.world.peer_db = Some(PeerDbReading {
+        sync_ack: Some(published),
+        ..crate::harness::peer_db_of(&h.world.peer)
+    });
+    h.run_for(Duration::from_secs(10));
+    let cleared = sets(&h, false);
+    assert_eq!(cleared.len(), 1, "clears the names once");
+    let away = h.e.config().sync_away_bound();
+    let renewed = last_synchronous_ack(&h).expect("acked while synchronous");
+    let wait = h.e.config().sync_degrade_wait();
+    assert!(
+        cleared[0] < renewed + wait && cleared[0] <= t0 + away,
+        "the acknowledgement ends the wait: cleared {:?} after",
+        cleared[0].saturating_duration_since(t0)
+    );
+}
+
+#[test]
+fn an_acknowledgement_left_by_an_earlier_run_is_not_one() {
+    let (mut h, published) = degrading_without_serial();
+    // The same term and epoch, written for a primary daemon that has since restarted.
+    let stale = PublishedEpoch {
+        run: published.run.wrapping_add(1),
+        ..published
+    };
+    h.world.peer_db = Some(PeerDbReading {
+        sync_ack: Some(stale),
+        ..crate::harness::peer_db_of(&h.world.peer)
+    });
+    h.run_for(Duration::from_secs(10));
+    let cleared = sets(&h, false);
+    assert_eq!(cleared.len(), 1);
+    let renewed = last_synchronous_ack(&h).expect("acked while synchronous");
+    assert!(
+        cleared[0] >= renewed + h.e.config().sync_degrade_wait(),
+        "waits for every claim to expire"
     );
 }

@@ -16,6 +16,7 @@ fn facts(role: PersistedRole, term: u64, db_in_recovery: bool) -> StartFacts {
         db_in_recovery,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     }
 }
 
@@ -210,6 +211,7 @@ fn a_first_start_with_nothing_persisted_resumes_after_grace_when_peer_gone() {
         db_in_recovery: false,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     };
     let mut h = Harness::new(cfg(), facts, w);
     h.run_for(Duration::from_secs(59));

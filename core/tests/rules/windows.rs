@@ -56,6 +56,7 @@ fn master_facts() -> StartFacts {
         db_in_recovery: false,
         vip_held: false,
         maintenance: None,
+        run_id: 0,
     }
 }
 

@@ -36,6 +36,8 @@ impl World {
                                 timeline: other.timeline,
                                 wal_lsn: other.wal,
                                 published: other.published,
+                                sync_epoch: other.published_sync[0],
+                                sync_ack: other.published_sync[1],
                             };
                             let outcome = ProbeOutcome::Ok { rtt: lat };
                             let reading = Some(reading);
@@ -278,6 +280,14 @@ impl World {
                     nd.published = p;
                 }
             }
+            Action::PublishSyncEpoch(p) | Action::PublishSyncAck(p) => {
+                let which = usize::from(matches!(a, Action::PublishSyncAck(_)));
+                let fails = self.effect_fails();
+                let nd = &mut self.nodes[n];
+                if nd.db_running && !nd.node_frozen && !fails {
+                    nd.published_sync[which] = Some(p);
+                }
+            }
             // The daemon saves the old timeline's report, rewinds from the peer's
             // PostgreSQL (which must be a running primary), starts the replica and
             // waits until it streams; `postgresql.auto.conf` comes from the peer.
@@ -287,12 +297,13 @@ impl World {
                 let ok = source && !self.cut_db;
                 let ok = ok && !self.effect_fails();
                 let other = &self.nodes[o];
-                let (timeline, wal, term, published, sync_names) = (
+                let (timeline, wal, term, published, sync_names, published_sync) = (
                     other.timeline,
                     other.wal,
                     other.published_term,
                     other.published,
                     other.sync_names,
+                    other.published_sync,
                 );
                 let nd = &mut self.nodes[n];
                 if ok && !nd.db_broken {
@@ -305,6 +316,7 @@ impl World {
                     nd.wal = wal;
                     nd.published_term = term;
                     nd.published = published;
+                    nd.published_sync = published_sync;
                     nd.db_changed_at = self.now;
                 }
                 let input = if ok && !nd.db_broken {

@@ -114,6 +114,7 @@ impl World {
             timeline: 1,
             published_term: primary.then_some(1),
             published: None,
+            published_sync: [None; 2],
             vip: false,
             vip_failures: 0,
             gateway_ok: true,

@@ -69,5 +69,13 @@ pub(crate) const REJOIN_TIMEOUT: Duration = Duration::from_secs(3600);
 pub(crate) const PG_BIN_DIR: &str = "/usr/lib/postgresql/15/bin";
 /// `failover.peer_state_max_age`.
 pub(crate) const PEER_STATE_MAX_AGE: Duration = Duration::from_secs(5);
+/// `failover.peer_state_max_age` with `replication.mode = "sync"`: there it is also how
+/// long commits wait after the standby died (rule `sync-epoch`: the primary clears the
+/// names that long after its last ack that said "synchronous"), and the goal is 2 s.
+/// Past `checks.serial.interval + checks.serial.timeout` (1.2 s), so a healthy peer's
+/// state is never stale between its frames. A `sync` standby whose claim expired before
+/// it decided is held to `max_lag_on_failover`, which a dead master's acknowledged
+/// commits pass (it waited for this standby's flush of each).
+pub(crate) const PEER_STATE_MAX_AGE_SYNC: Duration = Duration::from_millis(1800);
 /// `status.listen`.
 pub(crate) const LISTEN: &str = "127.0.0.1:8432";

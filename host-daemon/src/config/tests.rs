@@ -294,3 +294,26 @@ fn replication_mode_needs_the_peers_node_id_to_name_it() {
     .unwrap_err();
     assert_eq!(e.field(), Some("peer.node_id"), "{e}");
 }
+
+#[test]
+fn sync_mode_defaults_peer_state_max_age_to_its_stall_bound() {
+    use std::time::Duration;
+    // Rule `sync-epoch`: in `sync` the setting bounds how long commits wait for a dead
+    // standby, so its default is shorter there; a value given still wins.
+    let conf = |mode: &str, extra: &str| {
+        format!(
+            "node_id = \"a\"\n[vip]\naddress = \"172.31.144.100\"\n[peer]\naddress = \"172.31.144.9\"\nnode_id = \"b\"\n[replication]\nmode = \"{mode}\"\n{extra}"
+        )
+    };
+    let age = |text: &str| {
+        load(text, "c.toml", HostChecks::Enforce)
+            .unwrap()
+            .engine
+            .peer_state_max_age
+    };
+    assert_eq!(age(&conf("sync", "")), Duration::from_millis(1800));
+    assert_eq!(age(&conf("strict", "")), Duration::from_secs(5));
+    assert_eq!(age(&conf("async", "")), Duration::from_secs(5));
+    let given = "[failover]\npeer_state_max_age = \"3s\"\n";
+    assert_eq!(age(&conf("sync", given)), Duration::from_secs(3));
+}

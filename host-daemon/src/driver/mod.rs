@@ -152,6 +152,7 @@ async fn start_facts(
             db_in_recovery,
             vip_held,
             maintenance,
+            run_id: run_id(),
         },
         record,
     ))
@@ -243,3 +244,18 @@ pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), Run
 
 /// How often the status snapshot is refreshed besides on every logged event.
 pub(crate) const SNAPSHOT_PERIOD: Duration = Duration::from_millis(250);
+
+/// A number for this run ([`engine::StartFacts::run_id`]): the standard library's
+/// randomly keyed hasher, fed the process id and the time, so no two runs of the
+/// daemon on a host draw the same one in practice.
+fn run_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}

@@ -37,9 +37,11 @@ use super::pg::{connect, Connect, DbTarget, Readiness, Session};
 /// writes otherwise (the first 8 hex digits of the current WAL file's name).
 /// Volatile functions are not folded ahead of the CASE, so a replica never runs
 /// `pg_current_wal_lsn()`. Then its WAL position in bytes (received in recovery,
-/// which `pg_stat_wal_receiver` feeds; current otherwise) and what its daemon published
-/// for a handover over this path (`twinbeat.handover`, rule `fence-handshake`).
-pub(crate) const ROLE_SQL: &str = "SELECT pg_is_in_recovery(),      current_setting('twinbeat.term', true),      CASE WHEN pg_is_in_recovery()           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),                         (pg_control_checkpoint()).timeline_id)           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int      END,      CASE WHEN pg_is_in_recovery()           THEN coalesce(pg_last_wal_receive_lsn(), '0/0')           ELSE pg_current_wal_lsn()      END - '0/0',      current_setting('twinbeat.handover', true)";
+/// which `pg_stat_wal_receiver` feeds; current otherwise), what its daemon published
+/// for a handover over this path (`twinbeat.handover`, rule `fence-handshake`) and of
+/// synchronous replication (`twinbeat.sync_epoch`, `twinbeat.sync_ack`, rule
+/// `sync-epoch`).
+pub(crate) const ROLE_SQL: &str = "SELECT pg_is_in_recovery(),      current_setting('twinbeat.term', true),      CASE WHEN pg_is_in_recovery()           THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver),                         (pg_control_checkpoint()).timeline_id)           ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int      END,      CASE WHEN pg_is_in_recovery()           THEN coalesce(pg_last_wal_receive_lsn(), '0/0')           ELSE pg_current_wal_lsn()      END - '0/0',      current_setting('twinbeat.handover', true),      current_setting('twinbeat.sync_epoch', true),      current_setting('twinbeat.sync_ack', true)";
 
 /// Reads the row of [`ROLE_SQL`].
 fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
@@ -66,6 +68,8 @@ fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
         timeline,
         wal_lsn,
         published,
+        sync_epoch: column(5).and_then(super::published::parse_epoch),
+        sync_ack: column(6).and_then(super::published::parse_epoch),
     })
 }
 

@@ -108,7 +108,8 @@ impl Profile {
                 failure_window: Some("auto".into()),
                 promote_when_degraded: Some(false),
                 max_lag_on_failover: Some("1MiB".into()),
-                peer_state_max_age: Some("5s".into()),
+                // The daemon's default: 5 s, and 1.8 s in `sync` (rule `sync-epoch`).
+                peer_state_max_age: None,
                 auto_rejoin: None,
             }),
             fence: Some(Fence {

@@ -32,7 +32,7 @@ impl Lab {
     }
 
     /// What the lab's options say of a daemon's configuration: `auto_rejoin`, the
-    /// replication mode, `peer_state_max_age`.
+    /// replication mode.
     fn apply_options(&self, config: &mut daemon::DaemonConfig) {
         let replication = self.opts.pg.replication;
         if replication != crate::pg::Replication::Async {
@@ -43,9 +43,6 @@ impl Lab {
         if let Some(f) = config.failover.as_mut() {
             if self.opts.auto_rejoin {
                 f.auto_rejoin = Some(true);
-            }
-            if let Some(age) = self.opts.peer_state_max_age {
-                f.peer_state_max_age = Some(age.into());
             }
         }
     }

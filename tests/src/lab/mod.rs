@@ -45,9 +45,6 @@ pub struct LabOptions {
     pub daemons: Option<Profile>,
     /// The daemons rejoin by themselves after a fence (`failover.auto_rejoin`).
     pub auto_rejoin: bool,
-    /// The daemons' `failover.peer_state_max_age`, when not the profile's: a standby's
-    /// synchronous claim lasts this long (rule `sync-epoch`).
-    pub peer_state_max_age: Option<&'static str>,
 }
 
 impl LabOptions {
@@ -61,7 +58,6 @@ impl LabOptions {
             bridge: false,
             daemons: None,
             auto_rejoin: false,
-            peer_state_max_age: None,
         }
     }
 

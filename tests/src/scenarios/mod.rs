@@ -320,6 +320,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("43", s43_strict_ip_partition),
         ("44", s44_strict_serial_down_wal_receiver_broken),
         ("45", s45_strict_wal_receiver_broken_then_master_death),
+        ("46", s46_sync_failover_then_rejoin),
+        ("47", s47_strict_failover_then_rejoin),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

@@ -24,24 +24,24 @@ use crate::sampler::{DbObs, Sampler, VipObs};
 const EVERY: Duration = Duration::from_millis(10);
 /// Commits before the fault, so the pair is loaded when it strikes.
 const BEFORE: Duration = Duration::from_secs(2);
-/// `peer_state_max_age` of the scenarios that time a degrade: the standby's claim lasts
-/// this long, and the primary waits it out for a standby that cannot acknowledge. More
-/// than the default profile's serial interval (1 s), as the config requires.
-const SHORT_CLAIM: &str = "1200ms";
-
 /// A healthy pair replicating in `mode`, the checker's table made, and (unless `async`)
 /// a's status saying its standby is synchronous.
-fn sync_cluster(
+fn sync_cluster(ctx: &Ctx, mode: Replication, out: &mut Outcome) -> Result<(Lab, Sampler)> {
+    sync_cluster_with(ctx, mode, false, out)
+}
+
+/// [`sync_cluster`], with `failover.auto_rejoin` as given.
+fn sync_cluster_with(
     ctx: &Ctx,
     mode: Replication,
-    peer_state_max_age: Option<&'static str>,
+    auto_rejoin: bool,
     out: &mut Outcome,
 ) -> Result<(Lab, Sampler)> {
     let (lab, sampler) = cluster_with(
         ctx,
         LabOptions {
             pg: PgOptions { replication: mode },
-            peer_state_max_age,
+            auto_rejoin,
             ..LabOptions::new(&ctx.lab_exe)
         },
     )?;
@@ -177,7 +177,7 @@ fn master_death(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
         name,
         "b promotes; every commit a acknowledged is on b; commits go on through the VIP",
     );
-    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, &mut out)?;
     let mut t0 = Instant::now();
     let (history, takeover) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(3), || {
@@ -277,8 +277,7 @@ fn standby_death(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
             "a stays primary and commits wait for b; nothing acknowledged lost"
         },
     );
-    let claim = sync.then_some(SHORT_CLAIM);
-    let (lab, sampler) = sync_cluster(ctx, mode, claim, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, &mut out)?;
     let mut t0 = Instant::now();
     let (history, ()) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(1), || {
@@ -328,8 +327,9 @@ fn standby_death(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// Scenario 36: `sync`, the standby's host dies under load → a degrades after the
-/// standby's claim expired, and commits resume.
+/// Scenario 36: `sync`, the standby's host dies under load → a degrades once every
+/// claim b could hold expired (`peer_state_max_age`, 1.8 s by default in `sync`, after
+/// a's last ack that said synchronous), and commits resume.
 pub fn s36_sync_standby_death(ctx: &Ctx) -> Result<Outcome> {
     standby_death(ctx, Replication::Sync, "36 sync replication, standby death")
 }
@@ -372,7 +372,7 @@ fn master_fence(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
         name,
         "a fences, b takes over with every commit a acknowledged",
     );
-    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, &mut out)?;
     let mut t0 = Instant::now();
     let (history, takeover) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(3), || {
@@ -430,7 +430,7 @@ fn ip_partition(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
             "no promotion; commits wait for b; nothing lost"
         },
     );
-    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, &mut out)?;
     let mut t0 = Instant::now();
     let (history, quiet) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(1), || {
@@ -489,8 +489,9 @@ fn break_wal_receiver(lab: &Lab) -> Result<()> {
 }
 
 /// Serial cut and b's WAL receiver broken under load: no promotion; `sync` degrades
-/// once b's claim expired (no acknowledgement can come) and commits resume, `strict`
-/// waits.
+/// on b's acknowledgement over the remote DB paths (b reads a's asynchronous epoch in
+/// a's PostgreSQL, publishes its acknowledgement in its own, a reads it there) and
+/// commits resume, `strict` waits.
 fn serial_down_wal_receiver_broken(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
     let sync = mode == Replication::Sync;
     let mut out = Outcome::new(
@@ -501,7 +502,7 @@ fn serial_down_wal_receiver_broken(ctx: &Ctx, mode: Replication, name: &str) -> 
             "commits wait for b, nothing lost; no promotion"
         },
     );
-    let (lab, sampler) = sync_cluster(ctx, mode, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, mode, &mut out)?;
     let mut t0 = Instant::now();
     let (history, quiet) =
         lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(1), || {
@@ -522,6 +523,14 @@ fn serial_down_wal_receiver_broken(ctx: &Ctx, mode: Replication, name: &str) -> 
     check_keys(&mut out, &lab, &history, Node::A, true);
     if sync {
         commits_resume(&mut out, &history, t0, "on a");
+        out.check(
+            !log_lines(&lab, Node::B, &["published twinbeat.sync_ack"]).is_empty(),
+            "b acknowledged a's asynchronous epoch over the remote DB path",
+        );
+        out.check(
+            names_on(&lab, Node::A).as_deref() == Some(""),
+            "a cleared synchronous_standby_names (degraded)",
+        );
     } else {
         commits_wait(
             &mut out,
@@ -534,8 +543,8 @@ fn serial_down_wal_receiver_broken(ctx: &Ctx, mode: Replication, name: &str) -> 
     Ok(out.finish(sampler, false))
 }
 
-/// Scenario 40: `sync`, b's WAL receiver broken and serial cut → a degrades once b's
-/// claim expired (no acknowledgement can come) and commits resume; no promotion.
+/// Scenario 40: `sync`, b's WAL receiver broken and serial cut → a degrades on b's
+/// acknowledgement over the remote DB paths and commits resume; no promotion.
 pub fn s40_sync_serial_down_wal_receiver_broken(ctx: &Ctx) -> Result<Outcome> {
     serial_down_wal_receiver_broken(
         ctx,
@@ -563,7 +572,7 @@ pub fn s41_sync_degrade_then_master_death(ctx: &Ctx) -> Result<Outcome> {
         "41 sync replication, degrade then master death",
         "b has no claim after the degrade and does not promote past the commits it lacks",
     );
-    let (lab, sampler) = sync_cluster(ctx, Replication::Sync, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, Replication::Sync, &mut out)?;
     break_wal_receiver(&lab)?;
     sampler.mark("b's WAL receiver stopped");
     let degraded = crate::cmd::poll(Duration::from_secs(20), || {
@@ -605,7 +614,7 @@ pub fn s45_strict_wal_receiver_broken_then_master_death(ctx: &Ctx) -> Result<Out
         "45 strict replication, b's WAL receiver broken, then master death",
         "a's commits wait; b promotes on its claim with every commit a acknowledged",
     );
-    let (lab, sampler) = sync_cluster(ctx, Replication::Strict, None, &mut out)?;
+    let (lab, sampler) = sync_cluster(ctx, Replication::Strict, &mut out)?;
     let mut t0 = Instant::now();
     let mut broken_at = Instant::now();
     let (history, takeover) =
@@ -631,4 +640,127 @@ pub fn s45_strict_wal_receiver_broken_then_master_death(ctx: &Ctx) -> Result<Out
     );
     out.takeover = Some(takeover);
     Ok(out.finish(sampler, false))
+}
+
+/// What [`failover_then_rejoin`] saw happen, from the fault.
+struct RejoinSeen {
+    takeover: super::watch::Takeover,
+    /// a was revived (its PostgreSQL and daemon started).
+    revived: Option<Duration>,
+    /// a's daemon said it rejoined by itself.
+    rejoined: Option<Duration>,
+    /// b's status said its standby is synchronous again.
+    synchronous: Option<Duration>,
+}
+
+/// The master dies under load; b takes over; a comes back and rejoins by itself
+/// (`failover.auto_rejoin`): b names a again and, once it streams, announces
+/// synchronous. In `sync` commits go on throughout; in `strict` none succeeds from b's
+/// promotion until a is back. The checker runs through all of it.
+fn failover_then_rejoin(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outcome> {
+    let strict = mode == Replication::Strict;
+    let mut out = Outcome::new(
+        name,
+        if strict {
+            "b names a from its promotion on: commits wait until a rejoins, then go on; nothing acknowledged lost"
+        } else {
+            "b degraded after its promotion; names a again once a rejoined and streams; nothing acknowledged lost"
+        },
+    );
+    let (lab, sampler) = sync_cluster_with(ctx, mode, true, &mut out)?;
+    let mut t0 = Instant::now();
+    let (history, seen) =
+        lab.commit_via_vip_while("lab_commits", EVERY, Duration::from_secs(3), || {
+            std::thread::sleep(BEFORE);
+            t0 = Instant::now();
+            let _ = lab.kill_node(Node::A);
+            sampler.mark("a died under load");
+            let takeover = watch_takeover(&lab, t0, takeover_deadline(ctx.profile));
+            // Commits on b in the meantime: they go on in `sync`, wait in `strict`.
+            std::thread::sleep(Duration::from_secs(2));
+            let revived = lab.revive_node(Node::A).ok().map(|()| t0.elapsed());
+            sampler.mark("a reboots (PostgreSQL and daemon start)");
+            let rejoined = crate::cmd::poll(Duration::from_secs(60), || {
+                (!log_lines(&lab, Node::A, &["Standby: AutoRejoin"]).is_empty()).then_some(())
+            })
+            .map(|()| t0.elapsed());
+            let synchronous = crate::cmd::poll(Duration::from_secs(30), || {
+                sync_status(&lab, Node::B)
+                    .filter(|s| s["synchronous"] == true)
+                    .map(drop)
+            })
+            .map(|()| t0.elapsed());
+            sampler.mark("b's standby a is synchronous");
+            std::thread::sleep(Duration::from_secs(1));
+            RejoinSeen {
+                takeover,
+                revived,
+                rejoined,
+                synchronous,
+            }
+        })?;
+    out.check(seen.takeover.b_writable.is_some(), "b writable");
+    out.check(seen.rejoined.is_some(), "a rejoined by itself");
+    out.check(
+        seen.synchronous.is_some(),
+        format!(
+            "b names a and announces synchronous once it streams ({} ms after the fault)",
+            seen.synchronous.map_or(0, |d| d.as_millis())
+        ),
+    );
+    out.check(
+        names_on(&lab, Node::B).is_some_and(|n| n.contains("\"a\"")),
+        format!("b's synchronous_standby_names: {:?}", names_on(&lab, Node::B)),
+    );
+    check_keys(&mut out, &lab, &history, Node::B, true);
+    if let (Some(writable), Some(revived)) = (seen.takeover.b_writable, seen.revived) {
+        let (from, to) = (t0 + writable, t0 + revived);
+        let between = history
+            .acknowledged()
+            .filter(|a| a.started > from && a.ended < to)
+            .count();
+        if strict {
+            out.check(
+                between == 0,
+                format!("strict: no commit acknowledged on b before a came back ({between})"),
+            );
+        } else {
+            out.check(
+                between > 0,
+                format!("sync: commits acknowledged on b while a was away ({between})"),
+            );
+        }
+    }
+    if let Some(synchronous) = seen.synchronous {
+        let after = history
+            .acknowledged()
+            .filter(|a| a.started > t0 + synchronous)
+            .count();
+        out.check(
+            after > 0,
+            format!("commits acknowledged with a synchronous again ({after})"),
+        );
+    }
+    out.takeover = Some(seen.takeover);
+    Ok(out.finish(sampler, false))
+}
+
+/// Scenario 46: `sync`, master death under load, then the old master rejoins by
+/// itself → b names it again once it streams; nothing acknowledged lost.
+pub fn s46_sync_failover_then_rejoin(ctx: &Ctx) -> Result<Outcome> {
+    failover_then_rejoin(
+        ctx,
+        Replication::Sync,
+        "46 sync replication, failover then the old master rejoins",
+    )
+}
+
+/// Scenario 47: `strict`, master death under load, then the old master rejoins by
+/// itself → no commit succeeds on b until then; nothing acknowledged lost.
+pub fn s47_strict_failover_then_rejoin(ctx: &Ctx) -> Result<Outcome> {
+    failover_then_rejoin(
+        ctx,
+        Replication::Strict,
+        "47 strict replication, failover then the old master rejoins",
+    )
 }

@@ -28,6 +28,7 @@ impl World {
                     })
                 }
             }),
+            run_id: self.rng.u64(..),
         };
         nd.inc += 1;
         nd.started_at = now;

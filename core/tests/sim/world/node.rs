@@ -85,6 +85,9 @@ pub(crate) struct Node {
     /// `twinbeat.handover` in `postgresql.auto.conf`: a handover's stage over the
     /// remote DB path (rule `fence-handshake`), kept across restarts.
     pub(crate) published: Option<twinbeat_core::Published>,
+    /// `twinbeat.sync_epoch` and `twinbeat.sync_ack` in `postgresql.auto.conf` (rule
+    /// `sync-epoch`): like the others, they outlive the daemon and travel with a rejoin.
+    pub(crate) published_sync: [Option<twinbeat_core::PublishedEpoch>; 2],
     pub(crate) vip: bool,
     /// Failed VIP adds in a row.
     pub(crate) vip_failures: u32,

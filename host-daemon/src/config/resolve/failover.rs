@@ -4,13 +4,18 @@
 use super::dur;
 use crate::config::defaults as d;
 use std::path::{Path, PathBuf};
+use twinbeat_core::ReplicationMode;
 
 use crate::config::raw::{RawFailover, RawRejoin};
 use crate::config::types::{Failover, Rejoin, ServiceManager};
 use crate::config::units::{Size, WindowSetting};
 
-pub(super) fn failover(raw: Option<RawFailover>) -> Failover {
+pub(super) fn failover(raw: Option<RawFailover>, replication: ReplicationMode) -> Failover {
     let raw = raw.unwrap_or_default();
+    let max_age = match replication {
+        ReplicationMode::Sync => d::PEER_STATE_MAX_AGE_SYNC,
+        ReplicationMode::Async | ReplicationMode::Strict => d::PEER_STATE_MAX_AGE,
+    };
     Failover {
         startup_grace: dur(raw.startup_grace, d::STARTUP_GRACE),
         failure_window: match raw.failure_window.unwrap_or(WindowSetting::Auto) {
@@ -19,7 +24,7 @@ pub(super) fn failover(raw: Option<RawFailover>) -> Failover {
         },
         promote_when_degraded: raw.promote_when_degraded.unwrap_or(false),
         max_lag_on_failover: raw.max_lag_on_failover.unwrap_or(Size(d::MAX_LAG)).0,
-        peer_state_max_age: dur(raw.peer_state_max_age, d::PEER_STATE_MAX_AGE),
+        peer_state_max_age: dur(raw.peer_state_max_age, max_age),
         auto_rejoin: raw.auto_rejoin.unwrap_or(false),
         auto_rejoin_attempts: raw.auto_rejoin_attempts.unwrap_or(d::AUTO_REJOIN_ATTEMPTS),
         switchover_timeout: dur(raw.switchover_timeout, d::SWITCHOVER_TIMEOUT),

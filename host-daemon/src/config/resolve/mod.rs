@@ -158,7 +158,8 @@ impl Resolver<'_> {
                 "an address other than peer.address",
             ));
         }
-        let failover = failover::failover(raw.failover);
+        let replication = replication_mode(raw.replication.and_then(|r| r.mode))?;
+        let failover = failover::failover(raw.failover, replication);
         let rejoin = failover::rejoin(raw.rejoin, &local_db.service.manager);
         if !rejoin.bin_dir.is_absolute() {
             return Err(ConfigError::invalid(
@@ -197,7 +198,6 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| "twinbeat".to_owned()),
         };
         name_like("node_id", &node_id)?;
-        let replication = replication_mode(raw.replication.and_then(|r| r.mode))?;
         match &peer.node_id {
             None if replication.managed() => {
                 return Err(missing(

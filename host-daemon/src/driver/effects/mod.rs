@@ -26,6 +26,7 @@ use crate::actions::arp_probe::{self, ProbeOptions, ProbeOutcome};
 use crate::actions::fence;
 use crate::actions::maintenance_file::PauseRecord;
 use crate::actions::state_file;
+use crate::probe::published;
 pub(crate) use plan::Plan;
 use workers::{DbOp, VipOp};
 
@@ -174,8 +175,22 @@ impl Effects {
                 let _ = self.db.send(DbOp::ArmGuard);
             }
             Action::PublishHandover(p) => {
-                let value = p.as_ref().map(crate::probe::published::format);
-                let _ = self.db.send(DbOp::Publish(value));
+                let _ = self.db.send(DbOp::Publish {
+                    setting: published::HANDOVER,
+                    value: p.as_ref().map(published::format),
+                });
+            }
+            Action::PublishSyncEpoch(p) => {
+                let _ = self.db.send(DbOp::Publish {
+                    setting: published::SYNC_EPOCH,
+                    value: Some(published::format_epoch(&p)),
+                });
+            }
+            Action::PublishSyncAck(p) => {
+                let _ = self.db.send(DbOp::Publish {
+                    setting: published::SYNC_ACK,
+                    value: Some(published::format_epoch(&p)),
+                });
             }
             Action::StopDb { kill_at, deadline } => {
                 let _ = self.db.send(DbOp::Stop {

@@ -64,9 +64,16 @@ pub(crate) enum DbOp {
     },
     /// Arm the start guard (the engine's `ArmStartGuard`); no answer to the engine.
     ArmGuard,
-    /// Publish `twinbeat.handover` (the engine's `PublishHandover`, its text from
-    /// `probe::published`), or clear it (`None`); no answer to the engine.
-    Publish(Option<String>),
+    /// Publish a setting where the peer's remote DB path reads it, or clear it
+    /// (`None`): `twinbeat.handover` (the engine's `PublishHandover`),
+    /// `twinbeat.sync_epoch` or `twinbeat.sync_ack` (`PublishSyncEpoch`,
+    /// `PublishSyncAck`), their text from `probe::published`; no answer to the engine.
+    Publish {
+        /// The setting.
+        setting: &'static str,
+        /// Its new value.
+        value: Option<String>,
+    },
     /// Make the stopped local DB a streaming standby of the peer (rule
     /// `rejoin-after-fence`).
     Rejoin {
@@ -225,8 +232,8 @@ pub(crate) async fn db_worker(
                 guard::arm(plan.data_dir.get(&plan.promote_target).await, "primary").await;
                 continue;
             }
-            DbOp::Publish(value) => {
-                publish_handover(&plan.promote_target, value.as_deref()).await;
+            DbOp::Publish { setting, value } => {
+                publish_setting(&plan.promote_target, setting, value.as_deref()).await;
                 continue;
             }
             DbOp::Rejoin {
@@ -262,20 +269,22 @@ pub(crate) async fn db_worker(
     }
 }
 
-/// Publishes (or clears) `twinbeat.handover` in the local PostgreSQL on a connection
-/// of its own, within [`PUBLISH_WINDOW`](twinbeat_core::PUBLISH_WINDOW). A failure is a
-/// warning: the peer's readings tell the engine what arrived (rule `fence-handshake`).
-async fn publish_handover(target: &tokio_postgres::Config, value: Option<&str>) {
+/// Publishes (or clears) `setting` in the local PostgreSQL on a connection of its
+/// own, within [`PUBLISH_WINDOW`](twinbeat_core::PUBLISH_WINDOW). A failure is a
+/// warning: the peer's readings tell the engine what arrived (rules `fence-handshake`
+/// and `sync-epoch`).
+async fn publish_setting(
+    target: &tokio_postgres::Config,
+    setting: &'static str,
+    value: Option<&str>,
+) {
     let bound = twinbeat_core::PUBLISH_WINDOW;
     let poll = std::time::Duration::from_millis(2);
-    let work = publish::publish_with_config(target, "twinbeat.handover", value, poll);
+    let work = publish::publish_with_config(target, setting, value, poll);
     match tokio::time::timeout(bound, work).await {
-        Ok(Ok(())) => tracing::info!(
-            "published twinbeat.handover = {:?} (rule fence-handshake)",
-            value.unwrap_or("")
-        ),
-        Ok(Err(e)) => tracing::warn!("cannot publish twinbeat.handover: {e}"),
-        Err(_) => tracing::warn!("publishing twinbeat.handover took longer than {bound:?}"),
+        Ok(Ok(())) => tracing::info!("published {setting} = {:?}", value.unwrap_or("")),
+        Ok(Err(e)) => tracing::warn!("cannot publish {setting}: {e}"),
+        Err(_) => tracing::warn!("publishing {setting} took longer than {bound:?}"),
     }
 }
 

@@ -196,3 +196,55 @@ fn a_standby_publishes_its_handover_stage_and_the_probe_reads_it() {
     let withdrawn = read(&rt, &mut probe);
     assert_eq!(withdrawn.published, None);
 }
+
+#[test]
+fn each_side_publishes_its_sync_epoch_setting_and_the_other_reads_it() {
+    // Rule `sync-epoch` over the remote DB paths: the primary publishes its epoch in
+    // its own PostgreSQL, the standby (in recovery) its acknowledgement in its own;
+    // each probe reads both settings on the same query as the role.
+    use crate::probe::published::{format_epoch, SYNC_ACK, SYNC_EPOCH};
+    use twinbeat_core::{PublishedEpoch, SyncEpoch};
+    let primary = PgServer::primary(Launch::Child).expect("a primary");
+    let standby = PgServer::standby_of(&primary, Launch::Child, true).expect("a standby");
+    let rt = runtime();
+    let read = |rt: &tokio::runtime::Runtime, probe: &mut RemoteDbProbe| loop {
+        if let RemoteDbOutcome::Ok {
+            via: Via::Query(r), ..
+        } = until_ok(rt, probe)
+        {
+            return r;
+        }
+    };
+    let epoch = PublishedEpoch {
+        term: 4,
+        run: 0xdead_beef_0123_4567,
+        epoch: SyncEpoch {
+            synchronous: false,
+            since_lsn: 0x0300_0148,
+        },
+    };
+    let publish = |server: &PgServer, setting: &'static str| {
+        let config = server.tcp_config();
+        let text = format_epoch(&epoch);
+        rt.block_on(publish_with_config(
+            &config,
+            setting,
+            Some(&text),
+            Duration::from_millis(2),
+        ))
+        .unwrap();
+    };
+    let mut of_primary = RemoteDbProbe::new(target(&primary, "tb-remote-sync-epoch", false));
+    let before = read(&rt, &mut of_primary);
+    assert_eq!((before.sync_epoch, before.sync_ack), (None, None));
+    publish(&primary, SYNC_EPOCH);
+    let after = read(&rt, &mut of_primary);
+    assert!(!after.in_recovery);
+    assert_eq!((after.sync_epoch, after.sync_ack), (Some(epoch), None));
+
+    let mut of_standby = RemoteDbProbe::new(target(&standby, "tb-remote-sync-ack", false));
+    publish(&standby, SYNC_ACK);
+    let acked = read(&rt, &mut of_standby);
+    assert!(acked.in_recovery, "publishing keeps it in recovery");
+    assert_eq!(acked.sync_ack, Some(epoch));
+}
