@@ -710,7 +710,10 @@ fn failover_then_rejoin(ctx: &Ctx, mode: Replication, name: &str) -> Result<Outc
     );
     out.check(
         names_on(&lab, Node::B).is_some_and(|n| n.contains("\"a\"")),
-        format!("b's synchronous_standby_names: {:?}", names_on(&lab, Node::B)),
+        format!(
+            "b's synchronous_standby_names: {:?}",
+            names_on(&lab, Node::B)
+        ),
     );
     check_keys(&mut out, &lab, &history, Node::B, true);
     if let (Some(writable), Some(revived)) = (seen.takeover.b_writable, seen.revived) {
