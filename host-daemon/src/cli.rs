@@ -1,4 +1,5 @@
-//! The command line: `run`, `check-config`, `status`, `resume` (clap derive). Start-up
+//! The command line: `run`, `check-config`, `status`, the operator's commands and
+//! `diagnose` (clap derive). Start-up
 //! lives here: argument handling, logging, the runtime, and every exit code (the
 //! driver, the status client and the control client return typed errors that are
 //! mapped here).
@@ -116,14 +117,6 @@ pub(crate) enum Command {
         #[arg(long, default_value = "10s", value_parser = parse_timeout)]
         timeout: Duration,
     },
-    /// Make this fenced node the streaming standby of the peer, which is primary in a
-    /// higher term (rule `rejoin-after-fence`). First saves what this node's old
-    /// timeline held past the fork (the WAL and a report of the transactions and
-    /// tables, under `<state_dir>/rejoin/`), then `pg_rewind` from the peer's own
-    /// address (`pg_basebackup` with --reclone, or when the rewind cannot be used),
-    /// starts PostgreSQL and waits until it streams. The writes past the fork are
-    /// discarded from the database. Through the control socket: root or
-    /// `control.group` only.
     /// A planned, zero-loss change of roles (rule `planned-switchover`), run on either
     /// node: the master releases the VIP, checkpoints and stops PostgreSQL cleanly and
     /// sends its final LSN over serial; the standby promotes once it has replayed past
@@ -144,6 +137,14 @@ pub(crate) enum Command {
         #[arg(long, default_value = "2m", value_parser = parse_timeout)]
         wait: Duration,
     },
+    /// Make this fenced node the streaming standby of the peer, which is primary in a
+    /// higher term (rule `rejoin-after-fence`). First saves what this node's old
+    /// timeline held past the fork (the WAL and a report of the transactions and
+    /// tables, under `<state_dir>/rejoin/`), then `pg_rewind` from the peer's own
+    /// address (`pg_basebackup` with --reclone, or when the rewind cannot be used),
+    /// starts PostgreSQL and waits until it streams. The writes past the fork are
+    /// discarded from the database. Through the control socket: root or
+    /// `control.group` only.
     #[command(after_help = EXIT_CODES)]
     Rejoin {
         /// Rebuild the data directory with `pg_basebackup` instead of rewinding it.
@@ -159,7 +160,29 @@ pub(crate) enum Command {
         #[arg(long, default_value = "1h", value_parser = parse_timeout)]
         wait: Duration,
     },
+    /// Check, before anything fails, that the three peer paths are independent and
+    /// reach the peer, that PostgreSQL is set up for failover and rejoin, and that
+    /// this host can move the VIP: addresses, route and TTL, the serial cable,
+    /// PostgreSQL on both nodes, the VIP, the host. Read-only, every check bounded in
+    /// time; usable before the daemon ever ran and beside a running one (then the
+    /// serial device is left to the daemon). One line per check: ok, warn or FAIL,
+    /// what was found and what to do.
+    #[command(after_help = DIAGNOSE_EXIT_CODES)]
+    Diagnose {
+        /// The configuration file.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print a JSON document for scripts instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
 }
+
+/// `twinbeat diagnose`'s exit codes (its own: a verdict, not an error).
+const DIAGNOSE_EXIT_CODES: &str = "Exit codes:
+  0  every check ok
+  1  warnings, no failure
+  2  at least one FAIL (a configuration that does not load included)";
 
 /// `--config FILE`.
 #[derive(Debug, Args)]
@@ -206,6 +229,7 @@ pub fn main() -> ExitCode {
             config,
             timeout,
         } => pause_cmd(duration, &config.config, timeout),
+        Command::Diagnose { config, json } => crate::diagnose::run(&config.config, json),
     })
 }
 
@@ -246,6 +270,15 @@ fn run_cmd(path: &std::path::Path) -> u8 {
     };
     for w in &loaded.warnings {
         tracing::warn!("config: {w}");
+    }
+    for f in crate::diagnose::at_start(&loaded.config) {
+        tracing::warn!(
+            "diagnose: {} {}: {} ({})",
+            f.verdict.word(),
+            f.check,
+            f.found,
+            f.todo
+        );
     }
     let rt = match runtime() {
         Ok(rt) => rt,

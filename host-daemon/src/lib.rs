@@ -11,6 +11,7 @@ mod actions;
 mod cli;
 mod config;
 mod control;
+mod diagnose;
 mod driver;
 mod metrics;
 mod probe;

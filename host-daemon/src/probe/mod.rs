@@ -20,7 +20,7 @@ pub(crate) mod icmp;
 #[cfg(test)]
 pub(crate) mod lab_target;
 pub(crate) mod local_db;
-mod pg;
+pub(crate) mod pg;
 pub(crate) mod published;
 pub(crate) mod remote_db;
 pub(crate) mod runner;

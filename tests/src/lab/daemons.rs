@@ -152,6 +152,46 @@ impl Lab {
         ))
     }
 
+    /// `twinbeat diagnose --json` for node `n`'s configuration, run in its namespace as
+    /// root without the capabilities named in `without` (`net_admin`; dropped with
+    /// `setpriv` from the bounding and inheritable sets, so the process has them in no
+    /// set), bounded by `bound`: the exit code and the report.
+    pub fn diagnose(
+        &self,
+        n: Node,
+        without: &[&str],
+        bound: Duration,
+    ) -> Result<(Option<i32>, serde_json::Value)> {
+        let bin = daemon::binary_or_build()?;
+        let bin = bin.to_string_lossy().into_owned();
+        let config = self.daemon_config(n).to_string_lossy().into_owned();
+        let drop: Vec<String> = without.iter().map(|c| format!("-{c}")).collect();
+        let caps = drop.join(",");
+        let mut args: Vec<&str> = Vec::new();
+        let (bounding, inheritable) = (
+            format!("--bounding-set={caps}"),
+            format!("--inh-caps={caps}"),
+        );
+        let program = if without.is_empty() {
+            bin.as_str()
+        } else {
+            args.extend([bounding.as_str(), inheritable.as_str(), bin.as_str()]);
+            "setpriv"
+        };
+        args.extend(["diagnose", "--json", "--config", config.as_str()]);
+        let cmd = crate::netns::exec_in(&self.topo.ns(n.host()), program, &args);
+        let out = crate::cmd::output_within(cmd, bound)?;
+        let report = serde_json::from_slice(&out.stdout).map_err(|e| LabError::Parse {
+            what: format!("diagnose of {n}"),
+            detail: format!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        })?;
+        Ok((out.status.code(), report))
+    }
+
     /// `twinbeat rejoin [--reclone]` for node `n` ([`Lab::operator`]): the control
     /// socket, then its `/status` until the rejoin ends, bounded by `bound`.
     pub fn rejoin(&self, n: Node, reclone: bool, bound: Duration) -> Result<(Option<i32>, String)> {
