@@ -38,6 +38,7 @@ fn settled_standby() -> (Engine, Instant) {
         pause: None,
         switchover: None,
         sync_epoch: None,
+        config_fingerprint: None,
     };
     let sample = LocalDbSample {
         accepting: true,
@@ -118,6 +119,7 @@ fn bench(c: &mut Criterion) {
         pause: None,
         switchover: None,
         sync_epoch: None,
+        config_fingerprint: None,
     };
     let sample = LocalDbSample {
         accepting: true,

@@ -169,6 +169,9 @@ pub struct Config {
     pub switchover_timeout: Duration,
     /// Rule `sync-epoch`: asynchronous, synchronous with degrade, or strict.
     pub replication: ReplicationMode,
+    /// Rule `pair-agrees`: a hash of the settings both nodes must share (the daemon's
+    /// to compute; `None`: not compared). Every frame carries it.
+    pub fingerprint: Option<u32>,
 }
 
 impl Default for Config {
@@ -195,6 +198,7 @@ impl Default for Config {
             rejoin_timeout: Duration::from_secs(3600),
             switchover_timeout: Duration::from_secs(60),
             replication: ReplicationMode::Async,
+            fingerprint: None,
         }
     }
 }

@@ -521,6 +521,9 @@ pub enum Reason {
     SyncDegraded,
     /// `synchronous_standby_names` could not be set and read back (rule `sync-epoch`).
     SyncStandbyNotSet,
+    /// The peer's settings that must match this node's differ (rule `pair-agrees`):
+    /// its paths' timings, failure window, replication mode, VIP or cluster.
+    PeerConfigDiffers,
     /// `strict`: this standby holds no unexpired synchronous claim, so its primary may
     /// have acknowledged commits it lacks; it does not promote by itself (rule
     /// `sync-epoch`).

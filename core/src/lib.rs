@@ -62,7 +62,7 @@
 //! let master = NodeState {
 //!     node_id: NodeId(2), role: Role::Primary, term: 1, fenced: false,
 //!     db_healthy: true, gateway_up: true, wal_lsn: 0, human_promoted: false, handover: None,
-//!     pause: None, switchover: None, sync_epoch: None,
+//!     pause: None, switchover: None, sync_epoch: None, config_fingerprint: None,
 //! };
 //! let mut inbox: Vec<Input> = Vec::new();
 //! while now < Instant::from_millis(3_000) {

@@ -146,6 +146,9 @@ pub struct NodeState {
     /// announces; from a standby, the last epoch it heard from its primary (its
     /// acknowledgement). `None` in `async` mode.
     pub sync_epoch: Option<SyncEpoch>,
+    /// Rule `pair-agrees`: the hash of the sender's settings that must match its
+    /// peer's ([`Config::fingerprint`](crate::Config::fingerprint)).
+    pub config_fingerprint: Option<u32>,
 }
 
 /// A primary's synchronous-replication epoch (rule `sync-epoch`): whether its

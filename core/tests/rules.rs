@@ -24,6 +24,8 @@ mod maintenance;
 mod master;
 #[path = "rules/own_frames.rs"]
 mod own_frames;
+#[path = "rules/pair.rs"]
+mod pair;
 #[path = "rules/peer_db.rs"]
 mod peer_db;
 #[path = "rules/postmaster_exit.rs"]

@@ -123,6 +123,7 @@ fn diagnose_passes_the_healthy_pair_and_names_each_mistake() {
         assert_ne!(code, Some(2));
         eprintln!("{n} healthy, not ok: {:#?}", not_ok(&report));
         expect(&report, "serial", "ok", "path up");
+        expect(&report, "pair", "ok", "fingerprint");
     }
 
     // Without a's daemon: diagnose opens a's end of the cable and hears b's pings.
@@ -152,6 +153,22 @@ fn diagnose_passes_the_healthy_pair_and_names_each_mistake() {
     tune_a(&lab, |c| c.checks.serial.device = looped.clone());
     let (_, report) = diagnose(&lab, Node::A, &[]);
     expect(&report, "serial", "fail", "looped back");
+
+    // Different retries on the two nodes: diagnose hears b's fingerprint on the cable,
+    // and a running daemon compares it too and says so in its status.
+    tune_a(&lab, |c| c.checks.icmp.timing.retries = Some(3));
+    let (_, report) = diagnose(&lab, Node::A, &[]);
+    expect(&report, "pair", "fail", "settings differ");
+    lab.start_daemon(Node::A).expect("a's daemon started");
+    let differs = twinbeat_lab::cmd::poll(Duration::from_secs(30), || {
+        lab.daemon_status(Node::A)
+            .ok()
+            .filter(|s| s["pair"]["agrees"] == false)
+    });
+    assert!(differs.is_some(), "a's status says the settings differ");
+    let (_, report) = diagnose(&lab, Node::A, &[]);
+    expect(&report, "pair", "fail", "settings differ");
+    lab.stop_daemon(Node::A, Duration::from_secs(10));
 
     // Back to a's own configuration for the rest.
     tune_a(&lab, |_| {});

@@ -50,6 +50,7 @@ impl Engine {
         self.heard_peer = true;
         self.learn_peer_term(peer.term);
         self.pause_heard(now, peer.pause);
+        self.compare_fingerprint(peer.config_fingerprint);
         let sent = answers.and_then(|seq| self.ack_sent_at(seq));
         self.sync_heard_frame(now, &peer, sent);
         if peer.human_promoted {
@@ -93,6 +94,21 @@ impl Engine {
             }
             Role::Fencing => {}
         }
+    }
+
+    /// Rule `pair-agrees`: the pair must share the settings the fingerprint covers
+    /// (paths' timings, failure window, replication mode, VIP, cluster), or each node
+    /// judges the other by rules it does not run. A difference is an alarm when it is
+    /// first seen (and again when the peer's fingerprint changes to another that
+    /// differs), never a decision: the rules act as they would.
+    fn compare_fingerprint(&mut self, theirs: Option<u32>) {
+        let (Some(ours), Some(theirs)) = (self.cfg.fingerprint, theirs) else {
+            return;
+        };
+        if theirs != ours && self.peer_fingerprint != Some(theirs) {
+            self.alarm(Severity::Warning, Reason::PeerConfigDiffers);
+        }
+        self.peer_fingerprint = Some(theirs);
     }
 
     /// A standby whose received WAL falls further behind the primary's than

@@ -243,6 +243,8 @@ pub struct Engine {
     sync_ack_published: Option<types::PublishedEpoch>,
     /// This run's [`StartFacts::run_id`](types::StartFacts::run_id).
     run_id: u64,
+    /// Rule `pair-agrees`: the fingerprint the peer's frames last carried.
+    peer_fingerprint: Option<u32>,
     /// The ping whose ack is being handled, and when it was sent (see `on_ack`).
     acked_ping: Option<(u32, Instant)>,
     /// Rule `sync-epoch`: this standby answered "ready" to a handover with a claim, in

@@ -128,6 +128,7 @@ impl Engine {
             sync_heard: None,
             sync_ack_published: None,
             run_id: start.run_id,
+            peer_fingerprint: None,
             acked_ping: None,
             sync_ready_term: None,
         };

@@ -82,7 +82,14 @@ impl Engine {
             pause: self.pause_to_send(),
             switchover: self.switchover_to_send(),
             sync_epoch: self.sync_epoch_to_send(),
+            config_fingerprint: self.cfg.fingerprint,
         }
+    }
+
+    /// Rule `pair-agrees`: this node's fingerprint and the one the peer's frames last
+    /// carried (`None` until a frame carried one, or when this node has none).
+    pub fn pair_fingerprints(&self) -> Option<(u32, u32)> {
+        self.cfg.fingerprint.zip(self.peer_fingerprint)
     }
 
     /// Rule `human-promoted-standby`: a standby whose PostgreSQL serves writes.

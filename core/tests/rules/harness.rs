@@ -181,6 +181,7 @@ pub(crate) fn peer_state(role: Role, term: u64) -> NodeState {
         pause: None,
         switchover: None,
         sync_epoch: None,
+        config_fingerprint: None,
     }
 }
 

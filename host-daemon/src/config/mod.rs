@@ -13,6 +13,7 @@
 pub(crate) mod defaults;
 mod engine_errors;
 mod error;
+mod fingerprint;
 mod flat;
 pub(crate) mod host;
 mod raw;
@@ -28,6 +29,7 @@ pub(crate) mod units;
 use std::path::{Path, PathBuf};
 
 pub(crate) use error::{ConfigError, Warning};
+pub(crate) use fingerprint::{pair_fingerprint, pair_settings};
 pub(crate) use host::HostFacts;
 pub(crate) use render::render_toml;
 pub(crate) use resolve::HostChecks;

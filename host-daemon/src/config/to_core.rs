@@ -16,8 +16,14 @@ pub(crate) fn node_number(node_id: &str) -> u32 {
     if let Ok(n) = node_id.parse::<u32>() {
         return n;
     }
-    node_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    fnv1a(node_id.as_bytes())
+}
+
+/// FNV-1a, 32 bits: the hash both nodes compute alike (node numbers, the pair's
+/// fingerprint).
+pub(super) fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
 }
 
@@ -55,6 +61,7 @@ pub(super) fn to_core(c: &Config) -> Result<engine::Config, ConfigError> {
         switchover_timeout: c.failover.switchover_timeout,
         rejoin_timeout: c.rejoin.timeout,
         replication: c.replication,
+        fingerprint: Some(super::fingerprint::pair_fingerprint(c)),
     };
     cfg.validate().map_err(from_core_error)?;
     Ok(cfg)

@@ -11,6 +11,7 @@
 
 mod addresses;
 mod host;
+mod pair;
 mod postgres;
 mod route;
 mod serial;
@@ -228,7 +229,13 @@ async fn diagnose(loaded: &Loaded) -> Report {
     let facts = config::HostFacts::from_system();
     findings.extend(addresses::check(cfg, &facts));
     findings.extend(route::check(cfg, &facts).await);
-    findings.extend(serial::check(cfg, daemon.as_ref()).await);
+    let (serial, heard) = serial::check(cfg, daemon.as_ref()).await;
+    findings.push(serial);
+    findings.push(pair::settings(cfg));
+    findings.push(match &daemon {
+        Some(status) => pair::from_daemon(status),
+        None => pair::from_cable(cfg, heard),
+    });
     findings.extend(postgres::check(cfg).await);
     findings.extend(vip::check(cfg).await);
     findings.extend(host::check(cfg, &loaded.engine).await);

@@ -27,10 +27,12 @@ const MARKERS: usize = 3;
 /// How long to wait for the device to open.
 const OPEN_BOUND: Duration = Duration::from_secs(2);
 
-pub(super) async fn check(cfg: &Config, daemon: Option<&StatusSnapshot>) -> Vec<Finding> {
+/// The finding, and the settings' fingerprint the peer's frames carried (rule
+/// `pair-agrees`) when diagnose listened itself.
+pub(super) async fn check(cfg: &Config, daemon: Option<&StatusSnapshot>) -> (Finding, Option<u32>) {
     match daemon {
-        Some(status) => vec![from_daemon(cfg, status)],
-        None => vec![listen(cfg).await],
+        Some(status) => (from_daemon(cfg, status), None),
+        None => listen(cfg).await,
     }
 }
 
@@ -98,9 +100,11 @@ struct Heard {
     foreign: Vec<ClusterId>,
     /// Invalid frames (the markers come back as these on a loopback).
     invalid: usize,
+    /// The settings' fingerprint the peer's last ping or ack carried.
+    fingerprint: Option<u32>,
 }
 
-async fn listen(cfg: &Config) -> Finding {
+async fn listen(cfg: &Config) -> (Finding, Option<u32>) {
     let device = cfg.checks.serial_device.display().to_string();
     let cluster = ClusterId::from_name(&cfg.cluster_id);
     let (link, mut events) = SerialLink::spawn(SerialConfig::new(
@@ -111,14 +115,15 @@ async fn listen(cfg: &Config) -> Finding {
     match first_open(&mut events).await {
         Ok(()) => {}
         Err(why) => {
-            return Finding::fail(
+            let f = Finding::fail(
                 "serial",
                 format!(
                     "cannot open {device} at {} baud: {why}",
                     cfg.checks.serial_baud
                 ),
                 "check checks.serial.device and that this user may open it (group dialout)",
-            )
+            );
+            return (f, None);
         }
     }
     for _ in 0..MARKERS {
@@ -136,7 +141,7 @@ async fn listen(cfg: &Config) -> Finding {
     let window = (cfg.checks.serial.interval + cfg.checks.serial.timeout) * 2;
     let heard = gather(&mut events, window, NodeId(node_number(&cfg.node_id))).await;
     drop(link);
-    judge(cfg, &device, window, &heard)
+    (judge(cfg, &device, window, &heard), heard.fingerprint)
 }
 
 async fn first_open(events: &mut Receiver<LinkEvent>) -> Result<(), String> {
@@ -164,10 +169,13 @@ async fn gather(events: &mut Receiver<LinkEvent>, window: Duration, me: NodeId) 
         match event {
             LinkEvent::Frame { frame, .. } if frame.sender == me => heard.own += 1,
             LinkEvent::Frame { frame, .. } => {
-                let what = match frame.message {
-                    Message::BridgeStatus(_) => "a bridge report",
-                    _ => "pings",
+                let (what, fingerprint) = match frame.message {
+                    Message::BridgeStatus(_) => ("a bridge report", None),
+                    Message::Ping(p) => ("pings", p.extensions.config_fingerprint),
+                    Message::Ack(a) => ("pings", a.extensions.config_fingerprint),
+                    Message::BridgeStatusRequest => ("pings", None),
                 };
+                heard.fingerprint = fingerprint.or(heard.fingerprint);
                 heard.peers.push((frame.sender, what));
             }
             LinkEvent::Rejected {

@@ -247,6 +247,13 @@ pub(crate) fn build(
             stage: if r.running { "running" } else { "persisting" }.into(),
         }),
         uptime_secs: uptime.as_secs(),
+        pair: e
+            .pair_fingerprints()
+            .map(|(ours, theirs)| crate::status::PairStatus {
+                fingerprint: format!("{ours:08x}"),
+                peer_fingerprint: format!("{theirs:08x}"),
+                agrees: ours == theirs,
+            }),
         paths,
         local_db,
         // Filled in by the driver, which knows the data directory.

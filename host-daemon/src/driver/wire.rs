@@ -52,7 +52,8 @@ pub(crate) fn state_to_wire(s: engine::NodeState) -> wire::NodeState {
 /// The optional fields our frames carry: the echo of the peer's last ping (rule
 /// `hold-needs-evidence`), our conditions (rule `human-promoted-standby`), a
 /// handover's question or answer (rule `fence-handshake`), a pause, a switchover's
-/// stage and the sync epoch (rule `sync-epoch`).
+/// stage, the sync epoch (rule `sync-epoch`) and the settings' fingerprint (rule
+/// `pair-agrees`).
 pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wire::Extensions {
     let (takeover_request, takeover_answer) = match s.handover {
         Some(engine::Handover::Asked { lsn }) => (Some(wire::TakeoverRequest { lsn }), None),
@@ -79,6 +80,7 @@ pub(crate) fn extensions_to_wire(s: engine::NodeState, echo: Option<u32>) -> wir
             synchronous: e.synchronous,
             since_lsn: e.since_lsn,
         }),
+        config_fingerprint: s.config_fingerprint,
         ..wire::Extensions::NONE
     }
 }
@@ -185,6 +187,7 @@ pub(crate) fn state_from_wire(
             synchronous: e.synchronous,
             since_lsn: e.since_lsn,
         }),
+        config_fingerprint: ext.config_fingerprint,
     }
 }
 
@@ -224,6 +227,7 @@ mod tests {
             pause: None,
             switchover: None,
             sync_epoch: None,
+            config_fingerprint: None,
         };
         let round_trip = |s: engine::NodeState| {
             let ext = extensions_to_wire(s, Some(9));
@@ -280,6 +284,11 @@ mod tests {
             };
             assert_eq!(round_trip(epoch), epoch);
         }
+        let fingerprinted = engine::NodeState {
+            config_fingerprint: Some(0xdead_beef),
+            ..s
+        };
+        assert_eq!(round_trip(fingerprinted), fingerprinted);
         for (_, verdict) in VERDICTS {
             let answering = engine::NodeState {
                 role: engine::Role::Standby,

@@ -299,6 +299,21 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
             let _ = writeln!(o, "bridge    {state}");
         }
     }
+    if let Some(p) = &s.pair {
+        let _ = if p.agrees {
+            writeln!(
+                o,
+                "pair      settings agree (fingerprint {})",
+                p.fingerprint
+            )
+        } else {
+            writeln!(
+                o,
+                "pair      SETTINGS DIFFER: ours {}, the peer's {} (twinbeat diagnose on both nodes prints them)",
+                p.fingerprint, p.peer_fingerprint
+            )
+        };
+    }
     for a in &s.alarms {
         let _ = writeln!(o, "ALARM     {a}");
     }

@@ -77,12 +77,27 @@ pub(crate) struct StatusSnapshot {
     /// `peer silent at bridge` or `bridge silent`.
     #[serde(default)]
     pub serial_down_cause: Option<String>,
+    /// Rule `pair-agrees`: whether the peer's frames carry this node's settings'
+    /// fingerprint (`None` until a frame carried one).
+    #[serde(default)]
+    pub pair: Option<PairStatus>,
     /// Active alarms, newest last.
     pub alarms: Vec<String>,
     /// The state persisted in `state_dir` (what a restart starts from); when fenced,
     /// its `reason` says why.
     #[serde(default)]
     pub persisted: Option<PersistedStatus>,
+}
+
+/// Rule `pair-agrees`: the two nodes' fingerprints of the settings they must share.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PairStatus {
+    /// This node's, in hex (`twinbeat diagnose` prints the settings behind it).
+    pub fingerprint: String,
+    /// The one the peer's last frame carried.
+    pub peer_fingerprint: String,
+    /// They are equal.
+    pub agrees: bool,
 }
 
 /// A promotion of this node.

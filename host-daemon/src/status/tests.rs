@@ -101,6 +101,11 @@ fn known() -> StatusSnapshot {
             heard_b_ms_ago: None,
             dropped: 3,
         }),
+        pair: Some(crate::status::PairStatus {
+            fingerprint: "0badcafe".into(),
+            peer_fingerprint: "0badcafe".into(),
+            agrees: true,
+        }),
         alarms: vec!["warning: SerialDeviceMissing".into()],
         persisted: None,
     }

@@ -113,7 +113,7 @@ pub fn b2_bridge_stopped(ctx: &Ctx) -> Result<Outcome> {
 pub fn b3_bridge_status_in_healthy_pair(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "b3 bridge status in a healthy pair",
-        "both nodes: bridge alive, both sides heard recently, serial up",
+        "both nodes: bridge alive, both sides heard recently, serial up, the settings' fingerprint across the bridge",
     );
     let (lab, sampler) = cluster_on(ctx, true)?;
     for n in Node::BOTH {
@@ -126,6 +126,11 @@ pub fn b3_bridge_status_in_healthy_pair(ctx: &Ctx) -> Result<Outcome> {
                 && serial_path(v).is_some_and(|p| p["state"] == "up")
         });
         out.check(ok, format!("{n}'s status: {}", bridge_line(&v)));
+        // Tail field 9 (rule `pair-agrees`) crosses the firmware with the rest.
+        out.check(
+            v["pair"]["agrees"] == true,
+            format!("{n} hears the peer's settings' fingerprint: {}", v["pair"]),
+        );
     }
     let bad = stays(&sampler, Duration::from_secs(3), normal);
     out.check(bad.is_none(), format!("pair unchanged ({bad:?})"));
