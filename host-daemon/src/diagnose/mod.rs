@@ -237,7 +237,7 @@ async fn diagnose(loaded: &Loaded) -> Report {
         None => pair::from_cable(cfg, heard),
     });
     findings.extend(postgres::check(cfg).await);
-    findings.extend(vip::check(cfg).await);
+    findings.extend(vip::check(cfg, &facts).await);
     findings.extend(host::check(cfg, &loaded.engine).await);
     Report {
         daemon_running: daemon.is_some(),

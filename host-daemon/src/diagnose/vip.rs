@@ -16,9 +16,8 @@ const CAP_NET_ADMIN: u32 = 12;
 /// `CAP_NET_RAW`'s bit.
 const CAP_NET_RAW: u32 = 13;
 
-pub(super) async fn check(cfg: &Config) -> Vec<Finding> {
+pub(super) async fn check(cfg: &Config, facts: &HostFacts) -> Vec<Finding> {
     let mut out = vec![capabilities()];
-    let facts = HostFacts::from_system();
     let vip = cfg.vip.address;
     let subnet_iface = facts.subnet_of(vip.addr()).map(|a| a.interface.clone());
     let Some(iface) = cfg.vip.interface.clone().or(subnet_iface.clone()) else {
