@@ -275,11 +275,11 @@ impl Config {
         self.effective_failure_window()
     }
 
-    /// Rule `sync-epoch`: how long after it began announcing an asynchronous epoch a
-    /// primary stops waiting for a standby that did not acknowledge it:
-    /// `peer_state_max_age`. A standby's claim lasts that long from when it sent the
-    /// ping whose ack last said "synchronous", and that ack was built before the
-    /// announcement began, so the claim has expired by then however late the ack came.
+    /// Rule `sync-epoch`: how long after it last built an ack saying "synchronous" a
+    /// primary stops waiting for a standby that did not acknowledge its asynchronous
+    /// epoch: `peer_state_max_age`. A standby's claim lasts that long from when it sent
+    /// the ping that ack answered, which was before the ack was built, so the claim has
+    /// expired by then however late the ack came.
     pub fn sync_degrade_wait(&self) -> Duration {
         self.peer_state_max_age
     }

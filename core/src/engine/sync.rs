@@ -11,8 +11,9 @@
 //! renew one. The standby acknowledges in its frames (they echo the epoch) and, for the
 //! serial cable's outages, over the remote DB path: each node publishes in its own
 //! PostgreSQL what the other's probe reads there (the primary its epoch, the standby
-//! its acknowledgement of an asynchronous one it read). A standby's claim to be synchronous is the last epoch it heard
-//! from its primary, good for `peer_state_max_age`: with a claim it promotes without
+//! its acknowledgement of an asynchronous one it read). A standby's claim to be
+//! synchronous is the last epoch it heard from its primary, good for
+//! `peer_state_max_age`: with a claim it promotes without
 //! the `max_lag_on_failover` check (everything acknowledged is in its WAL); without
 //! one, `strict` never promotes by itself and `sync` is held to the lag check.
 //!
