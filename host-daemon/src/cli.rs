@@ -271,19 +271,22 @@ fn run_cmd(path: &std::path::Path) -> u8 {
     for w in &loaded.warnings {
         tracing::warn!("config: {w}");
     }
-    for f in crate::diagnose::at_start(&loaded.config) {
-        tracing::warn!(
-            "diagnose: {} {}: {} ({})",
-            f.verdict.word(),
-            f.check,
-            f.found,
-            f.todo
-        );
-    }
+    crate::diagnose::at_start(&loaded.config)
+        .iter()
+        .for_each(log_finding);
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    // The route checks wait on the network for seconds: once, beside the daemon,
+    // never before it starts.
+    let cfg = loaded.config.clone();
+    rt.spawn(async move {
+        crate::diagnose::routes_at_start(&cfg)
+            .await
+            .iter()
+            .for_each(log_finding);
+    });
     // The daemon runs as a spawned task, not as `block_on`'s own future: on a
     // current-thread runtime a wake of the `block_on` future unparks the
     // driver, which costs an extra turn of the runtime, while a spawned task
@@ -310,6 +313,17 @@ fn run_cmd(path: &std::path::Path) -> u8 {
             run_exit_code(&e)
         }
     }
+}
+
+/// A finding of diagnose's start subset, for the daemon's log.
+fn log_finding(f: &crate::diagnose::Finding) {
+    tracing::warn!(
+        "diagnose: {} {}: {} ({})",
+        f.verdict.word(),
+        f.check,
+        f.found,
+        f.todo
+    );
 }
 
 /// The exit code of a daemon that stopped with `e`: the operator's input refused

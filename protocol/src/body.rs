@@ -52,6 +52,8 @@ pub(crate) fn decode_body(
             }
             Message::BridgeStatusRequest
         }
+        Kind::Hello => Message::Hello(whole_body(body)?),
+        Kind::HelloReply => Message::HelloReply(whole_body(body)?),
     })
 }
 
@@ -88,6 +90,13 @@ fn whole_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
     }
 }
 
+/// Serialises a whole body into `out`; returns its length.
+fn whole_to<T: Serialize>(value: &T, out: &mut [u8]) -> Result<usize, Full> {
+    postcard::to_slice(value, out)
+        .map(|b| b.len())
+        .map_err(|_| Full)
+}
+
 /// Writes the body of `message` in `version` into `out`; returns its length.
 /// Version 2 has no tail: a Ping's or Ack's extensions are left out.
 pub(crate) fn encode_body(
@@ -98,12 +107,10 @@ pub(crate) fn encode_body(
     let (seq, state, extensions) = match message {
         Message::Ping(p) => (p.seq, p.state, &p.extensions),
         Message::Ack(a) => (a.seq, a.state, &a.extensions),
-        Message::BridgeStatus(status) => {
-            return postcard::to_slice(status, out)
-                .map(|b| b.len())
-                .map_err(|_| Full)
-        }
+        Message::BridgeStatus(status) => return whole_to(status, out),
         Message::BridgeStatusRequest => return Ok(0),
+        Message::Hello(hello) => return whole_to(hello, out),
+        Message::HelloReply(reply) => return whole_to(reply, out),
     };
     let head_len = postcard::to_slice(&Head { seq, state }, out)
         .map_err(|_| Full)?

@@ -59,7 +59,8 @@ pub use extensions::{
 };
 pub use tail::{Tail, TailError, TailField, TailFields, MAX_TAIL_LEN};
 pub use types::{
-    Ack, BridgeStatus, ClusterId, Frame, Message, NodeId, NodeState, Ping, Role, Side,
+    Ack, BridgeStatus, ClusterId, Frame, Hello, HelloReply, Message, NodeId, NodeState, Ping, Role,
+    Side,
 };
 pub use wire::{Kind, WireVersion, CRC_LEN, HEADER_LEN};
 

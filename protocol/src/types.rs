@@ -136,6 +136,33 @@ pub struct BridgeStatus {
     pub to_side: Side,
 }
 
+/// A question on the cable: "who is at the other end?" Sent by `twinbeat diagnose`,
+/// which has no state a peer could act on (a ping carries one: rule
+/// `state-in-every-frame`); a node's daemon answers it with a [`HelloReply`] and
+/// nothing else acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Hello {
+    /// Chosen by the asker; the reply echoes it.
+    pub nonce: u32,
+}
+
+/// A daemon's answer to a [`Hello`]: who it is (the frame's cluster and sender), its
+/// state, and its settings' fingerprint. Information for a human: no node's rules
+/// read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct HelloReply {
+    /// The [`Hello`]'s nonce.
+    pub nonce: u32,
+    /// The answering node's state, as its pings carry it.
+    pub state: NodeState,
+    /// The answering node's settings' fingerprint (tail field 9 of its pings).
+    pub config_fingerprint: Option<u32>,
+}
+
 /// Every message the protocol carries; the frame header's kind byte says which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -149,6 +176,10 @@ pub enum Message {
     BridgeStatus(BridgeStatus),
     /// Kind 4, empty body: asks a bridge for a [`BridgeStatus`] at once.
     BridgeStatusRequest,
+    /// Kind 5: who is at the other end of the cable?
+    Hello(Hello),
+    /// Kind 6: a daemon's answer to a [`Hello`].
+    HelloReply(HelloReply),
 }
 
 /// One frame: the envelope every message travels in.

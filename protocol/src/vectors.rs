@@ -3,9 +3,9 @@
 //! agrees byte for byte.
 
 use crate::{
-    Ack, BridgeStatus, ClusterId, Conditions, Extensions, Frame, Message, NodeId, NodeName,
-    NodeState, Pause, Ping, Role, Side, SwitchoverStage, SyncEpoch, TakeoverAnswer,
-    TakeoverRequest, WireVersion,
+    Ack, BridgeStatus, ClusterId, Conditions, Extensions, Frame, Hello, HelloReply, Message,
+    NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SwitchoverStage, SyncEpoch,
+    TakeoverAnswer, TakeoverRequest, WireVersion,
 };
 
 /// The cluster id of the vectors: `ClusterId::from_name("twinbeat")`.
@@ -177,6 +177,18 @@ pub const ALL: &[Vector] = &[
         encoded: &[0x00, 0x08, 0x03, 0x01, 0xd7, 0x89, 0x48, 0x7e, 0x02, 0x01, 0x01, 0x0f, 0x02, 0x18, 0x01, 0xe0, 0x80, 0x80, 0x18, 0x01, 0x01, 0x01, 0x35, 0x79, 0xdb, 0x84, 0x00],
     },
     Vector {
+        name: "ping_routine",
+        about: "A standby's routine ping as a daemon sends it since rule `pair-agrees`: the echo and its settings' fingerprint (tail field 9).",
+        frame: Frame {
+            cluster: TWINBEAT,
+            sender: NodeId(2),
+            message: Message::Ping(Ping { seq: 2, state: STANDBY, extensions: Extensions { echoed_seq: Some(1), config_fingerprint: Some(0x5EED_F00D), ..NONE } }),
+        },
+        version: WireVersion::V3,
+        canonical: true,
+        encoded: &[0x00, 0x08, 0x03, 0x01, 0xd7, 0x89, 0x48, 0x7e, 0x02, 0x01, 0x01, 0x15, 0x02, 0x18, 0x01, 0xe0, 0x80, 0x80, 0x18, 0x01, 0x01, 0x01, 0x09, 0x04, 0x0d, 0xf0, 0xed, 0x5e, 0x24, 0x06, 0x8d, 0x24, 0x00],
+    },
+    Vector {
         name: "ack_leaving",
         about: "A primary that an operator promoted, leaving the pair: both condition bits.",
         frame: Frame {
@@ -299,5 +311,29 @@ pub const ALL: &[Vector] = &[
         version: WireVersion::V3,
         canonical: true,
         encoded: &[0x00, 0x08, 0x03, 0x04, 0xd7, 0x89, 0x48, 0x7e, 0x02, 0x01, 0x01, 0x05, 0xe9, 0xf2, 0xd4, 0xc1, 0x00],
+    },
+    Vector {
+        name: "hello",
+        about: "`twinbeat diagnose` on node 1 asking who is at the other end of the cable.",
+        frame: Frame {
+            cluster: TWINBEAT,
+            sender: NodeId(1),
+            message: Message::Hello(Hello { nonce: 0x0BAD_CAFE }),
+        },
+        version: WireVersion::V3,
+        canonical: true,
+        encoded: &[0x00, 0x08, 0x03, 0x05, 0xd7, 0x89, 0x48, 0x7e, 0x01, 0x01, 0x01, 0x09, 0xfe, 0x95, 0xb7, 0x5d, 0xc0, 0x5c, 0xd4, 0x6a, 0x00],
+    },
+    Vector {
+        name: "hello_reply",
+        about: "Node 2's daemon answering it: a standby in term 1, and its settings' fingerprint.",
+        frame: Frame {
+            cluster: TWINBEAT,
+            sender: NodeId(2),
+            message: Message::HelloReply(HelloReply { nonce: 0x0BAD_CAFE, state: STANDBY, config_fingerprint: Some(0x5EED_F00D) }),
+        },
+        version: WireVersion::V3,
+        canonical: true,
+        encoded: &[0x00, 0x08, 0x03, 0x06, 0xd7, 0x89, 0x48, 0x7e, 0x02, 0x01, 0x01, 0x15, 0xfe, 0x95, 0xb7, 0x5d, 0x18, 0x01, 0xe0, 0x80, 0x80, 0x18, 0x01, 0x8d, 0xe0, 0xb7, 0xf7, 0x05, 0xb9, 0x9b, 0xf7, 0x30, 0x00],
     },
 ];

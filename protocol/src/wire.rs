@@ -65,6 +65,10 @@ pub enum Kind {
     BridgeStatus = 3,
     /// [`Message::BridgeStatusRequest`].
     BridgeStatusRequest = 4,
+    /// [`Message::Hello`].
+    Hello = 5,
+    /// [`Message::HelloReply`].
+    HelloReply = 6,
 }
 
 impl Kind {
@@ -75,6 +79,8 @@ impl Kind {
             Message::Ack(_) => Kind::Ack,
             Message::BridgeStatus(_) => Kind::BridgeStatus,
             Message::BridgeStatusRequest => Kind::BridgeStatusRequest,
+            Message::Hello(_) => Kind::Hello,
+            Message::HelloReply(_) => Kind::HelloReply,
         }
     }
 
@@ -85,6 +91,8 @@ impl Kind {
             2 => Some(Kind::Ack),
             3 => Some(Kind::BridgeStatus),
             4 => Some(Kind::BridgeStatusRequest),
+            5 => Some(Kind::Hello),
+            6 => Some(Kind::HelloReply),
             _ => None,
         }
     }

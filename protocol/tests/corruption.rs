@@ -14,9 +14,9 @@ use common::{encoded, events, Event};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use twinbeat_protocol::{
-    Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Extensions, Frame,
-    Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SwitchoverStage, SyncEpoch,
-    TakeoverAnswer, TakeoverRequest,
+    Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Extensions, Frame, Hello,
+    HelloReply, Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side, SwitchoverStage,
+    SyncEpoch, TakeoverAnswer, TakeoverRequest,
 };
 
 /// Trials by default; `TWINBEAT_CORRUPTIONS=n` overrides.
@@ -77,7 +77,7 @@ fn random_frame(rng: &mut SmallRng) -> Frame {
         wal_lsn: wide(rng),
     };
     let seq = narrow(rng);
-    let message = match rng.random_range(0..8) {
+    let message = match rng.random_range(0..10) {
         0..=2 => Message::Ping(Ping {
             seq,
             state,
@@ -95,7 +95,13 @@ fn random_frame(rng: &mut SmallRng) -> Frame {
             frames_dropped: narrow(rng),
             to_side: if rng.random() { Side::A } else { Side::B },
         }),
-        _ => Message::BridgeStatusRequest,
+        7 => Message::BridgeStatusRequest,
+        8 => Message::Hello(Hello { nonce: narrow(rng) }),
+        _ => Message::HelloReply(HelloReply {
+            nonce: narrow(rng),
+            state,
+            config_fingerprint: rng.random::<bool>().then(|| rng.random()),
+        }),
     };
     Frame {
         cluster: ClusterId(rng.random()),

@@ -13,7 +13,10 @@ fn without_extensions(mut frame: Frame) -> Frame {
     match &mut frame.message {
         Message::Ping(p) => p.extensions = Extensions::NONE,
         Message::Ack(a) => a.extensions = Extensions::NONE,
-        Message::BridgeStatus(_) | Message::BridgeStatusRequest => {}
+        Message::BridgeStatus(_)
+        | Message::BridgeStatusRequest
+        | Message::Hello(_)
+        | Message::HelloReply(_) => {}
     }
     frame
 }

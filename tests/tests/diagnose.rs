@@ -102,12 +102,19 @@ fn diagnose_passes_the_healthy_pair_and_names_each_mistake() {
         daemons: Some(Profile::Default),
         ..common::opts()
     });
+    // Roles come from the local servers first; the serial path is up a ping later.
+    let serial_up = |s: &Value| {
+        s["paths"].as_array().is_some_and(|p| {
+            p.iter()
+                .any(|p| p["name"] == "serial" && p["state"] == "up")
+        })
+    };
     let healthy = twinbeat_lab::cmd::poll(Duration::from_secs(60), || {
         lab.daemon_status(Node::A)
             .ok()
-            .filter(|s| s["role"] == "primary")
+            .filter(|s| s["role"] == "primary" && serial_up(s))
             .and_then(|_| lab.daemon_status(Node::B).ok())
-            .filter(|s| s["role"] == "standby")
+            .filter(|s| s["role"] == "standby" && serial_up(s))
     });
     assert!(healthy.is_some(), "a healthy pair");
 
@@ -126,11 +133,12 @@ fn diagnose_passes_the_healthy_pair_and_names_each_mistake() {
         expect(&report, "pair", "ok", "fingerprint");
     }
 
-    // Without a's daemon: diagnose opens a's end of the cable and hears b's pings.
+    // Without a's daemon: diagnose opens a's end of the cable and b's daemon answers its hello.
     lab.stop_daemon(Node::A, Duration::from_secs(10));
     let (_, report) = diagnose(&lab, Node::A, &[]);
     assert_eq!(report["daemon_running"], false);
-    expect(&report, "serial", "ok", "pings from \"b\"");
+    expect(&report, "serial", "ok", "\"b\" (node");
+    expect(&report, "serial", "ok", "answered: standby");
 
     let own = lab.topo.addr(Host::A).to_string();
     for (peer, cause) in [

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
-use super::{Request, Response, MAX_REQUEST};
+use super::{Request, Response, MAX_ANSWER};
 
 /// Why no answer came.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +77,7 @@ pub(crate) async fn send(
         }
         .await;
         let mut answer = Vec::new();
-        // An answer is one short line; a few times the request's cap is plenty.
-        let limit = u64::try_from(4 * MAX_REQUEST).unwrap_or(u64::MAX);
+        let limit = u64::try_from(MAX_ANSWER).unwrap_or(u64::MAX);
         BufReader::new(stream.take(limit))
             .read_until(b'\n', &mut answer)
             .await

@@ -1,11 +1,15 @@
 //! The control interface: operator commands to a running daemon (`twinbeat resume
-//! --force-primary`, `twinbeat rejoin [--reclone]`, `twinbeat pause` and `resume`) over a Unix stream socket in the state directory, never over TCP.
+//! --force-primary`, `twinbeat rejoin [--reclone]`, `twinbeat pause` and `resume`,
+//! `twinbeat switchover`) and the status `twinbeat diagnose` reads beside it, over a
+//! Unix stream socket in the state directory, never over TCP.
 //!
 //! The server (`server`) accepts a caller by its kernel credentials (`SO_PEERCRED`):
 //! root, or a member of `control.group` (`access`); anyone else gets a one-line refusal
 //! and a log line. A request is handed to the driver, which owns the engine, over a
 //! channel ([`Operation`]); the engine decides, the answer carries its reason. The client
-//! (`client`) is the CLI's side.
+//! (`client`) is the CLI's side. `{"command":"status"}` changes nothing and is not
+//! handed to the driver: the answer carries the status snapshot (`status`), the same
+//! document as `/status`.
 //!
 //! The protocol: one JSON object per line each way, one request per connection.
 //! `{"command":"resume","force_primary":true}` → `{"ok":true,"message":"..."}`, or
@@ -25,6 +29,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use crate::status::StatusSnapshot;
+
 pub(crate) use client::{send, ClientError};
 pub(crate) use server::{serve, ControlError};
 
@@ -34,6 +40,9 @@ pub(crate) const SOCKET_NAME: &str = "twinbeat.sock";
 /// The largest request the server reads, newline included; a request is a few dozen
 /// bytes, so anything longer is refused unread.
 pub(crate) const MAX_REQUEST: usize = 1024;
+
+/// The largest answer the client reads: a status snapshot is a few KiB.
+pub(crate) const MAX_ANSWER: usize = 256 * 1024;
 
 /// The bound of each read and write on a connection, on either side: a caller that
 /// stalls cannot hold the server, and a daemon that stalls cannot hold the CLI.
@@ -74,6 +83,8 @@ pub(crate) enum Request {
     },
     /// A planned switchover (rule `planned-switchover`), on either node.
     Switchover,
+    /// The daemon's status snapshot; changes nothing.
+    Status,
 }
 
 /// Who refused a request.
@@ -91,7 +102,7 @@ pub(crate) enum Refusal {
 }
 
 /// An answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Response {
     /// Whether the request was carried out.
     pub ok: bool,
@@ -100,6 +111,9 @@ pub(crate) struct Response {
     /// Who refused, when `ok` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Refusal>,
+    /// The status snapshot, the answer to [`Request::Status`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Box<StatusSnapshot>>,
 }
 
 impl Response {
@@ -109,6 +123,15 @@ impl Response {
             ok: true,
             message: message.into(),
             refusal: None,
+            status: None,
+        }
+    }
+
+    /// The answer to [`Request::Status`].
+    pub(crate) fn status(snapshot: StatusSnapshot) -> Self {
+        Self {
+            status: Some(Box::new(snapshot)),
+            ..Self::done("status")
         }
     }
 
@@ -118,6 +141,7 @@ impl Response {
             ok: false,
             message: format!("refused: {why}"),
             refusal: Some(who),
+            status: None,
         }
     }
 }

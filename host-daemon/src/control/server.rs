@@ -15,6 +15,7 @@ use tokio::time::timeout;
 
 use super::access::{self, Caller};
 use super::{Command, Operation, Refusal, Request, Response, IO_TIMEOUT, MAX_REQUEST};
+use crate::status::Shared;
 
 /// Connections served at once; more wait in the listen backlog. Each is bounded by
 /// [`IO_TIMEOUT`] per step, so a stalled caller holds one slot for seconds at most.
@@ -84,11 +85,12 @@ impl Drop for ControlServer {
 
 /// Creates the socket at `path` and serves it: callers admitted by `access` (root, or
 /// members of `group`) have their requests carried out by whoever receives from `ops`
-/// (the driver).
+/// (the driver); a status request is answered from `shared`.
 pub(crate) async fn serve(
     path: PathBuf,
     group: Option<String>,
     ops: mpsc::Sender<Operation>,
+    shared: Arc<Shared>,
 ) -> Result<ControlServer, ControlError> {
     let io_err = |what| {
         let path = path.clone();
@@ -131,8 +133,9 @@ pub(crate) async fn serve(
             };
             let group = group.clone();
             let ops = ops.clone();
+            let shared = Arc::clone(&shared);
             tokio::spawn(async move {
-                connection(stream, group, ops).await;
+                connection(stream, group, ops, &shared).await;
                 drop(permit);
             });
         }
@@ -208,8 +211,13 @@ async fn remove_stale(path: &Path) -> Result<(), ControlError> {
 }
 
 /// One connection: the answer, then its line written back within [`IO_TIMEOUT`].
-async fn connection(mut stream: UnixStream, group: Option<Arc<str>>, ops: mpsc::Sender<Operation>) {
-    let response = answer(&mut stream, group, ops).await;
+async fn connection(
+    mut stream: UnixStream,
+    group: Option<Arc<str>>,
+    ops: mpsc::Sender<Operation>,
+    shared: &Shared,
+) {
+    let response = answer(&mut stream, group, ops, shared).await;
     let mut line = serde_json::to_string(&response)
         .unwrap_or_else(|e| format!(r#"{{"ok":false,"message":"cannot encode the answer: {e}"}}"#));
     line.push('\n');
@@ -231,6 +239,7 @@ async fn answer(
     stream: &mut UnixStream,
     group: Option<Arc<str>>,
     ops: mpsc::Sender<Operation>,
+    shared: &Shared,
 ) -> Response {
     let caller = match stream.peer_cred() {
         Ok(c) => Caller {
@@ -276,6 +285,10 @@ async fn answer(
         Request::Pause { for_ms } => Command::Pause(for_ms.map(std::time::Duration::from_millis)),
         Request::Rejoin { reclone } => Command::Rejoin { reclone },
         Request::Switchover => Command::Switchover,
+        Request::Status => {
+            tracing::debug!("control: status read by {caller}");
+            return Response::status(shared.snapshot());
+        }
     };
     tracing::info!("control: {} requested by {caller}", command.name());
     let (reply, replied) = oneshot::channel();

@@ -85,6 +85,11 @@ fn root_is_admitted_and_others_only_through_the_group() {
     );
 }
 
+/// The status a test server answers with.
+fn shared() -> std::sync::Arc<crate::status::Shared> {
+    crate::status::Shared::new(StatusSnapshot::default())
+}
+
 /// A server on `<dir>/twinbeat.sock` whose driver stand-in answers every operation
 /// with `answer`; returns the server and the operations' callers and commands, as the
 /// driver saw them.
@@ -101,7 +106,7 @@ async fn server(
             let _ = op.reply.send(answer.clone());
         }
     });
-    let server = serve(socket_path(dir), group.map(str::to_owned), tx)
+    let server = serve(socket_path(dir), group.map(str::to_owned), tx, shared())
         .await
         .expect("the control socket");
     (server, seen_rx)
@@ -127,6 +132,20 @@ fn resume() -> Request {
     Request::Resume {
         force_primary: true,
     }
+}
+
+#[test]
+fn status_is_answered_from_the_snapshot_without_the_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let (_server, mut seen) = server(dir.path(), None, Ok("unused".into())).await;
+        let path = socket_path(dir.path());
+        let answer = raw(&path, b"{\"command\":\"status\"}\n").await;
+        assert!(answer.ok, "{answer:?}");
+        assert_eq!(answer.status.as_deref(), Some(&StatusSnapshot::default()));
+        // Read only: nothing reached the driver.
+        assert!(seen.try_recv().is_err());
+    });
 }
 
 #[test]
@@ -236,7 +255,7 @@ fn a_stale_socket_is_replaced_a_live_one_and_other_files_are_not() {
         let (first, _seen) = server(dir.path(), None, Ok("released".into())).await;
         // A second daemon on the same state directory.
         let (tx, _rx) = mpsc::channel(1);
-        let second = serve(path.clone(), None, tx).await.unwrap_err();
+        let second = serve(path.clone(), None, tx, shared()).await.unwrap_err();
         assert!(matches!(second, ControlError::InUse(_)), "{second}");
         assert!(second.to_string().contains("already answers"), "{second}");
         // The first one still serves.
@@ -248,7 +267,7 @@ fn a_stale_socket_is_replaced_a_live_one_and_other_files_are_not() {
 
         std::fs::write(&path, "not a socket").unwrap();
         let (tx, _rx) = mpsc::channel(1);
-        let e = serve(path.clone(), None, tx).await.unwrap_err();
+        let e = serve(path.clone(), None, tx, shared()).await.unwrap_err();
         assert!(matches!(e, ControlError::NotASocket(_)), "{e}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
     });

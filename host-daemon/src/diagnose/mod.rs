@@ -5,7 +5,8 @@
 //! Read-only: it changes nothing on the host (no address added, no setting written,
 //! no frame this node's peer would act on), every check is bounded in time, and it
 //! runs on either role, before the daemon ever ran or beside a running one (then it
-//! never opens the serial device: it asks the daemon). One [`Finding`] per check:
+//! never opens the serial device: it asks the daemon, over its control socket or
+//! `/status`). One [`Finding`] per check:
 //! `ok`, `warn` or `FAIL`, what was found and what to do; exit 0 when all are ok, 1
 //! with warnings, 2 with a failure.
 
@@ -23,6 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{self, HostChecks, Loaded};
+use crate::control;
 use crate::status::{self, StatusSnapshot};
 
 /// Exit code: every check ok.
@@ -255,8 +257,30 @@ pub(crate) fn at_start(cfg: &config::Config) -> Vec<Finding> {
     findings
 }
 
-/// The daemon of this configuration, if one answers on `status.listen`.
+/// The route checks (the notes' traceroute: whether the paths to the peer and the
+/// gateway are independent), which the daemon runs once beside itself at start: the
+/// findings that are not ok, for its log. Bounded: a few echo requests, each within
+/// its path's timeout.
+pub(crate) async fn routes_at_start(cfg: &config::Config) -> Vec<Finding> {
+    let facts = config::HostFacts::from_system();
+    let mut findings = route::check(cfg, &facts).await;
+    findings.retain(|f| f.verdict != Verdict::Ok);
+    findings
+}
+
+/// The daemon of this configuration, if one answers: on its control socket in
+/// `state_dir` (root and `control.group`), else on `status.listen` (anyone who can
+/// reach it).
 async fn running_daemon(cfg: &config::Config) -> Option<StatusSnapshot> {
+    let socket = control::socket_path(&cfg.state_dir);
+    match control::send(&socket, &control::Request::Status, STATUS_TIMEOUT).await {
+        Ok(control::Response {
+            status: Some(snapshot),
+            ..
+        }) => return Some(*snapshot),
+        Ok(other) => tracing::debug!("control socket: no status: {}", other.message),
+        Err(e) => tracing::debug!("control socket: {e}"),
+    }
     let target = status::Target::from_listen(cfg.status.listen);
     status::fetch(&target, STATUS_TIMEOUT).await.ok()
 }

@@ -43,7 +43,7 @@ pub(super) fn from_cable(cfg: &Config, theirs: Option<u32>) -> Finding {
     match theirs {
         Some(t) if t == ours => Finding::ok(
             "pair",
-            format!("the peer's pings carry this node's fingerprint {ours:08x}"),
+            format!("the peer's frames carry this node's fingerprint {ours:08x}"),
         ),
         Some(t) => differ(&format!("{ours:08x}"), &format!("{t:08x}")),
         None => Finding::warn(

@@ -2,28 +2,24 @@
 //!
 //! Beside a running daemon the device is never opened (a second reader steals the
 //! daemon's frames and can take the serial path down): the daemon's status says the
-//! same things. Without one, diagnose opens the device at the configured speed and
-//! listens for the peer's own pings (a daemon pings every `serial.interval`): their
-//! cluster and sender name the peer. It sends no ping of its own, since a ping carries
-//! a state the peer's rules would act on; it writes three short invalid frames instead
-//! (the peer counts and drops them, as any corrupt bytes) so that a loopback, which
-//! returns them, shows. With `bridge = true` it asks the bridge for its report.
+//! same things. Without one, diagnose opens the device at the configured speed, sends
+//! a `Hello` (a question with no state in it, unlike a ping, so no rule of the peer's
+//! acts on it: `protocol/WIRE.md`) and waits for the peer's daemon's `HelloReply`,
+//! which names the peer, its role and term and its settings' fingerprint. Meanwhile it
+//! listens: its own hello coming back shows a loopback, another cluster's frames a
+//! cable wired to another pair, the peer's pings a peer whose daemon does not answer
+//! hellos yet. With `bridge = true` it also asks the bridge for its report.
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::Receiver;
-use twinbeat_protocol::{ClusterId, DecodeError, Frame, Message, NodeId};
+use twinbeat_protocol::{ClusterId, DecodeError, Frame, Hello, HelloReply, Message, NodeId};
 
 use super::Finding;
 use crate::config::{node_number, Config};
 use crate::serial_link::{LinkEvent, SerialConfig, SerialLink};
 use crate::status::StatusSnapshot;
 
-/// Markers written to find a loopback: a delimiter, then a COBS frame too short to be
-/// a frame (`TBDIAG`).
-const MARKER: [u8; 9] = [0, 7, b'T', b'B', b'D', b'I', b'A', b'G', 0];
-/// Markers written.
-const MARKERS: usize = 3;
 /// How long to wait for the device to open.
 const OPEN_BOUND: Duration = Duration::from_secs(2);
 
@@ -89,24 +85,27 @@ fn from_daemon(cfg: &Config, s: &StatusSnapshot) -> Finding {
     }
 }
 
-/// What listening on the device showed.
+/// What diagnose heard on the device.
 #[derive(Default)]
 struct Heard {
-    /// The peer's frames: sender, and whether it was a bridge's report.
+    /// The peer's daemon's answer to our hello, and its sender.
+    reply: Option<(NodeId, HelloReply)>,
+    /// Other frames of this cluster from other nodes: the sender and what they were.
     peers: Vec<(NodeId, &'static str)>,
-    /// Frames of our cluster carrying our own node id.
-    own: u32,
+    /// Our own hello came back.
+    own_hello: bool,
+    /// Other frames of this cluster carrying our node id (a peer configured with it).
+    own_id: u32,
     /// Valid frames of other clusters.
     foreign: Vec<ClusterId>,
-    /// Invalid frames (the markers come back as these on a loopback).
-    invalid: usize,
-    /// The settings' fingerprint the peer's last ping or ack carried.
+    /// The settings' fingerprint the peer's reply or pings carried.
     fingerprint: Option<u32>,
 }
 
 async fn listen(cfg: &Config) -> (Finding, Option<u32>) {
     let device = cfg.checks.serial_device.display().to_string();
     let cluster = ClusterId::from_name(&cfg.cluster_id);
+    let me = NodeId(node_number(&cfg.node_id));
     let (link, mut events) = SerialLink::spawn(SerialConfig::new(
         cfg.checks.serial_device.clone(),
         cfg.checks.serial_baud,
@@ -126,20 +125,23 @@ async fn listen(cfg: &Config) -> (Finding, Option<u32>) {
             return (f, None);
         }
     }
-    for _ in 0..MARKERS {
-        let _ = link.send_raw(MARKER.to_vec());
-    }
-    if cfg.checks.serial_bridge {
+    // Any 32 bits of it tell this hello from another asker's; the high ones always fit.
+    let nonce = u32::try_from(crate::driver::run_id() >> 32).unwrap_or_default();
+    let ask = |message| {
         let _ = link.send(&Frame {
             cluster,
-            sender: NodeId(node_number(&cfg.node_id)),
-            message: Message::BridgeStatusRequest,
+            sender: me,
+            message,
         });
+    };
+    ask(Message::Hello(Hello { nonce }));
+    if cfg.checks.serial_bridge {
+        ask(Message::BridgeStatusRequest);
     }
-    // Two of the peer's ping intervals: it pings every `interval` after a success, at
-    // most `timeout` later after a failure.
+    // A daemon answers at once; a peer whose daemon does not answer hellos still
+    // pings every `interval` after a success, at most `timeout` later after a failure.
     let window = (cfg.checks.serial.interval + cfg.checks.serial.timeout) * 2;
-    let heard = gather(&mut events, window, NodeId(node_number(&cfg.node_id))).await;
+    let heard = gather(&mut events, window, me, nonce, cfg.checks.serial_bridge).await;
     drop(link);
     (judge(cfg, &device, window, &heard), heard.fingerprint)
 }
@@ -158,41 +160,94 @@ async fn first_open(events: &mut Receiver<LinkEvent>) -> Result<(), String> {
     }
 }
 
-async fn gather(events: &mut Receiver<LinkEvent>, window: Duration, me: NodeId) -> Heard {
+/// Listens for `window`, or until the peer answered (and the bridge reported, when
+/// one is configured).
+async fn gather(
+    events: &mut Receiver<LinkEvent>,
+    window: Duration,
+    me: NodeId,
+    nonce: u32,
+    bridge: bool,
+) -> Heard {
     let end = Instant::now() + window;
     let mut heard = Heard::default();
-    loop {
+    let bridge_heard = |h: &Heard| h.peers.iter().any(|(_, w)| *w == BRIDGE_REPORT);
+    while heard.reply.is_none() || (bridge && !bridge_heard(&heard)) {
         let left = end.saturating_duration_since(Instant::now());
         let Ok(Some(event)) = tokio::time::timeout(left, events.recv()).await else {
-            return heard;
+            break;
         };
         match event {
-            LinkEvent::Frame { frame, .. } if frame.sender == me => heard.own += 1,
-            LinkEvent::Frame { frame, .. } => {
-                let (what, fingerprint) = match frame.message {
-                    Message::BridgeStatus(_) => ("a bridge report", None),
-                    Message::Ping(p) => ("pings", p.extensions.config_fingerprint),
-                    Message::Ack(a) => ("pings", a.extensions.config_fingerprint),
-                    Message::BridgeStatusRequest => ("pings", None),
-                };
-                heard.fingerprint = fingerprint.or(heard.fingerprint);
-                heard.peers.push((frame.sender, what));
-            }
+            LinkEvent::Frame { frame, .. } => match frame.message {
+                Message::Hello(h) if frame.sender == me && h.nonce == nonce => {
+                    heard.own_hello = true;
+                }
+                _ if frame.sender == me => heard.own_id += 1,
+                Message::HelloReply(r) if r.nonce == nonce => {
+                    heard.fingerprint = r.config_fingerprint.or(heard.fingerprint);
+                    heard.reply = Some((frame.sender, r));
+                }
+                message => {
+                    let (what, fingerprint) = match message {
+                        Message::BridgeStatus(_) => (BRIDGE_REPORT, None),
+                        Message::Ping(p) => ("pings", p.extensions.config_fingerprint),
+                        Message::Ack(a) => ("pings", a.extensions.config_fingerprint),
+                        Message::Hello(_) => ("a hello (twinbeat diagnose runs there too)", None),
+                        Message::HelloReply(_) | Message::BridgeStatusRequest => ("frames", None),
+                    };
+                    heard.fingerprint = fingerprint.or(heard.fingerprint);
+                    heard.peers.push((frame.sender, what));
+                }
+            },
             LinkEvent::Rejected {
                 error: DecodeError::WrongCluster(c),
             } => heard.foreign.push(c),
-            LinkEvent::Rejected { .. } => heard.invalid += 1,
-            LinkEvent::Up | LinkEvent::Down { .. } => {}
+            LinkEvent::Rejected { .. } | LinkEvent::Up | LinkEvent::Down { .. } => {}
         }
     }
+    heard
 }
 
+/// What [`Heard::peers`] says of a bridge's report.
+const BRIDGE_REPORT: &str = "a bridge report";
+
 fn judge(cfg: &Config, device: &str, window: Duration, h: &Heard) -> Finding {
-    if h.invalid >= MARKERS || h.own > 0 {
+    let baud = cfg.checks.serial_baud;
+    if h.own_hello {
         return Finding::fail(
             "serial",
-            format!("{device}: what this node writes comes back ({} of {MARKERS} markers, {} own frames)", h.invalid.min(MARKERS), h.own),
+            format!("{device}: this node's own hello came back"),
             "the cable is looped back (a loopback plug, or both ends on this host): wire it to the peer",
+        );
+    }
+    if h.own_id > 0 && h.reply.is_none() {
+        return Finding::fail(
+            "serial",
+            format!(
+                "{device}: {} frames from a node with this node's id ({})",
+                h.own_id,
+                node_number(&cfg.node_id)
+            ),
+            "the peer is configured with this node's node_id: give each node its own",
+        );
+    }
+    let bridge = if h.peers.iter().any(|(_, w)| *w == BRIDGE_REPORT) {
+        "; the bridge reported"
+    } else if cfg.checks.serial_bridge {
+        "; no bridge report (checks.serial.bridge = true)"
+    } else {
+        ""
+    };
+    if let Some((sender, r)) = &h.reply {
+        return Finding::ok(
+            "serial",
+            format!(
+                "{device} at {baud} baud: {} of this cluster answered: {} in term {}{}{bridge}",
+                peer_name(cfg, *sender),
+                format!("{:?}", r.state.role).to_lowercase(),
+                r.state.term,
+                if r.state.fenced { ", fenced" } else { "" },
+            ),
         );
     }
     if let Some((sender, what)) = h
@@ -201,14 +256,11 @@ fn judge(cfg: &Config, device: &str, window: Duration, h: &Heard) -> Finding {
         .find(|(_, w)| *w == "pings")
         .or(h.peers.first())
     {
-        let bridge = h.peers.iter().any(|(_, w)| *w == "a bridge report");
         return Finding::ok(
             "serial",
             format!(
-                "{device} at {} baud: {what} from {} of this cluster{}",
-                cfg.checks.serial_baud,
+                "{device} at {baud} baud: {what} from {} of this cluster{bridge}",
                 peer_name(cfg, *sender),
-                if bridge { "; the bridge reported" } else { "" }
             ),
         );
     }
@@ -221,7 +273,7 @@ fn judge(cfg: &Config, device: &str, window: Duration, h: &Heard) -> Finding {
     }
     Finding::warn(
         "serial",
-        format!("{device}: silence for {window:?}"),
-        "nothing answers on the cable: start the peer's daemon (it pings every serial.interval), and check that the cable joins the two nodes",
+        format!("{device}: no answer to a hello and silence for {window:?}{bridge}"),
+        "nothing answers on the cable: start the peer's daemon, and check that the cable joins the two nodes",
     )
 }

@@ -204,6 +204,7 @@ pub(crate) async fn run(cfg: Config, core_cfg: engine::Config) -> Result<(), Run
         control::socket_path(&cfg.state_dir),
         cfg.control.group.clone(),
         ops_tx,
+        shared.clone(),
     )
     .await?;
     tracing::info!(
@@ -248,7 +249,7 @@ pub(crate) const SNAPSHOT_PERIOD: Duration = Duration::from_millis(250);
 /// A number for this run ([`engine::StartFacts::run_id`]): the standard library's
 /// randomly keyed hasher, fed the process id and the time, so no two runs of the
 /// daemon on a host draw the same one in practice.
-fn run_id() -> u64 {
+pub(crate) fn run_id() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());

@@ -4,8 +4,9 @@
 use proptest::prelude::*;
 use twinbeat_protocol::{
     encode, Ack, BridgeStatus, ClusterFilter, ClusterId, Conditions, DecodeError, Deframer,
-    Extensions, Feed, Frame, Message, NodeId, NodeName, NodeState, Pause, Ping, Role, Side,
-    SwitchoverStage, SyncEpoch, TakeoverAnswer, TakeoverRequest, WireVersion, MAX_FRAME_LEN,
+    Extensions, Feed, Frame, Hello, HelloReply, Message, NodeId, NodeName, NodeState, Pause, Ping,
+    Role, Side, SwitchoverStage, SyncEpoch, TakeoverAnswer, TakeoverRequest, WireVersion,
+    MAX_FRAME_LEN,
 };
 
 /// One thing a deframer reported.
@@ -199,6 +200,16 @@ pub fn message() -> impl Strategy<Value = Message> {
                 })
             }),
         Just(Message::BridgeStatusRequest),
+        any::<u32>().prop_map(|nonce| Message::Hello(Hello { nonce })),
+        (any::<u32>(), node_state(), any::<Option<u32>>()).prop_map(
+            |(nonce, state, config_fingerprint)| {
+                Message::HelloReply(HelloReply {
+                    nonce,
+                    state,
+                    config_fingerprint,
+                })
+            }
+        ),
     ]
 }
 

@@ -109,11 +109,13 @@ pub fn b2_bridge_stopped(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
-/// Scenario b3: the healthy pair's status shows the bridge alive with its counters.
+/// Scenario b3: the healthy pair's status shows the bridge alive with its counters; then
+/// `twinbeat diagnose` on a, its daemon stopped, asks over the bridge who is at the other
+/// end and the bridge for its report.
 pub fn b3_bridge_status_in_healthy_pair(ctx: &Ctx) -> Result<Outcome> {
     let mut out = Outcome::new(
         "b3 bridge status in a healthy pair",
-        "both nodes: bridge alive, both sides heard recently, serial up, the settings' fingerprint across the bridge",
+        "both nodes: bridge alive, both sides heard recently, serial up, the settings' fingerprint across the bridge; diagnose on a: b answers its hello, the bridge reports",
     );
     let (lab, sampler) = cluster_on(ctx, true)?;
     for n in Node::BOTH {
@@ -134,6 +136,32 @@ pub fn b3_bridge_status_in_healthy_pair(ctx: &Ctx) -> Result<Outcome> {
     }
     let bad = stays(&sampler, Duration::from_secs(3), normal);
     out.check(bad.is_none(), format!("pair unchanged ({bad:?})"));
+    // Diagnose opens the device only when no daemon holds it (a second reader would
+    // steal the daemon's frames), so a's daemon stops first; b's answers through the
+    // bridge.
+    sampler.mark("a's daemon stopped; twinbeat diagnose on a");
+    lab.stop_daemon(Node::A, Duration::from_secs(10));
+    let (_, report) = lab.diagnose(Node::A, &[], Duration::from_secs(60))?;
+    let finding = |check: &str| {
+        report["findings"]
+            .as_array()
+            .and_then(|all| all.iter().find(|f| f["check"] == check))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let serial = finding("serial");
+    let found = serial["found"].as_str().unwrap_or_default();
+    out.check(
+        serial["verdict"] == "ok"
+            && found.contains("answered")
+            && found.contains("the bridge reported"),
+        format!("diagnose on a, serial: {serial}"),
+    );
+    let pair = finding("pair");
+    out.check(
+        pair["verdict"] == "ok",
+        format!("diagnose on a, pair: {pair}"),
+    );
     Ok(out.finish(sampler, false))
 }
 

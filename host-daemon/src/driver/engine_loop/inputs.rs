@@ -118,6 +118,22 @@ impl Driver {
         }
     }
 
+    /// `twinbeat diagnose` at the other end asks who is there: our state as our pings
+    /// carry it, read from the engine and changing nothing in it (a hello is no
+    /// evidence of anything to the engine, so it is not an input).
+    fn answer_hello(&mut self, asker: proto::NodeId, hello: proto::Hello) {
+        tracing::info!(
+            "serial: node {} asks who is here (twinbeat diagnose); answering",
+            asker.0
+        );
+        let state = self.engine.own_state();
+        self.send(proto::Message::HelloReply(proto::HelloReply {
+            nonce: hello.nonce,
+            state: wire::state_to_wire(state),
+            config_fingerprint: state.config_fingerprint,
+        }));
+    }
+
     pub(super) fn on_serial(&mut self, event: LinkEvent) {
         let input = match event {
             LinkEvent::Up => {
@@ -157,6 +173,9 @@ impl Driver {
                     }
                     // Only a bridge answers status requests.
                     proto::Message::BridgeStatusRequest => return,
+                    proto::Message::Hello(hello) => return self.answer_hello(frame.sender, hello),
+                    // Answers to a diagnose's question; a daemon asks none.
+                    proto::Message::HelloReply(_) => return,
                 }
             }
         };
