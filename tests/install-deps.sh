@@ -24,7 +24,6 @@ command -v ping >/dev/null || pkgs+=(iputils-ping)
 command -v nft >/dev/null || pkgs+=(nftables)
 command -v socat >/dev/null || pkgs+=(socat)
 command -v setpriv >/dev/null || pkgs+=(util-linux)
-command -v qemu-system-arm >/dev/null || pkgs+=(qemu-system-arm)
 command -v python3 >/dev/null || pkgs+=(python3)
 if [ "$for_tests" = 1 ]; then
     command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
@@ -36,6 +35,40 @@ if [ "${#pkgs[@]}" -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
+
+# QEMU for the bridge firmware: 9 or later from the release's backports suite when the
+# machine's Debian mirror carries it (the bridge adds about half the latency it adds
+# under 7.2: docs/BENCHMARKS.md), else the release's own (7.2 on bookworm), which works
+# too. Backports is added as a source of its own, pinned low by apt as backports always
+# is: nothing else is taken from it unless asked for by name.
+qemu_major() {
+    qemu-system-arm --version 2>/dev/null | sed -n 's/^QEMU emulator version \([0-9]*\).*/\1/p'
+}
+install_qemu() {
+    [ "$(qemu_major)" ] && [ "$(qemu_major)" -ge 9 ] && return
+    local codename mirror source=/etc/apt/sources.list.d/twinbeat-backports.sources
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [ -n "$codename" ] && ! apt-cache policy 2>/dev/null | grep -q " $codename-backports/"; then
+        mirror=$({ grep -rhoE 'https?://[^ ]*/debian/?( |$)' /etc/apt/sources.list \
+            /etc/apt/sources.list.d/ 2>/dev/null || true; } | head -n 1 | tr -d ' ')
+        if [ -n "$mirror" ]; then
+            printf 'Types: deb\nURIs: %s\nSuites: %s-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+                "$mirror" "$codename" >"$source"
+            apt-get update -qq || { rm -f "$source"; apt-get update -qq; }
+        fi
+    fi
+    local from=()
+    if [ -n "$codename" ] && apt-cache policy qemu-system-arm 2>/dev/null \
+        | grep -A1 -E '^ +(\*\*\* )?1:(9|[1-9][0-9])\.' | grep -q " $codename-backports/"; then
+        from=(-t "$codename-backports")
+    elif command -v qemu-system-arm >/dev/null; then
+        return
+    fi
+    echo "install-deps.sh: apt-get install qemu-system-arm ${from[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${from[@]}" qemu-system-arm >/dev/null
+}
+install_qemu
 # Debian's postgresql package may start a "main" cluster on port 5432 in the root
 # namespace; the lab's and the tests' servers use their own ports and namespaces.
 
