@@ -139,6 +139,7 @@ impl LoneNode {
     ) -> DaemonConfig {
         let dir = self.dir();
         DaemonConfig {
+            profile: None,
             cluster_id: Some("tbdrv".into()),
             node_id: "b".into(),
             role: None,

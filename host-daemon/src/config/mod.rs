@@ -131,6 +131,8 @@ pub(crate) fn load_str(
         mode,
         env_password,
         warnings: Vec::new(),
+        timings: Profile::default().timings(),
+        from_profile: Vec::new(),
     };
     let rename = |f: &str| flat.then(|| flat::flat_name(f)).flatten();
     let config = resolver.resolve(raw).map_err(|e| e.rename_field(rename))?;

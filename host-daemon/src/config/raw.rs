@@ -13,6 +13,7 @@ use super::units::{DurationStr, Port, Size, WindowSetting};
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
+    pub profile: Option<String>,
     pub cluster_id: Option<String>,
     pub node_id: Option<String>,
     pub role: Option<String>,

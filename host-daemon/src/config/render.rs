@@ -10,6 +10,7 @@ use super::Loaded;
 
 #[derive(Serialize)]
 struct View {
+    profile: &'static str,
     cluster_id: String,
     node_id: String,
     role: &'static str,
@@ -217,6 +218,24 @@ fn service(s: &Service) -> ServiceView {
     v
 }
 
+/// `fields` joined with commas, in lines of about 80 columns.
+fn textwrap_fields(fields: &[String]) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for f in fields {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + f.len() > 76 {
+            line.push(',');
+            lines.push(f.clone());
+        } else {
+            if !line.is_empty() {
+                line.push_str(", ");
+            }
+            line.push_str(f);
+        }
+    }
+    lines
+}
+
 /// Prints the effective configuration as TOML (passwords redacted).
 pub(crate) fn render_toml(loaded: &Loaded) -> String {
     let c = &loaded.config;
@@ -228,6 +247,7 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         FenceAction::Command(cmd) => ("command", Some(cmd.clone())),
     };
     let view = View {
+        profile: c.profile.name(),
         cluster_id: c.cluster_id.clone(),
         node_id: c.node_id.clone(),
         role: c.role.as_str(),
@@ -306,6 +326,15 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         },
     };
     let mut out = String::new();
+    if !c.from_profile.is_empty() {
+        out.push_str(&format!(
+            "# from profile {:?} (not set in the file):\n",
+            c.profile.name()
+        ));
+        for line in textwrap_fields(&c.from_profile) {
+            out.push_str(&format!("#   {line}\n"));
+        }
+    }
     if c.cluster_id_derived {
         out.push_str("# cluster_id derived from the VIP (no cluster_id in the file)\n");
     }

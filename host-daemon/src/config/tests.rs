@@ -125,7 +125,52 @@ fn rendered_config_loads_back_to_the_same_config() {
     // The rendered file states the derived cluster id and the window explicitly.
     expected.cluster_id_derived = false;
     expected.failover.failure_window = Some(l.engine.effective_failure_window());
+    // Every timing is written out: none comes from the profile any more.
+    expected.from_profile.clear();
     assert_eq!(again.config, expected);
+}
+
+#[test]
+fn a_profile_fills_in_the_timings_the_file_leaves_out_and_check_config_says_which() {
+    use std::time::Duration;
+    let conf = |extra: &str| {
+        format!(
+            "{extra}node_id = \"a\"\n[vip]\naddress = \"172.31.144.100\"\n[peer]\naddress = \"172.31.144.9\"\n[checks.serial]\ntimeout = \"40ms\"\n"
+        )
+    };
+    let fast = load(&conf("profile = \"fast\"\n"), "c.toml", HostChecks::Warn).unwrap();
+    let c = &fast.config;
+    assert_eq!(c.profile, Profile::Fast);
+    assert_eq!(c.checks.icmp.timeout, Duration::from_millis(20));
+    assert_eq!(c.checks.remote_db.timeout, Duration::from_millis(25));
+    assert_eq!(c.checks.serial.interval, Duration::from_millis(50));
+    assert_eq!(c.local_db.check_interval, Duration::from_millis(200));
+    assert_eq!(c.failover.startup_grace, Duration::from_secs(10));
+    assert_eq!(c.vip.arp_probe_timeout, Duration::from_millis(20));
+    // An explicit setting wins over the preset, and is not listed as the preset's.
+    assert_eq!(c.checks.serial.timeout, Duration::from_millis(40));
+    assert!(c.from_profile.iter().any(|f| f == "checks.icmp.timeout"));
+    assert!(!c.from_profile.iter().any(|f| f == "checks.serial.timeout"));
+    let shown = render_toml(&fast);
+    assert!(
+        shown.starts_with("# from profile \"fast\" (not set in the file):\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("checks.icmp.timeout"), "{shown}");
+    assert!(shown.contains("profile = \"fast\""), "{shown}");
+
+    // Without a profile, the default one: the design's rates.
+    let default = load(&conf(""), "c.toml", HostChecks::Warn).unwrap().config;
+    assert_eq!(default.profile, Profile::Default);
+    assert_eq!(default.checks.icmp.timeout, Duration::from_millis(100));
+    assert_eq!(default.checks.serial.interval, Duration::from_secs(1));
+
+    let e = load(&conf("profile = \"quick\"\n"), "c.toml", HostChecks::Warn).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("profile") && msg.contains("\"quick\""),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
+
+pub(crate) use super::defaults::Profile;
 /// `role`: `auto` asks PostgreSQL; the others pin the role. The engine's type: it
 /// checks the pin at start.
 pub(crate) use twinbeat_core::RolePin;
@@ -17,6 +19,10 @@ pub(crate) use twinbeat_core::PathConfig;
 /// The whole effective configuration of one node.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Config {
+    /// The timing preset the file chose (or the default one).
+    pub profile: Profile,
+    /// The settings the preset filled in (the file did not set them), for `check-config`.
+    pub from_profile: Vec<String>,
     /// Cluster name; frames carry a hash of it. Given, or derived from the VIP.
     pub cluster_id: String,
     /// True when `cluster_id` was derived from the VIP (no `cluster_id` in the file).

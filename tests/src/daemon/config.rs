@@ -11,6 +11,8 @@ use crate::error::{io_err, LabError, Result};
 /// A whole configuration file.
 #[derive(Debug, Clone, Serialize)]
 pub struct DaemonConfig {
+    /// `profile`: the daemon's timing preset ("default", "fast").
+    pub profile: Option<String>,
     /// `cluster_id`.
     pub cluster_id: Option<String>,
     /// `node_id`.

@@ -10,29 +10,15 @@ use super::STATUS_LISTEN;
 use crate::netns::{Host, Topology, IFACE};
 use crate::pg::{PgNode, PORT};
 
-/// Timing profile of the lab's daemons.
+/// Timing profile of the lab's daemons: the daemon's own `profile` preset of that name
+/// (its timings are the daemon's, `host-daemon/src/config/defaults.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
-    /// The user's rates: icmp 1 ms, remote DB 10 ms, serial 1 s, local DB 2 s; retries 5.
+    /// `profile = "default"`: the user's rates.
     Default,
-    /// Tight timeouts: icmp 20 ms, remote DB 25 ms, serial every 50 ms with a 25 ms timeout,
-    /// gateway and local DB checks at 100–200 ms.
+    /// `profile = "fast"`: tight timeouts.
     Fast,
 }
-
-/// Each setting in the default and the fast profile (indexed by `Profile as usize`); a
-/// path's pair is (interval, timeout), the local DB's (check interval, timeout).
-const ICMP: [[&str; 2]; 2] = [["1ms", "100ms"], ["1ms", "20ms"]];
-const REMOTE_DB: [[&str; 2]; 2] = [["10ms", "200ms"], ["10ms", "25ms"]];
-const SERIAL: [[&str; 2]; 2] = [["1s", "200ms"], ["50ms", "25ms"]];
-const GATEWAY: [[&str; 2]; 2] = [["1s", "500ms"], ["100ms", "100ms"]];
-const LOCAL_DB: [[&str; 2]; 2] = [["2s", "1s"], ["200ms", "100ms"]];
-const RESTART_GRACE: [&str; 2] = ["10s", "2s"];
-const STARTUP_GRACE: [&str; 2] = ["60s", "10s"];
-const ARP_PROBE_TIMEOUT: [&str; 2] = ["150ms", "20ms"];
-
-/// Every path's retries in both profiles.
-const RETRIES: u32 = 5;
 
 impl Profile {
     /// "default" or "fast".
@@ -54,9 +40,8 @@ impl Profile {
         password_file: &Path,
         bridge: bool,
     ) -> DaemonConfig {
-        let p = self as usize;
-        let timing = |table: [[&str; 2]; 2]| Timing::new(table[p][0], table[p][1], RETRIES);
         DaemonConfig {
+            profile: Some(self.name().into()),
             cluster_id: Some(format!("tblab-{}", topo.id)),
             node_id: pg.node.name().into(),
             role: Some("auto".into()),
@@ -67,13 +52,10 @@ impl Profile {
                 user: Some("postgres".into()),
                 password_file: Some(password_file.to_path_buf()),
                 dbname: Some("postgres".into()),
-                check_interval: Some(LOCAL_DB[p][0].into()),
-                timeout: Some(LOCAL_DB[p][1].into()),
-                retries: Some(RETRIES),
-                service: Service {
-                    restart_grace: Some(RESTART_GRACE[p].into()),
-                    ..Service::pg_ctl(&pg.files.data)
-                },
+                check_interval: None,
+                timeout: None,
+                retries: None,
+                service: Service::pg_ctl(&pg.files.data),
             },
             peer: Peer {
                 address: topo.addr(pg.node.peer().host()).to_string(),
@@ -82,29 +64,29 @@ impl Profile {
             },
             checks: super::Checks {
                 icmp: Icmp {
-                    timing: timing(ICMP),
+                    timing: Timing::default(),
                     ttl: Some(64),
                 },
-                remote_db: Some(timing(REMOTE_DB)),
+                remote_db: Some(Timing::default()),
                 serial: Serial {
                     device: tty.to_path_buf(),
                     baud: Some(115_200),
                     bridge: Some(bridge),
-                    timing: timing(SERIAL),
+                    timing: Timing::default(),
                 },
                 gateway: Gateway {
                     address: topo.addr(Host::Gateway).to_string(),
-                    timing: timing(GATEWAY),
+                    timing: Timing::default(),
                 },
             },
             vip: Vip {
                 address: format!("{}/24", topo.vip()),
                 interface: Some(IFACE.into()),
                 gratuitous_arp: Some(5),
-                arp_probe_timeout: Some(ARP_PROBE_TIMEOUT[p].into()),
+                arp_probe_timeout: None,
             },
             failover: Some(Failover {
-                startup_grace: Some(STARTUP_GRACE[p].into()),
+                startup_grace: None,
                 failure_window: Some("auto".into()),
                 promote_when_degraded: Some(false),
                 max_lag_on_failover: Some("1MiB".into()),

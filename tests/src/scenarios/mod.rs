@@ -71,7 +71,8 @@ pub fn quiet_window(p: Profile) -> Duration {
     }
 }
 
-/// The daemons' `startup_grace` in each profile (see `daemon::Profile::config`).
+/// The daemons' `startup_grace` in each profile: the daemon's preset of that name
+/// (`host-daemon/src/config/defaults.rs`), which the lab's waits need as a number.
 pub fn startup_grace(p: Profile) -> Duration {
     match p {
         Profile::Default => Duration::from_secs(60),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::address::resolve_host;
-use super::{absolute, path_config, Resolver, R};
+use super::{absolute, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::{RawChecks, RawPath};
@@ -44,37 +44,41 @@ impl Resolver<'_> {
             None => None,
         };
         Ok(Checks {
-            icmp: path_config(
+            icmp: self.path_config(
+                "checks.icmp",
                 RawPath {
                     interval: icmp.interval,
                     timeout: icmp.timeout,
                     retries: icmp.retries,
                 },
-                (d::ICMP_INTERVAL, d::ICMP_TIMEOUT),
+                self.timings.icmp,
             ),
             icmp_ttl,
-            remote_db: path_config(
+            remote_db: self.path_config(
+                "checks.remote_db",
                 raw.remote_db.unwrap_or_default(),
-                (d::REMOTE_INTERVAL, d::REMOTE_TIMEOUT),
+                self.timings.remote_db,
             ),
-            serial: path_config(
+            serial: self.path_config(
+                "checks.serial",
                 RawPath {
                     interval: ser.interval,
                     timeout: ser.timeout,
                     retries: ser.retries,
                 },
-                (d::SERIAL_INTERVAL, d::SERIAL_TIMEOUT),
+                self.timings.serial,
             ),
             serial_device: PathBuf::from(serial_device),
             serial_baud,
             serial_bridge: ser.bridge.unwrap_or(false),
-            gateway: path_config(
+            gateway: self.path_config(
+                "checks.gateway",
                 RawPath {
                     interval: gw.interval,
                     timeout: gw.timeout,
                     retries: gw.retries,
                 },
-                (d::GATEWAY_INTERVAL, d::GATEWAY_TIMEOUT),
+                self.timings.gateway,
             ),
             gateway_address,
         })

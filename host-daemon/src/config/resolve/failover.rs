@@ -1,7 +1,9 @@
 //! `[failover]`: the promotion settings with their defaults filled in. Every one is
 //! the engine's: the engine checks them and derives the "auto" failure window.
 
-use super::dur;
+use std::time::Duration;
+
+use super::{dur, Resolver};
 use crate::config::defaults as d;
 use std::path::{Path, PathBuf};
 use twinbeat_core::ReplicationMode;
@@ -10,14 +12,29 @@ use crate::config::raw::{RawFailover, RawRejoin};
 use crate::config::types::{Failover, Rejoin, ServiceManager};
 use crate::config::units::{Size, WindowSetting};
 
-pub(super) fn failover(raw: Option<RawFailover>, replication: ReplicationMode) -> Failover {
-    let raw = raw.unwrap_or_default();
+impl Resolver<'_> {
+    pub(super) fn failover(
+        &mut self,
+        raw: Option<RawFailover>,
+        replication: ReplicationMode,
+    ) -> Failover {
+        let raw = raw.unwrap_or_default();
+        let startup_grace = self.timed(
+            "failover.startup_grace",
+            raw.startup_grace,
+            self.timings.startup_grace,
+        );
+        failover(raw, replication, startup_grace)
+    }
+}
+
+fn failover(raw: RawFailover, replication: ReplicationMode, startup_grace: Duration) -> Failover {
     let max_age = match replication {
         ReplicationMode::Sync => d::PEER_STATE_MAX_AGE_SYNC,
         ReplicationMode::Async | ReplicationMode::Strict => d::PEER_STATE_MAX_AGE,
     };
     Failover {
-        startup_grace: dur(raw.startup_grace, d::STARTUP_GRACE),
+        startup_grace,
         failure_window: match raw.failure_window.unwrap_or(WindowSetting::Auto) {
             WindowSetting::Auto => None,
             WindowSetting::Fixed(w) => Some(w),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{absolute, dur, missing, non_empty, required, Resolver, R};
+use super::{absolute, missing, non_empty, required, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::{RawLocalDb, RawService};
@@ -30,8 +30,12 @@ impl Resolver<'_> {
         };
         Ok(LocalDb {
             conn,
-            check_interval: dur(raw.check_interval, d::LOCAL_INTERVAL),
-            timeout: dur(raw.timeout, d::LOCAL_TIMEOUT),
+            check_interval: self.timed(
+                "local_db.check_interval",
+                raw.check_interval,
+                self.timings.local_db.0,
+            ),
+            timeout: self.timed("local_db.timeout", raw.timeout, self.timings.local_db.1),
             retries: raw.retries.unwrap_or(d::RETRIES),
             service: self.service(raw.service)?,
         })
@@ -103,7 +107,11 @@ impl Resolver<'_> {
                     .to_owned(),
             );
         }
-        let restart_grace = dur(raw.restart_grace, d::RESTART_GRACE);
+        let restart_grace = self.timed(
+            "local_db.service.restart_grace",
+            raw.restart_grace,
+            self.timings.restart_grace,
+        );
         Ok(Service {
             manager,
             restart_grace,

@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::defaults as d;
+use super::defaults::{self as d, Timings};
 use super::error::{ConfigError, Warning};
 use super::host::HostFacts;
 use super::raw::{RawConfig, RawPath};
@@ -44,21 +44,16 @@ pub(crate) struct Resolver<'a> {
     pub mode: HostChecks,
     pub env_password: Option<String>,
     pub warnings: Vec<Warning>,
+    /// The `profile` preset's timings, read first.
+    pub timings: Timings,
+    /// The settings the preset filled in, for `check-config`.
+    pub from_profile: Vec<String>,
 }
 
 type R<T> = Result<T, ConfigError>;
 
 fn dur(v: Option<DurationStr>, default: Duration) -> Duration {
     v.map_or(default, |x| x.0)
-}
-
-/// A path's attempt settings with the defaults filled in; the engine checks them.
-fn path_config(raw: RawPath, (interval, timeout): (Duration, Duration)) -> PathConfig {
-    PathConfig {
-        interval: dur(raw.interval, interval),
-        timeout: dur(raw.timeout, timeout),
-        retries: raw.retries.unwrap_or(d::RETRIES),
-    }
 }
 
 fn name_like(field: &str, v: &str) -> R<()> {
@@ -103,6 +98,32 @@ fn non_empty(field: &str, v: Option<String>, default: &str) -> R<String> {
 }
 
 impl Resolver<'_> {
+    /// `given`, or the profile's `preset` for `field` (noted as the preset's).
+    fn timed(&mut self, field: &str, given: Option<DurationStr>, preset: Duration) -> Duration {
+        given.map_or_else(
+            || {
+                self.from_profile.push(field.to_owned());
+                preset
+            },
+            |g| g.0,
+        )
+    }
+
+    /// A path's attempt settings: the profile's interval and timeout where `raw` gives
+    /// none, the default retries; the engine checks them.
+    fn path_config(
+        &mut self,
+        section: &str,
+        raw: RawPath,
+        (interval, timeout): (Duration, Duration),
+    ) -> PathConfig {
+        PathConfig {
+            interval: self.timed(&format!("{section}.interval"), raw.interval, interval),
+            timeout: self.timed(&format!("{section}.timeout"), raw.timeout, timeout),
+            retries: raw.retries.unwrap_or(d::RETRIES),
+        }
+    }
+
     fn warn(&mut self, field: &str, message: impl Into<String>) {
         self.warnings.push(Warning {
             field: field.to_owned(),
@@ -128,6 +149,13 @@ impl Resolver<'_> {
     }
 
     pub(crate) fn resolve(&mut self, raw: RawConfig) -> R<Config> {
+        let profile = match raw.profile.as_deref() {
+            None => Profile::default(),
+            Some(name) => Profile::from_name(name).ok_or_else(|| {
+                ConfigError::invalid("profile", format!("{name:?}"), "\"default\" or \"fast\"")
+            })?,
+        };
+        self.timings = profile.timings();
         let role = match raw.role.as_deref().unwrap_or("auto") {
             "auto" => RolePin::Auto,
             "master" => RolePin::Master,
@@ -159,7 +187,7 @@ impl Resolver<'_> {
             ));
         }
         let replication = replication_mode(raw.replication.and_then(|r| r.mode))?;
-        let failover = failover::failover(raw.failover, replication);
+        let failover = self.failover(raw.failover, replication);
         let rejoin = failover::rejoin(raw.rejoin, &local_db.service.manager);
         if !rejoin.bin_dir.is_absolute() {
             return Err(ConfigError::invalid(
@@ -216,6 +244,8 @@ impl Resolver<'_> {
         }
 
         Ok(Config {
+            profile,
+            from_profile: std::mem::take(&mut self.from_profile),
             cluster_id,
             cluster_id_derived,
             node_id,

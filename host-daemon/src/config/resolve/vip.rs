@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::{dur, required, Resolver, R};
+use super::{required, Resolver, R};
 use crate::config::defaults as d;
 use crate::config::error::ConfigError;
 use crate::config::raw::RawVip;
@@ -87,7 +87,11 @@ impl Resolver<'_> {
                 "a count from 0 to 100",
             ));
         }
-        let arp_probe_timeout = dur(raw.arp_probe_timeout, d::ARP_PROBE_TIMEOUT);
+        let arp_probe_timeout = self.timed(
+            "vip.arp_probe_timeout",
+            raw.arp_probe_timeout,
+            self.timings.arp_probe_timeout,
+        );
         Ok(Vip {
             address,
             interface,
