@@ -159,6 +159,7 @@ mod engine;
 mod io;
 mod time;
 mod types;
+mod words;
 
 pub use config::{
     Config, ConfigError, ConfigField, DurationRange, PathConfig, ReplicationMode, RolePin,

@@ -315,6 +315,12 @@ fn run_cmd(path: &std::path::Path) -> u8 {
     }
 }
 
+/// The status page's alarms on one line.
+fn alarm_list(alarms: &[status::AlarmStatus]) -> String {
+    let all: Vec<String> = alarms.iter().map(ToString::to_string).collect();
+    all.join(", ")
+}
+
 /// A finding of diagnose's start subset, for the daemon's log.
 fn log_finding(f: &crate::diagnose::Finding) {
     tracing::warn!(
@@ -487,7 +493,7 @@ fn switchover_cmd(path: &std::path::Path, timeout: Duration, wait: Duration) -> 
                 "no switchover: this node is {} in term {} still; the master withdrew it or refused the request (its log and `twinbeat status` say why; alarms here: {})",
                 snap.role,
                 snap.term,
-                snap.alarms.join(", ")
+                alarm_list(&snap.alarms)
             );
             return EXIT_RUNTIME;
         }
@@ -530,7 +536,7 @@ fn rejoin_cmd(reclone: bool, path: &std::path::Path, timeout: Duration, wait: Du
         eprintln!(
             "the rejoin failed: the node is {} again; the daemon's log says why (alarms: {})",
             snap.role,
-            snap.alarms.join(", ")
+            alarm_list(&snap.alarms)
         );
         return EXIT_RUNTIME;
     }

@@ -62,7 +62,11 @@ fn status_shows_the_daemons_snapshot_as_a_table_and_as_json() {
         "serial",
         "down",
         "0.125 ms",
-        "ALARM",
+        "ALARM     warning: the serial device is missing (x2)",
+        // Both nodes side by side, the peer by its configured name.
+        "a (this node)",
+        "b (300 ms ago)",
+        "decision  standby (4 s ago): the peer was heard and does not win",
         "bridge    alive  up 100s  heard A 20 ms ago  heard B never  dropped 3",
     ] {
         assert!(table.contains(needle), "missing {needle:?} in\n{table}");

@@ -69,10 +69,9 @@ fn a_vip_add_that_fails_raises_a_critical_alarm_and_is_retried_until_it_holds() 
     assert!(failing.is_some(), "no alarm and retry\n{}", stderr());
     let status = poll(Duration::from_secs(10), || {
         net.status_json(&cfg).filter(|s| {
-            s["alarms"].as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|t| t.as_str().is_some_and(|t| t.contains("VipFailed")))
-            })
+            s["alarms"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|t| t["code"] == "vip_failed"))
         })
     });
     let status = status.unwrap_or_else(|| panic!("alarm not on the status page\n{}", stderr()));

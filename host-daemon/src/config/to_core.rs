@@ -19,6 +19,16 @@ pub(crate) fn node_number(node_id: &str) -> u32 {
     fnv1a(node_id.as_bytes())
 }
 
+impl Config {
+    /// The configured name of the node whose frames carry `number`: this node's
+    /// `node_id`, or `[peer] node_id` when it is the peer's.
+    pub(crate) fn node_name(&self, number: u32) -> Option<&str> {
+        std::iter::once(self.node_id.as_str())
+            .chain(self.peer.node_id.as_deref())
+            .find(|name| node_number(name) == number)
+    }
+}
+
 /// FNV-1a, 32 bits: the hash both nodes compute alike (node numbers, the pair's
 /// fingerprint).
 pub(super) fn fnv1a(bytes: &[u8]) -> u32 {

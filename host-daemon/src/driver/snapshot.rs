@@ -6,13 +6,14 @@ use std::time::Duration;
 use twinbeat_core::{self as engine, Engine, PathHealth, PathId};
 
 use super::effects::vip_present;
+use crate::actions::rejoin::format_lsn;
 use crate::actions::state_file::PersistedState;
 use crate::config::Config;
 use crate::serial_link::LinkCounters;
 use crate::status::{
-    BridgeStatus, HandoverStatus, MaintenanceStatus, PathStatus, PeerDbStatus, PeerStatus,
-    PersistedStatus, RejoinStatus, ReplicationStatus, SerialCounters, StatusSnapshot,
-    SwitchoverStatus, VipStatus,
+    AlarmStatus, BridgeStatus, DecisionStatus, HandoverStatus, MaintenanceStatus, PathStatus,
+    PeerDbStatus, PeerStatus, PersistedStatus, RejoinStatus, ReplicationStatus, SerialCounters,
+    StatusSnapshot, SwitchoverStatus, VipStatus,
 };
 
 /// How the status page and the log name why the serial path is down.
@@ -71,9 +72,7 @@ fn sync_status(e: &Engine, now: engine::Instant) -> crate::status::SyncStatus {
     crate::status::SyncStatus {
         mode: s.mode.as_str().into(),
         synchronous,
-        since_lsn: s
-            .epoch
-            .map(|ep| crate::actions::rejoin::format_lsn(ep.since_lsn)),
+        since_lsn: s.epoch.map(|ep| format_lsn(ep.since_lsn)),
         standby_named: s.named,
         last_degraded_secs_ago: s
             .last_degraded
@@ -138,7 +137,7 @@ pub(crate) fn build(
     cfg: &Config,
     uptime: Duration,
     serial: &LinkCounters,
-    alarms: &VecDeque<(String, u64)>,
+    alarms: &VecDeque<AlarmStatus>,
     persisted: &PersistedState,
 ) -> StatusSnapshot {
     let paths = PathId::ALL
@@ -166,10 +165,16 @@ pub(crate) fn build(
         (None, _) => "unknown".to_owned(),
     };
     let peer = e.peer().map(|v| PeerStatus {
-        node: v.state.node_id.0.to_string(),
+        node: cfg
+            .node_name(v.state.node_id.0)
+            .map_or_else(|| v.state.node_id.0.to_string(), str::to_owned),
+        node_number: v.state.node_id.0,
         role: v.state.role.name().into(),
         term: v.state.term,
         fenced: v.state.fenced,
+        db_healthy: v.state.db_healthy,
+        gateway_up: v.state.gateway_up,
+        wal_lsn: format_lsn(v.state.wal_lsn),
         age_ms: u64::try_from(now.saturating_duration_since(v.heard_at).as_millis())
             .unwrap_or(u64::MAX),
     });
@@ -235,15 +240,17 @@ pub(crate) fn build(
                 engine::SwitchoverStage::Requested => "requested".into(),
                 engine::SwitchoverStage::Stopping => "stopping".into(),
                 engine::SwitchoverStage::Stopped { lsn } => {
-                    format!("stopped at {}", crate::actions::rejoin::format_lsn(lsn))
+                    format!("stopped at {}", format_lsn(lsn))
                 }
             },
-            reason: format!("{:?}", s.reason),
+            reason: s.reason.code().into(),
+            reason_text: s.reason.text().into(),
         }),
         rejoin: e.rejoin_progress().map(|r| RejoinStatus {
             term: r.term,
             method: if r.reclone { "reclone" } else { "rewind" }.into(),
-            reason: format!("{:?}", r.reason),
+            reason: r.reason.code().into(),
+            reason_text: r.reason.text().into(),
             stage: if r.running { "running" } else { "persisting" }.into(),
         }),
         uptime_secs: uptime.as_secs(),
@@ -283,13 +290,14 @@ pub(crate) fn build(
         bridge_state: bridge_state.into(),
         bridge,
         serial_down_cause: e.serial_down_cause().map(|c| cause_name(c).into()),
-        alarms: alarms
-            .iter()
-            .map(|(text, n)| match n {
-                1 => text.clone(),
-                n => format!("{text} (x{n})"),
-            })
-            .collect(),
+        alarms: alarms.iter().cloned().collect(),
+        decision: e.last_decision().map(|d| DecisionStatus {
+            kind: d.kind.code().into(),
+            reason: d.reason.code().into(),
+            reason_text: d.reason.text().into(),
+            age_ms: ms(now.saturating_duration_since(d.at)),
+        }),
+        wal_lsn: format_lsn(e.own_state().wal_lsn),
         persisted: Some(PersistedStatus {
             state: engine::Role::from(persisted.state).name().into(),
             term: persisted.term,

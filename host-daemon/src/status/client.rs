@@ -103,17 +103,68 @@ pub(crate) async fn fetch(
     serde_json::from_slice(&body).map_err(|e| bad(e.to_string()))
 }
 
+/// Both nodes side by side, this one first: its own view, and the peer's as its last
+/// frame gave it (like `patronictl list`).
+fn pair_rows(o: &mut String, s: &StatusSnapshot) {
+    let row = |o: &mut String, [node, role, term, fenced, db, gw, wal]: [&str; 7]| {
+        let line = format!("{node:<24} {role:<10} {term:>5} {fenced:<7} {db:<22} {gw:<8} {wal}");
+        let _ = writeln!(o, "{}", line.trim_end());
+    };
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    row(
+        o,
+        ["NODE", "ROLE", "TERM", "FENCED", "DB", "GATEWAY", "WAL"],
+    );
+    let gateway = s
+        .paths
+        .iter()
+        .find(|p| p.name == "gateway")
+        .map_or("unknown", |p| p.state.as_str());
+    let term = s.term.to_string();
+    let own = format!("{} (this node)", s.node);
+    row(
+        o,
+        [
+            &own,
+            &s.role,
+            &term,
+            yes_no(s.fenced),
+            &s.local_db,
+            gateway,
+            &s.wal_lsn,
+        ],
+    );
+    match &s.peer {
+        Some(p) => {
+            let term = p.term.to_string();
+            let db = if p.db_healthy { "healthy" } else { "unhealthy" };
+            let gw = if p.gateway_up { "up" } else { "down" };
+            let name = format!("{} ({} ms ago)", p.node, p.age_ms);
+            row(
+                o,
+                [&name, &p.role, &term, yes_no(p.fenced), db, gw, &p.wal_lsn],
+            );
+        }
+        None => {
+            let _ = writeln!(o, "{:<20} never heard", "peer");
+        }
+    }
+}
+
 /// The snapshot as an operator's table.
 pub(crate) fn render_table(s: &StatusSnapshot) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "node      {}  (cluster {})", s.node, s.cluster);
-    let _ = writeln!(
-        o,
-        "role      {}  term {}{}",
-        s.role,
-        s.term,
-        if s.fenced { "  FENCED" } else { "" }
-    );
+    let _ = writeln!(o, "cluster   {}", s.cluster);
+    pair_rows(&mut o, s);
+    if let Some(d) = &s.decision {
+        let _ = writeln!(
+            o,
+            "decision  {} ({} s ago): {}",
+            d.kind,
+            d.age_ms / 1000,
+            d.reason_text
+        );
+    }
     if s.hold_releasable {
         let _ = writeln!(
             o,
@@ -141,40 +192,23 @@ pub(crate) fn render_table(s: &StatusSnapshot) -> String {
         let _ = writeln!(
             o,
             "switch    {} term {}: {} ({})",
-            w.side, w.term, w.stage, w.reason
+            w.side, w.term, w.stage, w.reason_text
         );
     }
     if let Some(r) = &s.rejoin {
         let _ = writeln!(
             o,
             "rejoin    {} ({}) onto the peer's term {}: {}",
-            r.stage, r.method, r.term, r.reason
+            r.stage, r.method, r.term, r.reason_text
         );
     }
     let _ = writeln!(o, "uptime    {}s", s.uptime_secs);
-    let _ = writeln!(o, "local db  {}", s.local_db);
     if !s.start_guard.is_empty() {
         let _ = writeln!(o, "guard     standby.signal {}", s.start_guard);
     }
     let _ = writeln!(o, "vip       {}  held by {}", s.vip.address, s.vip.holder);
     if let Some(p) = &s.persisted {
         let _ = writeln!(o, "persisted {}  term {}  ({})", p.state, p.term, p.reason);
-    }
-    match &s.peer {
-        Some(p) => {
-            let _ = writeln!(
-                o,
-                "peer      {}  role {}  term {}{}  heard {} ms ago",
-                p.node,
-                p.role,
-                p.term,
-                if p.fenced { "  FENCED" } else { "" },
-                p.age_ms
-            );
-        }
-        None => {
-            let _ = writeln!(o, "peer      never heard");
-        }
     }
     let r = &s.replication;
     if let Some(db) = &r.peer_db {

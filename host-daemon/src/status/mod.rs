@@ -82,7 +82,13 @@ pub(crate) struct StatusSnapshot {
     #[serde(default)]
     pub pair: Option<PairStatus>,
     /// Active alarms, newest last.
-    pub alarms: Vec<String>,
+    pub alarms: Vec<AlarmStatus>,
+    /// The engine's last decision.
+    #[serde(default)]
+    pub decision: Option<DecisionStatus>,
+    /// This node's WAL position (`X/Y`): its last local reading.
+    #[serde(default)]
+    pub wal_lsn: String,
     /// The state persisted in `state_dir` (what a restart starts from); when fenced,
     /// its `reason` says why.
     #[serde(default)]
@@ -133,6 +139,9 @@ pub(crate) struct SwitchoverStatus {
     pub stage: String,
     /// Who asked.
     pub reason: String,
+    /// Why, in words.
+    #[serde(default)]
+    pub reason_text: String,
 }
 
 /// A rejoin under way.
@@ -144,6 +153,9 @@ pub(crate) struct RejoinStatus {
     pub method: String,
     /// Who asked.
     pub reason: String,
+    /// Why, in words.
+    #[serde(default)]
+    pub reason_text: String,
     /// `persisting` ("rejoining" is being written) or `running` (the rewind or base
     /// backup, the start, the wait for streaming).
     pub stage: String,
@@ -269,15 +281,64 @@ pub(crate) struct PeerDbStatus {
 /// The peer's last state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PeerStatus {
-    /// Peer node id.
+    /// The peer's name: its `node_id` as `[peer] node_id` gives it when that is the
+    /// node heard, else the number its frames carry.
     pub node: String,
+    /// The number its frames carry (a hash of its `node_id`).
+    #[serde(default)]
+    pub node_number: u32,
     /// Peer role.
     pub role: String,
     /// Peer term.
     pub term: u64,
     /// Peer fenced flag.
     pub fenced: bool,
+    /// Its PostgreSQL is healthy, as its last frame says.
+    #[serde(default)]
+    pub db_healthy: bool,
+    /// Its gateway answers, as its last frame says.
+    #[serde(default)]
+    pub gateway_up: bool,
+    /// Its WAL position (`X/Y`), as its last frame says.
+    #[serde(default)]
+    pub wal_lsn: String,
     /// Age of that state, in milliseconds.
+    pub age_ms: u64,
+}
+
+/// An alarm on the status page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AlarmStatus {
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// The stable code (`twinbeat_core::Reason::code`, or `promotion_disarmed`).
+    pub code: String,
+    /// What it means.
+    pub text: String,
+    /// How many times in a row it was raised.
+    pub count: u64,
+}
+
+impl std::fmt::Display for AlarmStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.severity, self.text)?;
+        if self.count > 1 {
+            write!(f, " (x{})", self.count)?;
+        }
+        Ok(())
+    }
+}
+
+/// The engine's last decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct DecisionStatus {
+    /// What was decided (`promote`, `fence`, `hold`, …).
+    pub kind: String,
+    /// Why: the reason's stable code.
+    pub reason: String,
+    /// Why, in words.
+    pub reason_text: String,
+    /// How long ago, in milliseconds.
     pub age_ms: u64,
 }
 

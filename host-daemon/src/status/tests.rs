@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{
-    fetch, serve, BridgeStatus, HandoverStatus, PathStatus, PeerDbStatus, PeerStatus,
-    ReplicationStatus, SerialCounters, Shared, SlotStatus, StatusSnapshot, SyncStatus, Target,
-    VipStatus,
+    fetch, serve, AlarmStatus, BridgeStatus, DecisionStatus, HandoverStatus, PathStatus,
+    PeerDbStatus, PeerStatus, ReplicationStatus, SerialCounters, Shared, SlotStatus,
+    StatusSnapshot, SyncStatus, Target, VipStatus,
 };
 use crate::metrics::DropReason;
 
@@ -50,10 +50,14 @@ fn known() -> StatusSnapshot {
             holder: "peer".into(),
         },
         peer: Some(PeerStatus {
-            node: "2".into(),
+            node: "b".into(),
+            node_number: 3_876_335_077,
             role: "primary".into(),
             term: 4,
             fenced: false,
+            db_healthy: true,
+            gateway_up: true,
+            wal_lsn: "0/3000060".into(),
             age_ms: 300,
         }),
         replication: ReplicationStatus {
@@ -106,7 +110,19 @@ fn known() -> StatusSnapshot {
             peer_fingerprint: "0badcafe".into(),
             agrees: true,
         }),
-        alarms: vec!["warning: SerialDeviceMissing".into()],
+        alarms: vec![AlarmStatus {
+            severity: "warning".into(),
+            code: "serial_device_missing".into(),
+            text: "the serial device is missing".into(),
+            count: 2,
+        }],
+        decision: Some(DecisionStatus {
+            kind: "standby".into(),
+            reason: "peer_heard".into(),
+            reason_text: "the peer was heard and does not win".into(),
+            age_ms: 4200,
+        }),
+        wal_lsn: "0/3000060".into(),
         persisted: None,
     }
 }

@@ -63,7 +63,7 @@ pub fn s24_old_master_returns_isolated(ctx: &Ctx) -> Result<Outcome> {
         STATUS_POLL,
         || {
             let st = lab.daemon_status(Node::A).ok()?;
-            has_alarm(&st, "PeerNotHeard").then_some(st)
+            has_alarm(&st, "peer_not_heard").then_some(st)
         },
     );
     out.check(
@@ -259,12 +259,11 @@ fn b_serves_alone(s: &Sample) -> bool {
         && s.b.vip == VipObs::Held
 }
 
-/// Whether a status page lists an alarm naming `reason`.
-fn has_alarm(status: &serde_json::Value, reason: &str) -> bool {
-    status["alarms"].as_array().is_some_and(|a| {
-        a.iter()
-            .any(|x| x.as_str().is_some_and(|t| t.contains(reason)))
-    })
+/// Whether a status page lists an alarm with the reason's `code`.
+fn has_alarm(status: &serde_json::Value, code: &str) -> bool {
+    status["alarms"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|x| x["code"] == code))
 }
 
 /// A path's state on a status page (`up`, `down`, `unknown`; empty if not listed).

@@ -94,7 +94,7 @@ impl Driver {
         }
         self.engine
             .last_decision()
-            .map(|d| format!("{:?}: {:?}", d.kind, d.reason))
+            .map(|d| format!("{}: {}", d.kind.code(), d.reason.code()))
             .unwrap_or_else(|| "start-up".to_owned())
     }
 

@@ -4,6 +4,7 @@
 use twinbeat_core as engine;
 
 use super::Driver;
+use crate::status::AlarmStatus;
 
 impl Driver {
     pub(super) fn log(&mut self, event: engine::Event) {
@@ -15,7 +16,11 @@ impl Driver {
                 tracing::warn!("degraded: {paths_down} of 3 peer paths down, no promotion (rule partial-loss-only-warns)")
             }
             Event::Disarmed(r) => {
-                self.alarm(format!("automatic promotion disarmed: {r:?}"));
+                self.alarm(
+                    Severity::Critical,
+                    "promotion_disarmed",
+                    format!("automatic promotion disarmed: {}", r.text()),
+                );
                 tracing::error!(
                     "CRITICAL: automatic promotion disarmed: {r:?} (rule all-paths-down-together)"
                 )
@@ -38,21 +43,21 @@ impl Driver {
                     engine::DecisionKind::Switchover => self.shared.metrics.switchovers.inc(),
                     _ => 0,
                 };
-                tracing::warn!("decision {:?}: {:?}", d.kind, d.reason)
+                tracing::warn!("decision {:?}: {:?}: {}", d.kind, d.reason, d.reason.text())
             }
             Event::Alarm {
                 severity: Severity::Critical,
                 reason,
             } => {
-                self.alarm(format!("critical: {reason:?}"));
-                tracing::error!("CRITICAL alarm: {reason:?}")
+                self.alarm(Severity::Critical, reason.code(), reason.text().to_owned());
+                tracing::error!("CRITICAL alarm: {reason:?}: {}", reason.text())
             }
             Event::Alarm {
                 severity: Severity::Warning,
                 reason,
             } => {
-                self.alarm(format!("warning: {reason:?}"));
-                tracing::warn!("alarm: {reason:?}")
+                self.alarm(Severity::Warning, reason.code(), reason.text().to_owned());
+                tracing::warn!("alarm: {reason:?}: {}", reason.text())
             }
             Event::RoleChanged { from, to } => {
                 self.shared
@@ -93,18 +98,23 @@ impl Driver {
         }
     }
 
-    pub(super) fn alarm(&mut self, text: String) {
+    pub(super) fn alarm(&mut self, severity: engine::Severity, code: &str, text: String) {
         // The newest few alarms are shown on the status page; a repeat of the newest
         // one is counted instead of listed again.
-        if let Some((last, count)) = self.alarms.back_mut() {
-            if *last == text {
-                *count += 1;
+        if let Some(last) = self.alarms.back_mut() {
+            if last.code == code && last.text == text {
+                last.count += 1;
                 return;
             }
         }
         if self.alarms.len() == 16 {
             self.alarms.pop_front();
         }
-        self.alarms.push_back((text, 1));
+        self.alarms.push_back(AlarmStatus {
+            severity: severity.code().to_owned(),
+            code: code.to_owned(),
+            text,
+            count: 1,
+        });
     }
 }

@@ -34,7 +34,7 @@ use crate::probe::local_db::LocalDbSample;
 use crate::probe::remote_db::RemoteDbOutcome;
 use crate::probe::runner::Completed;
 use crate::serial_link::{LinkEvent, SerialLink};
-use crate::status::Shared;
+use crate::status::{AlarmStatus, Shared};
 
 type IcmpDone = Completed<PathId, IcmpOutcome>;
 
@@ -56,7 +56,7 @@ pub(crate) struct Driver {
     serial_rx: mpsc::Receiver<LinkEvent>,
     /// Answers produced while draining actions, fed back before waiting again.
     inputs: VecDeque<Input>,
-    alarms: VecDeque<(String, u64)>,
+    alarms: VecDeque<AlarmStatus>,
     /// Per-path metric handles, one table indexed by path (`PathId::index`), like
     /// the slots: one entry for each of `PathId::ALL`.
     path_metrics: [PathMetrics; PathId::ALL.len()],
