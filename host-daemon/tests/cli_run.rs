@@ -52,6 +52,7 @@ fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf 
     let db_port = free_local_port();
     let config = DaemonConfig {
         profile: None,
+        hooks: None,
         cluster_id: None,
         node_id: "1".into(),
         // Pinned: peer and gateway on loopback are allowed.

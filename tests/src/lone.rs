@@ -140,6 +140,7 @@ impl LoneNode {
         let dir = self.dir();
         DaemonConfig {
             profile: None,
+            hooks: None,
             cluster_id: Some("tbdrv".into()),
             node_id: "b".into(),
             role: None,

@@ -30,6 +30,7 @@
 pub(crate) mod arp;
 pub(crate) mod arp_probe;
 pub(crate) mod fence;
+pub(crate) mod hooks;
 pub(crate) mod maintenance_file;
 pub(crate) mod ndp;
 pub(crate) mod notify;

@@ -51,6 +51,10 @@ pub(crate) const PEER_STATE_MAX_AGE: Duration = Duration::from_secs(5);
 /// it decided is held to `max_lag_on_failover`, which a dead master's acknowledged
 /// commits pass (it waited for this standby's flush of each).
 pub(crate) const PEER_STATE_MAX_AGE_SYNC: Duration = Duration::from_millis(1800);
+/// `hooks.timeout`: a hook that notifies someone has seconds, not minutes.
+pub(crate) const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `hooks.timeout` accepted.
+pub(crate) const HOOK_TIMEOUT_MAX: Duration = Duration::from_secs(600);
 /// `status.listen`.
 pub(crate) const LISTEN: &str = "127.0.0.1:8432";
 

@@ -28,6 +28,17 @@ pub(crate) struct RawConfig {
     pub control: Option<RawControl>,
     pub rejoin: Option<RawRejoin>,
     pub replication: Option<RawReplication>,
+    pub hooks: Option<RawHooks>,
+}
+
+/// `[hooks]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHooks {
+    pub on_role_change: Option<String>,
+    pub on_fence: Option<String>,
+    pub on_alarm: Option<String>,
+    pub timeout: Option<DurationStr>,
 }
 
 /// `[replication]`.

@@ -26,6 +26,18 @@ struct View {
     control: Option<ControlView>,
     rejoin: RejoinView,
     replication: ReplicationView,
+    hooks: HooksView,
+}
+
+#[derive(Serialize)]
+struct HooksView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_role_change: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_fence: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_alarm: Option<String>,
+    timeout: String,
 }
 
 #[derive(Serialize)]
@@ -323,6 +335,12 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
         },
         replication: ReplicationView {
             mode: c.replication.as_str(),
+        },
+        hooks: HooksView {
+            on_role_change: c.hooks.on_role_change.clone(),
+            on_fence: c.hooks.on_fence.clone(),
+            on_alarm: c.hooks.on_alarm.clone(),
+            timeout: format_duration(c.hooks.timeout),
         },
     };
     let mut out = String::new();

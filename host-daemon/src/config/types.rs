@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub status: StatusListen,
     /// Who may use the control socket besides root.
     pub control: Control,
+    /// `[hooks]`: programs run on events, like Patroni's callbacks.
+    pub hooks: Hooks,
     /// How a fenced node rejoins the peer as its standby.
     pub rejoin: Rejoin,
     /// `[replication] mode` (rule `sync-epoch`).
@@ -274,6 +276,20 @@ pub(crate) enum FenceAction {
 pub(crate) struct StatusListen {
     /// Listen address of the status HTTP server.
     pub listen: SocketAddr,
+}
+
+/// `[hooks]`: commands run with `sh -c` on events, with the event in the environment
+/// (`actions::hooks`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Hooks {
+    /// Run when this node's role changes.
+    pub on_role_change: Option<String>,
+    /// Run when this node begins to fence itself.
+    pub on_fence: Option<String>,
+    /// Run when the engine raises an alarm.
+    pub on_alarm: Option<String>,
+    /// The bound of one run: past it the hook's process group is killed.
+    pub timeout: Duration,
 }
 
 /// `[control]`: the operator's control socket (`<state_dir>/twinbeat.sock`).

@@ -39,6 +39,32 @@ pub struct DaemonConfig {
     pub control: Option<Control>,
     /// `[replication]`.
     pub replication: Option<ReplicationSection>,
+    /// `[hooks]`.
+    pub hooks: Option<Hooks>,
+}
+
+/// `[hooks]`: commands run with `sh -c` on events.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Hooks {
+    /// On a role change.
+    pub on_role_change: Option<String>,
+    /// When the node begins to fence itself.
+    pub on_fence: Option<String>,
+    /// On an alarm.
+    pub on_alarm: Option<String>,
+}
+
+impl Hooks {
+    /// Every hook echoes its event on one line, which the daemon logs as the hook's
+    /// output: `event=… role=… previous=… term=… reason=… severity=… peer=…`.
+    pub fn echo_event() -> Self {
+        let echo = "echo \"event=$TWINBEAT_EVENT role=$TWINBEAT_ROLE previous=$TWINBEAT_PREVIOUS_ROLE term=$TWINBEAT_TERM reason=$TWINBEAT_REASON severity=$TWINBEAT_SEVERITY peer=$TWINBEAT_PEER\"";
+        Self {
+            on_role_change: Some(echo.into()),
+            on_fence: Some(echo.into()),
+            on_alarm: Some(echo.into()),
+        }
+    }
 }
 
 /// `[replication]`.

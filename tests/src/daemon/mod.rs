@@ -7,7 +7,7 @@ mod process;
 mod profile;
 
 pub use config::{
-    Checks, Control, DaemonConfig, Failover, Fence, Gateway, Icmp, LocalDb, Peer,
+    Checks, Control, DaemonConfig, Failover, Fence, Gateway, Hooks, Icmp, LocalDb, Peer,
     ReplicationSection, Serial, Service, Status, Timing, Vip,
 };
 pub use process::DaemonProcess;

@@ -1,8 +1,10 @@
 //! Master death: a dies while b is fit (b takes over) or unfit (b must not).
 
+use std::time::Duration;
+
 use super::{
-    b_not_promoted, cluster, kill_master_and_check_takeover, log_lines, quiet_window, stays, Ctx,
-    Outcome,
+    b_not_promoted, cluster, hook_line, kill_master_and_check_takeover, log_lines, quiet_window,
+    stays, Ctx, Outcome,
 };
 use crate::error::Result;
 use crate::faults::Fault;
@@ -16,6 +18,22 @@ pub fn s01_master_death(ctx: &Ctx) -> Result<Outcome> {
     let (lab, sampler) = cluster(ctx, PgOptions::default())?;
     sampler.mark("fault: a dies (cable out, daemon killed, PostgreSQL stopped, serial cut)");
     kill_master_and_check_takeover(ctx, &lab, &sampler, &mut out)?;
+    // `[hooks] on_role_change`, a real `sh -c` run with the event in its environment.
+    let hook = hook_line(
+        &lab,
+        Node::B,
+        &[
+            "event=role_change",
+            "role=primary",
+            "reason=all_paths_down_together",
+            "peer=a",
+        ],
+        Duration::from_secs(10),
+    );
+    out.check(
+        hook.is_some(),
+        format!("b's on_role_change hook ran: {hook:?}"),
+    );
     Ok(out.finish(sampler, false))
 }
 
@@ -41,6 +59,13 @@ pub fn s09_standby_db_broken_then_master_death(ctx: &Ctx) -> Result<Outcome> {
         !crit.is_empty(),
         format!("b logged critically ({} lines)", crit.len()),
     );
+    let hook = hook_line(
+        &lab,
+        Node::B,
+        &["event=alarm", "severity=critical"],
+        Duration::from_secs(10),
+    );
+    out.check(hook.is_some(), format!("b's on_alarm hook ran: {hook:?}"));
     Ok(out.finish(sampler, false))
 }
 

@@ -248,6 +248,17 @@ pub fn log_lines(lab: &Lab, n: Node, needles: &[&str]) -> Vec<String> {
     log_lines_from(lab, n, 0, needles)
 }
 
+/// The line node `n`'s daemon logged for a hook's run whose output holds every one of
+/// `words` (the lab's hooks echo their event: `daemon::Hooks::echo_event`), waiting up
+/// to `within` for it (a hook runs beside the decision, not before it).
+pub fn hook_line(lab: &Lab, n: Node, words: &[&str], within: Duration) -> Option<String> {
+    crate::cmd::poll(within, || {
+        log_lines(lab, n, &["hook "])
+            .into_iter()
+            .find(|l| words.iter().all(|w| l.contains(w)))
+    })
+}
+
 /// How long node `n`'s daemon log is now: a restarted daemon appends to it, so what a
 /// scenario reads from this offset on is the new run's.
 pub fn log_len(lab: &Lab, n: Node) -> u64 {

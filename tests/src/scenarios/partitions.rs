@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    b_not_promoted, cluster, log_lines, no_promotion, normal, quiet_window, stays,
+    b_not_promoted, cluster, hook_line, log_lines, no_promotion, normal, quiet_window, stays,
     takeover_deadline, watch_takeover, Ctx, Outcome,
 };
 use crate::error::Result;
@@ -95,6 +95,18 @@ pub fn s06_master_network_gone(ctx: &Ctx) -> Result<Outcome> {
             .any(|l| l.contains("? ready")),
         "a heard b's \"ready\"",
     );
+    let hook = hook_line(
+        &lab,
+        Node::A,
+        &[
+            "event=fence",
+            "role=fencing",
+            "reason=own_gateway_down",
+            "peer=b",
+        ],
+        Duration::from_secs(10),
+    );
+    out.check(hook.is_some(), format!("a's on_fence hook ran: {hook:?}"));
     Ok(out.finish(sampler, false))
 }
 

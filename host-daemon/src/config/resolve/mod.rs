@@ -14,6 +14,7 @@ mod checks;
 mod control;
 mod failover;
 mod fence;
+mod hooks;
 mod local_db;
 mod password;
 mod peer;
@@ -198,6 +199,7 @@ impl Resolver<'_> {
         }
         let fence = fence::fence(raw.fence)?;
         let control = self.control(raw.control)?;
+        let hooks = hooks::hooks(raw.hooks)?;
 
         let listen_s = raw
             .status
@@ -259,6 +261,7 @@ impl Resolver<'_> {
             fence,
             status: StatusListen { listen },
             control,
+            hooks,
             rejoin,
             replication,
         })

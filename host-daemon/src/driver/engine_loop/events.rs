@@ -4,6 +4,7 @@
 use twinbeat_core as engine;
 
 use super::Driver;
+use crate::actions::hooks::HookEvent;
 use crate::status::AlarmStatus;
 
 impl Driver {
@@ -36,6 +37,14 @@ impl Driver {
                 }
             }
             Event::Decision(d) => {
+                if d.kind == engine::DecisionKind::Fence {
+                    self.hooks.fire(HookEvent::Fence {
+                        role: self.engine.role().name(),
+                        term: self.engine.term(),
+                        reason: d.reason.code(),
+                        reason_text: d.reason.text().to_owned(),
+                    });
+                }
                 match d.kind {
                     engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),
                     engine::DecisionKind::Fence => self.shared.metrics.fences.inc(),
@@ -64,6 +73,14 @@ impl Driver {
                     .metrics
                     .term
                     .set(i64::try_from(self.engine.term()).unwrap_or(i64::MAX));
+                let why = self.engine.last_decision().map(|d| d.reason);
+                self.hooks.fire(HookEvent::RoleChange {
+                    from: from.name(),
+                    to: to.name(),
+                    term: self.engine.term(),
+                    reason: why.map_or("", engine::Reason::code),
+                    reason_text: why.map_or("", engine::Reason::text),
+                });
                 tracing::warn!("role {from:?} -> {to:?} (term {})", self.engine.term())
             }
             Event::BridgeVerdict(Some(cause)) => {
@@ -110,6 +127,13 @@ impl Driver {
         if self.alarms.len() == 16 {
             self.alarms.pop_front();
         }
+        self.hooks.fire(HookEvent::Alarm {
+            role: self.engine.role().name(),
+            term: self.engine.term(),
+            severity: severity.code(),
+            reason: code.to_owned(),
+            reason_text: text.clone(),
+        });
         self.alarms.push_back(AlarmStatus {
             severity: severity.code().to_owned(),
             code: code.to_owned(),

@@ -24,6 +24,7 @@ use twinbeat_protocol as proto;
 use super::effects::{Effects, Report};
 use super::slots::Slots;
 use super::{RunError, SNAPSHOT_PERIOD};
+use crate::actions::hooks::Hooks;
 use crate::actions::notify;
 use crate::actions::state_file::PersistedState;
 use crate::config::Config;
@@ -57,6 +58,8 @@ pub(crate) struct Driver {
     /// Answers produced while draining actions, fed back before waiting again.
     inputs: VecDeque<Input>,
     alarms: VecDeque<AlarmStatus>,
+    /// The operator's `[hooks]`, run on role changes, fences and alarms.
+    hooks: Hooks,
     /// Per-path metric handles, one table indexed by path (`PathId::index`), like
     /// the slots: one entry for each of `PathId::ALL`.
     path_metrics: [PathMetrics; PathId::ALL.len()],

@@ -1,6 +1,7 @@
 //! Starting the driver: the engine from the start facts, the probe tasks, the
 //! effects workers and the serial link.
 
+use crate::actions::hooks::Hooks;
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -112,6 +113,7 @@ impl Driver {
         let pause_by = crate::actions::maintenance_file::PauseStore::new(&cfg.state_dir)
             .load()
             .map_or_else(|| "an operator".to_owned(), |r| r.by);
+        let hooks = Hooks::start(&cfg);
         Ok(Driver {
             path_metrics,
             engine,
@@ -128,6 +130,7 @@ impl Driver {
             serial_rx,
             inputs: VecDeque::new(),
             alarms: VecDeque::new(),
+            hooks,
             last_frame_seen: false,
             effects,
             effects_rx,
