@@ -5,9 +5,10 @@
 #   tests/install-deps.sh          # the lab (`cargo lab demo`): PostgreSQL 15, iproute2,
 #                                  # iputils-ping, nftables, socat, util-linux, QEMU,
 #                                  # the thumbv7m target
-#   tests/install-deps.sh --tests  # also what tests/run-all.sh needs: dbus-daemon and
-#                                  # systemd (systemd-analyze), the thumbv6m target, the
-#                                  # nightly toolchain and cargo-fuzz
+#   tests/install-deps.sh --tests  # also what tests/run-all.sh needs: dbus-daemon,
+#                                  # systemd (systemd-analyze), lintian, the thumbv6m
+#                                  # target, the nightly toolchain, cargo-fuzz and
+#                                  # cargo-deb
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,6 +29,7 @@ command -v python3 >/dev/null || pkgs+=(python3)
 if [ "$for_tests" = 1 ]; then
     command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
     command -v systemd-analyze >/dev/null || pkgs+=(systemd)
+    command -v lintian >/dev/null || pkgs+=(lintian)
 fi
 
 if [ "${#pkgs[@]}" -gt 0 ]; then
@@ -80,5 +82,7 @@ done
 if [ "$for_tests" = 1 ]; then
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    # The package's test (tests/package.sh).
+    command -v cargo-deb >/dev/null || cargo install cargo-deb --version 3.8.0 --locked
 fi
 echo "install-deps.sh: dependencies present"

@@ -4,7 +4,8 @@
 # On a fresh Debian machine, as root, it installs what the tests need (Debian
 # packages, Rust targets, the nightly toolchain and cargo-fuzz), then runs:
 # formatting, clippy, every crate's tests (unit, simulation, real-part tests),
-# no_std builds for Cortex-M0+/M3, the fuzz smoke runs and the firmware checks.
+# no_std builds for Cortex-M0+/M3, the fuzz smoke runs, the firmware checks and the
+# Debian package (tests/package.sh).
 # Set TWINBEAT_SKIP_INSTALL=1 to skip the install step on a prepared machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -39,5 +40,8 @@ done
 
 section "fuzz smoke"
 protocol/fuzz/smoke.sh "${TWINBEAT_FUZZ_SECONDS:-20}"
+
+section "the Debian package: built, linted, installed, verified, exercised, removed"
+tests/package.sh
 
 section "done in $(( $(date +%s) - start ))s"

@@ -31,8 +31,8 @@ const EXIT_CODES: &str = "Exit codes:
   1  runtime failure (cannot listen, the engine refused to start, fatal I/O error);
      `resume`: the engine refused the release (its reason is printed)
   2  bad configuration or bad usage (one line on stderr names the field, the value
-     and what is expected); `resume`: without --force-primary, or this user is
-     neither root nor in `control.group`
+     and what is expected); a control command (`resume`, `pause`, `rejoin`,
+     `switchover`): this user is neither root nor in `control.group`
   3  `status`, `resume`: the daemon is not reachable";
 
 /// twinbeat: failover daemon for a two-server PostgreSQL pair.

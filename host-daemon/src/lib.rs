@@ -20,6 +20,13 @@ mod status;
 
 pub use cli::main;
 
+/// The command line as clap describes it, for the man page the package ships
+/// (`examples/man_page.rs`, clap_mangen). Not an API.
+#[doc(hidden)]
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
+
 /// The probes the measurement programs in `examples/` drive (`icmp_load`,
 /// `port_check_cost`, run by `benches/probe-cost.sh`): they measure the cost of the
 /// daemon's own probe code, so they need it, not a copy. Not an API.

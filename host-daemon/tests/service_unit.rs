@@ -15,7 +15,7 @@ fn unit_file_passes_systemd_analyze_verify() {
     for needed in [
         "Type=notify",
         "WatchdogSec=",
-        "ExecStart=/usr/local/bin/twinbeat run --config /etc/twinbeat/twinbeat.toml",
+        "ExecStart=/usr/bin/twinbeat run --config /etc/twinbeat/twinbeat.toml",
         "CAP_NET_ADMIN",
         "CAP_NET_RAW",
         "KillMode=process",
@@ -23,7 +23,7 @@ fn unit_file_passes_systemd_analyze_verify() {
         assert!(unit.contains(needed), "unit lacks {needed}");
     }
     let copy = unit.replace(
-        "ExecStart=/usr/local/bin/twinbeat",
+        "ExecStart=/usr/bin/twinbeat",
         &format!("ExecStart={}", env!("CARGO_BIN_EXE_twinbeat")),
     );
     let dir = tempfile::tempdir().unwrap();

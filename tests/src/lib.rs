@@ -38,6 +38,7 @@ pub mod rt;
 pub mod sampler;
 pub mod scenarios;
 pub mod state;
+pub mod unit_sandbox;
 pub mod writer;
 
 pub use error::{LabError, Result};

@@ -3,6 +3,7 @@
 //! `tbg` (10.252.x.1/24). 10.252.x.3, the peer, does not exist: its ICMP and DB paths are
 //! dead, and the serial device does not exist either, so every path to the peer is down.
 
+use crate::unit_sandbox::{self, UnitPrivileges};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -20,19 +21,26 @@ use crate::pg::PgServer;
 pub const NODE_IFACE: &str = "tb0";
 
 /// A lone node's network, the daemon binary it runs and a temporary directory for its
-/// configuration, state and log.
+/// configuration, state and log. Its daemon runs with the shipped unit's privileges
+/// ([`crate::unit_sandbox`]).
 #[derive(Debug)]
 pub struct LoneNode {
     net: NetPair,
     /// The third octet of the node's /24.
     pub x: u32,
     binary: PathBuf,
+    /// `setpriv …`: the unit's capabilities, put in front of `twinbeat run`.
+    privileges: Vec<String>,
     dir: TempDir,
 }
 
 impl LoneNode {
-    /// Builds the node's and its gateway's namespaces; `binary` is the `twinbeat` to run.
+    /// Builds the node's and its gateway's namespaces; `binary` is the `twinbeat` to run,
+    /// unless `TWINBEAT_BIN` names another (the package's test: the installed one).
     pub fn new(binary: &Path) -> Result<Self> {
+        let binary =
+            std::env::var_os("TWINBEAT_BIN").map_or_else(|| binary.to_path_buf(), PathBuf::from);
+        let privileges = UnitPrivileges::from_unit(&unit_sandbox::unit_path())?.setpriv()?;
         let x = std::process::id() % 250 + 1;
         let node_addr = format!("10.252.{x}.2/24");
         let gw_addr = format!("10.252.{x}.1/24");
@@ -48,7 +56,8 @@ impl LoneNode {
         Ok(Self {
             net,
             x,
-            binary: binary.to_path_buf(),
+            binary,
+            privileges,
             dir,
         })
     }
@@ -210,7 +219,15 @@ impl LoneNode {
     /// Starts `twinbeat run --config <config>` in the node's namespace with `env`, its
     /// standard error to [`log`](Self::log).
     pub fn spawn(&self, config: &Path, env: &[(&str, &str)]) -> Result<DaemonProcess> {
-        let mut cmd = daemon::run_command(self.node().name(), &self.binary, config);
+        let mut argv = self.privileges.clone();
+        argv.extend([
+            self.binary.to_string_lossy().into_owned(),
+            "run".into(),
+            "--config".into(),
+            config.to_string_lossy().into_owned(),
+        ]);
+        let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
+        let mut cmd = crate::netns::exec_in(self.node().name(), &argv[0], &args);
         cmd.envs(env.iter().copied());
         DaemonProcess::spawn(cmd, &self.log())
     }
