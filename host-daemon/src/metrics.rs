@@ -1,6 +1,13 @@
-//! Prometheus metrics (`GET /metrics`), with the official `prometheus-client` crate.
+//! Prometheus metrics (`GET /metrics`), with the official `prometheus-client` crate:
+//! every name under `twinbeat_`, in base units (seconds, bytes), counters ending in
+//! `_total`, label values the stable `snake_case` codes of the status document.
+//! `host-daemon/README.md` ("Metrics") documents each; `dist/prometheus-alerts.yml` is
+//! an example of the alerts an operator must act on.
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,7 +22,7 @@ pub(crate) struct PathLabel {
 }
 
 /// Why a serial frame was dropped.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub(crate) enum DropReason {
     /// CRC mismatch.
     Corrupt,
@@ -25,6 +32,41 @@ pub(crate) enum DropReason {
     Overflow,
     /// From another cluster.
     Foreign,
+}
+
+impl EncodeLabelValue for DropReason {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use std::fmt::Write;
+        encoder.write_str(match self {
+            DropReason::Corrupt => "corrupt",
+            DropReason::Malformed => "malformed",
+            DropReason::Overflow => "overflow",
+            DropReason::Foreign => "foreign",
+        })
+    }
+}
+
+/// Label of the promotions and fences: the decision's reason (`Reason::code`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ReasonLabel {
+    /// The reason's code, e.g. `all_paths_down_together`.
+    pub reason: &'static str,
+}
+
+/// Labels of [`Metrics::alarms`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct AlarmLabel {
+    /// `warning` or `critical`.
+    pub severity: &'static str,
+    /// The alarm's code.
+    pub code: &'static str,
+}
+
+/// Label of [`Metrics::role`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RoleLabel {
+    /// The role's name (`primary`, `standby`, `hold`, …).
+    pub role: &'static str,
 }
 
 /// Label of [`Metrics::serial_dropped`].
@@ -71,10 +113,19 @@ pub(crate) struct Metrics {
     pub consecutive_failures: Family<PathLabel, Gauge>,
     /// Round-trip time of successful probes, in seconds.
     pub probe_rtt: HistogramFamily,
-    /// Promotions this process performed (or attempted).
-    pub promotions: Counter,
-    /// Fences this process performed (or attempted).
-    pub fences: Counter,
+    /// Promotions this process began, by the decision's reason.
+    pub promotions: Family<ReasonLabel, Counter>,
+    /// Fences this process began, by the decision's reason.
+    pub fences: Family<ReasonLabel, Counter>,
+    /// Alarms raised, by severity and code.
+    pub alarms: Family<AlarmLabel, Counter>,
+    /// 1 for this node's current role, 0 for the roles it had before.
+    pub role: Family<RoleLabel, Gauge>,
+    /// The role [`Metrics::role`] shows as 1.
+    current_role: Mutex<Option<&'static str>>,
+    /// From this node's last decision to promote to serving as primary (PostgreSQL
+    /// writable, the VIP taken), in seconds; -1 before its first promotion.
+    pub last_failover_duration: Gauge<f64, AtomicU64>,
     /// Serial frames dropped, by reason.
     pub serial_dropped: Family<DropLabel, Counter>,
     /// Serial frames sent.
@@ -123,8 +174,27 @@ impl Metrics {
         let path_up = Family::<PathLabel, Gauge>::default();
         let consecutive_failures = Family::<PathLabel, Gauge>::default();
         let probe_rtt: HistogramFamily = Family::new_with_constructor(rtt_histogram);
-        let promotions = Counter::default();
-        let fences = Counter::default();
+        let promotions = Family::<ReasonLabel, Counter>::default();
+        let fences = Family::<ReasonLabel, Counter>::default();
+        let alarms = Family::<AlarmLabel, Counter>::default();
+        let role = Family::<RoleLabel, Gauge>::default();
+        let last_failover_duration = Gauge::<f64, AtomicU64>::default();
+        last_failover_duration.set(-1.0);
+        registry.register(
+            "alarms",
+            "Alarms raised, by severity and code (the status document's alarm codes)",
+            alarms.clone(),
+        );
+        registry.register(
+            "role",
+            "1 for this node's current role (primary, standby, hold, promoting, fencing, fenced, demoting)",
+            role.clone(),
+        );
+        registry.register(
+            "last_failover_duration_seconds",
+            "From this node's last decision to promote to serving as primary, PostgreSQL writable and the VIP taken (-1: never)",
+            last_failover_duration.clone(),
+        );
         let serial_dropped = Family::<DropLabel, Counter>::default();
         let serial_sent = Counter::default();
         let serial_received = Counter::default();
@@ -200,10 +270,14 @@ impl Metrics {
         );
         registry.register(
             "promotions",
-            "Promotions performed or attempted",
+            "Promotions this node began (failover, handover or switchover), by reason",
             promotions.clone(),
         );
-        registry.register("fences", "Fences performed or attempted", fences.clone());
+        registry.register(
+            "fences",
+            "Fences this node began, by reason",
+            fences.clone(),
+        );
         registry.register(
             "serial_frames_dropped",
             "Serial frames dropped, by reason",
@@ -232,6 +306,10 @@ impl Metrics {
             probe_rtt,
             promotions,
             fences,
+            alarms,
+            role,
+            current_role: Mutex::new(None),
+            last_failover_duration,
             serial_dropped,
             serial_sent,
             serial_received,
@@ -260,6 +338,21 @@ impl Metrics {
             failures: self.consecutive_failures.get_or_create(&label).clone(),
             rtt: self.probe_rtt.get_or_create(&label).clone(),
         }
+    }
+
+    /// Shows `role` as this node's current one.
+    pub(crate) fn set_role(&self, role: &'static str) {
+        let mut current = self
+            .current_role
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *current == Some(role) {
+            return;
+        }
+        if let Some(old) = current.replace(role) {
+            self.role.get_or_create(&RoleLabel { role: old }).set(0);
+        }
+        self.role.get_or_create(&RoleLabel { role }).set(1);
     }
 
     /// Counts one dropped serial frame.

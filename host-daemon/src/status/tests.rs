@@ -11,7 +11,7 @@ use super::{
     PeerDbStatus, PeerStatus, ReplicationStatus, SerialCounters, Shared, SlotStatus,
     StatusSnapshot, SyncStatus, Target, VipStatus,
 };
-use crate::metrics::DropReason;
+use crate::metrics::{AlarmLabel, DropReason, ReasonLabel};
 
 /// The snapshot the `twinbeat status` tests show, in the form the daemon serves it.
 const KNOWN_JSON: &str = include_str!("../../tests/data/status_snapshot.json");
@@ -167,7 +167,24 @@ async fn serves_status_and_metrics() {
         .path("icmp")
         .observe(true, 0, Some(Duration::from_micros(125)));
     shared.metrics.path("serial").observe(false, 5, None);
-    shared.metrics.promotions.inc();
+    shared
+        .metrics
+        .promotions
+        .get_or_create(&ReasonLabel {
+            reason: "all_paths_down_together",
+        })
+        .inc();
+    shared
+        .metrics
+        .alarms
+        .get_or_create(&AlarmLabel {
+            severity: "critical",
+            code: "vip_failed",
+        })
+        .inc();
+    shared.metrics.set_role("standby");
+    shared.metrics.set_role("primary");
+    shared.metrics.last_failover_duration.set(1.25);
     shared.metrics.dropped(DropReason::Corrupt);
     shared.metrics.serial_own_echo.inc();
     shared.metrics.maintenance_paused.set(1);
@@ -188,9 +205,12 @@ async fn serves_status_and_metrics() {
         "twinbeat_path_up{path=\"serial\"} 0",
         "twinbeat_path_consecutive_failures{path=\"serial\"} 5",
         "twinbeat_probe_rtt_seconds_count{path=\"icmp\"} 1",
-        "twinbeat_promotions_total 1",
-        "twinbeat_fences_total 0",
-        "twinbeat_serial_frames_dropped_total{reason=\"Corrupt\"} 1",
+        "twinbeat_promotions_total{reason=\"all_paths_down_together\"} 1",
+        "twinbeat_alarms_total{severity=\"critical\",code=\"vip_failed\"} 1",
+        "twinbeat_role{role=\"standby\"} 0",
+        "twinbeat_role{role=\"primary\"} 1",
+        "twinbeat_last_failover_duration_seconds 1.25",
+        "twinbeat_serial_frames_dropped_total{reason=\"corrupt\"} 1",
         "twinbeat_serial_own_echo_total 1",
         "twinbeat_replication_lag_bytes -1",
         "twinbeat_maintenance_paused 1",
@@ -213,6 +233,52 @@ async fn serves_status_and_metrics() {
     assert_eq!(got.role, "primary");
 
     server.task.abort();
+}
+
+/// The metric names `/metrics` exposes (`# TYPE` lines), with the suffixes Prometheus
+/// adds to a counter's samples.
+fn exported_metric_names() -> Vec<String> {
+    Shared::new(StatusSnapshot::default())
+        .metrics
+        .encode()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_metric_is_documented_and_every_alert_uses_real_metrics() {
+    let names = exported_metric_names();
+    assert!(names.len() > 20, "{names:?}");
+    let readme = include_str!("../../README.md");
+    for name in &names {
+        // Counters are documented by their samples' name.
+        let documented =
+            readme.contains(&format!("`{name}`")) || readme.contains(&format!("`{name}_total`"));
+        assert!(
+            documented,
+            "{name} is not in host-daemon/README.md, \"Metrics\""
+        );
+    }
+    let alerts = include_str!("../../dist/prometheus-alerts.yml");
+    for used in alerts
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("twinbeat_"))
+    {
+        let known = names.iter().any(|n| {
+            used == n
+                || used == format!("{n}_total")
+                || ["_bucket", "_count", "_sum"]
+                    .iter()
+                    .any(|s| used == format!("{n}{s}"))
+        });
+        assert!(
+            known,
+            "the alert rules use {used}, which the daemon does not export"
+        );
+    }
 }
 
 #[test]

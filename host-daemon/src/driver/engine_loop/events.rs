@@ -4,7 +4,10 @@
 use twinbeat_core as engine;
 
 use super::Driver;
+use tokio::time::Instant as TokioInstant;
+
 use crate::actions::hooks::HookEvent;
+use crate::metrics::{AlarmLabel, ReasonLabel};
 use crate::status::AlarmStatus;
 
 impl Driver {
@@ -45,11 +48,18 @@ impl Driver {
                         reason_text: d.reason.text().to_owned(),
                     });
                 }
+                let by_reason = ReasonLabel {
+                    reason: d.reason.code(),
+                };
+                let metrics = &self.shared.metrics;
                 match d.kind {
-                    engine::DecisionKind::Promote => self.shared.metrics.promotions.inc(),
-                    engine::DecisionKind::Fence => self.shared.metrics.fences.inc(),
-                    engine::DecisionKind::Rejoin => self.shared.metrics.rejoins.inc(),
-                    engine::DecisionKind::Switchover => self.shared.metrics.switchovers.inc(),
+                    engine::DecisionKind::Promote => {
+                        self.promote_started = Some(TokioInstant::now());
+                        metrics.promotions.get_or_create(&by_reason).inc()
+                    }
+                    engine::DecisionKind::Fence => metrics.fences.get_or_create(&by_reason).inc(),
+                    engine::DecisionKind::Rejoin => metrics.rejoins.inc(),
+                    engine::DecisionKind::Switchover => metrics.switchovers.inc(),
                     _ => 0,
                 };
                 tracing::warn!("decision {:?}: {:?}: {}", d.kind, d.reason, d.reason.text())
@@ -69,6 +79,14 @@ impl Driver {
                 tracing::warn!("alarm: {reason:?}: {}", reason.text())
             }
             Event::RoleChanged { from, to } => {
+                if to == engine::Role::Primary {
+                    if let Some(began) = self.promote_started.take() {
+                        self.shared
+                            .metrics
+                            .last_failover_duration
+                            .set(began.elapsed().as_secs_f64());
+                    }
+                }
                 self.shared
                     .metrics
                     .term
@@ -115,7 +133,15 @@ impl Driver {
         }
     }
 
-    pub(super) fn alarm(&mut self, severity: engine::Severity, code: &str, text: String) {
+    pub(super) fn alarm(&mut self, severity: engine::Severity, code: &'static str, text: String) {
+        self.shared
+            .metrics
+            .alarms
+            .get_or_create(&AlarmLabel {
+                severity: severity.code(),
+                code,
+            })
+            .inc();
         // The newest few alarms are shown on the status page; a repeat of the newest
         // one is counted instead of listed again.
         if let Some(last) = self.alarms.back_mut() {

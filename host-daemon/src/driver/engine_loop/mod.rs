@@ -60,6 +60,9 @@ pub(crate) struct Driver {
     alarms: VecDeque<AlarmStatus>,
     /// The operator's `[hooks]`, run on role changes, fences and alarms.
     hooks: Hooks,
+    /// When the last decision to promote was made, until this node serves as primary
+    /// (`twinbeat_last_failover_duration_seconds`).
+    promote_started: Option<TokioInstant>,
     /// Per-path metric handles, one table indexed by path (`PathId::index`), like
     /// the slots: one entry for each of `PathId::ALL`.
     path_metrics: [PathMetrics; PathId::ALL.len()],

@@ -54,6 +54,7 @@ impl Driver {
             &self.persisted,
         );
         snap.start_guard = self.effects.start_guard().into();
+        self.shared.metrics.set_role(self.engine.role().name());
         snap.last_failover = self.last_failover.clone();
         snap.replication.slot = self.slot.as_ref().map(|s| crate::status::SlotStatus {
             name: s.name.clone(),

@@ -131,6 +131,7 @@ impl Driver {
             inputs: VecDeque::new(),
             alarms: VecDeque::new(),
             hooks,
+            promote_started: None,
             last_frame_seen: false,
             effects,
             effects_rx,
