@@ -53,22 +53,20 @@ fn configs_follow_the_daemon_contract() {
             assert_eq!(c["local_db"]["service"]["manager"].as_str(), Some("pg_ctl"));
             let dev = c["checks"]["serial"]["device"].as_str().unwrap_or_default();
             assert!(dev.ends_with(&format!("{node}.tty")), "{dev}");
+            // The timings are the daemon's preset of the profile's name, none the lab's
+            // own: the daemon owns them (its config tests check each preset's values).
+            assert_eq!(c["profile"].as_str(), Some(profile.name()));
             for path in ["icmp", "remote_db", "serial", "gateway"] {
-                assert_eq!(c["checks"][path]["retries"].as_integer(), Some(5));
+                for setting in ["interval", "timeout", "retries"] {
+                    assert!(
+                        c["checks"][path].get(setting).is_none(),
+                        "{profile:?} {node}: checks.{path}.{setting} set by the lab"
+                    );
+                }
             }
+            assert!(c["local_db"].get("check_interval").is_none());
         }
     }
-    // The user's rates in the default profile; tight timeouts in the fast one.
-    let d = config(Profile::Default, Node::B);
-    assert_eq!(d["checks"]["icmp"]["interval"].as_str(), Some("1ms"));
-    assert_eq!(d["checks"]["remote_db"]["interval"].as_str(), Some("10ms"));
-    assert_eq!(d["checks"]["serial"]["interval"].as_str(), Some("1s"));
-    assert_eq!(d["local_db"]["check_interval"].as_str(), Some("2s"));
-    let f = config(Profile::Fast, Node::B);
-    assert_eq!(f["checks"]["icmp"]["timeout"].as_str(), Some("20ms"));
-    assert_eq!(f["checks"]["remote_db"]["timeout"].as_str(), Some("25ms"));
-    assert_eq!(f["checks"]["serial"]["interval"].as_str(), Some("50ms"));
-    assert_eq!(f["checks"]["serial"]["timeout"].as_str(), Some("25ms"));
 }
 
 #[test]
