@@ -30,6 +30,7 @@ if [ "$for_tests" = 1 ]; then
     command -v dbus-daemon >/dev/null || pkgs+=(dbus-daemon)
     command -v systemd-analyze >/dev/null || pkgs+=(systemd)
     command -v lintian >/dev/null || pkgs+=(lintian)
+    command -v openssl >/dev/null || pkgs+=(openssl)   # the peer TLS tests' certificates
 fi
 
 if [ "${#pkgs[@]}" -gt 0 ]; then

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use tokio_postgres::NoTls;
-use twinbeat::measure::{DbTarget, RemoteDbProbe};
+use twinbeat::measure::{DbTarget, PeerConnector, RemoteDbProbe};
 
 /// Linux USER_HZ: `/proc/*/stat` times are in 1/100 s.
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -91,6 +91,7 @@ fn main() {
         password: None,
         dbname: "postgres".into(),
         application_name: "twinbeat-port-check-cost".into(),
+        tls: PeerConnector::plain(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -336,7 +336,7 @@ fn log_finding(f: &crate::diagnose::Finding) {
 /// (config, role pin, state file) is 2, a host failure is 1.
 fn run_exit_code(e: &RunError) -> u8 {
     match e {
-        RunError::Start(_) | RunError::State(_) => EXIT_CONFIG,
+        RunError::Start(_) | RunError::State(_) | RunError::Tls(_) => EXIT_CONFIG,
         RunError::Status(_) | RunError::Control(_) | RunError::Io { .. } => EXIT_RUNTIME,
     }
 }

@@ -36,5 +36,6 @@ pub mod measure {
     pub use crate::probe::remote_db::{
         RemoteDbCounters, RemoteDbFailure, RemoteDbOutcome, RemoteDbProbe, Via,
     };
+    pub use crate::probe::tls::PeerConnector;
     pub use crate::probe::DbTarget;
 }

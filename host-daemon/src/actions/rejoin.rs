@@ -263,19 +263,10 @@ fn source_error(source: &DbTarget, why: String) -> RejoinError {
 /// is dropped.
 async fn connect(
     source: &DbTarget,
-) -> Result<
-    (
-        tokio_postgres::Client,
-        tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
-    ),
-    RejoinError,
-> {
-    let (client, conn) = source
-        .config(QUERY_BOUND)
-        .connect(tokio_postgres::NoTls)
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), RejoinError> {
+    crate::probe::pg::open(source, QUERY_BOUND)
         .await
-        .map_err(|e| source_error(source, e.to_string()))?;
-    Ok((client, tokio::spawn(conn)))
+        .map_err(|e| source_error(source, e.to_string()))
 }
 
 /// `work` on the peer, bounded by `QUERY_BOUND`.
@@ -537,12 +528,13 @@ async fn run(
 fn conninfo(t: &DbTarget) -> String {
     let q = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
     format!(
-        "host={} port={} user={} dbname={} application_name={} connect_timeout=10",
+        "host={} port={} user={} dbname={} application_name={} connect_timeout=10{}",
         q(&t.host),
         t.port,
         q(&t.user),
         q(&t.dbname),
-        q(&t.application_name)
+        q(&t.application_name),
+        t.tls.libpq_params(q)
     )
 }
 

@@ -88,6 +88,10 @@ pub(crate) struct RawPeer {
     pub password: Option<String>,
     pub password_file: Option<String>,
     pub dbname: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<String>,
+    pub sslcert: Option<String>,
+    pub sslkey: Option<String>,
 }
 
 /// `[checks]`.

@@ -95,6 +95,13 @@ struct PeerView {
     #[serde(skip_serializing_if = "Option::is_none")]
     password_file: Option<String>,
     dbname: String,
+    sslmode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sslrootcert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sslcert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sslkey: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -248,6 +255,10 @@ fn textwrap_fields(fields: &[String]) -> Vec<String> {
     lines
 }
 
+fn shown(path: &Option<std::path::PathBuf>) -> Option<String> {
+    path.as_ref().map(|p| p.display().to_string())
+}
+
 /// Prints the effective configuration as TOML (passwords redacted).
 pub(crate) fn render_toml(loaded: &Loaded) -> String {
     let c = &loaded.config;
@@ -284,6 +295,10 @@ pub(crate) fn render_toml(loaded: &Loaded) -> String {
             password: pp,
             password_file: ppf,
             dbname: c.peer.db.dbname.clone(),
+            sslmode: c.peer.tls.mode.as_str(),
+            sslrootcert: shown(&c.peer.tls.root_cert),
+            sslcert: shown(&c.peer.tls.cert),
+            sslkey: shown(&c.peer.tls.key),
         },
         checks: ChecksView {
             icmp: IcmpView {

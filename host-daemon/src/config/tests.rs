@@ -362,3 +362,46 @@ fn sync_mode_defaults_peer_state_max_age_to_its_stall_bound() {
     let given = "[failover]\npeer_state_max_age = \"3s\"\n";
     assert_eq!(age(&conf("sync", given)), Duration::from_secs(3));
 }
+
+#[test]
+fn peer_tls_settings_are_checked_and_shown() {
+    let conf = |peer: &str| {
+        format!(
+            "node_id = \"a\"\n[vip]\naddress = \"172.31.144.100\"\n[peer]\naddress = \"172.31.144.9\"\n{peer}"
+        )
+    };
+    let c = load(&conf(""), "c.toml", HostChecks::Warn).unwrap();
+    assert_eq!(c.config.peer.tls.mode, SslMode::Disable);
+    assert!(render_toml(&c).contains("sslmode = \"disable\""));
+    let e = load(
+        &conf("sslmode = \"verify-full\"\n"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("peer.sslrootcert"), "{e}");
+    let e = load(&conf("sslmode = \"always\"\n"), "c.toml", HostChecks::Warn).unwrap_err();
+    assert!(
+        e.to_string().contains("peer.sslmode") && e.to_string().contains("always"),
+        "{e}"
+    );
+    let e = load(
+        &conf("sslmode = \"require\"\nsslcert = \"/etc/twinbeat/client.crt\"\n"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("peer.sslkey"), "{e}");
+    let ok = load(
+        &conf("sslmode = \"verify-full\"\nsslrootcert = \"/etc/twinbeat/ca.crt\"\n"),
+        "c.toml",
+        HostChecks::Warn,
+    )
+    .unwrap();
+    let shown = render_toml(&ok);
+    assert!(shown.contains("sslmode = \"verify-full\""), "{shown}");
+    assert!(
+        shown.contains("sslrootcert = \"/etc/twinbeat/ca.crt\""),
+        "{shown}"
+    );
+}

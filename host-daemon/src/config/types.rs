@@ -189,6 +189,56 @@ pub(crate) struct Peer {
     pub node_id: Option<String>,
     /// The peer's database (user/password/dbname default to `[local_db]`'s).
     pub db: DbConn,
+    /// TLS to the peer's PostgreSQL.
+    pub tls: PeerTls,
+}
+
+/// `sslmode`, as libpq reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SslMode {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS when the server offers it, unverified; plain otherwise.
+    Prefer,
+    /// TLS, unverified (verified like `verify-ca` when `sslrootcert` is given, as libpq).
+    Require,
+    /// TLS, the certificate chain verified against `sslrootcert`.
+    VerifyCa,
+    /// TLS, the chain verified and the certificate naming `peer.address`.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Every mode and its name in the file (libpq's).
+    pub(crate) const ALL: [(SslMode, &'static str); 5] = [
+        (SslMode::Disable, "disable"),
+        (SslMode::Prefer, "prefer"),
+        (SslMode::Require, "require"),
+        (SslMode::VerifyCa, "verify-ca"),
+        (SslMode::VerifyFull, "verify-full"),
+    ];
+
+    /// Its name in the file.
+    pub(crate) fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("disable", |(_, n)| n)
+    }
+}
+
+/// `[peer] sslmode`, `sslrootcert`, `sslcert`, `sslkey`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PeerTls {
+    /// The mode.
+    pub mode: SslMode,
+    /// The CA certificates (PEM) the peer's certificate must chain to.
+    pub root_cert: Option<PathBuf>,
+    /// This node's client certificate (PEM), with `key`.
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub key: Option<PathBuf>,
 }
 
 /// `[checks]`.

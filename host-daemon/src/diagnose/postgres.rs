@@ -52,18 +52,19 @@ pub(super) async fn check(cfg: &Config) -> Vec<Finding> {
     let local_bound = cfg.local_db.timeout;
     // The remote probe's connect runs in the background up to this many timeouts.
     let peer_bound = cfg.checks.remote_db.timeout * CONNECT_CAP_FACTOR;
-    for (side, conn, bound) in [
-        (Side::Local, &cfg.local_db.conn, local_bound),
-        (Side::Peer, &cfg.peer.db, peer_bound),
+    let plain = crate::config::PeerTls::default();
+    for (side, conn, bound, tls) in [
+        (Side::Local, &cfg.local_db.conn, local_bound, &plain),
+        (Side::Peer, &cfg.peer.db, peer_bound, &cfg.peer.tls),
     ] {
         let check = format!("db.{}", side.name());
-        let target = match db_target(conn, "twinbeat-diagnose") {
+        let target = match db_target(conn, "twinbeat-diagnose", tls) {
             Ok(t) => t,
             Err(e) => {
                 out.push(Finding::fail(
                     check,
                     e.to_string(),
-                    "make the password file readable by this user",
+                    "make the password file (or the peer's TLS files) readable by this user",
                 ));
                 continue;
             }

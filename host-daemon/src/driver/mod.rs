@@ -52,6 +52,9 @@ pub(crate) enum RunError {
     /// The status server could not listen.
     #[error("{0}")]
     Status(#[from] status::ServeError),
+    /// The peer's TLS settings cannot be used (a PEM file, a key that does not match).
+    #[error("{0}")]
+    Tls(#[from] crate::probe::tls::TlsError),
     /// The control socket could not be set up.
     #[error("{0}")]
     Control(#[from] control::ControlError),
@@ -65,10 +68,12 @@ pub(crate) enum RunError {
     },
 }
 
-/// The database target of the local or remote probe.
+/// The database target of the local or remote probe: plain TCP or a socket to the
+/// local server, TLS to the peer's as `tls` (`[peer] sslmode`) says.
 pub(crate) fn db_target(
     conn: &config::DbConn,
     application_name: &str,
+    tls: &config::PeerTls,
 ) -> Result<DbTarget, RunError> {
     let password = conn.password.resolve().map_err(|source| RunError::Io {
         what: "reading the password file",
@@ -81,6 +86,7 @@ pub(crate) fn db_target(
         password,
         dbname: conn.dbname.clone(),
         application_name: application_name.to_owned(),
+        tls: crate::probe::tls::PeerConnector::new(tls)?,
     })
 }
 
@@ -91,7 +97,11 @@ async fn start_facts(
     cfg: &Config,
     store: &StateStore,
 ) -> Result<(engine::StartFacts, PersistedState), RunError> {
-    let mut probe = LocalDbProbe::new(db_target(&cfg.local_db.conn, "twinbeat-start")?);
+    let mut probe = LocalDbProbe::new(db_target(
+        &cfg.local_db.conn,
+        "twinbeat-start",
+        &config::PeerTls::default(),
+    )?);
     // The one timing the driver reads from the config: this check runs before the
     // engine exists, so no action can carry its window. It gets the window the
     // engine gives every local DB check (rule `attempt-window`).

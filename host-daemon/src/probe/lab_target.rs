@@ -19,5 +19,6 @@ pub(crate) fn target(server: &PgServer, application_name: &str, socket: bool) ->
         password: None,
         dbname: "postgres".into(),
         application_name: application_name.into(),
+        tls: super::pg::PeerConnector::plain(),
     }
 }

@@ -24,6 +24,7 @@ pub(crate) mod pg;
 pub(crate) mod published;
 pub(crate) mod remote_db;
 pub(crate) mod runner;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::time::Duration;

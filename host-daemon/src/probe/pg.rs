@@ -10,8 +10,11 @@ use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
+use super::tls::Connector;
+pub(crate) use super::tls::PeerConnector;
+
 /// Where and how to reach a PostgreSQL server.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DbTarget {
     /// Host name, IP address, or (starting with `/`) a unix socket directory.
     pub host: String,
@@ -26,6 +29,8 @@ pub struct DbTarget {
     /// `application_name` of the probe's sessions, so they can be told apart
     /// in `pg_stat_activity`.
     pub application_name: String,
+    /// Plain TCP, or TLS (`[peer] sslmode`: the local server is always plain).
+    pub tls: PeerConnector,
 }
 
 impl fmt::Debug for DbTarget {
@@ -38,6 +43,7 @@ impl fmt::Debug for DbTarget {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("dbname", &self.dbname)
             .field("application_name", &self.application_name)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -153,19 +159,44 @@ pub(crate) enum Connect {
     NoSession(Readiness),
 }
 
-/// Opens one connection (no TLS; the probes talk to the local server or over
-/// the pair's private link). The caller bounds the whole call with its own
-/// timeout; `connect_timeout` only bounds the TCP connect inside it.
+/// Opens one connection, plain or TLS as the target says. The caller bounds the whole
+/// call with its own timeout; `connect_timeout` only bounds the TCP connect inside it.
 pub(crate) async fn connect(target: &DbTarget, connect_timeout: Duration) -> Connect {
-    match target.config(connect_timeout).connect(NoTls).await {
-        Ok((client, connection)) => {
-            let task = tokio::spawn(async move {
-                // The error is seen by the client as `is_closed()`; nothing to add.
-                let _ = connection.await;
-            });
-            Connect::Session(Session { client, task })
-        }
+    match open(target, connect_timeout).await {
+        Ok((client, task)) => Connect::Session(Session { client, task }),
         Err(error) => Connect::NoSession(classify_connect_error(&error)),
+    }
+}
+
+/// A client on `target` and its connection's I/O task (whose error the client sees as
+/// `is_closed()`), plain or TLS as the target says: every session on the peer's
+/// PostgreSQL opens here.
+pub(crate) async fn open(
+    target: &DbTarget,
+    connect_timeout: Duration,
+) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
+    let mut config = target.config(connect_timeout);
+    match &target.tls.0 {
+        Connector::Plain => {
+            let (client, connection) = config.connect(NoTls).await?;
+            Ok((
+                client,
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                }),
+            ))
+        }
+        Connector::Tls {
+            mode, connector, ..
+        } => {
+            let (client, connection) = config.ssl_mode(*mode).connect(connector.clone()).await?;
+            Ok((
+                client,
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                }),
+            ))
+        }
     }
 }
 

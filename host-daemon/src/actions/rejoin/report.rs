@@ -359,8 +359,7 @@ async fn name_relations(source: &DbTarget, written: &BTreeMap<RelFile, u64>) -> 
 async fn connect(
     target: &DbTarget,
 ) -> Option<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-    let cfg = target.config(NAME_BOUND);
-    let (client, conn) = tokio::time::timeout(NAME_BOUND, cfg.connect(tokio_postgres::NoTls))
+    tokio::time::timeout(NAME_BOUND, crate::probe::pg::open(target, NAME_BOUND))
         .await
         .ok()?
         .map_err(|e| {
@@ -369,11 +368,7 @@ async fn connect(
                 target.dbname
             )
         })
-        .ok()?;
-    let task = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Some((client, task))
+        .ok()
 }
 
 async fn database_names(source: &DbTarget) -> Option<BTreeMap<u32, String>> {

@@ -68,11 +68,11 @@ impl Driver {
         ] {
             slots.insert(path, icmp_slot(&prober, path, address, &icmp_tx).await);
         }
-        let remote = RemoteDbProbe::new(db_target(&cfg.peer.db, "twinbeat-remote")?);
+        let remote = RemoteDbProbe::new(db_target(&cfg.peer.db, "twinbeat-remote", &cfg.peer.tls)?);
         let remote = runner::spawn(PathId::RemoteDb, remote, remote_tx);
         slots.insert(PathId::RemoteDb, Slot::new(Some(remote)));
-        let local_target = db_target(&cfg.local_db.conn, "twinbeat-local")?;
-        let rejoin_source = db_target(&cfg.peer.db, &cfg.node_id)?;
+        let local_target = db_target(&cfg.local_db.conn, "twinbeat-local", &Default::default())?;
+        let rejoin_source = db_target(&cfg.peer.db, &cfg.node_id, &cfg.peer.tls)?;
         let plan = Plan::new(&cfg, &local_target, rejoin_source);
         let (effects, effects_rx) = Effects::spawn(plan);
         effects.learn_data_dir().await;
