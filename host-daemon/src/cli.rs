@@ -350,6 +350,12 @@ pub(crate) fn check_config(path: &std::path::Path, strict: bool) -> u8 {
     };
     match config::load(path, mode) {
         Ok(loaded) => {
+            // The peer's TLS files, read as `run` reads them (whether the peer accepts
+            // them is `diagnose`'s question: it connects).
+            if let Err(e) = crate::probe::tls::PeerConnector::new(&loaded.config.peer.tls) {
+                eprintln!("error: {e}");
+                return EXIT_CONFIG;
+            }
             for w in &loaded.warnings {
                 eprintln!("warning: {w}");
             }

@@ -135,6 +135,9 @@ pub(crate) struct Metrics {
     /// Valid serial frames the engine dropped for carrying this node's own id (rule
     /// `own-frames-dropped`).
     pub serial_own_echo: Counter,
+    /// Connect probes the peer's PostgreSQL answered without letting this node in (login
+    /// or TLS refused, a certificate that does not verify; rule `remote-db-reads-role`).
+    pub remote_db_refused: Counter,
     /// Current term.
     pub term: Gauge,
     /// Replication lag in bytes (primary's current WAL position minus the standby's
@@ -299,6 +302,12 @@ impl Metrics {
             serial_own_echo.clone(),
         );
         registry.register("term", "Current term", term.clone());
+        let remote_db_refused = Counter::default();
+        registry.register(
+            "remote_db_refused",
+            "Connect probes the peer's PostgreSQL answered without letting this node in (login or TLS refused, a certificate that does not verify)",
+            remote_db_refused.clone(),
+        );
         Metrics {
             registry,
             path_up,
@@ -314,6 +323,7 @@ impl Metrics {
             serial_sent,
             serial_received,
             serial_own_echo,
+            remote_db_refused,
             term,
             replication_lag_bytes,
             maintenance_paused,

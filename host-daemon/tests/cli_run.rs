@@ -71,6 +71,7 @@ fn write_config(dir: &Path, role: &str, vip: &str, status_port: u16) -> PathBuf 
             address: "127.0.0.1".into(),
             node_id: None,
             db_port,
+            ..Peer::default()
         },
         checks: Checks {
             icmp: Icmp {

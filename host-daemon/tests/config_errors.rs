@@ -248,6 +248,13 @@ const CASES: &[Case] = &[
         "missing",
     ),
     case(
+        "peer CA file missing",
+        "db_port = 5432\n\n[checks.icmp]",
+        "db_port = 5432\nsslmode = \"verify-full\"\nsslrootcert = \"/nonexistent/ca.crt\"\n\n[checks.icmp]",
+        "peer.sslrootcert",
+        "/nonexistent/ca.crt",
+    ),
+    case(
         "unparsable VIP",
         "address = \"10.0.0.100/24\"",
         "address = \"10.0.0.300/24\"",

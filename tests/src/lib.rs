@@ -17,6 +17,7 @@
 //!
 //! Everything needs root; [`lab::preflight`] says what is missing.
 
+pub mod certs;
 pub mod checker;
 pub mod cmd;
 pub mod daemon;

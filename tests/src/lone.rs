@@ -162,6 +162,7 @@ impl LoneNode {
                 check_interval: Some("200ms".into()),
                 timeout: Some("1s".into()),
                 retries: Some(3),
+                password: None,
                 password_file: None,
                 service: Service {
                     restart_grace: Some("5s".into()),
@@ -172,6 +173,7 @@ impl LoneNode {
                 address: self.addr(3, false),
                 node_id: None,
                 db_port: 5999,
+                ..Peer::default()
             },
             checks: Checks {
                 icmp: Icmp {

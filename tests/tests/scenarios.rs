@@ -59,4 +59,5 @@ scenario_tests!(
     s45_strict_wal_receiver_broken_then_master_death,
     s46_sync_failover_then_rejoin,
     s47_strict_failover_then_rejoin,
+    s48_tls_failover_and_rejoin,
 );

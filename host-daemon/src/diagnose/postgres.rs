@@ -26,7 +26,9 @@ const FACTS_SQL: &str = "SELECT pg_is_in_recovery(), \
      (SELECT status FROM pg_stat_wal_receiver), \
      (SELECT string_agg(application_name || ':' || state || ':' || sync_state || ':' || \
              coalesce((pg_current_wal_lsn() - replay_lsn)::text, '?'), ',') \
-        FROM pg_stat_replication WHERE NOT pg_is_in_recovery())";
+        FROM pg_stat_replication WHERE NOT pg_is_in_recovery()), \
+     (SELECT CASE WHEN ssl THEN version ELSE 'unencrypted' END \
+        FROM pg_stat_ssl WHERE pid = pg_backend_pid())";
 
 /// ROLE_SQL queries timed for the probe's cost.
 const COST_QUERIES: u32 = 50;
@@ -100,15 +102,25 @@ pub(super) async fn check(cfg: &Config) -> Vec<Finding> {
 
 fn refused(check: &str, conn: &crate::config::DbConn, r: &Readiness) -> Finding {
     match r {
-        Readiness::Accepting { login_error: Some(e) } => Finding::fail(
+        Readiness::Accepting { login_error } => Finding::fail(
             check,
-            format!("{}:{} answers, but refuses the login: {e}", conn.host, conn.port),
-            "check the user, password and pg_hba.conf entry the daemon uses (the probe still counts this as up; rejoin and promotion cannot work)",
+            format!(
+                "{}:{} answers, but will not let this node in: {}",
+                conn.host,
+                conn.port,
+                login_error.as_deref().unwrap_or("login refused")
+            ),
+            "fix what it names: the user, password and pg_hba.conf entry the daemon uses, or the TLS settings (peer.sslmode, peer.sslrootcert, the server's certificate and ssl = on); the probe still counts the server as up, but cannot read its role, and rejoin cannot work",
         ),
-        other => Finding::fail(
+        Readiness::Rejecting { message } => Finding::fail(
             check,
-            format!("{}:{}: {other:?}", conn.host, conn.port),
-            "check that PostgreSQL runs and accepts connections there",
+            format!("{}:{} refuses connections for now: {message}", conn.host, conn.port),
+            "wait until it has started (or let it finish shutting down); with hot_standby = off a standby always refuses",
+        ),
+        Readiness::NoResponse { reason } => Finding::fail(
+            check,
+            format!("{}:{} does not answer: {reason}", conn.host, conn.port),
+            "check that PostgreSQL runs and listens there (listen_addresses, pg_hba.conf, firewall)",
         ),
     }
 }
@@ -137,10 +149,23 @@ fn judge(cfg: &Config, side: Side, row: &[Option<String>], connected: Duration) 
     } else {
         format!("standbys (name:state:sync:replay lag bytes) {}", col(10))
     };
+    // The peer's session says whether it is encrypted (the local one uses the socket).
+    let transport = match side {
+        Side::Local => String::new(),
+        Side::Peer if col(11) == "unencrypted" || col(11).is_empty() => format!(
+            ", unencrypted (peer.sslmode = {})",
+            cfg.peer.tls.mode.as_str()
+        ),
+        Side::Peer => format!(
+            " over {} (peer.sslmode = {})",
+            col(11),
+            cfg.peer.tls.mode.as_str()
+        ),
+    };
     let mut out = vec![Finding::ok(
         format!("db.{name}"),
         format!(
-            "{role}, timeline {}, {streaming}; connected in {:.1} ms",
+            "{role}, timeline {}, {streaming}; connected in {:.1} ms{transport}",
             col(1),
             connected.as_secs_f64() * 1e3
         ),

@@ -106,8 +106,16 @@ pub(crate) fn classify_connect_error(error: &tokio_postgres::Error) -> Readiness
         Some(db) => Readiness::Accepting {
             login_error: Some(format!("{} (SQLSTATE {})", db.message(), db.code().code())),
         },
-        None => Readiness::NoResponse {
-            reason: error.to_string(),
+        // The server answered in TLS, or refused TLS: it is up, as for a refused login,
+        // and a wrong certificate must not make the standby believe the master is dead
+        // (rule `remote-db-reads-role`); the words say what to fix.
+        None => match super::tls::refusal(error) {
+            Some(words) => Readiness::Accepting {
+                login_error: Some(words),
+            },
+            None => Readiness::NoResponse {
+                reason: error.to_string(),
+            },
         },
     }
 }

@@ -77,12 +77,18 @@ fn reading_from_row(row: &[Option<String>]) -> Result<PeerDbReading, String> {
 pub(crate) const CONNECT_CAP_FACTOR: u32 = 10;
 
 /// How an attempt that succeeded got its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// [`ROLE_SQL`] on the persistent connection, and what it read.
     Query(PeerDbReading),
     /// A connect probe: the server answered the startup handshake.
     ConnectProbe,
+    /// A connect probe: the server answered but would not let this node in (its login
+    /// refused, TLS refused, a certificate that does not verify), so nothing was read.
+    Refused {
+        /// Why, in words (`tls::refusal` for TLS, the server's message for a login).
+        reason: String,
+    },
 }
 
 /// Why an attempt failed.
@@ -273,11 +279,13 @@ impl RemoteDbProbe {
                     via: Via::ConnectProbe,
                 }
             }
-            Connect::NoSession(Readiness::Accepting { .. }) => {
+            Connect::NoSession(Readiness::Accepting { login_error }) => {
                 self.counters.login_refused += 1;
                 RemoteDbOutcome::Ok {
                     rtt: started.elapsed(),
-                    via: Via::ConnectProbe,
+                    via: Via::Refused {
+                        reason: login_error.unwrap_or_else(|| "login refused".into()),
+                    },
                 }
             }
             Connect::NoSession(Readiness::Rejecting { message }) => {

@@ -101,7 +101,15 @@ impl PeerConnector {
             .with_custom_certificate_verifier(verifier);
         let config = match (&tls.cert, &tls.key) {
             (Some(cert), Some(key)) => builder
-                .with_client_auth_cert(certificates("peer.sslcert", cert)?, private_key(key)?)?,
+                .with_client_auth_cert(certificates("peer.sslcert", cert)?, private_key(key)?)
+                .map_err(|e| match e {
+                    rustls::Error::InconsistentKeys(_) => TlsError::File {
+                        field: "peer.sslkey",
+                        path: key.clone(),
+                        detail: format!("is not the key of peer.sslcert {}", cert.display()),
+                    },
+                    other => TlsError::Config(other),
+                })?,
             _ => builder.with_no_client_auth(),
         };
         let mode = if tls.mode == SslMode::Prefer {
@@ -282,6 +290,67 @@ impl ServerCertVerifier for Unverified {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// A connect's TLS failure in words an operator acts on, when the server took part in it:
+/// it answered the TLS request with "no" (its `ssl = off`), or TLS went wrong between the
+/// two (its certificate does not verify, it refused this node's certificate). `None` for
+/// anything else, a network error in the middle of a handshake included.
+pub(crate) fn refusal(error: &tokio_postgres::Error) -> Option<String> {
+    // The cause is a source of tokio-postgres's error: of its TLS kind during the
+    // handshake, of its I/O kind when TLS 1.3 delivers the server's refusal of this
+    // node's certificate on the first read after it.
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.to_string() == "server does not support TLS" {
+            return Some(
+                "the peer refuses TLS: its PostgreSQL answers the TLS request with no (ssl = off \
+                 there), and peer.sslmode does not allow plain TCP"
+                    .into(),
+            );
+        }
+        // tokio-postgres-rustls hands rustls's error over inside an io::Error, whose
+        // `source()` skips it.
+        let rustls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(e) = rustls {
+            return Some(in_words(e));
+        }
+        source = cause.source();
+    }
+    None
+}
+
+fn in_words(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    let cert = |why: &str| {
+        format!("the peer's certificate does not verify: {why} (peer.sslrootcert, peer.sslmode)")
+    };
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => cert("no CA in peer.sslrootcert signed it"),
+            C::NotValidForName | C::NotValidForNameContext { .. } => cert(
+                "it does not name peer.address (verify-full checks the address against its \
+                 subjectAltName)",
+            ),
+            C::Expired | C::ExpiredContext { .. } => cert("it has expired"),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                cert("it is not valid yet (compare both nodes' clocks)")
+            }
+            C::Revoked => cert("it is revoked"),
+            C::BadSignature => cert("its signature is wrong"),
+            other => cert(&format!("{other:?}")),
+        },
+        rustls::Error::AlertReceived(alert) => format!(
+            "the peer's PostgreSQL refused the TLS handshake ({alert:?}): does its ssl_ca_file \
+             accept this node's peer.sslcert?"
+        ),
+        other => format!("the TLS handshake with the peer's PostgreSQL failed: {other}"),
     }
 }
 

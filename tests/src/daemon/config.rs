@@ -83,6 +83,8 @@ pub struct LocalDb {
     pub port: u16,
     /// Role to log in as.
     pub user: Option<String>,
+    /// The password itself (the file is then written at mode 0600).
+    pub password: Option<String>,
     /// File holding the password.
     pub password_file: Option<PathBuf>,
     /// Database.
@@ -145,6 +147,14 @@ pub struct Peer {
     pub node_id: Option<String>,
     /// The peer's PostgreSQL port.
     pub db_port: u16,
+    /// `disable` … `verify-full`.
+    pub sslmode: Option<String>,
+    /// The CA that signs the peer's server certificate.
+    pub sslrootcert: Option<PathBuf>,
+    /// This node's client certificate.
+    pub sslcert: Option<PathBuf>,
+    /// Its key.
+    pub sslkey: Option<PathBuf>,
 }
 
 /// Timing of one path; `None` leaves the daemon's default.

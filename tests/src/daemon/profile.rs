@@ -50,6 +50,7 @@ impl Profile {
                 host: pg.files.sock_dir.display().to_string(),
                 port: PORT,
                 user: Some("postgres".into()),
+                password: None,
                 password_file: Some(password_file.to_path_buf()),
                 dbname: Some("postgres".into()),
                 check_interval: None,
@@ -61,6 +62,7 @@ impl Profile {
                 address: topo.addr(pg.node.peer().host()).to_string(),
                 node_id: Some(pg.node.peer().name().into()),
                 db_port: PORT,
+                ..Peer::default()
             },
             checks: super::Checks {
                 icmp: Icmp {

@@ -1,6 +1,6 @@
 //! The lab's daemons and whole-node faults (kill, revive, freeze).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -32,8 +32,22 @@ impl Lab {
     }
 
     /// What the lab's options say of a daemon's configuration: `auto_rejoin`, the
-    /// replication mode.
-    fn apply_options(&self, config: &mut daemon::DaemonConfig) {
+    /// replication mode, TLS.
+    fn apply_options(&self, n: Node, config: &mut daemon::DaemonConfig) -> Result<()> {
+        if self.opts.pg.tls {
+            // The TLS pair is configured as a careful operator would: the peer's
+            // certificate verified against the lab's CA and its address, a client
+            // certificate of its own, and the password in the configuration file itself
+            // (mode 0600), which no log, status or check-config output may show.
+            let certs = self.certs()?;
+            let client = crate::pg::tls_client(n);
+            config.peer.sslmode = Some("verify-full".into());
+            config.peer.sslrootcert = Some(certs.cert(crate::pg::CA));
+            config.peer.sslcert = Some(certs.cert(&client));
+            config.peer.sslkey = Some(certs.key(&client));
+            config.local_db.password = Some(crate::pg::PASSWORD.into());
+            config.local_db.password_file = None;
+        }
         let replication = self.opts.pg.replication;
         if replication != crate::pg::Replication::Async {
             config.replication = Some(daemon::ReplicationSection {
@@ -45,6 +59,7 @@ impl Lab {
                 f.auto_rejoin = Some(true);
             }
         }
+        Ok(())
     }
 
     /// [`Lab::write_daemon_configs`], each configuration changed by `tune` after the
@@ -70,7 +85,7 @@ impl Lab {
                 &pwfile,
                 self.has_bridge(),
             );
-            self.apply_options(&mut config);
+            self.apply_options(n, &mut config)?;
             tune(&mut config);
             let header = format!("# twinbeat lab, node {n}, profile {}\n", profile.name());
             config.write(&self.daemon_config(n), &header)?;
@@ -138,9 +153,20 @@ impl Lab {
         args: &[&str],
         bound: Duration,
     ) -> Result<(Option<i32>, String)> {
+        self.operator_with(n, &self.daemon_config(n), args, bound)
+    }
+
+    /// [`Lab::operator`] with the configuration file `config`.
+    pub fn operator_with(
+        &self,
+        n: Node,
+        config: &Path,
+        args: &[&str],
+        bound: Duration,
+    ) -> Result<(Option<i32>, String)> {
         let bin = daemon::binary_or_build()?;
         let mut cmd = crate::netns::exec_in(&self.topo.ns(n.host()), &bin.to_string_lossy(), args);
-        cmd.arg("--config").arg(self.daemon_config(n));
+        cmd.arg("--config").arg(config);
         let out = crate::cmd::output_within(cmd, bound)?;
         Ok((
             out.status.code(),

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use super::Lab;
+use crate::certs::CertDir;
 use crate::cmd::wait_for;
 use crate::error::{LabError, Result};
 use crate::netns::{Host, Node};
-use crate::pg::PgNode;
+use crate::pg::{tls_client, tls_server, PgNode, CA};
 use crate::pgq::{self, Rows, Target};
 
 impl Lab {
@@ -19,13 +20,43 @@ impl Lab {
 
     pub(super) fn start_pair(&self) -> Result<()> {
         let (a, b) = (self.pg(Node::A), self.pg(Node::B));
+        let certs = if self.opts.pg.tls {
+            Some(self.make_certs()?)
+        } else {
+            None
+        };
         a.initdb()?;
-        a.configure(&self.topo)?;
+        a.configure(&self.topo, certs.as_ref())?;
         self.start_pg(Node::A)?;
-        b.basebackup_from(a)?;
-        b.configure(&self.topo)?;
+        b.basebackup_from(a, certs.as_ref())?;
+        b.configure(&self.topo, certs.as_ref())?;
         self.start_pg(Node::B)?;
         Ok(())
+    }
+
+    /// The TLS pair's certificates (`PgOptions::tls`), in `<lab>/tls`: the CA [`CA`], each
+    /// node's server certificate `server-<node>` for its address, each daemon's client
+    /// certificate `twinbeat-<node>` (PostgreSQL's `client_dn` `/CN=twinbeat-<node>`),
+    /// and `other-ca`, a CA that signed none of them. Everything but the CAs' keys
+    /// belongs to `postgres`: the server, `pg_rewind` and the WAL receiver read them.
+    pub fn certs(&self) -> Result<CertDir> {
+        CertDir::new(self.dir.join("tls"))
+    }
+
+    fn make_certs(&self) -> Result<CertDir> {
+        let certs = self.certs()?;
+        certs.ca(CA)?;
+        certs.ca("other-ca")?;
+        crate::pg::chown_postgres(&certs.cert(CA))?;
+        for n in Node::BOTH {
+            let server = tls_server(n);
+            certs.leaf(&server, CA, &format!("IP:{}", self.topo.addr(n.host())))?;
+            certs.give_to_postgres(&server)?;
+            let client = tls_client(n);
+            certs.leaf(&client, CA, &format!("DNS:{client}"))?;
+            certs.give_to_postgres(&client)?;
+        }
+        Ok(certs)
     }
 
     /// Starts node `n`'s PostgreSQL (under a keeper) and waits until it answers.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::{chown, User};
 
-pub use node::{PgNode, PgOptions, Replication, PASSWORD, PORT};
+pub use node::{tls_client, tls_server, PgNode, PgOptions, Replication, CA, PASSWORD, PORT};
 pub use server::{Launch, PgServer, KEEP_VAR};
 
 use crate::cmd::run_within;
@@ -74,6 +74,10 @@ impl PgFiles {
         .arg(Path::new(PG_BIN).join(program))
         .current_dir(&self.home)
         .env("LC_ALL", "C");
+        // libpq looks for a client certificate under ~/.postgresql: postgres's, not root's.
+        if let Ok(user) = postgres_user() {
+            cmd.env("HOME", user.dir);
+        }
         cmd
     }
 
@@ -99,23 +103,24 @@ impl PgFiles {
 
     /// Makes this a streaming standby of the server at `host`:`port` with
     /// `pg_basebackup -R`, run inside namespace `ns` if given, with `password` if the
-    /// primary asks for one.
+    /// primary asks for one and `conninfo`'s options (which `-R` also writes into
+    /// `primary_conninfo`).
     pub fn basebackup(
         &self,
         host: &str,
         port: u16,
         ns: Option<&str>,
         password: Option<&str>,
-        application_name: Option<&str>,
+        conninfo: Option<&str>,
     ) -> Result<()> {
         self.prepare_home()?;
         let mut cmd = self.as_postgres("pg_basebackup", ns);
         cmd.args(["-h", host, "-p", &port.to_string(), "-U", "postgres", "-D"])
             .arg(&self.data)
             .args(["-R", "-X", "stream", "-c", "fast", "--no-password"]);
-        if let Some(name) = application_name {
+        if let Some(conninfo) = conninfo {
             // `-R` writes the connection's options into `primary_conninfo`.
-            cmd.arg("-d").arg(format!("application_name={name}"));
+            cmd.arg("-d").arg(conninfo);
         }
         if let Some(password) = password {
             cmd.env("PGPASSWORD", password);

@@ -7,14 +7,30 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 
 use super::PgFiles;
+use crate::certs::CertDir;
 use crate::error::{io_err, Result};
-use crate::netns::{Node, Topology};
+use crate::netns::{Host, Node, Topology};
 use crate::pgq::Target;
 
 /// The password of the `postgres` role over TCP (the lab's own, throwaway).
 pub const PASSWORD: &str = "twinbeat-lab";
 /// The PostgreSQL port on both nodes.
 pub const PORT: u16 = crate::faults::PG_PORT;
+
+/// The lab's CA, in [`crate::lab::Lab::certs`].
+pub const CA: &str = "ca";
+
+/// The name of node `n`'s client certificate in [`crate::lab::Lab::certs`], which its
+/// daemon, its WAL receiver and the programs of its rejoin present: PostgreSQL shows
+/// it as `client_dn` `/CN=<name>`.
+pub fn tls_client(n: Node) -> String {
+    format!("twinbeat-{}", n.name())
+}
+
+/// The name of node `n`'s server certificate in [`crate::lab::Lab::certs`].
+pub fn tls_server(n: Node) -> String {
+    format!("server-{}", n.name())
+}
 
 /// A line that makes `postgresql.conf` unparsable (see [`PgNode::break_config`]).
 const BREAKAGE: &str = "this line breaks the lab configuration on purpose";
@@ -41,6 +57,11 @@ pub struct PgOptions {
     /// `sync-epoch`), so this is the daemons' `[replication] mode`; PostgreSQL's own
     /// files name no synchronous standby.
     pub replication: Replication,
+    /// TLS between the nodes: both servers serve certificates the lab makes for their
+    /// addresses and ask for a client certificate, refuse every connection from a node
+    /// that is not TLS, and the daemons verify them (`sslmode = "verify-full"`) and
+    /// present their own ([`crate::lab::Lab::certs`]).
+    pub tls: bool,
 }
 
 /// `[replication] mode` of the lab's daemons.
@@ -99,12 +120,14 @@ impl PgNode {
         done
     }
 
-    /// Writes this node's settings (`lab.conf`, included from `postgresql.conf`) and pg_hba.
-    pub fn configure(&self, topo: &Topology) -> Result<()> {
+    /// Writes this node's settings (`lab.conf`, included from `postgresql.conf`) and
+    /// pg_hba; with `tls`, the certificates of [`crate::lab::Lab::certs`] and pg_hba lines
+    /// that refuse a node's connection without TLS.
+    pub fn configure(&self, topo: &Topology, tls: Option<&CertDir>) -> Result<()> {
         // `restart_after_crash = off`: a crashed backend makes the postmaster exit, and
         // the daemon restarts it itself, the start guard lifted on a primary (rule
         // `start-guard`, host-daemon/docs/start-guard.md).
-        let conf = format!(
+        let mut conf = format!(
             "# written by the twinbeat lab\n\
              listen_addresses = '*'\n\
              port = {PORT}\n\
@@ -127,29 +150,60 @@ impl PgNode {
             sock = self.files.sock_dir.display(),
             name = self.cluster_name,
         );
-        self.files.configure("lab.conf", &conf)?;
         let subnet = topo.subnet();
-        let hba = format!(
-            "local all all trust\n\
+        let mut hba = "local all all trust\n\
              local replication all trust\n\
-             host all all 127.0.0.1/32 scram-sha-256\n\
-             host all all {subnet} scram-sha-256\n\
+             host all all 127.0.0.1/32 scram-sha-256\n"
+            .to_owned();
+        if let Some(certs) = tls {
+            let server = tls_server(self.node);
+            conf.push_str(&format!(
+                "ssl = on\n\
+                 ssl_cert_file = '{}'\n\
+                 ssl_key_file = '{}'\n\
+                 ssl_ca_file = '{}'\n",
+                certs.cert(&server).display(),
+                certs.key(&server).display(),
+                certs.cert(CA).display(),
+            ));
+            // The client (the VIP's user) stays on plain TCP; a node never does.
+            let client = topo.addr(Host::Client);
+            hba.push_str(&format!(
+                "host all all {client}/32 scram-sha-256\n\
+                 hostnossl all all {subnet} reject\n\
+                 hostnossl replication all {subnet} reject\n"
+            ));
+        }
+        hba.push_str(&format!(
+            "host all all {subnet} scram-sha-256\n\
              host replication all {subnet} scram-sha-256\n"
-        );
+        ));
+        self.files.configure("lab.conf", &conf)?;
         self.files.write_owned("pg_hba.conf", &hba)
     }
 
     /// Makes this node a streaming standby of `primary` with `pg_basebackup -R`, over the lab
     /// network from inside this node's namespace. Its WAL receiver's `application_name`
     /// is the node's name, as a rejoin's `primary_conninfo` sets it: the name
-    /// `synchronous_standby_names` gives it (rule `sync-epoch`).
-    pub fn basebackup_from(&self, primary: &PgNode) -> Result<()> {
+    /// `synchronous_standby_names` gives it (rule `sync-epoch`). With `tls`, it verifies
+    /// the primary's certificate and presents the node's own, as its daemon does.
+    pub fn basebackup_from(&self, primary: &PgNode, tls: Option<&CertDir>) -> Result<()> {
+        let mut conninfo = format!("application_name={}", self.node.name());
+        if let Some(certs) = tls {
+            let client = tls_client(self.node);
+            conninfo.push_str(&format!(
+                " sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+                certs.cert(CA).display(),
+                certs.cert(&client).display(),
+                certs.key(&client).display()
+            ));
+        }
         self.files.basebackup(
             &primary.addr.to_string(),
             PORT,
             Some(&self.ns),
             Some(PASSWORD),
-            Some(self.node.name()),
+            Some(&conninfo),
         )
     }
 

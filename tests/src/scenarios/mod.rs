@@ -2,8 +2,8 @@
 //! fault family: `master_death`, `partitions`, `freezes` and pauses,
 //! `database_faults`, `restarts` (and the old master's plain return), `returns` (a
 //! restart or return that must hold for evidence), `serial_faults`, `replication`,
-//! `rejoin` (the old master back as the new primary's standby), and the heartbeat
-//! `bridge` cable.
+//! `rejoin` (the old master back as the new primary's standby), `tls` (the pair with
+//! TLS between the nodes), and the heartbeat `bridge` cable.
 //!
 //! They need daemons that act (promote, move the VIP, fence), so they are library functions
 //! run by `cargo lab demo` / `bench` and, once the daemon can fail over, by tests. Each starts
@@ -24,6 +24,7 @@ mod replication;
 mod restarts;
 mod returns;
 mod serial_faults;
+mod tls;
 mod unfit_standby;
 mod watch;
 
@@ -44,6 +45,7 @@ pub use replication::*;
 pub use restarts::*;
 pub use returns::*;
 pub use serial_faults::*;
+pub use tls::*;
 pub use unfit_standby::*;
 pub use watch::{watch_takeover, Takeover};
 
@@ -334,6 +336,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("45", s45_strict_wal_receiver_broken_then_master_death),
         ("46", s46_sync_failover_then_rejoin),
         ("47", s47_strict_failover_then_rejoin),
+        ("48", s48_tls_failover_and_rejoin),
         ("b1", b1_master_death_through_bridge),
         ("b2", b2_bridge_stopped),
         ("b3", b3_bridge_status_in_healthy_pair),

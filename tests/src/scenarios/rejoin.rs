@@ -31,7 +31,7 @@ fn swapped(s: &Sample) -> bool {
 
 /// Checks a after its rejoin: its daemon a standby in b's term, b streaming to it
 /// under a's name, the pair swapped in the sampler.
-fn check_rejoined(lab: &Lab, sampler: &Sampler, out: &mut Outcome) {
+pub(super) fn check_rejoined(lab: &Lab, sampler: &Sampler, out: &mut Outcome) {
     let whole = sampler.wait_for(Duration::from_secs(30), swapped);
     out.check(whole.is_some(), "a standby, b primary with the VIP");
     let status = crate::cmd::poll(Duration::from_secs(10), || {

@@ -40,7 +40,10 @@ fn sync_cluster_with(
     let (lab, sampler) = cluster_with(
         ctx,
         LabOptions {
-            pg: PgOptions { replication: mode },
+            pg: PgOptions {
+                replication: mode,
+                ..PgOptions::default()
+            },
             auto_rejoin,
             ..LabOptions::new(&ctx.lab_exe)
         },

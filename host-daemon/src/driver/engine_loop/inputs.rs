@@ -56,7 +56,18 @@ impl Driver {
                 let reading = match via {
                     Via::Query(reading) => Some(reading),
                     Via::ConnectProbe => None,
+                    Via::Refused { reason } => {
+                        self.on_remote_refused(reason);
+                        None
+                    }
                 };
+                if reading.is_some() {
+                    if let Some(was) = self.remote_refusal.take() {
+                        tracing::info!(
+                            "the peer's PostgreSQL lets this node in again (it had refused: {was})"
+                        );
+                    }
+                }
                 (ProbeOutcome::Ok { rtt }, reading, Some(rtt))
             }
             RemoteDbOutcome::Failed(e) => {
@@ -70,6 +81,20 @@ impl Driver {
             reading,
         };
         self.result(PathId::RemoteDb, input, rtt);
+    }
+
+    /// The peer's PostgreSQL answered but refused this node: counted, and each new reason
+    /// logged once, since the path stays up without a reading (rule
+    /// `remote-db-reads-role`).
+    fn on_remote_refused(&mut self, reason: String) {
+        self.shared.metrics.remote_db_refused.inc();
+        if self.remote_refusal.as_deref() != Some(reason.as_str()) {
+            tracing::warn!(
+                "the peer's PostgreSQL answers but refuses this node, so the remote DB path \
+                 cannot read its role: {reason}"
+            );
+            self.remote_refusal = Some(reason);
+        }
     }
 
     pub(super) fn on_local(&mut self, done: Completed<PathId, LocalDbSample>) {

@@ -67,6 +67,9 @@ pub(crate) struct Driver {
     /// the slots: one entry for each of `PathId::ALL`.
     path_metrics: [PathMetrics; PathId::ALL.len()],
     last_frame_seen: bool,
+    /// Why the peer's PostgreSQL last refused this node, until it lets it in again: each
+    /// new reason is logged once (rule `remote-db-reads-role`).
+    remote_refusal: Option<String>,
     /// Performs the side effects.
     effects: Effects,
     effects_rx: mpsc::UnboundedReceiver<Report>,

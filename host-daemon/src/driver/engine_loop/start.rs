@@ -133,6 +133,7 @@ impl Driver {
             hooks,
             promote_started: None,
             last_frame_seen: false,
+            remote_refusal: None,
             effects,
             effects_rx,
             ops_rx,

@@ -89,6 +89,7 @@ pub(crate) fn up(daemons: Option<Profile>, sync: bool) -> i32 {
             } else {
                 Replication::Async
             },
+            ..PgOptions::default()
         },
         ..LabOptions::new(lab_exe())
     };
