@@ -8,9 +8,10 @@
 #   4. the installed unit verified by systemd-analyze, the installed example checked by
 #      `twinbeat check-config`;
 #   5. the installed binary's privileged actions (arm the start guard, promote and take
-#      the VIP, fence and stop PostgreSQL) run against real PostgreSQL servers with the
-#      installed unit's capabilities (tests/src/unit_sandbox.rs: systemd is not PID 1
-#      here, so `systemd-run` cannot start the unit);
+#      the VIP, fence and stop PostgreSQL) run against real PostgreSQL servers in the
+#      installed unit's sandbox: its capabilities and its read-only mounts
+#      (tests/src/unit_sandbox.rs: systemd is not PID 1 here, so `systemd-run` cannot
+#      start the unit);
 #   6. removed, then purged: nothing of it left.
 # Needs root, cargo-deb, lintian and systemd-analyze (tests/install-deps.sh --tests).
 set -euo pipefail

@@ -108,6 +108,7 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let log = net.log();
     let child = net.spawn(&cfg, &[]).unwrap();
     let persisted = net.wait_persisted("primary", Duration::from_secs(40));
+    let sandboxed = child.pid().map(|pid| net.check_sandbox(pid));
     let vip_held = net.node_has(&net.addr(100, false));
     let status = poll(Duration::from_secs(10), || {
         net.status_json(&cfg)
@@ -117,6 +118,8 @@ fn a_standby_whose_master_is_dead_promotes_takes_the_vip_and_persists_the_term()
     let stderr = std::fs::read_to_string(&log).unwrap();
     let persisted = persisted.unwrap_or_else(|| panic!("never persisted primary\n{stderr}"));
     assert_eq!(persisted["term"], 1, "{stderr}");
+    // It did all that in the unit's sandbox (tests/src/unit_sandbox.rs).
+    assert_eq!(sandboxed, Some(Ok(())));
     assert!(vip_held, "VIP not on tb0\n{stderr}");
     assert_eq!(
         rt.block_on(standby.query_text("SELECT pg_is_in_recovery()"))

@@ -9,6 +9,24 @@ use std::time::Duration;
 
 use crate::error::{LabError, Result};
 
+/// How long the certificates are valid, in days: longer than any test.
+const DAYS: &str = "2";
+
+/// `openssl req`'s arguments for a new EC P-256 key, unencrypted, in `key`, for `subject`.
+fn new_key<'a>(key: &'a str, subject: &'a str) -> [&'a str; 9] {
+    [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key,
+        "-subj",
+        subject,
+    ]
+}
+
 /// Bound of one `openssl` run (key generation takes milliseconds).
 const OPENSSL_BOUND: Duration = Duration::from_secs(30);
 
@@ -38,44 +56,30 @@ impl CertDir {
 
     /// A self-signed CA `name`.
     pub fn ca(&self, name: &str) -> Result<()> {
-        self.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.crt"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-        ])
+        let (key, cert, subject) = (
+            format!("{name}.key"),
+            format!("{name}.crt"),
+            format!("/CN={name}"),
+        );
+        let mut args = vec!["req", "-x509"];
+        args.extend(new_key(&key, &subject));
+        args.extend(["-out", &cert, "-days", DAYS]);
+        self.openssl(&args)
     }
 
     /// A certificate `name` (subject `CN=<name>`) for `san` (`IP:10.0.0.1`,
     /// `DNS:host`), signed by CA `by`.
     pub fn leaf(&self, name: &str, by: &str, san: &str) -> Result<()> {
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            &format!("subjectAltName={san}"),
-        ])?;
+        let (key, csr, subject, alt) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("/CN={name}"),
+            format!("subjectAltName={san}"),
+        );
+        let mut args = vec!["req"];
+        args.extend(new_key(&key, &subject));
+        args.extend(["-out", &csr, "-addext", &alt]);
+        self.openssl(&args)?;
         self.openssl(&[
             "x509",
             "-req",
@@ -89,7 +93,7 @@ impl CertDir {
             "-out",
             &format!("{name}.crt"),
             "-days",
-            "2",
+            DAYS,
             "-copy_extensions",
             "copy",
         ])

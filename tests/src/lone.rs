@@ -29,7 +29,9 @@ pub struct LoneNode {
     /// The third octet of the node's /24.
     pub x: u32,
     binary: PathBuf,
-    /// `setpriv …`: the unit's capabilities, put in front of `twinbeat run`.
+    /// The unit whose sandbox the daemon runs in.
+    unit: UnitPrivileges,
+    /// `unshare … setpriv …`: that sandbox, put in front of `twinbeat run`.
     privileges: Vec<String>,
     dir: TempDir,
 }
@@ -40,7 +42,8 @@ impl LoneNode {
     pub fn new(binary: &Path) -> Result<Self> {
         let binary =
             std::env::var_os("TWINBEAT_BIN").map_or_else(|| binary.to_path_buf(), PathBuf::from);
-        let privileges = UnitPrivileges::from_unit(&unit_sandbox::unit_path())?.setpriv()?;
+        let unit = UnitPrivileges::from_unit(&unit_sandbox::unit_path())?;
+        let privileges = unit.argv()?;
         let x = std::process::id() % 250 + 1;
         let node_addr = format!("10.252.{x}.2/24");
         let gw_addr = format!("10.252.{x}.1/24");
@@ -57,6 +60,7 @@ impl LoneNode {
             net,
             x,
             binary,
+            unit,
             privileges,
             dir,
         })
@@ -232,6 +236,12 @@ impl LoneNode {
         let mut cmd = crate::netns::exec_in(self.node().name(), &argv[0], &args);
         cmd.envs(env.iter().copied());
         DaemonProcess::spawn(cmd, &self.log())
+    }
+
+    /// Whether the daemon with `pid` runs in the unit's sandbox
+    /// ([`unit_sandbox::check_process`]).
+    pub fn check_sandbox(&self, pid: u32) -> std::result::Result<(), String> {
+        unit_sandbox::check_process(pid, &self.unit)
     }
 
     /// `twinbeat status --json` in the node's namespace; `None` while it does not answer.

@@ -63,6 +63,9 @@ pub(crate) struct RejoinPlan {
     pub bin_dir: PathBuf,
     /// The state directory: reports go to `rejoin/` in it.
     pub state_dir: PathBuf,
+    /// `postgresql.conf` when it is not in the data directory
+    /// (`local_db.service.config_file`).
+    pub config_file: Option<PathBuf>,
     /// The peer's PostgreSQL at its own address; `application_name` is this node's
     /// name, which `primary_conninfo` then carries.
     pub source: DbTarget,
@@ -104,6 +107,13 @@ pub(crate) enum RejoinError {
     /// The data directory is not known.
     #[error("rejoin: the data directory is not known: set local_db.service.data_dir")]
     NoDataDir,
+    /// The data directory holds no `postgresql.conf` and none is configured: the crash
+    /// recovery cannot start the server.
+    #[error(
+        "rejoin: {} holds no postgresql.conf: set local_db.service.config_file (Debian: /etc/postgresql/15/main/postgresql.conf)",
+        .0.display()
+    )]
+    NoConfigFile(PathBuf),
     /// The peer could not be asked, or is not a writable primary.
     #[error("rejoin: the peer's PostgreSQL at {host}: {why}")]
     Source {
@@ -150,6 +160,11 @@ pub(crate) async fn rejoin(
 ) -> Result<Rejoined, RejoinError> {
     let started = TokioInstant::now();
     let data_dir = data_dir.ok_or(RejoinError::NoDataDir)?;
+    // A fence stops the server at once, so its crash recovery (step 4) needs the
+    // configuration: refused before anything changes.
+    if plan.config_file.is_none() && !data_dir.join("postgresql.conf").exists() {
+        return Err(RejoinError::NoConfigFile(data_dir.to_path_buf()));
+    }
     if let Some(pid) = postmaster::read_pid(data_dir).ok().flatten() {
         if !postmaster::postmaster_state(pid).is_dead() {
             return Err(RejoinError::Running(pid));
@@ -427,13 +442,15 @@ async fn crash_recovery(
     data_dir: &Path,
     deadline: TokioInstant,
 ) -> Result<(), RejoinError> {
-    let args = vec![
-        "--single".into(),
-        "-F".into(),
-        "-D".into(),
-        data_dir.into(),
-        "template1".into(),
-    ];
+    let mut args: Vec<OsString> =
+        vec!["--single".into(), "-F".into(), "-D".into(), data_dir.into()];
+    if let Some(file) = &plan.config_file {
+        args.extend([
+            "-c".into(),
+            format!("config_file={}", file.display()).into(),
+        ]);
+    }
+    args.push("template1".into());
     run(plan, data_dir, "postgres", args, deadline).await?;
     Ok(())
 }
@@ -444,12 +461,16 @@ async fn rewind(
     data_dir: &Path,
     deadline: TokioInstant,
 ) -> Result<(), RejoinError> {
-    let args = vec![
+    let mut args: Vec<OsString> = vec![
         "--target-pgdata".into(),
         data_dir.into(),
         format!("--source-server={}", conninfo(&plan.source)).into(),
         "--write-recovery-conf".into(),
     ];
+    if let Some(file) = &plan.config_file {
+        // PostgreSQL 15's pg_rewind: for the target's own checks of its server.
+        args.push(format!("--config-file={}", file.display()).into());
+    }
     let out = run(plan, data_dir, "pg_rewind", args, deadline).await?;
     for line in String::from_utf8_lossy(&out.stdout)
         .lines()

@@ -71,6 +71,7 @@ pub(crate) struct RawService {
     pub manager: Option<String>,
     pub pg_ctl: Option<String>,
     pub data_dir: Option<String>,
+    pub config_file: Option<String>,
     pub unit: Option<String>,
     pub restart_command: Option<String>,
     pub stop_command: Option<String>,

@@ -75,6 +75,8 @@ struct ServiceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    config_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     unit: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     restart_command: Option<String>,
@@ -209,6 +211,7 @@ fn service(s: &Service) -> ServiceView {
         manager: "",
         pg_ctl: None,
         data_dir: None,
+        config_file: s.config_file.as_ref().map(|p| p.display().to_string()),
         unit: None,
         restart_command: None,
         stop_command: None,

@@ -221,6 +221,34 @@ fn data_dir_is_accepted_for_every_manager_and_rendered() {
 }
 
 #[test]
+fn config_file_is_an_absolute_path_without_a_quote_and_rendered() {
+    let text = |file: &str| {
+        format!(
+            "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\n\
+             [local_db.service]\nmanager = \"pg_ctl\"\ndata_dir = \"/var/lib/postgresql/15/main\"\n\
+             config_file = \"{file}\"\n"
+        )
+    };
+    let debian = "/etc/postgresql/15/main/postgresql.conf";
+    let l = load(&text(debian), "c.toml", HostChecks::Warn).unwrap();
+    assert_eq!(
+        l.config.local_db.service.config_file.as_deref(),
+        Some(Path::new(debian))
+    );
+    let shown = render_toml(&l);
+    assert!(
+        shown.contains(&format!("config_file = \"{debian}\"")),
+        "{shown}"
+    );
+    for bad in ["postgresql.conf", "/etc/it's/postgresql.conf"] {
+        let e = load(&text(bad), "c.toml", HostChecks::Warn)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("local_db.service.config_file"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn without_data_dir_a_systemd_or_command_manager_is_warned_about() {
     let text = "[peer]\naddress = \"172.31.144.9\"\n[vip]\naddress = \"172.31.144.100\"\n\
                 [local_db.service]\nmanager = \"command\"\nrestart_command = \"r\"\nstop_command = \"s\"\n";

@@ -129,6 +129,10 @@ pub(crate) struct LocalDb {
 pub(crate) struct Service {
     /// The manager and its settings.
     pub manager: ServiceManager,
+    /// `postgresql.conf` when it is not in the data directory (Debian keeps it in
+    /// `/etc/postgresql/15/main`): `pg_ctl` starts the server with it, and the rejoin's
+    /// crash recovery and `pg_rewind` read it.
+    pub config_file: Option<PathBuf>,
     /// How long a restarted DB may take to become healthy.
     pub restart_grace: Duration,
 }

@@ -97,7 +97,34 @@ pub(super) async fn check(cfg: &Config) -> Vec<Finding> {
             out.push(probe_cost(cfg, &session).await);
         }
     }
+    out.extend(config_file(cfg));
     out
+}
+
+/// Where the local server's `postgresql.conf` is, which `pg_ctl` and a rejoin's crash
+/// recovery need: `local_db.service.config_file`, or in the data directory. Nothing to
+/// say while the data directory is unknown.
+fn config_file(cfg: &Config) -> Option<Finding> {
+    const CHECK: &str = "db.local.config_file";
+    let data_dir = cfg.local_db.service.manager.data_dir()?;
+    let (path, configured) = match &cfg.local_db.service.config_file {
+        Some(p) => (p.clone(), true),
+        None => (data_dir.join("postgresql.conf"), false),
+    };
+    Some(match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => Finding::ok(CHECK, format!("{}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !configured => Finding::fail(
+            CHECK,
+            format!("{} holds no postgresql.conf", data_dir.display()),
+            "set local_db.service.config_file to the server's postgresql.conf (Debian: /etc/postgresql/15/main/postgresql.conf): pg_ctl cannot start the server without it, and a rejoin refuses to run",
+        ),
+        Ok(_) => Finding::fail(CHECK, format!("{} is not a file", path.display()), "name the server's postgresql.conf"),
+        Err(e) => Finding::fail(
+            CHECK,
+            format!("{}: {e}", path.display()),
+            "name the server's postgresql.conf, readable by the daemon",
+        ),
+    })
 }
 
 fn refused(check: &str, conn: &crate::config::DbConn, r: &Readiness) -> Finding {

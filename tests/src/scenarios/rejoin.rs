@@ -184,6 +184,30 @@ pub fn s30_rejoin_after_failover(ctx: &Ctx) -> Result<Outcome> {
     Ok(out.finish(sampler, false))
 }
 
+/// With `failover.auto_rejoin`: a dies, b promotes, a reboots and rejoins by itself.
+pub(super) fn die_then_rejoin_by_itself(
+    ctx: &Ctx,
+    lab: &Lab,
+    sampler: &Sampler,
+    out: &mut Outcome,
+) -> Result<()> {
+    lab.kill_node(Node::A)?;
+    sampler.mark("fault: a dies");
+    out.check(
+        b_promoted(sampler, takeover_deadline(ctx.profile)).is_some(),
+        "b promoted",
+    );
+    sampler.mark("a reboots (PostgreSQL and daemon start)");
+    lab.revive_node(Node::A)?;
+    // Its PostgreSQL comes up read-only (the start guard), so the sampler sees the
+    // roles swapped at once: the daemon's own account says when the rejoin is done.
+    let rejoined = crate::cmd::poll(REJOIN_BOUND, || {
+        (!log_lines(lab, Node::A, &["Standby: AutoRejoin"]).is_empty()).then_some(())
+    });
+    out.check(rejoined.is_some(), "a rejoined by itself");
+    Ok(())
+}
+
 /// Scenario 31: `failover.auto_rejoin = true`: a dies, b promotes, a reboots; a fences
 /// on hearing b primary in a higher term (a lost term) and rejoins by itself.
 pub fn s31_auto_rejoin(ctx: &Ctx) -> Result<Outcome> {
@@ -198,20 +222,7 @@ pub fn s31_auto_rejoin(ctx: &Ctx) -> Result<Outcome> {
             ..LabOptions::new(&ctx.lab_exe)
         },
     )?;
-    lab.kill_node(Node::A)?;
-    sampler.mark("fault: a dies");
-    out.check(
-        b_promoted(&sampler, takeover_deadline(ctx.profile)).is_some(),
-        "b promoted",
-    );
-    sampler.mark("a reboots (PostgreSQL and daemon start)");
-    lab.revive_node(Node::A)?;
-    // Its PostgreSQL comes up read-only (the start guard), so the sampler sees the
-    // roles swapped at once: the daemon's own account says when the rejoin is done.
-    let rejoined = crate::cmd::poll(REJOIN_BOUND, || {
-        (!log_lines(&lab, Node::A, &["Standby: AutoRejoin"]).is_empty()).then_some(())
-    });
-    out.check(rejoined.is_some(), "a rejoined by itself");
+    die_then_rejoin_by_itself(ctx, &lab, &sampler, &mut out)?;
     out.check(
         !log_lines(&lab, Node::A, &["Fence: PeerWins"]).is_empty(),
         "a fenced on b's higher term first",

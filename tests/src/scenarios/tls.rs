@@ -7,14 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{b_promoted, cluster_with, log_lines, takeover_deadline, Ctx, Outcome};
+use super::{cluster_with, log_lines, Ctx, Outcome};
 use crate::error::Result;
 use crate::lab::{Lab, LabOptions};
 use crate::netns::Node;
 use crate::pg::{tls_client, PgOptions, CA, PASSWORD};
-
-/// Bound of the old master's rejoin (a rewind of the lab's small cluster over TLS).
-const REJOIN_BOUND: Duration = Duration::from_secs(120);
 
 /// How long a stopped daemon gets to exit before SIGKILL.
 const DAEMON_GRACE: Duration = Duration::from_secs(10);
@@ -107,18 +104,7 @@ pub fn s48_tls_failover_and_rejoin(ctx: &Ctx) -> Result<Outcome> {
         "neither daemon logged a refusal",
     );
 
-    lab.kill_node(Node::A)?;
-    sampler.mark("fault: a dies");
-    out.check(
-        b_promoted(&sampler, takeover_deadline(ctx.profile)).is_some(),
-        "b promoted",
-    );
-    sampler.mark("a reboots; it rejoins by itself over TLS");
-    lab.revive_node(Node::A)?;
-    let rejoined = crate::cmd::poll(REJOIN_BOUND, || {
-        (!log_lines(&lab, Node::A, &["Standby: AutoRejoin"]).is_empty()).then_some(())
-    });
-    out.check(rejoined.is_some(), "a rejoined by itself");
+    super::rejoin::die_then_rejoin_by_itself(ctx, &lab, &sampler, &mut out)?;
     super::rejoin::check_rejoined(&lab, &sampler, &mut out);
     let wal = over_tls_as(
         &lab,

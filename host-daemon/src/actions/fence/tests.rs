@@ -62,6 +62,7 @@ fn run_fence(freeze: bool) {
             let svc = ServiceControl::PgCtl(PgCtl {
                 pg_ctl: format!("{PG_BIN}/pg_ctl").into(),
                 data_dir,
+                config_file: None,
                 log_file: None,
             });
             let store = StateStore::new(sd);

@@ -11,7 +11,7 @@ use tokio::time::Instant as TokioInstant;
 use twinbeat_lab::pg::{Launch, PgServer, PG_BIN};
 use twinbeat_lab::rt::runtime;
 
-use super::{rejoin, Method, RejoinError, RejoinPlan};
+use super::{rejoin, Method, RejoinError, RejoinPlan, Rejoined};
 use crate::actions::service::{PgCtl, ServiceControl};
 use crate::probe::lab_target::target;
 
@@ -50,6 +50,20 @@ fn diverged() -> Diverged {
     Diverged { old, new }
 }
 
+/// The rejoin (no reclone) of `d`'s old primary, within [`WINDOW`]; a failure panics
+/// with the old server's log.
+fn rewound(d: &Diverged, plan: &RejoinPlan, service: &ServiceControl) -> Rejoined {
+    runtime()
+        .block_on(rejoin(
+            plan,
+            service,
+            Some(d.old.data()),
+            false,
+            TokioInstant::now() + WINDOW,
+        ))
+        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()))
+}
+
 fn wait(mut f: impl FnMut() -> bool) {
     for _ in 0..400 {
         if f() {
@@ -64,12 +78,14 @@ fn plan(d: &Diverged, state_dir: &Path) -> (RejoinPlan, ServiceControl) {
     let plan = RejoinPlan {
         bin_dir: PG_BIN.into(),
         state_dir: state_dir.to_path_buf(),
+        config_file: None,
         source: target(&d.new, "node-a", false),
         local: target(&d.old, "twinbeat-local", true).config(Duration::from_secs(5)),
     };
     let service = ServiceControl::PgCtl(PgCtl {
         pg_ctl: Path::new(PG_BIN).join("pg_ctl"),
         data_dir: d.old.data().to_path_buf(),
+        config_file: None,
         log_file: None,
     });
     (plan, service)
@@ -82,16 +98,7 @@ fn a_rewind_makes_the_old_primary_a_streaming_standby_and_reports_what_it_lost()
     let (plan, service) = plan(&d, state.path());
     // The start guard's signal is there, as on a fenced primary.
     std::fs::write(d.old.data().join("standby.signal"), "").unwrap();
-    let rt = runtime();
-    let done = rt
-        .block_on(rejoin(
-            &plan,
-            &service,
-            Some(d.old.data()),
-            false,
-            TokioInstant::now() + WINDOW,
-        ))
-        .unwrap_or_else(|e| panic!("{e}\nold's log:\n{}", d.old.log()));
+    let done = rewound(&d, &plan, &service);
     assert_eq!(done.method, Method::Rewind);
     let report = done.report.expect("the old timeline forked");
     assert_eq!((report.old_timeline, report.new_timeline), (1, 2));
@@ -166,6 +173,78 @@ fn a_rewind_makes_the_old_primary_a_streaming_standby_and_reports_what_it_lost()
     assert!(conf.contains(&format!("port = {}", d.old.port())), "{conf}");
 }
 
+/// Debian's layout: `postgresql.conf` (with the files it names) in a directory of its
+/// own, none in the data directory. Without `config_file` the rejoin refuses before it
+/// changes anything; with it, the crash recovery, `pg_rewind` and `pg_ctl start` read
+/// it.
+#[test]
+fn a_configuration_outside_the_data_directory_is_read_from_config_file() {
+    let d = diverged();
+    let files = d.old.files();
+    let etc = files.home.join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    twinbeat_lab::pg::chown_postgres(&etc).unwrap();
+    for name in [
+        "postgresql.conf",
+        "pg_hba.conf",
+        "pg_ident.conf",
+        "test.conf",
+    ] {
+        std::fs::rename(files.data.join(name), etc.join(name)).unwrap();
+    }
+    let main = etc.join("postgresql.conf");
+    let text = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        format!(
+            "data_directory = '{}'\nhba_file = '{etc}/pg_hba.conf'\nident_file = '{etc}/pg_ident.conf'\n{text}",
+            files.data.display(),
+            etc = etc.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.old.data().join("standby.signal"), "").unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (mut plan, service) = plan(&d, state.path());
+    let rt = runtime();
+    let refused = rt.block_on(rejoin(
+        &plan,
+        &service,
+        Some(d.old.data()),
+        false,
+        TokioInstant::now() + WINDOW,
+    ));
+    assert!(
+        matches!(refused, Err(RejoinError::NoConfigFile(_))),
+        "{refused:?}"
+    );
+    assert!(
+        d.old.data().join("standby.signal").exists(),
+        "nothing changed"
+    );
+    plan.config_file = Some(main.clone());
+    let service = ServiceControl::PgCtl(PgCtl {
+        pg_ctl: Path::new(PG_BIN).join("pg_ctl"),
+        data_dir: d.old.data().to_path_buf(),
+        config_file: Some(main),
+        log_file: None,
+    });
+    let done = rewound(&d, &plan, &service);
+    assert_eq!(done.method, Method::Rewind);
+    assert_eq!(d.old.query("SELECT pg_is_in_recovery()").unwrap(), "t");
+    assert_eq!(
+        d.old.query("SHOW config_file").unwrap(),
+        etc.join("postgresql.conf").display().to_string()
+    );
+    wait(|| {
+        d.old
+            .query("SELECT count(*) FROM orders WHERE id = 10")
+            .ok()
+            .as_deref()
+            == Some("1")
+    });
+}
+
 #[test]
 fn a_reclone_rebuilds_the_old_primary_with_a_base_backup() {
     let d = diverged();
@@ -227,12 +306,14 @@ fn a_source_in_recovery_is_refused() {
     let plan = RejoinPlan {
         bin_dir: PG_BIN.into(),
         state_dir: state.path().to_path_buf(),
+        config_file: None,
         source: target(&standby, "node-a", false),
         local: target(&old, "twinbeat-local", true).config(Duration::from_secs(5)),
     };
     let service = ServiceControl::PgCtl(PgCtl {
         pg_ctl: Path::new(PG_BIN).join("pg_ctl"),
         data_dir: old.data().to_path_buf(),
+        config_file: None,
         log_file: None,
     });
     let err = runtime()

@@ -15,6 +15,9 @@ pub(crate) struct PgCtl {
     pub pg_ctl: PathBuf,
     /// The data directory (`-D`); its owner runs pg_ctl.
     pub data_dir: PathBuf,
+    /// `postgresql.conf` when it is not in the data directory (`-o "-c config_file=…"`
+    /// on start and restart; the configuration refuses a path with a single quote).
+    pub config_file: Option<PathBuf>,
     /// The server log (`-l`); default `data_dir/twinbeat-postmaster.log`. A log file
     /// is always given so the postmaster never inherits pg_ctl's output pipes.
     pub log_file: Option<PathBuf>,
@@ -95,13 +98,19 @@ impl PgCtl {
     }
 
     fn base_args(&self, verb: &str) -> Vec<OsString> {
-        vec![
+        let mut args = vec![
             verb.into(),
             "-D".into(),
             self.data_dir.clone().into_os_string(),
             "-l".into(),
             self.log_file().into_os_string(),
-        ]
+        ];
+        if let Some(file) = &self.config_file {
+            // pg_ctl runs the server through the shell: one quoted word.
+            args.push("-o".into());
+            args.push(format!("-c config_file='{}'", file.display()).into());
+        }
+        args
     }
 
     fn wait_args(&self, timeout: Duration) -> [OsString; 2] {

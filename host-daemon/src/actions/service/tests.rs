@@ -35,6 +35,7 @@ async fn pg_ctl_restart_stop_start_as_the_data_dir_owner() {
     let svc = ServiceControl::PgCtl(PgCtl {
         pg_ctl: format!("{PG_BIN}/pg_ctl").into(),
         data_dir: db.data().to_path_buf(),
+        config_file: None,
         log_file: None,
     });
     let t = Duration::from_secs(60);
@@ -150,6 +151,7 @@ async fn pg_ctl_restart_of_a_hung_server_escalates_to_sigkill() {
     let svc = ServiceControl::PgCtl(PgCtl {
         pg_ctl: format!("{PG_BIN}/pg_ctl").into(),
         data_dir: db.data().to_path_buf(),
+        config_file: None,
         log_file: None,
     });
     hung_server_restarts(&db, &svc).await;
@@ -192,6 +194,7 @@ async fn pg_ctl_refuses_a_root_owned_data_dir_and_commands_time_out() {
     let svc = ServiceControl::PgCtl(PgCtl {
         pg_ctl: format!("{PG_BIN}/pg_ctl").into(),
         data_dir: dir.path().to_path_buf(),
+        config_file: None,
         log_file: None,
     });
     if nix::unistd::geteuid().is_root() {

@@ -55,6 +55,27 @@ impl Resolver<'_> {
             })
             .transpose()?
             .map(PathBuf::from);
+        let config_file = raw
+            .config_file
+            .map(|p| {
+                absolute(
+                    &f("config_file"),
+                    p,
+                    "an absolute path (the cluster's postgresql.conf)",
+                )
+            })
+            .transpose()?
+            .map(PathBuf::from);
+        if let Some(p) = &config_file {
+            // pg_ctl hands it to the server inside one shell word.
+            if p.to_string_lossy().contains('\'') {
+                return Err(ConfigError::invalid(
+                    &f("config_file"),
+                    format!("{:?}", p.display().to_string()),
+                    "a path without a single quote",
+                ));
+            }
+        }
         let manager = match raw.manager.as_deref().unwrap_or(d::MANAGER) {
             "pg_ctl" => ServiceManager::PgCtl {
                 pg_ctl: PathBuf::from(raw.pg_ctl.unwrap_or_else(|| d::PG_CTL.to_owned())),
@@ -114,6 +135,7 @@ impl Resolver<'_> {
         );
         Ok(Service {
             manager,
+            config_file,
             restart_grace,
         })
     }

@@ -50,11 +50,15 @@ pub(crate) struct Plan {
 }
 
 /// `local_db.service.manager` → [`ServiceControl`].
-pub(crate) fn service_control(m: &ServiceManager) -> ServiceControl {
+pub(crate) fn service_control(
+    m: &ServiceManager,
+    config_file: Option<&std::path::Path>,
+) -> ServiceControl {
     match m {
         ServiceManager::PgCtl { pg_ctl, data_dir } => ServiceControl::PgCtl(PgCtl {
             pg_ctl: pg_ctl.clone(),
             data_dir: data_dir.clone(),
+            config_file: config_file.map(std::path::Path::to_path_buf),
             log_file: None,
         }),
         ServiceManager::Systemd { unit, .. } => ServiceControl::Systemd {
@@ -113,10 +117,14 @@ impl Plan {
             rejoin: RejoinPlan {
                 bin_dir: cfg.rejoin.bin_dir.clone(),
                 state_dir: cfg.state_dir.clone(),
+                config_file: cfg.local_db.service.config_file.clone(),
                 source: peer,
                 local: pg_config(local),
             },
-            service: service_control(&cfg.local_db.service.manager),
+            service: service_control(
+                &cfg.local_db.service.manager,
+                cfg.local_db.service.config_file.as_deref(),
+            ),
             fence_action: fence_action(&cfg.fence),
             vip: vip_spec(cfg),
             garp_count: cfg.vip.gratuitous_arp,
@@ -185,7 +193,7 @@ mod tests {
             data_dir: PathBuf::from("/d"),
         };
         assert!(
-            matches!(service_control(&m), ServiceControl::PgCtl(p) if p.data_dir.as_path() == std::path::Path::new("/d"))
+            matches!(service_control(&m, None), ServiceControl::PgCtl(p) if p.data_dir.as_path() == std::path::Path::new("/d"))
         );
         let m = ServiceManager::Command {
             restart_command: "r".into(),
@@ -193,7 +201,7 @@ mod tests {
             data_dir: None,
         };
         assert_eq!(
-            service_control(&m),
+            service_control(&m, None),
             ServiceControl::Command {
                 restart: "r".into(),
                 stop: "s".into()
