@@ -8,7 +8,7 @@ mod topology;
 
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 use std::time::Duration;
 
 pub use pair::{End, NetPair};
@@ -180,10 +180,26 @@ pub fn remove(ns: &str) -> Vec<String> {
     done
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// The ports [`free_local_port`] hands out: below Linux's default ephemeral range
+/// (32768–60999), from which every client connection's local port comes. A port
+/// taken from that range (`bind` to port 0) can be some test's client socket by the
+/// time a server binds it: PostgreSQL then fails with "Address already in use".
+const TEST_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, from [`TEST_PORTS`]: each call in
+/// a process takes the next one (from a start that differs between processes), so
+/// concurrent tests never share one.
 pub fn free_local_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    // Process ids spread the start over the range in steps of 64.
+    let start = u16::try_from(std::process::id() % u32::from(span / 64)).unwrap_or(0) * 64;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = TEST_PORTS.start + (start + n) % span;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 in {TEST_PORTS:?}")
 }
