@@ -75,7 +75,7 @@ fi
 step "twinbeat check-config on the installed example"
 /usr/bin/twinbeat check-config --config /etc/twinbeat/twinbeat.toml >/dev/null
 
-step "privileged actions of the installed binary under the installed unit's capabilities"
+step "privileged actions of the installed binary in the installed unit's sandbox (capabilities, read-only mounts)"
 TWINBEAT_BIN=/usr/bin/twinbeat TWINBEAT_UNIT=/usr/lib/systemd/system/twinbeat.service \
     cargo test --release -p twinbeat --test start_guard_run --test driver_run \
     --test stop_command_run
