@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    b_not_promoted, cluster, normal, quiet_window, stays, takeover_deadline, watch_takeover, Ctx,
-    Outcome,
+    b_not_promoted, cluster, log_lines, normal, quiet_window, stays, takeover_deadline,
+    watch_takeover, Ctx, Outcome,
 };
 use crate::error::Result;
 use crate::lab::Freeze;
@@ -30,8 +30,20 @@ pub fn s11_master_daemon_frozen(ctx: &Ctx) -> Result<Outcome> {
         bad.is_none(),
         format!("pair unchanged while frozen ({bad:?})"),
     );
-    let bad = stays(&sampler, quiet_window(ctx.profile), normal);
-    out.check(bad.is_none(), "pair unchanged after thaw");
+    // Thawed, a's timers fire 10 s late: a pause, which it treats as a restart (rule
+    // `pause-is-a-restart`): it drops the VIP and holds until it hears b, then takes the
+    // VIP back, milliseconds later. The sampler may catch that gap; b must never promote.
+    let bad = stays(&sampler, quiet_window(ctx.profile), b_not_promoted);
+    out.check(
+        bad.is_none(),
+        format!("b never promoted after thaw ({bad:?})"),
+    );
+    let back = sampler.wait_for(Duration::from_secs(10), normal);
+    out.check(back.is_some(), "a primary with the VIP again, b standby");
+    out.check(
+        !log_lines(&lab, Node::A, &["pause detected"]).is_empty(),
+        "a noticed its pause",
+    );
     out.check(lab.daemon(Node::A).is_some(), "a's daemon still running");
     Ok(out.finish(sampler, false))
 }
